@@ -1,0 +1,29 @@
+"""Scale definitions and the one scoring engine.
+
+    from scales import get_scale, score
+    result = score(get_scale("madrs"), {"madrs_1": 3, ...})
+
+No Streamlit and no database here (a ruff rule enforces it): pages, storage, exports and the
+CLI all call this package, so every path gets the same numbers.
+"""
+
+from scales.definition import ScaleDefinition
+from scales.engine import ENGINE_VERSION, ScoreResult, check_responses, score, visible_items
+from scales.errors import DefinitionError, ResponseError, ScaleError, UnknownScaleError
+from scales.loader import get_scale, load_file, registry
+
+__all__ = [
+    "ENGINE_VERSION",
+    "DefinitionError",
+    "ResponseError",
+    "ScaleDefinition",
+    "ScaleError",
+    "ScoreResult",
+    "UnknownScaleError",
+    "check_responses",
+    "get_scale",
+    "load_file",
+    "registry",
+    "score",
+    "visible_items",
+]

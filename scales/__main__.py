@@ -1,0 +1,7 @@
+"""Entry point for `python -m scales`; see scales.cli."""
+
+import sys
+
+from scales.cli import main
+
+sys.exit(main())

@@ -1,0 +1,172 @@
+"""`python -m scales`: list, validate and score scale definitions from the command line.
+
+For data managers who rescore an export or check a new definition before it ships. Every bad
+input ends with one line on stderr and a non-zero exit, never a traceback:
+exit 1 for invalid definitions (`validate`), exit 2 for bad input or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from scales.engine import score
+from scales.errors import ScaleError
+from scales.loader import DEFINITIONS_DIR, definition_files, get_scale, registry, validate_files
+
+
+class CliError(Exception):
+    """Bad input the user can fix; printed as one line."""
+
+
+def _cmd_list(args: argparse.Namespace, out: TextIO) -> int:
+    for scale_id, definition in sorted(registry().items()):
+        out.write(f"{scale_id}\t{definition.abbreviation}\t{definition.title}\n")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    paths = [Path(f) for f in args.files] or definition_files(DEFINITIONS_DIR)
+    for path in paths:
+        if not path.exists():
+            raise CliError(f"no such file: {path}")
+    problems = validate_files(paths)
+    for problem in problems:
+        sys.stderr.write(problem + "\n")
+    if problems:
+        return 1
+    out.write(f"{len(paths)} definition(s) valid\n")
+    return 0
+
+
+def _result_json(result) -> dict[str, Any]:
+    return {
+        "total": result.total,
+        "band": result.band,
+        "complete": result.complete,
+        "missing": result.missing,
+        "prorated": result.prorated,
+        "subscales": result.subscales,
+        "flags": result.flags,
+        "definition_hash": result.definition_hash,
+        "not_assessed": result.not_assessed,
+        "band_set": result.band_set,
+        "scale_version": result.scale_version,
+        "engine_version": result.engine_version,
+    }
+
+
+def _cmd_score(args: argparse.Namespace, out: TextIO) -> int:
+    definition = get_scale(args.scale_id)
+    if args.csv:
+        return _score_csv(definition, Path(args.csv), args.band_set, out)
+    text = sys.stdin.read()
+    try:
+        responses = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"stdin is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+                       f'give one object such as {{"{definition.items[0].id}": 2}}') from None
+    if not isinstance(responses, dict):
+        raise CliError(f"stdin must hold one JSON object of item id to value, not a {type(responses).__name__}")
+    result = score(definition, responses, band_set=args.band_set)
+    out.write(json.dumps(_result_json(result), ensure_ascii=False) + "\n")
+    return 0
+
+
+def _parse_cell(cell: str, item_id: str, row_number: int) -> int | None:
+    cell = cell.strip()
+    if cell == "":
+        return None
+    try:
+        number = float(cell)
+    except ValueError:
+        raise CliError(f"row {row_number}, column {item_id}: '{cell}' is not a number (leave it blank if missing)") from None
+    return int(number) if number.is_integer() else number  # a fraction is rejected by the engine
+
+
+def _score_csv(definition, path: Path, band_set: str | None, out: TextIO) -> int:
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from None
+    with handle:
+        reader = csv.DictReader(handle)
+        columns = reader.fieldnames or []
+        item_columns = [c for c in columns if c in definition.item_by_id]
+        if not item_columns:
+            raise CliError(
+                f"{path}: no column is an item of '{definition.id}' (expected columns such as "
+                f"{definition.items[0].id}, {definition.items[1].id})"
+            )
+        subscale_ids = [s.id for s in definition.subscales]
+        added = ["total", "band", "complete", "prorated", *subscale_ids]
+        clashes = [c for c in added if c in columns]
+        if clashes:
+            raise CliError(f"{path}: input already has column(s) {clashes}; rename or drop them before rescoring")
+        writer = csv.DictWriter(out, fieldnames=[*columns, *added], lineterminator="\n")
+        rows = []
+        for number, row in enumerate(reader, start=2):
+            responses = {c: _parse_cell(row[c] or "", c, number) for c in item_columns}
+            try:
+                result = score(definition, responses, band_set=band_set)
+            except ScaleError as exc:
+                raise CliError(f"row {number}: {exc}") from None
+            rows.append({
+                **row,
+                "total": "" if result.total is None else result.total,
+                "band": result.band or "",
+                "complete": str(result.complete).lower(),
+                "prorated": str(result.prorated).lower(),
+                **{s: "" if result.subscales[s] is None else result.subscales[s] for s in subscale_ids},
+            })
+        # Write only after every row scored, so a bad row never leaves half a file behind.
+        writer.writeheader()
+        writer.writerows(rows)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m scales",
+        description="List, validate and score Scalebook scale definitions with the one scoring engine.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    p = commands.add_parser("list", help="print each scale id, abbreviation and title",
+                            description="Print each shipped scale: id, abbreviation and title, tab-separated.")
+    p.set_defaults(run=_cmd_list)
+
+    p = commands.add_parser("validate", help="validate all or the named definition files",
+                            description="Validate definitions against scales/schema.json and the cross-field "
+                                        "rules. Exit 1 with one line per problem if any fails.")
+    p.add_argument("files", nargs="*", metavar="FILE", help="definition files (default: every shipped definition)")
+    p.set_defaults(run=_cmd_validate)
+
+    p = commands.add_parser("score", help="score one assessment (JSON on stdin) or a CSV of assessments",
+                            description="Score responses with the engine. Without --csv, read one JSON object "
+                                        "{item_id: value} on stdin and print one JSON object with total, band, "
+                                        "complete, missing, prorated, subscales, flags and definition_hash. With "
+                                        "--csv FILE, read one row per assessment and one column per item id (blank "
+                                        "= missing; other columns passed through) and write it to stdout with "
+                                        "total, band, complete, prorated and one column per subscale added.")
+    p.add_argument("scale_id", metavar="SCALE_ID", help="scale id, e.g. madrs (see `list`)")
+    p.add_argument("--csv", metavar="FILE", help="rescore a CSV file instead of reading JSON on stdin")
+    p.add_argument("--band-set", metavar="ID", help="severity band set to apply (default: the definition's default)")
+    p.set_defaults(run=_cmd_score)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args, out or sys.stdout)
+    except (CliError, ScaleError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2

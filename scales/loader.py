@@ -1,0 +1,415 @@
+"""Load and validate scale definitions.
+
+Every `*.json` file in `scales/definitions/` is a definition; a new file dropped in is picked
+up without code changes. Validation runs in two passes: the JSON Schema (`scales/schema.json`)
+for shape, then cross-field rules the schema cannot express (unique ids, option values inside
+the item range, not-assessed codes outside the scored values, bands that tile the total range,
+references that exist, a declared total range equal to the one the items imply). Any failure
+raises `DefinitionError` naming the file, the JSON path and the rule.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import best_match
+
+from scales.definition import (
+    Item,
+    Rule,
+    ScaleDefinition,
+    Subscale,
+    canonical_hash,
+    compile_condition,
+    condition_items,
+)
+from scales.errors import DefinitionError, UnknownScaleError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+SCHEMA_PATH = PACKAGE_DIR / "schema.json"
+DEFINITIONS_DIR = PACKAGE_DIR / "definitions"
+
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _display_name(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(PACKAGE_DIR.parent))
+    except ValueError:
+        return str(path)
+
+
+def read_definition_file(path: Path) -> dict[str, Any]:
+    """Parse one file, turning JSON syntax errors into a DefinitionError with line and column."""
+    name = _display_name(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DefinitionError(name, "$", "readable", f"cannot read the file ({exc.strerror})") from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DefinitionError(
+            name, "$", "json-syntax", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
+    return raw
+
+
+def validate_schema(raw: Any, file: str) -> None:
+    """Check the definition against scales/schema.json and report the most relevant error."""
+    errors = list(_validator().iter_errors(raw))
+    if not errors:
+        return
+    error = best_match(errors)
+    more = f" ({len(errors) - 1} more problem(s) in this file)" if len(errors) > 1 else ""
+    raise DefinitionError(file, error.json_path, f"schema:{error.validator}", error.message + more)
+
+
+def _resolve_options(raw: dict[str, Any], index: int, file: str) -> list[dict[str, Any]]:
+    options = raw["items"][index]["options"]
+    if isinstance(options, str):
+        sets = raw.get("option_sets", {})
+        if options not in sets:
+            raise DefinitionError(
+                file,
+                f"$.items[{index}].options",
+                "option-set-exists",
+                f"names option set '{options}', which is not defined in option_sets "
+                f"(defined: {', '.join(sorted(sets)) or 'none'})",
+            )
+        return sets[options]
+    return options
+
+
+def _check_item(raw: dict[str, Any], index: int, options: list[dict[str, Any]], file: str) -> None:
+    item = raw["items"][index]
+    where = f"$.items[{index}]"
+    lo, hi = item["min"], item["max"]
+    if lo > hi:
+        raise DefinitionError(file, where, "item-range", f"min {lo} is greater than max {hi}")
+    values = [o["value"] for o in options]
+    if len(set(values)) != len(values):
+        raise DefinitionError(file, f"{where}.options", "option-values-unique", f"option values repeat: {values}")
+    for j, value in enumerate(values):
+        if not lo <= value <= hi:
+            raise DefinitionError(
+                file, f"{where}.options[{j}].value", "option-in-range",
+                f"value {value} is outside the item range {lo}-{hi}; fix the value or the item's min/max",
+            )
+    gaps = sorted(set(range(lo, hi + 1)) - set(values))
+    if gaps:
+        raise DefinitionError(
+            file, f"{where}.options", "options-cover-range",
+            f"no option for value(s) {gaps} inside the item range {lo}-{hi}; add them (with a label) or narrow the range",
+        )
+    for j, code in enumerate(item.get("not_assessed", [])):
+        if lo <= code["value"] <= hi:
+            raise DefinitionError(
+                file, f"{where}.not_assessed[{j}].value", "not-assessed-outside-scored",
+                f"not-assessed code {code['value']} lies inside the scored range {lo}-{hi}; it would be "
+                f"indistinguishable from a score",
+            )
+
+
+def _term_range(term: str, items: dict[str, dict], subscale_ranges: dict[str, tuple[int, int]]) -> tuple[int, int]:
+    if term in subscale_ranges:
+        return subscale_ranges[term]
+    return items[term]["min"], items[term]["max"]
+
+
+def _collapse_groups(terms: list[str], group_of: dict[str, tuple[str, ...]]) -> list[list[str]]:
+    """Group the terms so that each choice group counts once (only one member is ever rated)."""
+    seen: set[tuple[str, ...]] = set()
+    collapsed: list[list[str]] = []
+    for term in terms:
+        group = group_of.get(term)
+        if group is None:
+            collapsed.append([term])
+        elif group not in seen:
+            seen.add(group)
+            collapsed.append([t for t in group if t in terms])
+    return collapsed
+
+
+def _sum_range(
+    terms: list[str], items: dict[str, dict], subscale_ranges: dict[str, tuple[int, int]], group_of
+) -> tuple[int, int]:
+    lo = hi = 0
+    for alternatives in _collapse_groups(terms, group_of):
+        ranges = [_term_range(t, items, subscale_ranges) for t in alternatives]
+        lo += min(r[0] for r in ranges)
+        hi += max(r[1] for r in ranges)
+    return lo, hi
+
+
+def _check_bands(raw: dict[str, Any], total_min: int, total_max: int, file: str) -> None:
+    if "bands" not in raw["scoring"]:
+        return
+    bands = raw["scoring"]["bands"]
+    set_ids = [s["id"] for s in bands["sets"]]
+    if bands["default"] not in set_ids:
+        raise DefinitionError(
+            file, "$.scoring.bands.default", "default-band-set-exists",
+            f"default band set '{bands['default']}' is not one of {set_ids}",
+        )
+    for s, band_set in enumerate(bands["sets"]):
+        where = f"$.scoring.bands.sets[{s}].bands"
+        expected = total_min
+        for b, band in enumerate(band_set["bands"]):
+            if band["min"] > band["max"]:
+                raise DefinitionError(file, f"{where}[{b}]", "band-range", f"min {band['min']} > max {band['max']}")
+            if band["min"] != expected:
+                problem = "gap before" if band["min"] > expected else "overlap at"
+                raise DefinitionError(
+                    file, f"{where}[{b}].min", "bands-tile-total-range",
+                    f"band '{band['label']}' starts at {band['min']} but should start at {expected} "
+                    f"({problem} {expected}); bands must cover {total_min}-{total_max} with no gap or overlap",
+                )
+            expected = band["max"] + 1
+        if expected - 1 != total_max:
+            raise DefinitionError(
+                file, f"{where}[{len(band_set['bands']) - 1}].max", "bands-tile-total-range",
+                f"the last band ends at {expected - 1} but the total range ends at {total_max}",
+            )
+
+
+def _check_unique(entries: list[dict[str, Any]], path: str, what: str, file: str) -> None:
+    """Ids that name things (band sets, rules, recall options) must be unique, or one silently
+    replaces another and a score is labelled by the wrong rule."""
+    seen: set[str] = set()
+    for index, entry in enumerate(entries):
+        if entry["id"] in seen:
+            raise DefinitionError(file, f"{path}[{index}].id", "ids-unique", f"{what} id '{entry['id']}' is used twice")
+        seen.add(entry["id"])
+
+
+def compile_definition(raw: dict[str, Any], file: str = "<definition>") -> ScaleDefinition:
+    """Validate a parsed definition and compile it. Raises DefinitionError."""
+    validate_schema(raw, file)
+    _check_unique(raw["recall"]["options"], "$.recall.options", "recall option", file)
+    _check_unique(raw.get("scoring", {}).get("bands", {}).get("sets", []), "$.scoring.bands.sets", "band set", file)
+    _check_unique(raw.get("choice_groups", []), "$.choice_groups", "choice group", file)
+    _check_unique(raw.get("safety_triggers", []) + raw.get("consistency_checks", []),
+                  "$.safety_triggers+consistency_checks", "rule", file)
+    scale_id = raw["id"]
+    raw_items = raw["items"]
+
+    ids = [i["id"] for i in raw_items]
+    for index, item_id in enumerate(ids):
+        if ids.index(item_id) != index:
+            raise DefinitionError(file, f"$.items[{index}].id", "item-ids-unique", f"item id '{item_id}' is used twice")
+        if not item_id.startswith(scale_id + "_"):
+            raise DefinitionError(
+                file, f"$.items[{index}].id", "item-id-prefix",
+                f"item id '{item_id}' must start with the scale id: '{scale_id}_<number>'",
+            )
+    items_by_id = {i["id"]: i for i in raw_items}
+
+    def require_item(item_id: str, path: str, what: str) -> None:
+        if item_id not in items_by_id:
+            raise DefinitionError(file, path, "reference-exists", f"{what} refers to unknown item '{item_id}'")
+
+    resolved_options = [_resolve_options(raw, k, file) for k in range(len(raw_items))]
+    for k, options in enumerate(resolved_options):
+        _check_item(raw, k, options, file)
+        if "visible_if" in raw_items[k]:
+            for ref in condition_items(raw_items[k]["visible_if"]):
+                require_item(ref, f"$.items[{k}].visible_if", "visibility rule")
+
+    recall_ids = [o["id"] for o in raw["recall"]["options"]]
+    if raw["recall"]["default"] not in recall_ids:
+        raise DefinitionError(
+            file, "$.recall.default", "default-recall-exists",
+            f"default recall '{raw['recall']['default']}' is not one of {recall_ids}",
+        )
+
+    group_of: dict[str, tuple[str, ...]] = {}
+    groups: list[tuple[str, ...]] = []
+    for g, group in enumerate(raw.get("choice_groups", [])):
+        members = tuple(group["items"])
+        for m, member in enumerate(members):
+            require_item(member, f"$.choice_groups[{g}].items[{m}]", f"choice group '{group['id']}'")
+            if member in group_of:
+                raise DefinitionError(
+                    file, f"$.choice_groups[{g}].items[{m}]", "choice-group-disjoint",
+                    f"item '{member}' is already in another choice group",
+                )
+            group_of[member] = members
+        groups.append(members)
+
+    scoring = raw["scoring"]
+    subscales: list[Subscale] = []
+    subscale_ranges: dict[str, tuple[int, int]] = {}
+    for s, spec in enumerate(scoring.get("subscales", [])):
+        if spec["id"] in items_by_id or spec["id"] in subscale_ranges:
+            raise DefinitionError(
+                file, f"$.scoring.subscales[{s}].id", "subscale-ids-unique",
+                f"subscale id '{spec['id']}' clashes with an item or another subscale",
+            )
+        for m, member in enumerate(spec["items"]):
+            require_item(member, f"$.scoring.subscales[{s}].items[{m}]", f"subscale '{spec['id']}'")
+            if not items_by_id[member].get("scored", True):
+                raise DefinitionError(
+                    file, f"$.scoring.subscales[{s}].items[{m}]", "subscale-items-scored",
+                    f"subscale '{spec['id']}' includes unscored item '{member}'",
+                )
+        if spec["method"] == "sum":
+            lo, hi = _sum_range(spec["items"], items_by_id, {}, group_of)
+        else:
+            lo = max(items_by_id[m]["min"] for m in spec["items"])
+            hi = max(items_by_id[m]["max"] for m in spec["items"])
+        subscale_ranges[spec["id"]] = (lo, hi)
+        subscales.append(Subscale(spec["id"], spec["label"], spec["method"], tuple(spec["items"]), lo, hi, spec["source"], spec))
+
+    total = scoring["total"]
+    if total["terms"] == "all_scored_items":
+        terms = [i["id"] for i in raw_items if i.get("scored", True)]
+    else:
+        terms = list(total["terms"])
+        for t, term in enumerate(terms):
+            if term not in items_by_id and term not in subscale_ranges:
+                raise DefinitionError(
+                    file, f"$.scoring.total.terms[{t}]", "reference-exists",
+                    f"total term '{term}' is neither an item nor a subscale",
+                )
+            if term in items_by_id and not items_by_id[term].get("scored", True):
+                raise DefinitionError(
+                    file, f"$.scoring.total.terms[{t}]", "total-items-scored", f"total includes unscored item '{term}'"
+                )
+    total_min, total_max = _sum_range(terms, items_by_id, subscale_ranges, group_of)
+    if (total["min"], total["max"]) != (total_min, total_max):
+        raise DefinitionError(
+            file, "$.scoring.total", "total-range-matches-items",
+            f"declared total range {total['min']}-{total['max']} differs from the range the items imply "
+            f"({total_min}-{total_max}); fix the items' min/max or the declared range",
+        )
+
+    missing = scoring["missing"]
+    if missing["policy"] == "prorate_mean":
+        if "max_missing" not in missing:
+            raise DefinitionError(file, "$.scoring.missing", "prorate-needs-max", "policy prorate_mean needs max_missing")
+        if any(t in subscale_ranges for t in terms):
+            raise DefinitionError(
+                file, "$.scoring.missing.policy", "prorate-items-only",
+                "prorating is defined for a plain sum of items; this total sums subscales",
+            )
+    _check_bands(raw, total_min, total_max, file)
+
+    rules: list[Rule] = []
+    for kind, key in (("safety", "safety_triggers"), ("consistency", "consistency_checks")):
+        for r, spec in enumerate(raw.get(key, [])):
+            refs = condition_items(spec["when"])
+            for ref in refs:
+                require_item(ref, f"$.{key}[{r}].when", f"{kind} rule '{spec['id']}'")
+            rules.append(Rule(spec["id"], kind, spec["message"], spec["source"], compile_condition(spec["when"]), tuple(refs)))
+
+    items = tuple(
+        Item(
+            id=i["id"],
+            number=i["number"],
+            short_name=i["short_name"],
+            prompt=i["prompt"],
+            min=i["min"],
+            max=i["max"],
+            options=tuple(resolved_options[k]),
+            not_assessed=tuple(i.get("not_assessed", [])),
+            scored=i.get("scored", True),
+            required=i.get("required", True),
+            rated_by=i.get("rated_by", raw["rater"]),
+            guide=i.get("guide"),
+            raw=i,
+            visible_if=compile_condition(i["visible_if"]) if "visible_if" in i else None,
+        )
+        for k, i in enumerate(raw_items)
+    )
+    definition = ScaleDefinition(
+        id=scale_id,
+        version=raw["version"],
+        title=raw["title"],
+        abbreviation=raw["abbreviation"],
+        rater=raw["rater"],
+        raw=raw,
+        hash=canonical_hash(raw),
+        source_file=file,
+        items=items,
+        choice_groups=tuple(groups),
+        subscales=tuple(subscales),
+        total_terms=tuple(terms),
+        total_min=total_min,
+        total_max=total_max,
+        missing_policy=missing["policy"],
+        max_missing=missing.get("max_missing", 0),
+        band_sets={s["id"]: tuple(s["bands"]) for s in scoring.get("bands", {}).get("sets", [])},
+        default_band_set=scoring.get("bands", {}).get("default"),
+        rules=tuple(rules),
+    )
+    definition.item_by_id.update({i.id: i for i in items})
+    definition.group_of.update(group_of)
+    definition.subscale_by_id.update({s.id: s for s in subscales})
+    return definition
+
+
+def load_file(path: Path | str) -> ScaleDefinition:
+    """Load, validate and compile one definition file."""
+    path = Path(path)
+    name = _display_name(path)
+    definition = compile_definition(read_definition_file(path), name)
+    if path.stem != definition.id:
+        raise DefinitionError(
+            name, "$.id", "file-name-matches-id",
+            f"scale id '{definition.id}' must match the file name '{path.stem}.json'; rename one of them",
+        )
+    return definition
+
+
+def definition_files(directory: Path | str = DEFINITIONS_DIR) -> list[Path]:
+    return sorted(Path(directory).glob("*.json"))
+
+
+def load_directory(directory: Path | str = DEFINITIONS_DIR) -> dict[str, ScaleDefinition]:
+    """Load every definition in a directory, failing on the first invalid one."""
+    return {d.id: d for d in (load_file(p) for p in definition_files(directory))}
+
+
+def validate_files(paths: Iterable[Path | str]) -> list[str]:
+    """Validate files and return one message per failure (empty when all are valid)."""
+    problems = []
+    for path in paths:
+        try:
+            load_file(path)
+        except DefinitionError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def _directory_signature(directory: Path) -> tuple[tuple[str, int, int], ...]:
+    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in definition_files(directory))
+
+
+@lru_cache(maxsize=4)
+def _cached_registry(directory: str, signature: tuple) -> dict[str, ScaleDefinition]:
+    return load_directory(directory)
+
+
+def registry(directory: Path | str = DEFINITIONS_DIR) -> dict[str, ScaleDefinition]:
+    """All shipped definitions by id; reloaded only when a file is added, removed or changed."""
+    directory = Path(directory)
+    return _cached_registry(str(directory), _directory_signature(directory))
+
+
+def get_scale(scale_id: str, directory: Path | str = DEFINITIONS_DIR) -> ScaleDefinition:
+    """One definition by id; UnknownScaleError names the known ids."""
+    scales = registry(directory)
+    if scale_id not in scales:
+        raise UnknownScaleError(f"unknown scale '{scale_id}'; known scales: {', '.join(sorted(scales))}")
+    return scales[scale_id]
