@@ -17,6 +17,7 @@ $(STAMP): requirements.txt
 venv: $(STAMP)
 
 run: $(STAMP)
+	$(BIN)/python -m db init
 	$(BIN)/streamlit run app.py
 
 lint: $(STAMP)
@@ -27,6 +28,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_scoring.py
+	$(BIN)/python bench/bench_storage.py
 
 clean:
 	rm -rf $(VENV)

@@ -1,0 +1,174 @@
+"""`python -m db`: create or migrate the database, add accounts, back up, restore, verify the audit trail.
+
+The database is the file named by $SCALEBOOK_DB (default data/scalebook.db), or --db PATH.
+Every command has --help. Bad input prints one line on stderr and exits non-zero, never a
+traceback. Exit codes: 0 done, 1 failed (or, for verify-audit, the chain is broken), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sqlite3
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from db import audit, users
+from db.backup import backup_database, restore_database
+from db.connection import ENV_VAR, connect, database_path, transaction
+from db.errors import StorageError
+from db.migrations import LATEST_VERSION, init_database, require_latest
+from db.permissions import ROLES, system_actor
+from db.sites import create_site
+from scales.errors import ScaleError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (exit 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m db",
+        description=f"Scalebook database administration. The database is ${ENV_VAR} "
+        f"(default data/scalebook.db) unless --db is given.",
+    )
+    parser.add_argument("--db", metavar="PATH", help=f"database file (overrides ${ENV_VAR})")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    init = commands.add_parser("init", help="create the database, or migrate it to the latest schema",
+                               description="Create the database (and its directory) if missing, then apply every "
+                               "pending migration. Safe to run again: a database at the latest version is left as is.")
+    init.set_defaults(run=_init)
+
+    add = commands.add_parser(
+        "adduser", help="create an account",
+        description="Create an account. The password is read from standard input when it is not a terminal "
+        "(first line), or asked twice when it is. The site is created if it does not exist yet.",
+    )
+    add.add_argument("username", metavar="USERNAME", help="sign-in name (letters, digits, '.', '_', '-', '@')")
+    add.add_argument("--role", required=True, choices=ROLES, help="what the account may do")
+    add.add_argument("--site", metavar="SITE", help="site code; omit for an account that works across sites")
+    add.set_defaults(run=_adduser)
+
+    backup = commands.add_parser(
+        "backup", help="copy the database to a file, safely while the app runs",
+        description="Copy a consistent snapshot with SQLite's online backup API (the app keeps saving meanwhile), "
+        "check its integrity, and write it to DEST.",
+    )
+    backup.add_argument("dest", metavar="DEST", help="backup file to create")
+    backup.add_argument("--force", action="store_true", help="replace DEST if it exists")
+    backup.set_defaults(run=_backup)
+
+    restore = commands.add_parser(
+        "restore", help="replace the database with a backup (stop the app first)",
+        description="Check a backup (integrity, schema version, audit chain) and copy it into the database file.",
+    )
+    restore.add_argument("src", metavar="SRC", help="backup file made by `backup`")
+    restore.add_argument("--force", action="store_true", help="replace an existing database")
+    restore.set_defaults(run=_restore)
+
+    verify = commands.add_parser(
+        "verify-audit", help="check the audit trail's hash chain",
+        description="Recompute the hash chain of the audit trail. Exit 0 when intact; exit 1 naming the first "
+        "broken event otherwise.",
+    )
+    verify.set_defaults(run=_verify)
+    return parser
+
+
+def _existing_db(args):
+    path = database_path(args.db)
+    if not path.exists():
+        raise StorageError(f"no database at {path}; run `python -m db init` first (or set {ENV_VAR})")
+    db = connect(path)
+    try:
+        require_latest(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _init(args) -> int:
+    path = database_path(args.db)
+    existed = path.exists()
+    version = init_database(path)
+    print(f"{'migrated' if existed else 'created'} {path}: schema version {version} (latest is {LATEST_VERSION})")
+    return 0
+
+
+def _read_password(username: str) -> str:
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        password = line[:-1] if line.endswith("\n") else line
+        if not password:
+            raise StorageError("no password on standard input; pipe it in, e.g. `printf '%s\\n' \"$PW\" | ...`")
+        return password.removesuffix("\r")
+    first = getpass.getpass(f"Password for {username}: ")
+    second = getpass.getpass("Repeat the password: ")
+    if first != second:
+        raise StorageError("the two passwords differ; nothing was created, try again")
+    return first
+
+
+def _adduser(args) -> int:
+    db = _existing_db(args)
+    try:
+        password = users.check_password(_read_password(args.username), args.username)
+        actor = system_actor()
+        with transaction(db):
+            if args.site and not db.execute("SELECT 1 FROM sites WHERE code = ?", [args.site]).fetchone():
+                create_site(db, actor, args.site)
+                print(f"created site {args.site}", file=sys.stderr)
+            user = users.create_user(db, actor, args.username, args.role, password, site=args.site)
+    finally:
+        db.close()
+    print(f"created user {user['username']} ({user['role']}{', site ' + args.site if args.site else ''})")
+    return 0
+
+
+def _backup(args) -> int:
+    info = backup_database(args.dest, args.db, overwrite=args.force)
+    print(f"backed up to {info['path']}: {info['bytes']} bytes, schema version {info['schema_version']}, "
+          f"{info['audit_events']} audit events, integrity {info['integrity']}")
+    return 0
+
+
+def _restore(args) -> int:
+    info = restore_database(args.src, args.db, overwrite=args.force)
+    print(f"restored {args.src} into {info['path']}: schema version {info['schema_version']}, "
+          f"{info['audit_events']} audit events, integrity {info['integrity']}")
+    return 0
+
+
+def _verify(args) -> int:
+    db = _existing_db(args)
+    try:
+        broken = audit.verify_audit(db)
+        total = audit.count_events(db)
+    finally:
+        db.close()
+    if broken:
+        print(f"audit trail broken at event {broken['id']}: {broken['problem']} "
+              f"({broken['checked']} of {total} events verified before it)", file=sys.stderr)
+        return 1
+    print(f"audit trail intact: {total} events verified")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (StorageError, ScaleError, sqlite3.Error, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; nothing more was done", file=sys.stderr)
+        return 130

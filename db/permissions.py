@@ -1,0 +1,149 @@
+"""Who may do what: roles, the action table, and the checks every write function makes.
+
+Every write function in db/ takes an `actor` (a dict with at least `id`, `username`, `role`;
+`users.authenticate` returns one) and calls `authorize` before touching anything. Pages check
+roles too, to decide what to draw, but the check that counts is this one, because it runs on
+every route to the data.
+
+Two actors are not accounts:
+- a *participant* in self-report mode (`tokens.redeem_token` returns one): may answer and
+  complete the one assessment their link is for, and nothing else;
+- the *system* actor of the command line (`system_actor()`): account and site administration
+  by whoever can run `python -m db` on the server (who can already read the file).
+
+`require(actor, action)` is the pure role check. `authorize(db, actor, action, ...)` adds what
+only the database knows: the account still exists, is active and still has that role (a role
+change or deactivation takes effect at the next click, not at the next login), the record
+belongs to the actor's site, and a participant's link is still valid and is for this record.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Mapping
+from typing import Any
+
+from sqlite_utils import Database
+
+from db import clock
+from db.errors import PermissionDeniedError
+
+ROLES = ("admin", "pi", "rater", "coordinator", "monitor")
+PARTICIPANT = "participant"
+SYSTEM = "system"
+
+_STAFF_WRITERS = frozenset({"pi", "rater", "coordinator"})
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    # administration
+    "user.manage": frozenset({"admin", SYSTEM}),
+    "site.manage": frozenset({"admin", SYSTEM}),
+    "study.configure": frozenset({"admin", "pi", SYSTEM}),
+    # participants and the infusion day
+    "participant.enrol": frozenset({"coordinator", "pi"}),
+    "participant.update": frozenset({"coordinator", "pi"}),
+    "clinical.record": frozenset({"coordinator", "pi"}),
+    # assessments
+    "assessment.start": _STAFF_WRITERS,
+    "assessment.respond": _STAFF_WRITERS | {PARTICIPANT},
+    "assessment.complete": _STAFF_WRITERS | {PARTICIPANT},
+    "assessment.sign": frozenset({"rater", "pi"}),
+    "assessment.amend": frozenset({"rater", "pi"}),
+    "assessment.lock": frozenset({"pi"}),
+    "token.manage": _STAFF_WRITERS,
+    "alert.acknowledge": frozenset({"pi"}),
+    # reading
+    "data.read": frozenset(ROLES),
+    "audit.read": frozenset({"admin", "pi", "monitor"}),
+}
+
+
+def allowed(role: str, action: str) -> bool:
+    """Whether `role` may perform `action` (unknown actions are allowed to nobody)."""
+    return role in PERMISSIONS.get(action, frozenset())
+
+
+def require(actor: Mapping[str, Any] | None, action: str) -> None:
+    """Raise PermissionDeniedError unless the actor's role may perform `action`."""
+    if action not in PERMISSIONS:
+        raise PermissionDeniedError(f"unknown action '{action}'; known actions: {', '.join(sorted(PERMISSIONS))}")
+    if not isinstance(actor, Mapping) or not actor.get("username") or not actor.get("role"):
+        raise PermissionDeniedError("no signed-in user: sign in first (the actor needs an id, username and role)")
+    role = actor["role"]
+    if not allowed(role, action):
+        who = sorted(PERMISSIONS[action])
+        raise PermissionDeniedError(
+            f"{actor['username']} ({role}) may not {action.replace('.', ': ')}; "
+            f"this needs one of the roles {', '.join(who)}"
+        )
+
+
+def system_actor(name: str | None = None, channel: str = "cli") -> dict[str, Any]:
+    """The actor of the command line (named after the operating-system user running it) or of
+    another trusted set-up path (`channel`, e.g. the first-run screen), as the audit trail shows it."""
+    try:
+        who = name or getpass.getuser()
+    except Exception:  # no user name in a bare container
+        who = "unknown"
+    return {"id": None, "username": f"{channel}:{who}", "role": SYSTEM, "site_id": None}
+
+
+def authorize(
+    db: Database,
+    actor: Mapping[str, Any] | None,
+    action: str,
+    *,
+    site_id: int | None = None,
+    participant_id: int | None = None,
+    assessment_id: int | None = None,
+) -> dict[str, Any]:
+    """`require` plus the checks against the database; returns the actor as stored now.
+
+    For staff the returned dict is the account row (id, username, role, site_id), so callers
+    attribute changes to the account as it is, not as the session remembered it.
+    """
+    require(actor, action)
+    role = actor["role"]
+    if role == SYSTEM:
+        return dict(actor)
+    if role == PARTICIPANT:
+        return _authorize_participant(db, actor, action, participant_id, assessment_id)
+    row = db.execute(
+        "SELECT id, username, role, site_id, active FROM users WHERE id = ?", [actor.get("id")]
+    ).fetchone()
+    if row is None:
+        raise PermissionDeniedError(f"account '{actor['username']}' does not exist; sign in again")
+    user = dict(zip(("id", "username", "role", "site_id", "active"), row, strict=True))
+    if not user["active"]:
+        raise PermissionDeniedError(f"account '{user['username']}' is deactivated; ask an admin")
+    if user["role"] != role:
+        raise PermissionDeniedError(
+            f"the role of '{user['username']}' changed from {role} to {user['role']}; sign in again"
+        )
+    if site_id is not None and user["site_id"] is not None and user["site_id"] != site_id:
+        raise PermissionDeniedError(
+            f"{user['username']} works at another site and may not see or change this site's records"
+        )
+    return user
+
+
+def _authorize_participant(db, actor, action, participant_id, assessment_id) -> dict[str, Any]:
+    if participant_id is None or participant_id != actor.get("participant_id"):
+        raise PermissionDeniedError("a self-report link opens only its own participant's questionnaire")
+    if assessment_id is None or assessment_id != actor.get("assessment_id"):
+        raise PermissionDeniedError("a self-report link opens only the questionnaire it was sent for")
+    row = db.execute(
+        "SELECT expires_at, consumed_at, revoked_at FROM self_report_tokens "
+        "WHERE id = ? AND participant_id = ? AND assessment_id = ?",
+        [actor.get("token_id"), participant_id, assessment_id],
+    ).fetchone()
+    if row is None:
+        raise PermissionDeniedError("this self-report link is not valid; ask the study team for a new one")
+    expires_at, consumed_at, revoked_at = row
+    if revoked_at is not None:
+        raise PermissionDeniedError("this self-report link was withdrawn; ask the study team for a new one")
+    if consumed_at is not None:
+        raise PermissionDeniedError("this questionnaire has already been submitted; thank you")
+    if expires_at <= clock.utc_now():
+        raise PermissionDeniedError("this self-report link has expired; ask the study team for a new one")
+    return dict(actor)

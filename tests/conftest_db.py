@@ -1,0 +1,209 @@
+"""Fixtures and helpers shared by the tests/test_db_*.py files (import them explicitly).
+
+Also a small worker for the tests that need other processes (crash safety, concurrency):
+`python -m tests.conftest_db save DB ACTOR_ID PARTICIPANT_ID PREFIX COUNT [--pause-at N]` saves
+COUNT complete assessments, printing `saved <timepoint>` after each commit; with --pause-at it
+stops inside the N-th save's transaction, after every row is written and before COMMIT, prints
+`in-transaction <timepoint>` and sleeps, so the test can SIGKILL it at that exact point.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from argon2 import PasswordHasher
+
+from db import audit, connect, database_path, init_database, participants, sites, users
+from db.permissions import system_actor
+from scales import get_scale, score
+from scales.errors import UnknownScaleError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery"
+
+
+def _test_scale() -> str:
+    try:
+        get_scale("hamd17")
+        return "hamd17"
+    except UnknownScaleError:  # pragma: no cover - only before hamd17.json exists
+        return "phq9"
+
+
+SCALE = _test_scale()
+
+
+def full_responses(scale_id: str = SCALE, value: int = 1) -> dict[str, int]:
+    """Every item answered (the first member of each choice group), each with `value` or its max."""
+    definition = get_scale(scale_id)
+    skip = {m for group in definition.choice_groups for m in group[1:]}
+    return {i.id: min(value, i.max) for i in definition.items if i.id not in skip}
+
+
+def expected_event_count(scale_id: str, responses: dict[str, int]) -> int:
+    """Audit events of one save_assessment: start, one per item, complete, score, alerts."""
+    from scales import score
+
+    result = score(get_scale(scale_id), responses)
+    return 3 + len(responses) + len(result.safety_flags)
+
+
+WORKER_RESPONSES = full_responses(SCALE, 2)  # what the worker saves
+
+
+def assert_all_or_nothing(db_path) -> list[str]:
+    """Every assessment in the file is complete with all its rows; nothing dangles; the
+    database and the audit chain are intact. Returns the saved timepoints."""
+    conn = raw(db_path)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        rows = conn.execute("SELECT id, timepoint, status, version FROM assessments ORDER BY id").fetchall()
+        for aid, timepoint, status, version in rows:
+            assert status == "complete" and version >= 2, timepoint
+            assert conn.execute("SELECT count(*) FROM item_responses WHERE assessment_id = ?", [aid]).fetchone()[0] \
+                == len(WORKER_RESPONSES), timepoint
+            assert conn.execute("SELECT count(*) FROM scores WHERE assessment_id = ?", [aid]).fetchone()[0] == 1
+            assert conn.execute("SELECT count(*) FROM safety_alerts WHERE assessment_id = ?", [aid]).fetchone()[0] \
+                == len(score(get_scale(SCALE), WORKER_RESPONSES).safety_flags)
+            assert conn.execute("SELECT count(*) FROM audit_events WHERE entity = 'assessment' AND entity_id = ?",
+                                [str(aid)]).fetchone()[0] == len(WORKER_RESPONSES) + 3
+        ids = {str(r[0]) for r in rows}
+        logged = {r[0] for r in conn.execute("SELECT DISTINCT entity_id FROM audit_events WHERE entity = 'assessment'")}
+        assert logged == ids, "audit events for an assessment that was not saved"
+    finally:
+        conn.close()
+    check = connect(db_path)
+    try:
+        assert audit.verify_audit(check) is None
+    finally:
+        check.close()
+    return [r[1] for r in rows]
+
+
+@pytest.fixture
+def fast_passwords(monkeypatch):
+    """Cheap argon2 parameters: the tests exercise the logic, not the hash's cost."""
+    monkeypatch.setattr(users, "hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+@pytest.fixture
+def db_path(tmp_path) -> Path:
+    """A migrated database at $SCALEBOOK_DB (the root conftest points it into tmp_path)."""
+    path = database_path()
+    assert str(path).startswith(str(tmp_path)), "SCALEBOOK_DB must point into the test's tmp_path"
+    init_database(path)
+    return path
+
+
+@pytest.fixture
+def db(db_path):
+    conn = connect(db_path)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def world(db, fast_passwords) -> SimpleNamespace:
+    """Two sites, one account per role (plus a second rater and a rater at site S2), and
+    participants P001 (S1) and P002 (S2)."""
+    system = system_actor("tests")
+    sites.create_site(db, system, "S1", "Site one", "Europe/London")
+    sites.create_site(db, system, "S2", "Site two")
+    made = {}
+    for name, role, site in (
+        ("admin", "admin", None),
+        ("pi", "pi", None),
+        ("rater", "rater", "S1"),
+        ("rater2", "rater", "S1"),
+        ("rater_s2", "rater", "S2"),
+        ("coord", "coordinator", "S1"),
+        ("coord_s2", "coordinator", "S2"),
+        ("monitor", "monitor", None),
+    ):
+        made[name] = users.create_user(db, system, name, role, PASSWORD, site=site)
+    p1 = participants.create_participant(db, made["coord"], "P001", "S1", arm="A")
+    p2 = participants.create_participant(db, made["coord_s2"], "P002", "S2", arm="B")
+    return SimpleNamespace(db=db, system=system, p1=p1, p2=p2, **made)
+
+
+def raw(path: Path) -> sqlite3.Connection:
+    """A plain sqlite3 connection, as someone bypassing the Python layer would open one."""
+    conn = sqlite3.connect(str(path), isolation_level=None, timeout=10)
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def counts(path: Path) -> dict[str, int]:
+    """Rows per data table, to show that a refused call wrote nothing."""
+    conn = raw(path)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
+                                              "'sqlite_%' AND name <> '_sqlite_migrations'")]
+        return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+    finally:
+        conn.close()
+
+
+def snapshot(path: Path) -> dict[str, list[tuple]]:
+    """Every row of every data table, to show that nothing at all changed."""
+    conn = raw(path)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE "
+                                              "'sqlite_%'")]
+        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables}
+    finally:
+        conn.close()
+
+
+def worker_command(*args: object) -> list[str]:
+    return [sys.executable, "-m", "tests.conftest_db", *map(str, args)]
+
+
+def _worker(argv: list[str]) -> None:
+    """See the module docstring."""
+    import argparse
+
+    from db import audit, unit_of_work
+    from db.assessments import save_assessment
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["save"])
+    parser.add_argument("db")
+    parser.add_argument("actor_id", type=int)
+    parser.add_argument("participant_id", type=int)
+    parser.add_argument("prefix")
+    parser.add_argument("count", type=int)
+    parser.add_argument("--pause-at", type=int, default=-1)
+    parser.add_argument("--scale", default=SCALE)
+    args = parser.parse_args(argv)
+
+    with unit_of_work(args.db, write=False) as db:
+        actor = users.get_user(db, args.actor_id)
+    responses = WORKER_RESPONSES if args.scale == SCALE else full_responses(args.scale, 2)
+    original = audit.record_many
+    current = {"i": -1, "tp": ""}
+
+    def record_and_maybe_pause(db, actor, events):
+        rows = original(db, actor, events)
+        if current["i"] == args.pause_at:
+            print(f"in-transaction {current['tp']}", flush=True)
+            time.sleep(600)
+        return rows
+
+    audit.record_many = record_and_maybe_pause
+    for i in range(args.count):
+        timepoint = f"{args.prefix}-{i}"
+        current.update(i=i, tp=timepoint)
+        with unit_of_work(args.db) as db:
+            save_assessment(db, actor, args.participant_id, timepoint, args.scale, "clinician", responses)
+        print(f"saved {timepoint}", flush=True)
+
+
+if __name__ == "__main__":
+    _worker(sys.argv[1:])
