@@ -1,0 +1,57 @@
+"""Infusion dose arithmetic: total dose in mg from weight and mg/kg, inside the protocol's limits.
+
+Exact decimal arithmetic, so 82.3 kg × 0.5 mg/kg is 41.15 mg and rounds half-up to 41.2 mg
+(binary floats would make it 41.149999… and round it down). Floats are read through their
+shortest decimal text (82.3, not 82.299999…). Every bound is inclusive, and every refusal names
+the allowed range.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from protocol.errors import DoseError
+from protocol.model import Dosing, Range
+from protocol.timing import require_aware
+
+TENTH = Decimal("0.1")
+
+
+def as_decimal(value: object, what: str) -> Decimal:
+    """A finite number as a Decimal; DoseError for text, booleans, NaN and infinities."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise DoseError(f"{what} must be a number, not {value!r}")
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+    except InvalidOperation:  # pragma: no cover - str() of an int or float always parses
+        raise DoseError(f"{what} must be a number, not {value!r}") from None
+    if not number.is_finite():
+        raise DoseError(f"{what} must be a finite number, not {value!r}")
+    return number
+
+
+def check_in_range(value: object, allowed: Range, what: str, unit: str) -> Decimal:
+    """`value` as a Decimal if it lies in the inclusive range; DoseError naming the range if not."""
+    number = as_decimal(value, what)
+    if not allowed.contains(number):
+        raise DoseError(f"{what} {number} {unit} is outside the protocol's allowed range {allowed} {unit}")
+    return number
+
+
+def total_dose_mg(weight_kg: object, mg_per_kg: object, dosing: Dosing) -> Decimal:
+    """weight × dose per kg, in mg, rounded half-up to 0.1 mg (70 kg × 0.5 mg/kg = 35.0 mg)."""
+    weight = check_in_range(weight_kg, dosing.weight_kg, "weight", "kg")
+    per_kg = check_in_range(mg_per_kg, dosing.mg_per_kg, "dose", "mg/kg")
+    return (weight * per_kg).quantize(TENTH, rounding=ROUND_HALF_UP)
+
+
+def check_duration(minutes: object, dosing: Dosing) -> Decimal:
+    """The planned infusion duration in minutes, if the protocol allows it."""
+    return check_in_range(minutes, dosing.duration_minutes, "infusion duration", "minutes")
+
+
+def planned_end(started_at: datetime, duration_minutes: object, dosing: Dosing) -> datetime:
+    """When an infusion started at `started_at` should end (aware UTC)."""
+    minutes = check_duration(duration_minutes, dosing)
+    return require_aware(started_at, "started_at") + timedelta(minutes=float(minutes))

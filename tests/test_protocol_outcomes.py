@@ -1,0 +1,106 @@
+"""Response, remission, combined and relapse flags from the default protocol's rules, and the
+baseline rule (last complete assessment before the first infusion)."""
+
+from datetime import UTC, datetime
+from fractions import Fraction
+
+import pytest
+
+from protocol import ProtocolInputError, load_protocol, outcome_flags, percent_reduction, select_baseline
+from protocol.loader import DEFAULT_PROTOCOL
+
+
+@pytest.fixture(scope="module")
+def study():
+    return load_protocol(DEFAULT_PROTOCOL)
+
+
+def utc(*parts):
+    return datetime(*parts, tzinfo=UTC)
+
+
+def flags(study, scale, baseline, *totals):
+    return outcome_flags(study, scale, baseline, list(totals))
+
+
+def test_percent_reduction_is_exact():
+    assert percent_reduction(30, 15) == 50
+    assert percent_reduction(33, 17) == Fraction(1600, 33)  # 48.48…
+    assert percent_reduction(0, 0) is None and percent_reduction(None, 10) is None
+
+
+@pytest.mark.parametrize("total, response, remission", [
+    (15, True, False),   # exactly 50 % reduction from 30 is a response
+    (16, False, False),  # 46.7 %
+    (10, True, True),    # remission: ≤ 10
+    (11, True, False),
+])
+def test_madrs_response_remission_and_both(study, total, response, remission):
+    (result,) = flags(study, "madrs", 30, total)
+    assert result["madrs_response"] is response
+    assert result["madrs_remission"] is remission
+    assert result["madrs_response_and_remission"] is (response and remission)
+    assert result["madrs_relapse"] is False
+
+
+def test_response_undecided_without_a_baseline(study):
+    (result,) = flags(study, "madrs", None, 8)
+    assert result["madrs_response"] is None
+    assert result["madrs_remission"] is True
+    assert result["madrs_response_and_remission"] is None
+    (zero,) = flags(study, "madrs", 0, 0)
+    assert zero["madrs_response"] is None
+
+
+@pytest.mark.parametrize("scale, rule, met, not_met", [
+    ("hamd17", "hamd17_remission", 7, 8),
+    ("qids_sr16", "qids_sr16_remission", 5, 6),
+    ("phq9", "phq9_remission", 4, 5),
+])
+def test_remission_cut_offs(study, scale, rule, met, not_met):
+    assert flags(study, scale, 20, met)[0][rule] is True
+    assert flags(study, scale, 20, not_met)[0][rule] is False
+
+
+def test_relapse_needs_a_response_first_and_two_assessments_in_a_row(study):
+    # Baseline 30: 14 responds; 22 and 23 meet the relapse condition twice in a row.
+    history = flags(study, "madrs", 30, 14, 22, 23)
+    assert [h["madrs_relapse"] for h in history] == [False, False, True]
+    assert [h["madrs_response"] for h in history] == [True, False, False]
+
+
+def test_relapse_by_loss_of_half_the_improvement(study):
+    # Baseline 40: 18 responds (55 %); 21 twice is only 47.5 % improvement (and below 22).
+    assert [h["madrs_relapse"] for h in flags(study, "madrs", 40, 18, 21, 21)] == [False, False, True]
+
+
+def test_no_relapse_without_a_response_or_when_the_run_breaks(study):
+    assert [h["madrs_relapse"] for h in flags(study, "madrs", 30, 25, 26, 27)] == [False, False, False]
+    assert [h["madrs_relapse"] for h in flags(study, "madrs", 30, 14, 22, 10, 22)] == [False, False, False, False]
+
+
+def test_totals_must_be_whole_numbers(study):
+    with pytest.raises(ProtocolInputError, match="total 1 must be a whole-number total, not 12.5"):
+        flags(study, "madrs", 30, 12.5)
+
+
+def assessment(day, hour, complete=True, total=25):
+    return {"completed_at": utc(2026, 5, day, hour), "complete": complete, "total": total}
+
+
+def test_baseline_is_the_last_complete_assessment_before_the_first_infusion(study):
+    first_infusion = utc(2026, 5, 10, 9, 0)
+    assessments = [
+        assessment(1, 9, total=30),                  # complete, but older
+        assessment(8, 9, total=28),                  # the baseline
+        assessment(9, 9, complete=False, total=12),  # incomplete
+        assessment(10, 9, total=27),                 # at the infusion start: not before it
+        assessment(10, 10, total=20),                # after
+    ]
+    assert select_baseline(study, assessments, first_infusion)["total"] == 28
+
+
+def test_baseline_lookback(study):
+    # The default protocol's lookback is 14 days: an assessment 15 days earlier is too old.
+    assert select_baseline(study, [assessment(1, 8)], utc(2026, 5, 16, 9, 0)) is None
+    assert select_baseline(study, [assessment(2, 9)], utc(2026, 5, 16, 9, 0)) is not None
