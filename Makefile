@@ -29,6 +29,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/bench_scoring.py
 	$(BIN)/python bench/bench_storage.py
+	$(BIN)/python bench/bench_form.py
 
 clean:
 	rm -rf $(VENV)

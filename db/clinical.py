@@ -20,6 +20,7 @@ from db.connection import transaction
 from db.errors import ConflictError, NotFoundError, ValidationError
 from db.participants import get_participant
 from db.permissions import authorize
+from db.screening import require_eligible
 from db.sites import check_code, get_study
 from scales import get_scale
 from scales.errors import ScaleError
@@ -106,6 +107,7 @@ def record_infusion(
     notes = _sql.text(notes, "notes", max_len=2000, required=False)
     with transaction(db):
         participant, who = _participant_for_write(db, actor, participant_id)
+        require_eligible(db, participant)
         if _sql.one(db, "SELECT id FROM infusions WHERE participant_id = ? AND number = ?", [participant["id"], number]):
             raise ConflictError(f"participant {participant['code']} already has infusion {number}")
         now = clock.utc_now()

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from db.errors import BusyError, ConflictError, IntegrityViolation, LockedError, StorageError
+from db.errors import BusyError, ConflictError, IntegrityViolation, LockedError, StorageError, ValidationError
 
 ENV_VAR = "SCALEBOOK_DB"
 DEFAULT_PATH = Path("data") / "scalebook.db"
@@ -171,6 +171,8 @@ def _translate(exc: sqlite3.Error) -> StorageError:
         )
     if text.startswith("LOCKED:"):
         return LockedError(text.removeprefix("LOCKED:").strip())
+    if text.startswith("INELIGIBLE:"):
+        return ValidationError(text.removeprefix("INELIGIBLE:").strip())
     if text.startswith("CONFLICT:"):
         return ConflictError(text.removeprefix("CONFLICT:").strip())
     if isinstance(exc, sqlite3.IntegrityError):

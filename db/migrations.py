@@ -430,6 +430,105 @@ def m003_query_indexes(db: Database) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# m004: one self-report link for a set of questionnaires, and how it was handed out
+# ---------------------------------------------------------------------------------------------
+
+M004 = [
+    # A link belongs to one participant; the member table below refers to (token id, participant),
+    # so the schema itself refuses a link that mixes two participants' questionnaires.
+    "CREATE UNIQUE INDEX idx_tokens_id_participant ON self_report_tokens(id, participant_id)",
+    # How the link was handed out: to the participant's own device ('link'), or on the clinic
+    # tablet ('kiosk': minted and redeemed at once inside the staff member's browser session).
+    "ALTER TABLE self_report_tokens ADD COLUMN channel TEXT NOT NULL DEFAULT 'link' "
+    "CHECK (channel IN ('link', 'kiosk'))",
+    """CREATE TABLE self_report_link_assessments (
+        token_id INTEGER NOT NULL,
+        participant_id INTEGER NOT NULL,
+        assessment_id INTEGER NOT NULL,
+        position INTEGER NOT NULL CHECK (position BETWEEN 0 AND 99),
+        PRIMARY KEY (token_id, assessment_id),
+        UNIQUE (token_id, position),
+        FOREIGN KEY (token_id, participant_id) REFERENCES self_report_tokens(id, participant_id),
+        FOREIGN KEY (assessment_id, participant_id) REFERENCES assessments(id, participant_id)
+    ) STRICT""",
+    "CREATE INDEX idx_link_assessments_assessment ON self_report_link_assessments(assessment_id, participant_id)",
+    # Which questionnaires a link opens is fixed when it is made.
+    """CREATE TRIGGER self_report_link_assessments_no_update BEFORE UPDATE ON self_report_link_assessments
+       BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: the questionnaires of a self-report link are fixed when it is made'); END""",
+    """CREATE TRIGGER self_report_link_assessments_no_delete BEFORE DELETE ON self_report_link_assessments
+       BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: the questionnaires of a self-report link are fixed when it is made'); END""",
+    # Every link made before this step opened exactly one questionnaire.
+    "INSERT INTO self_report_link_assessments (token_id, participant_id, assessment_id, position) "
+    "SELECT id, participant_id, assessment_id, 0 FROM self_report_tokens",
+]
+
+
+@_step
+def m004_self_report_link_sets(db: Database) -> None:
+    """A self-report link opens a set of questionnaires (self_report_link_assessments; one
+    participant per link, enforced by a composite foreign key) and records its channel (link or
+    kiosk). Links made before this step become sets of one."""
+    _run(db, M004)
+
+
+# ---------------------------------------------------------------------------------------------
+# m005: eligibility decisions and protocol deviations
+# ---------------------------------------------------------------------------------------------
+
+M005 = [
+    f"""CREATE TABLE eligibility_decisions (
+        id INTEGER PRIMARY KEY,
+        participant_id INTEGER NOT NULL REFERENCES participants(id),
+        eligible INTEGER CHECK (eligible IS NULL OR eligible IN (0, 1)),
+        answers TEXT NOT NULL {_json("answers", "object")},
+        reasons TEXT NOT NULL {_json("reasons", "array")},
+        pending TEXT NOT NULL {_json("pending", "array")},
+        baseline_total INTEGER,
+        baseline_assessment_id INTEGER REFERENCES assessments(id),
+        protocol_id TEXT NOT NULL {_nonblank("protocol_id")},
+        protocol_hash TEXT NOT NULL {_nonblank("protocol_hash")},
+        decided_by INTEGER REFERENCES users(id),
+        decided_at TEXT NOT NULL {_ts("decided_at")},
+        CHECK (eligible IS NOT NULL OR json_array_length(pending) > 0)
+    ) STRICT""",
+    "CREATE INDEX idx_eligibility_participant ON eligibility_decisions(participant_id, id)",
+    """CREATE TRIGGER eligibility_no_update BEFORE UPDATE ON eligibility_decisions
+       BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: an eligibility decision is superseded by a new one, never edited'); END""",
+    """CREATE TRIGGER eligibility_no_delete BEFORE DELETE ON eligibility_decisions
+       BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: eligibility decisions are never deleted'); END""",
+    # An ineligible (or unscreened) participant cannot be dosed, even by SQL typed by hand.
+    """CREATE TRIGGER infusions_require_eligibility BEFORE INSERT ON infusions
+       WHEN coalesce((SELECT eligible FROM eligibility_decisions WHERE participant_id = NEW.participant_id
+                      ORDER BY id DESC LIMIT 1), 0) <> 1
+       BEGIN SELECT RAISE(ABORT, 'INELIGIBLE: the latest eligibility decision does not allow dosing'); END""",
+    f"""CREATE TABLE protocol_deviations (
+        id INTEGER PRIMARY KEY,
+        participant_id INTEGER NOT NULL REFERENCES participants(id),
+        assessment_id INTEGER REFERENCES assessments(id),
+        timepoint TEXT NOT NULL {_nonblank("timepoint")},
+        kind TEXT NOT NULL CHECK (kind IN ('outside_window', 'other')),
+        description TEXT NOT NULL {_nonblank("description")},
+        minutes_early REAL CHECK (minutes_early IS NULL OR minutes_early >= 0),
+        minutes_late REAL CHECK (minutes_late IS NULL OR minutes_late >= 0),
+        recorded_by INTEGER REFERENCES users(id),
+        recorded_at TEXT NOT NULL {_ts("recorded_at")}
+    ) STRICT""",
+    "CREATE INDEX idx_deviations_participant ON protocol_deviations(participant_id)",
+    """CREATE TRIGGER deviations_no_update BEFORE UPDATE ON protocol_deviations
+       BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: protocol deviations are never edited'); END""",
+    """CREATE TRIGGER deviations_no_delete BEFORE DELETE ON protocol_deviations
+       BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: protocol deviations are never deleted'); END""",
+]
+
+
+@_step
+def m005_screening_and_deviations(db: Database) -> None:
+    """Append-only eligibility decisions (the latest one counts; dosing requires it to be
+    eligible, enforced by a trigger) and append-only protocol deviations."""
+    _run(db, M005)
+
+
+# ---------------------------------------------------------------------------------------------
 
 LATEST_VERSION = len(STEP_NAMES)
 

@@ -7,7 +7,7 @@ every route to the data.
 
 Two actors are not accounts:
 - a *participant* in self-report mode (`tokens.redeem_token` returns one): may answer and
-  complete the one assessment their link is for, and nothing else;
+  complete the questionnaires their link opens (its set of assessments), and nothing else;
 - the *system* actor of the command line (`system_actor()`): account and site administration
   by whoever can run `python -m db` on the server (who can already read the file).
 
@@ -128,13 +128,18 @@ def authorize(
 
 
 def _authorize_participant(db, actor, action, participant_id, assessment_id) -> dict[str, Any]:
+    """A participant's link opens its own participant's questionnaires, those of its set only,
+    while it is neither revoked, used up nor expired: checked in the database on every call, so
+    what the session remembers (the actor's list of assessment ids) grants nothing by itself."""
     if participant_id is None or participant_id != actor.get("participant_id"):
         raise PermissionDeniedError("a self-report link opens only its own participant's questionnaire")
-    if assessment_id is None or assessment_id != actor.get("assessment_id"):
+    allowed_ids = actor.get("assessment_ids") or [actor.get("assessment_id")]
+    if assessment_id is None or assessment_id not in allowed_ids:
         raise PermissionDeniedError("a self-report link opens only the questionnaire it was sent for")
     row = db.execute(
-        "SELECT expires_at, consumed_at, revoked_at FROM self_report_tokens "
-        "WHERE id = ? AND participant_id = ? AND assessment_id = ?",
+        "SELECT t.expires_at, t.consumed_at, t.revoked_at FROM self_report_tokens t "
+        "JOIN self_report_link_assessments l ON l.token_id = t.id AND l.participant_id = t.participant_id "
+        "WHERE t.id = ? AND t.participant_id = ? AND l.assessment_id = ?",
         [actor.get("token_id"), participant_id, assessment_id],
     ).fetchone()
     if row is None:

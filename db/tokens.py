@@ -1,22 +1,35 @@
-"""Self-report links: one-time tokens that open one questionnaire for one participant.
+"""Self-report links: one-time tokens that open a set of questionnaires for one participant.
 
-`create_token` returns the raw token exactly once (to put in the link or QR code); the database
-keeps only its SHA-256, so a copy of the database does not hand out working links. A token is
-bound to one draft self-report assessment (mode self, kiosk or link) and:
-- expires at `expires_at` (default 72 hours after creation);
-- can be revoked by the study team (creating a new link for the same questionnaire revokes the
-  old one, so only the newest link works);
-- is consumed when the questionnaire is completed, after which it opens nothing.
-Until then it can be redeemed again (a participant whose phone lost the connection reopens the
-link and continues where they stopped). `redeem_token` returns a participant actor that
-`permissions.authorize` lets answer and complete that one assessment, and nothing else.
+`create_link` returns the raw token exactly once (to put in the link or QR code); the database
+keeps only its SHA-256, so a copy of the database does not hand out working links. A token
+belongs to one participant and opens a fixed, ordered set of their draft self-report assessments
+(table self_report_link_assessments; a composite foreign key makes a link that mixes two
+participants impossible). A token:
+- expires at `expires_at` (default 72 hours after creation, at most 14 days);
+- can be revoked by the study team; creating a new link revokes every earlier unused link that
+  opens any of the same questionnaires, so only the newest link works and two devices never
+  answer the same questionnaire at once;
+- is consumed when the LAST questionnaire of its set is completed, after which it opens nothing.
+Until then it can be redeemed again (a participant whose phone lost the connection, or who
+closed the page, reopens the link and continues where they stopped).
+
+`channel` records how the link was handed out: "link" (sent to the participant's own device)
+or "kiosk" (the clinic tablet: the page mints a short-lived link and redeems it at once in the
+staff member's browser session, so kiosk and link share one code path and one permission model).
+
+`redeem_token` returns a participant actor (no account: role "participant", the participant's
+id, the token id and the ids of the assessments of its set) that `permissions.authorize` lets
+answer and complete those assessments and nothing else; every use is checked against the
+database again, so revoking or expiry takes effect at the next tap. A refused link raises
+`LinkRefused`, whose `reason` (invalid, revoked, expired, used) lets the page pick a short,
+friendly sentence for the participant without showing anything else.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlite_utils import Database
@@ -28,99 +41,222 @@ from db.permissions import PARTICIPANT, authorize
 
 DEFAULT_TTL_HOURS = 72
 MAX_TTL_HOURS = 24 * 14
+KIOSK_TTL_HOURS = 4  # a kiosk hand-over lasts one clinic visit
+MAX_SET_SIZE = 20
 SELF_REPORT_MODES = ("self", "kiosk", "link")
-_PUBLIC = (
-    "id, participant_id, assessment_id, created_by, created_at, expires_at, first_used_at, last_used_at, use_count, "
-    "consumed_at, revoked_at, revoked_by"
+CHANNELS = ("link", "kiosk")
+REFUSAL_REASONS = ("invalid", "revoked", "expired", "used")
+PUBLIC_COLUMNS = (
+    "id, participant_id, assessment_id, channel, created_by, created_at, expires_at, first_used_at, last_used_at, "
+    "use_count, consumed_at, revoked_at, revoked_by"
 )
+
+
+class LinkRefused(PermissionDeniedError):
+    """A self-report link that opens nothing; `reason` is one of REFUSAL_REASONS."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+_REFUSALS = {
+    "invalid": "this link is not valid; check that it was copied completely",
+    "revoked": "this self-report link was withdrawn; ask the study team for a new one",
+    "used": "this questionnaire has already been submitted; thank you",
+    "expired": "this self-report link has expired; ask the study team for a new one",
+}
+
+
+def refused(reason: str) -> LinkRefused:
+    return LinkRefused(reason, _REFUSALS[reason])
 
 
 def token_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
+def _check_ttl(ttl_hours: Any) -> float:
+    if isinstance(ttl_hours, bool) or not isinstance(ttl_hours, int | float) or not 0 < ttl_hours <= MAX_TTL_HOURS:
+        raise ValidationError(f"a link must be valid for more than 0 and at most {MAX_TTL_HOURS} hours")
+    return ttl_hours
+
+
+def _assessment_ids(assessment_ids: Any) -> list[int]:
+    if isinstance(assessment_ids, int | str):
+        assessment_ids = [assessment_ids]
+    if not isinstance(assessment_ids, Sequence) or not assessment_ids:
+        raise ValidationError("a link needs at least one questionnaire (a list of assessment ids)")
+    ids = [_sql.record_id(a, "assessment") for a in assessment_ids]
+    if len(set(ids)) != len(ids):
+        raise ValidationError("a link lists each questionnaire once; remove the repeated assessment id")
+    if len(ids) > MAX_SET_SIZE:
+        raise ValidationError(f"a link opens at most {MAX_SET_SIZE} questionnaires; make two links")
+    return ids
+
+
+def create_link(
+    db: Database,
+    actor: Mapping[str, Any],
+    assessment_ids: Sequence[int],
+    ttl_hours: float = DEFAULT_TTL_HOURS,
+    *,
+    channel: str = "link",
+) -> dict[str, Any]:
+    """A new link token opening these draft self-report assessments of ONE participant, in this
+    order. The result's "token" is the raw value: show it once, it cannot be recovered; its
+    "assessment_ids" lists the set. Earlier unused links that open any of them are revoked."""
+    ttl_hours = _check_ttl(ttl_hours)
+    ids = _assessment_ids(assessment_ids)
+    if channel not in CHANNELS:
+        raise ValidationError(f"unknown link channel {channel!r}; choose one of {', '.join(CHANNELS)}")
+    raw = secrets.token_urlsafe(32)
+    with transaction(db):
+        rows = []
+        for aid in ids:
+            row = _sql.one(
+                db, "SELECT a.id, a.participant_id, a.mode, a.status, p.site_id FROM assessments a "
+                "JOIN participants p ON p.id = a.participant_id WHERE a.id = ?", [aid],
+            )
+            if row is None:
+                raise NotFoundError(f"no assessment with id {aid}")
+            rows.append(row)
+        who = authorize(db, actor, "token.manage", site_id=rows[0]["site_id"])
+        participant_id = rows[0]["participant_id"]
+        for row in rows:
+            if row["participant_id"] != participant_id:
+                raise ValidationError("a link opens the questionnaires of one participant only; make one link each")
+            if row["mode"] not in SELF_REPORT_MODES:
+                raise ValidationError(
+                    f"assessment {row['id']} is administered by a clinician (mode {row['mode']}); links are for "
+                    f"self-report (modes {', '.join(SELF_REPORT_MODES)})"
+                )
+            if row["status"] != "draft":
+                raise ValidationError(
+                    f"assessment {row['id']} is {row['status']}; a link can only open a questionnaire not yet done"
+                )
+        now = clock.utc_now()
+        marks = ", ".join("?" for _ in ids)
+        older = _sql.many(
+            db, f"SELECT DISTINCT t.id FROM self_report_tokens t JOIN self_report_link_assessments l ON l.token_id = t.id "
+            f"WHERE l.assessment_id IN ({marks}) AND t.revoked_at IS NULL AND t.consumed_at IS NULL ORDER BY t.id", ids,
+        )
+        events = [
+            audit.event("token.revoke", "self_report_token", old["id"], field="revoked_at", old=None, new=now,
+                        reason="replaced by a new link", participant_id=participant_id)
+            for old in older
+        ]
+        for old in older:
+            db.execute("UPDATE self_report_tokens SET revoked_at = ?, revoked_by = ? WHERE id = ?",
+                       [now, who["id"], old["id"]])
+        expires_at = clock.utc_after(now, hours=ttl_hours)
+        cursor = db.execute(
+            "INSERT INTO self_report_tokens (token_hash, participant_id, assessment_id, channel, created_by, created_at, "
+            "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [token_hash(raw), participant_id, ids[0], channel, who["id"], now, expires_at],
+        )
+        token_id = cursor.lastrowid
+        db.conn.executemany(
+            "INSERT INTO self_report_link_assessments (token_id, participant_id, assessment_id, position) "
+            "VALUES (?, ?, ?, ?)", [(token_id, participant_id, aid, pos) for pos, aid in enumerate(ids)],
+        )
+        events.append(audit.event("token.create", "self_report_token", token_id,
+                                  new={"assessment_ids": ids, "channel": channel, "expires_at": expires_at},
+                                  participant_id=participant_id))
+        audit.record_many(db, who, events)
+        return {**get_token(db, token_id), "token": raw}
+
+
 def create_token(
     db: Database, actor: Mapping[str, Any], assessment_id: int, ttl_hours: float = DEFAULT_TTL_HOURS
 ) -> dict[str, Any]:
-    """A new link token for a draft self-report assessment. The result's "token" is the raw
-    value: show it once, it cannot be recovered. Earlier unused tokens for it are revoked."""
-    if isinstance(ttl_hours, bool) or not isinstance(ttl_hours, int | float) or not 0 < ttl_hours <= MAX_TTL_HOURS:
-        raise ValidationError(f"a link must be valid for more than 0 and at most {MAX_TTL_HOURS} hours")
-    aid = _sql.record_id(assessment_id, "assessment")
-    raw = secrets.token_urlsafe(32)
-    with transaction(db):
-        row = _sql.one(
-            db, "SELECT a.id, a.participant_id, a.mode, a.status, p.site_id FROM assessments a "
-            "JOIN participants p ON p.id = a.participant_id WHERE a.id = ?", [aid],
-        )
-        if row is None:
-            raise NotFoundError(f"no assessment with id {aid}")
-        who = authorize(db, actor, "token.manage", site_id=row["site_id"])
-        if row["mode"] not in SELF_REPORT_MODES:
-            raise ValidationError(
-                f"assessment {aid} is administered by a clinician (mode {row['mode']}); links are for self-report "
-                f"(modes {', '.join(SELF_REPORT_MODES)})"
-            )
-        if row["status"] != "draft":
-            raise ValidationError(f"assessment {aid} is {row['status']}; a link can only open a questionnaire not yet done")
-        now = clock.utc_now()
-        events = [
-            audit.event("token.revoke", "self_report_token", old["id"], field="revoked_at", old=None, new=now,
-                        reason="replaced by a new link", participant_id=row["participant_id"])
-            for old in _sql.many(db, "SELECT id FROM self_report_tokens WHERE assessment_id = ? AND revoked_at IS NULL "
-                                     "AND consumed_at IS NULL", [aid])
-        ]
-        db.execute("UPDATE self_report_tokens SET revoked_at = ?, revoked_by = ? WHERE assessment_id = ? "
-                   "AND revoked_at IS NULL AND consumed_at IS NULL", [now, who["id"], aid])
-        expires_at = clock.utc_after(now, hours=ttl_hours)
-        cursor = db.execute(
-            "INSERT INTO self_report_tokens (token_hash, participant_id, assessment_id, created_by, created_at, "
-            "expires_at) VALUES (?, ?, ?, ?, ?, ?)", [token_hash(raw), row["participant_id"], aid, who["id"], now, expires_at],
-        )
-        events.append(audit.event("token.create", "self_report_token", cursor.lastrowid,
-                                  new={"assessment_id": aid, "expires_at": expires_at},
-                                  participant_id=row["participant_id"]))
-        audit.record_many(db, who, events)
-        return {**get_token(db, cursor.lastrowid), "token": raw}
+    """A link for one questionnaire (a set of one); see `create_link`."""
+    return create_link(db, actor, [assessment_id], ttl_hours)
+
+
+def _members(db: Database, token_id: int) -> list[int]:
+    return [r[0] for r in db.execute(
+        "SELECT assessment_id FROM self_report_link_assessments WHERE token_id = ? ORDER BY position", [token_id]
+    ).fetchall()]
 
 
 def get_token(db: Database, token_id: int) -> dict[str, Any]:
-    row = _sql.one(db, f"SELECT {_PUBLIC} FROM self_report_tokens WHERE id = ?", [_sql.record_id(token_id, "token")])
-    return _sql.require_row(row, "self-report token", token_id)
+    """One token (never its hash), with the ids of the assessments it opens."""
+    row = _sql.one(db, f"SELECT {PUBLIC_COLUMNS} FROM self_report_tokens WHERE id = ?", [_sql.record_id(token_id, "token")])
+    row = _sql.require_row(row, "self-report token", token_id)
+    row["assessment_ids"] = _members(db, row["id"])
+    return row
 
 
 def list_tokens(db: Database, assessment_id: int) -> list[dict[str, Any]]:
-    """The tokens of one assessment (never their hashes), newest first."""
-    return _sql.many(db, f"SELECT {_PUBLIC} FROM self_report_tokens WHERE assessment_id = ? ORDER BY id DESC",
-                     [assessment_id])
+    """The tokens that open one assessment (never their hashes), newest first."""
+    rows = _sql.many(
+        db, f"SELECT {PUBLIC_COLUMNS} FROM self_report_tokens WHERE id IN (SELECT token_id FROM self_report_link_assessments "
+        "WHERE assessment_id = ?) ORDER BY id DESC", [assessment_id],
+    )
+    for row in rows:
+        row["assessment_ids"] = _members(db, row["id"])
+    return rows
+
+
+def token_state(token: Mapping[str, Any], now: str | None = None) -> str:
+    """active, used, revoked or expired (in that order of precedence after active)."""
+    if token["revoked_at"] is not None:
+        return "revoked"
+    if token["consumed_at"] is not None:
+        return "used"
+    if token["expires_at"] <= (now or clock.utc_now()):
+        return "expired"
+    return "active"
+
+
+def _check_usable(row: Mapping[str, Any]) -> None:
+    state = token_state(row)
+    if state != "active":
+        raise refused(state)
 
 
 def redeem_token(db: Database, raw_token: str) -> dict[str, Any]:
     """The participant actor for a valid token (the use is recorded and audited).
 
-    PermissionDeniedError, with a message for the participant, for an unknown, expired,
-    revoked or already used token.
+    LinkRefused (a PermissionDeniedError) with a message for the participant and a `reason`
+    for an unknown, revoked, expired or already used token.
     """
     if not isinstance(raw_token, str) or not 16 <= len(raw_token.strip()) <= 200:
-        raise PermissionDeniedError("this link is not valid; check that it was copied completely")
+        raise refused("invalid")
     with transaction(db):
         row = _sql.one(
             db, "SELECT t.*, p.code, p.site_id FROM self_report_tokens t JOIN participants p ON p.id = t.participant_id "
             "WHERE t.token_hash = ?", [token_hash(raw_token.strip())],
         )
         if row is None:
-            raise PermissionDeniedError("this link is not valid; check that it was copied completely")
+            raise refused("invalid")
+        _check_usable(row)
+        members = _members(db, row["id"])
         actor = {
             "id": None, "username": f"participant:{row['code']}", "role": PARTICIPANT, "site_id": row["site_id"],
-            "participant_id": row["participant_id"], "assessment_id": row["assessment_id"], "token_id": row["id"],
+            "participant_id": row["participant_id"], "assessment_id": members[0], "assessment_ids": members,
+            "token_id": row["id"], "channel": row["channel"],
         }
-        authorize(db, actor, "assessment.respond", participant_id=row["participant_id"],
-                  assessment_id=row["assessment_id"])
         now = clock.utc_now()
         db.execute("UPDATE self_report_tokens SET first_used_at = coalesce(first_used_at, ?), last_used_at = ?, "
                    "use_count = use_count + 1 WHERE id = ?", [now, now, row["id"]])
         audit.record(db, actor, "token.redeem", "self_report_token", row["id"], participant_id=row["participant_id"])
         return actor
+
+
+def check_actor(db: Database, actor: Mapping[str, Any]) -> dict[str, Any]:
+    """The participant actor's token as stored now; LinkRefused if it no longer opens anything
+    (a read: pages call it on every run so a revoke or an expiry shows at once)."""
+    if not isinstance(actor, Mapping) or actor.get("role") != PARTICIPANT:
+        raise refused("invalid")
+    row = _sql.one(db, f"SELECT {PUBLIC_COLUMNS} FROM self_report_tokens WHERE id = ? AND participant_id = ?",
+                   [actor.get("token_id"), actor.get("participant_id")])
+    if row is None:
+        raise refused("invalid")
+    _check_usable(row)
+    row["assessment_ids"] = _members(db, row["id"])
+    return row
 
 
 def revoke_token(db: Database, actor: Mapping[str, Any], token_id: int, reason: str | None = None) -> dict[str, Any]:
@@ -140,10 +276,20 @@ def revoke_token(db: Database, actor: Mapping[str, Any], token_id: int, reason: 
 
 
 def consume(db: Database, actor: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Mark the participant actor's token used up (inside the completing transaction); return
-    the audit event for the caller to record with the completion."""
+    """Inside the transaction that completes one of the link's questionnaires: mark the token
+    used up if that was the last draft of its set; return the audit event (if any) for the
+    caller to record with the completion."""
+    token_id = actor["token_id"]
+    open_left = db.execute(
+        "SELECT count(*) FROM self_report_link_assessments l JOIN assessments a ON a.id = l.assessment_id "
+        "WHERE l.token_id = ? AND a.status = 'draft'", [token_id],
+    ).fetchone()[0]
+    if open_left:
+        return []
     now = clock.utc_now()
-    db.execute("UPDATE self_report_tokens SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL",
-               [now, actor["token_id"]])
-    return [audit.event("token.consume", "self_report_token", actor["token_id"], field="consumed_at", old=None,
-                        new=now, participant_id=actor["participant_id"])]
+    cursor = db.execute("UPDATE self_report_tokens SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL",
+                        [now, token_id])
+    if not cursor.rowcount:
+        return []
+    return [audit.event("token.consume", "self_report_token", token_id, field="consumed_at", old=None, new=now,
+                        participant_id=actor["participant_id"])]

@@ -8,7 +8,7 @@ CLI all call this package, so every path gets the same numbers.
 """
 
 from scales.definition import ScaleDefinition
-from scales.engine import ENGINE_VERSION, ScoreResult, check_responses, score, visible_items
+from scales.engine import ENGINE_VERSION, ScoreResult, check_responses, form_progress, score, visible_items
 from scales.errors import DefinitionError, ResponseError, ScaleError, UnknownScaleError
 from scales.loader import get_scale, load_file, registry
 
@@ -21,6 +21,7 @@ __all__ = [
     "ScoreResult",
     "UnknownScaleError",
     "check_responses",
+    "form_progress",
     "get_scale",
     "load_file",
     "registry",

@@ -100,6 +100,29 @@ def visible_items(definition: ScaleDefinition, values: Mapping[str, int | None])
     return shown
 
 
+def form_progress(definition: ScaleDefinition, responses: Mapping[str, int | None]) -> tuple[int, int]:
+    """(answered, expected) for a form's progress bar: every visible scored or required item
+    counts once, a choice group counts once, and a not-assessed code counts as answered."""
+    values = {k: v for k, v in responses.items() if v is not None}
+    shown = set(visible_items(definition, values))
+    answered = expected = 0
+    seen_groups: set[tuple[str, ...]] = set()
+    for item in definition.items:
+        group = definition.group_of.get(item.id)
+        if group is not None:
+            if group in seen_groups:
+                continue
+            seen_groups.add(group)
+            expected += 1
+            answered += any(m in values for m in group)
+            continue
+        if item.id not in shown or not (item.scored or item.required):
+            continue
+        expected += 1
+        answered += item.id in values
+    return answered, expected
+
+
 def _scored_only(definition: ScaleDefinition, values: Mapping[str, int | None]) -> dict[str, int]:
     return {
         k: v

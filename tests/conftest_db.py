@@ -207,3 +207,23 @@ def _worker(argv: list[str]) -> None:
 
 if __name__ == "__main__":
     _worker(sys.argv[1:])
+
+
+PASSING_SCREENING = {"depressive_episode": True, "failed_treatments": 2, "age_18_to_65": 40,
+                     "psychosis_history": False, "substance_use_disorder": False, "cardiovascular_risk": False,
+                     "intracranial_hypertension_or_seizures": False, "pregnancy_or_breastfeeding": False}
+
+
+def mark_eligible(db, coordinator, rater, participant_id, protocol=None):
+    """Give a participant a baseline MADRS of 30 and an eligible screening decision, so that
+    they may be dosed (the infusions table refuses anyone else)."""
+    from db.assessments import save_assessment
+    from db.screening import record_eligibility
+    from protocol import load_protocol, screening_questions
+
+    protocol = protocol or load_protocol()
+    answers = {q.id: PASSING_SCREENING[q.id] for q in screening_questions(protocol) if not q.automatic}
+    save_assessment(db, rater, participant_id, "baseline", "madrs", "clinician", {f"madrs_{n}": 3 for n in range(1, 11)})
+    decision = record_eligibility(db, coordinator, protocol, participant_id, answers)
+    assert decision["eligible"] is True, decision
+    return decision

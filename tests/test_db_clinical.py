@@ -16,6 +16,7 @@ from tests.conftest_db import (  # noqa: F401  (shared fixtures)
     db,
     db_path,
     fast_passwords,
+    mark_eligible,
     raw,
     snapshot,
     world,
@@ -24,7 +25,14 @@ from tests.conftest_db import (  # noqa: F401  (shared fixtures)
 START = "2026-03-02T09:00:00Z"
 
 
-def test_an_infusion_is_logged_in_utc_with_its_total_dose_and_audited(world):
+@pytest.fixture
+def eligible(world):
+    """Only an eligible participant can be dosed; the tests here are about the infusion log."""
+    mark_eligible(world.db, world.coord, world.rater, world.p1["id"])
+    mark_eligible(world.db, world.coord_s2, world.rater_s2, world.p2["id"])
+
+
+def test_an_infusion_is_logged_in_utc_with_its_total_dose_and_audited(eligible, world):
     infusion = C.record_infusion(world.db, world.coord, world.p1["id"], 1, "2026-03-02T10:00:00+01:00", 72.5, 0.5)
     assert infusion["started_at"] == "2026-03-02T09:00:00.000000Z"  # stored in UTC
     assert infusion["total_dose_mg"] == 36.25 and infusion["planned_duration_min"] == 40
@@ -46,7 +54,7 @@ def test_an_infusion_is_logged_in_utc_with_its_total_dose_and_audited(world):
         ({"number": 0}, "infusion number 0 is outside"),
     ],
 )
-def test_implausible_infusions_are_refused_and_write_nothing(world, db_path, kwargs, message):
+def test_implausible_infusions_are_refused_and_write_nothing(eligible, world, db_path, kwargs, message):
     args = {"number": 1, "started_at": START, "weight_kg": 70, "dose_mg_per_kg": 0.5} | kwargs
     before = snapshot(db_path)
     with pytest.raises(ValidationError, match=message):
@@ -54,7 +62,7 @@ def test_implausible_infusions_are_refused_and_write_nothing(world, db_path, kwa
     assert snapshot(db_path) == before
 
 
-def test_vitals_belong_to_the_participants_own_infusion(world):
+def test_vitals_belong_to_the_participants_own_infusion(eligible, world):
     mine = C.record_infusion(world.db, world.coord, world.p1["id"], 1, START, 70, 0.5)
     theirs = C.record_infusion(world.db, world.coord_s2, world.p2["id"], 1, START, 80, 0.5)
     v = C.record_vitals(world.db, world.coord, world.p1["id"], "2026-03-02T09:15:00Z", infusion_id=mine["id"],
@@ -75,12 +83,12 @@ def test_vitals_belong_to_the_participants_own_infusion(world):
         ({}, "no vital sign given"),
     ],
 )
-def test_implausible_vitals_are_refused(world, values, message):
+def test_implausible_vitals_are_refused(eligible, world, values, message):
     with pytest.raises(ValidationError, match=message):
         C.record_vitals(world.db, world.coord, world.p1["id"], START, **values)
 
 
-def test_the_tables_refuse_implausible_rows_even_in_raw_sql(world, db_path):
+def test_the_tables_refuse_implausible_rows_even_in_raw_sql(eligible, world, db_path):
     conn = raw(db_path)
     try:
         with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
@@ -94,7 +102,7 @@ def test_the_tables_refuse_implausible_rows_even_in_raw_sql(world, db_path):
         conn.close()
 
 
-def test_adverse_events_are_recorded_with_controlled_terms(world):
+def test_adverse_events_are_recorded_with_controlled_terms(eligible, world):
     ae = C.record_adverse_event(world.db, world.coord, world.p1["id"], "dissociation", "2026-03-02T09:20:00Z",
                                 "moderate", "probable", outcome="recovered", resolved_at="2026-03-02T10:30:00Z")
     assert (ae["severity"], ae["serious"], ae["relatedness"]) == ("moderate", 0, "probable")

@@ -58,3 +58,15 @@ def test_numpy_integers_from_dataframes_are_accepted(phq9):
     assert score(phq9, {f"phq9_{n}": np.int64(2) for n in range(1, 10)}).total == 18
     with pytest.raises(ResponseError, match="not a whole number"):
         score(phq9, {"phq9_1": np.float64(1.5)})
+
+
+def test_form_progress_counts_visible_items_and_groups_once():
+    from scales import form_progress
+
+    hamd = get_scale("hamd17")
+    assert form_progress(hamd, {}) == (0, 17)  # 16a/16b are one slot
+    assert form_progress(hamd, {"hamd17_1": 2, "hamd17_16b": 1}) == (2, 17)
+    assert form_progress(hamd, {"hamd17_3": 9}) == (1, 17)  # not assessed counts as dealt with
+    phq9 = get_scale("phq9")
+    assert form_progress(phq9, {"phq9_1": 0}) == (1, 9)  # item 10 hidden while everything is 0
+    assert form_progress(phq9, {"phq9_1": 1}) == (1, 10)

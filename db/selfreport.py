@@ -1,0 +1,191 @@
+"""Self-report sessions: the questionnaires a participant answers on the clinic tablet (kiosk)
+or on their own phone (link), and what the study team sees of them.
+
+Staff side:
+- `start_self_report` opens (or reuses) the participant's draft of each chosen self-report scale
+  at a timepoint and makes ONE link for those drafts, in one transaction. A scale already
+  submitted at that timepoint is skipped and named in the result; a draft left from an earlier
+  link or kiosk session is reused, with every answer it holds (its `mode` stays the channel it
+  was started in; each link records its own channel).
+- `list_links` and `list_self_reports` feed the staff page: which links exist and in what
+  state, and the submitted questionnaires with their stored totals.
+
+Participant side:
+- `open_link_set` returns the questionnaires of the participant actor's link (the token is
+  checked against the database first, so a revoked or expired link stops at the next tap). It
+  carries the answers, never a score: participants are not shown totals.
+Answers and completion go through db.assessments (save_draft_response, complete_assessment),
+whose permission check (db.permissions) lets a participant actor touch only its link's set;
+completing the last questionnaire of the set uses the link up (db.tokens.consume).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlite_utils import Database
+
+from db import _sql, clock, tokens
+from db.assessments import find_assessment, start_assessment
+from db.connection import transaction
+from db.errors import ValidationError
+from db.participants import get_participant
+from db.permissions import authorize
+from scales import get_scale, registry
+from scales.errors import ScaleError
+
+SELF_REPORT_MODES = tokens.SELF_REPORT_MODES
+
+
+def self_report_scale_ids() -> list[str]:
+    """The installed scales a participant rates themselves (rater "self"), in registry order."""
+    return [sid for sid, definition in registry().items() if definition.rater == "self"]
+
+
+def _check_scales(scale_ids: Any) -> list[str]:
+    if isinstance(scale_ids, str) or not isinstance(scale_ids, Sequence) or not scale_ids:
+        raise ValidationError("choose at least one self-report questionnaire")
+    chosen: list[str] = []
+    for scale_id in scale_ids:
+        if not isinstance(scale_id, str):
+            raise ValidationError(f"a scale id is text such as 'phq9', not {scale_id!r}")
+        try:
+            definition = get_scale(scale_id)
+        except ScaleError as exc:
+            raise ValidationError(str(exc)) from None
+        if definition.rater != "self":
+            raise ValidationError(
+                f"{definition.abbreviation} is rated by a {definition.rater}, not by the participant; links and the "
+                f"kiosk are for self-report scales ({', '.join(self_report_scale_ids())})"
+            )
+        if scale_id not in chosen:
+            chosen.append(scale_id)
+    return chosen
+
+
+def start_self_report(
+    db: Database,
+    actor: Mapping[str, Any],
+    participant_id: int,
+    timepoint: str,
+    scale_ids: Sequence[str],
+    *,
+    channel: str = "link",
+    ttl_hours: float | None = None,
+) -> dict[str, Any]:
+    """Drafts for these self-report scales at `timepoint` plus one link that opens them, in one
+    transaction. Returns the link (see tokens.create_link; "token" is the raw value, shown
+    once) with "already_done": the scales skipped because they were already submitted.
+
+    `channel` is "link" (default validity 72 hours) or "kiosk" (default 4 hours: one visit)."""
+    if channel not in tokens.CHANNELS:
+        raise ValidationError(f"unknown channel {channel!r}; choose one of {', '.join(tokens.CHANNELS)}")
+    chosen = _check_scales(scale_ids)
+    if ttl_hours is None:
+        ttl_hours = tokens.KIOSK_TTL_HOURS if channel == "kiosk" else tokens.DEFAULT_TTL_HOURS
+    with transaction(db):
+        participant = get_participant(db, participant_id)
+        authorize(db, actor, "token.manage", site_id=participant["site_id"])
+        drafts: list[int] = []
+        done: list[str] = []
+        for scale_id in chosen:
+            existing = find_assessment(db, participant["id"], timepoint, scale_id)
+            if existing is None:
+                existing = start_assessment(db, actor, participant["id"], timepoint, scale_id, channel)
+            elif existing["mode"] not in SELF_REPORT_MODES:
+                raise ValidationError(
+                    f"{scale_id} at '{timepoint}' was started as a clinician rating (assessment {existing['id']}); "
+                    f"it cannot be given to the participant"
+                )
+            elif existing["status"] != "draft":
+                done.append(scale_id)
+                continue
+            drafts.append(existing["id"])
+        if not drafts:
+            raise ValidationError(
+                f"{participant['code']} has already submitted {', '.join(done)} at this timepoint; nothing is left to "
+                f"answer (open the Assessments page to see the answers)"
+            )
+        link = tokens.create_link(db, actor, drafts, ttl_hours, channel=channel)
+        return {**link, "already_done": done}
+
+
+# ---------------------------------------------------------------------------------------------
+# participant side
+# ---------------------------------------------------------------------------------------------
+
+
+def open_link_set(db: Database, actor: Mapping[str, Any]) -> dict[str, Any]:
+    """What the participant actor's link opens now: {"token": its public row, "site_code",
+    "questionnaires": [{id, scale_id, timepoint, recall, status, version, responses}, ...]} in
+    the link's order. LinkRefused if the link no longer opens anything. Read-only."""
+    token = tokens.check_actor(db, actor)
+    site = _sql.one(db, "SELECT s.code FROM participants p JOIN sites s ON s.id = p.site_id WHERE p.id = ?",
+                    [token["participant_id"]])
+    rows = _sql.many(
+        db, "SELECT a.id, a.scale_id, a.timepoint, a.recall, a.status, a.version, a.definition_hash "
+        "FROM self_report_link_assessments l JOIN assessments a ON a.id = l.assessment_id "
+        "WHERE l.token_id = ? AND l.participant_id = ? ORDER BY l.position", [token["id"], token["participant_id"]],
+    )
+    answers: dict[int, dict[str, int]] = {row["id"]: {} for row in rows}
+    if rows:
+        marks = ", ".join("?" for _ in rows)
+        for aid, item_id, value in db.execute(
+            f"SELECT assessment_id, item_id, value FROM item_responses WHERE assessment_id IN ({marks}) "
+            "AND value IS NOT NULL ORDER BY id", [r["id"] for r in rows],
+        ).fetchall():
+            answers[aid][item_id] = value
+    for row in rows:
+        row["responses"] = answers[row["id"]]
+    return {"token": token, "site_code": site["code"] if site else None, "questionnaires": rows}
+
+
+# ---------------------------------------------------------------------------------------------
+# staff side: reading
+# ---------------------------------------------------------------------------------------------
+
+
+def list_links(db: Database, participant_id: int) -> list[dict[str, Any]]:
+    """Every link made for the participant, newest first, each with its "state" (active, used,
+    revoked, expired) and "questionnaires" ([{assessment_id, scale_id, timepoint, status}])."""
+    pid = _sql.record_id(participant_id, "participant")
+    rows = _sql.many(db, f"SELECT {tokens.PUBLIC_COLUMNS} FROM self_report_tokens WHERE participant_id = ? ORDER BY id DESC",
+                     [pid])
+    members = _sql.many(
+        db, "SELECT l.token_id, l.assessment_id, a.scale_id, a.timepoint, a.status FROM self_report_link_assessments l "
+        "JOIN assessments a ON a.id = l.assessment_id WHERE l.participant_id = ? ORDER BY l.token_id, l.position", [pid],
+    )
+    by_token: dict[int, list[dict[str, Any]]] = {}
+    for member in members:
+        by_token.setdefault(member.pop("token_id"), []).append(member)
+    now = clock.utc_now()
+    for row in rows:
+        row["questionnaires"] = by_token.get(row["id"], [])
+        row["assessment_ids"] = [m["assessment_id"] for m in row["questionnaires"]]
+        row["state"] = tokens.token_state(row, now)
+    return rows
+
+
+def list_self_reports(db: Database, participant_id: int) -> list[dict[str, Any]]:
+    """The participant's self-report assessments (modes self, kiosk, link), oldest first, with
+    the number of answers and the current stored score (total, band, complete, flags; None for
+    a draft). Drafts carry their answers, so the page can warn about an unsubmitted safety item."""
+    pid = _sql.record_id(participant_id, "participant")
+    rows = _sql.many(
+        db, "SELECT a.id, a.timepoint, a.scale_id, a.mode, a.status, a.started_at, a.completed_at, a.completed_by, "
+        "(SELECT count(*) FROM item_responses r WHERE r.assessment_id = a.id AND r.value IS NOT NULL) AS answered, "
+        "s.total, s.band, s.complete, s.flags FROM assessments a "
+        "LEFT JOIN scores s ON s.id = (SELECT max(id) FROM scores WHERE assessment_id = a.id) "
+        "WHERE a.participant_id = ? AND a.mode IN ('self', 'kiosk', 'link') ORDER BY a.started_at, a.id", [pid],
+    )
+    for row in rows:
+        row["flags"] = json.loads(row["flags"]) if row["flags"] else []
+        row["complete"] = None if row["complete"] is None else bool(row["complete"])
+        row["responses"] = None
+        if row["status"] == "draft":
+            row["responses"] = dict(db.execute(
+                "SELECT item_id, value FROM item_responses WHERE assessment_id = ? AND value IS NOT NULL", [row["id"]]
+            ).fetchall())
+    return rows

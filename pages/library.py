@@ -1,0 +1,7 @@
+"""Scale library: every shipped definition with its items, anchors and scoring rules."""
+
+from ui.scale_library import render_library
+from ui.session import require_page
+
+require_page("library")
+render_library()

@@ -1,0 +1,23 @@
+"""How an assessment names the planned timepoint it belongs to.
+
+Assessments store one text `timepoint`: the protocol's timepoint id for timepoints that occur
+once (baseline, day_1 after the first infusion), and `<id>@<infusion number>` for timepoints
+repeated around each infusion (min40@3 = 40 minutes after infusion 3), so the same scale at the
+same timepoint of two infusions are two assessments.
+"""
+
+from __future__ import annotations
+
+SEPARATOR = "@"
+
+
+def assessment_timepoint(timepoint_id: str, infusion_number: int | None) -> str:
+    return timepoint_id if infusion_number is None else f"{timepoint_id}{SEPARATOR}{int(infusion_number)}"
+
+
+def parse_assessment_timepoint(text: str) -> tuple[str, int | None]:
+    """Inverse of assessment_timepoint; free text that is not a key comes back unchanged."""
+    head, sep, tail = text.partition(SEPARATOR)
+    if sep and tail.isdigit():
+        return head, int(tail)
+    return text, None

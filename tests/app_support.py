@@ -1,0 +1,36 @@
+"""Helpers for Streamlit AppTest page tests: an app signed in as a role (the seeded `study`
+fixture lives in tests/conftest.py)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery"
+ROLES = ("admin", "pi", "rater", "coordinator", "monitor")
+
+
+def actor(account: dict) -> dict:
+    return {k: account[k] for k in ("id", "username", "role", "site_id")}
+
+
+def app(script: str = "app.py", user: dict | None = None, query: dict | None = None) -> AppTest:
+    """An AppTest of `script` (app.py or a file under pages/), signed in as `user` if given."""
+    at = AppTest.from_file(str(ROOT / script), default_timeout=30)
+    if user is not None:
+        at.session_state["signed_in_user"] = actor(user)
+        at.session_state["last_activity"] = time.time()
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Every piece of text the run drew, for assertions that do not care about the element type."""
+    parts = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success", "text"):
+        parts.extend(str(e.value) for e in getattr(at, kind))
+    return "\n".join(parts)

@@ -1,0 +1,108 @@
+"""Access control with Streamlit AppTest: every page, every role, and anonymous visitors who open
+a page file directly (as a freshly started server allows, before app.py has ever run)."""
+
+import pytest
+
+from tests.app_support import ROLES, app, texts
+from ui.navigation import PAGES, pages_for_role
+from ui.session import is_idle, sign_in_delay
+
+
+def test_first_run_offers_only_administrator_creation(cheap_hashing):
+    at = app().run()
+    assert "Welcome to Scalebook" in texts(at)
+    assert [t.label for t in at.text_input] == ["Administrator user name", "Password", "Repeat the password"]
+    at.text_input[0].input("boss")
+    at.text_input[1].input("a sufficiently long pw")
+    at.text_input[2].input("a sufficiently long pw")
+    at.button[0].click().run()
+    assert "Administrator 'boss' created" in texts(at)
+    assert [t.label for t in at.text_input] == ["User name", "Password"]  # now the sign-in screen
+
+
+def test_first_run_refuses_mismatched_or_short_passwords(cheap_hashing):
+    at = app().run()
+    at.text_input[0].input("boss")
+    at.text_input[1].input("a sufficiently long pw")
+    at.text_input[2].input("something else entirely")
+    at.button[0].click().run()
+    assert "The two passwords differ" in texts(at)
+    at.text_input[1].input("short")
+    at.text_input[2].input("short")
+    at.button[0].click().run()
+    assert "at least 10 characters" in texts(at)
+
+
+@pytest.mark.parametrize("page_id", list(PAGES))
+def test_anonymous_visitor_opening_a_page_file_sees_only_sign_in(study, page_id):
+    at = app(PAGES[page_id].path).run()
+    assert not at.exception
+    assert [t.label for t in at.text_input] == ["User name", "Password"]
+    assert PAGES[page_id].title not in texts(at)
+    assert len(at.dataframe) == 0 and len(at.selectbox) == 0
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("page_id", list(PAGES))
+def test_each_role_reaches_exactly_its_pages(study, role, page_id):
+    at = app(PAGES[page_id].path, study.users[role]).run()
+    assert not at.exception, at.exception
+    refused = "does not give access" in texts(at)
+    assert refused == (role not in PAGES[page_id].roles)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_navigation_menu_follows_the_same_table(study, role):
+    at = app("app.py", study.users[role]).run()
+    assert not at.exception
+    assert f"Signed in as **{role}** ({role})" in texts(at)
+    assert {p.id for p in pages_for_role(role)} == {p.id for p in PAGES.values() if role in p.roles}
+
+
+def test_sign_in_with_wrong_then_right_password(study):
+    at = app().run()
+    at.text_input[0].input("rater")
+    at.text_input[1].input("wrong password!!")
+    at.button[0].click().run()
+    assert "not recognised" in texts(at)
+    at.text_input[1].input("correct horse battery")
+    at.button[0].click().run()
+    assert at.session_state["signed_in_user"]["username"] == "rater"
+
+
+def test_repeated_failures_lock_the_account(study, monkeypatch):
+    monkeypatch.setattr("ui.session.sign_in_delay", lambda n: 0)  # the delay itself is tested below
+    at = app().run()
+    for _ in range(5):
+        at.text_input[0].input("rater")
+        at.text_input[1].input("wrong password!!")
+        at.button[0].click().run()
+    at.text_input[1].input("correct horse battery")
+    at.button[0].click().run()
+    assert "locked after repeated failed sign-ins" in texts(at)
+    assert "signed_in_user" not in at.session_state
+
+
+def test_sign_in_slows_down_after_failures():
+    assert [sign_in_delay(n) for n in range(7)] == [0, 0.5, 1, 2, 4, 4, 4]
+
+
+def test_idle_session_returns_to_sign_in(study):
+    at = app("pages/participants.py", study.users["rater"])
+    at.session_state["last_activity"] = 0  # long ago
+    at.run()
+    assert [t.label for t in at.text_input] == ["User name", "Password"]
+    assert "signed out after a period of inactivity" in texts(at)
+    assert is_idle(100.0, 100.0 + 15 * 60 + 1, 15 * 60) and not is_idle(100.0, 100.0 + 60, 15 * 60)
+
+
+def test_deactivated_account_cannot_write_even_with_a_live_session(study):
+    from db import users
+    from db.connection import unit_of_work
+
+    with unit_of_work() as db:
+        users.deactivate(db, study.users["admin"], study.users["coordinator"]["id"], "left the study")
+    at = app("pages/participants.py", study.users["coordinator"]).run()
+    at.text_input[1].input("KET-009")
+    at.button[0].click().run()
+    assert "deactivated" in texts(at)

@@ -1,0 +1,242 @@
+"""Participant mode: the browser session belongs to a participant answering a questionnaire,
+either on a staff tablet handed over (kiosk) or through a one-time link on their own phone.
+
+While it is active nothing but the questionnaire is reachable: app.py routes every request
+to pages/self_report.py, and the staff guard (ui.session.require_page) refuses every staff page,
+even one opened by URL.
+
+One code path for both channels: a link's token arrives in the address (?token=...); the kiosk
+page (pages/self_report_start.py) mints a short-lived link for the chosen questionnaires and
+hands its token to `begin_kiosk`, which redeems it at once. Either way the session then holds
+only the participant actor that db.tokens.redeem_token returned (whose every use the database
+checks again), and the token leaves the address bar at once (replaced by a marker that opens
+nothing: ?questionnaire=continue), so a reload or a screenshot does not leak it; a reload shows
+"open your link again", and the participant resumes by opening the original link.
+
+Kiosk: starting the hand-over forgets the staff sign-in; the session keeps only the staff
+member's user name, to offer it when someone leaves participant mode, which takes a staff
+password (`leave_kiosk`; failures are throttled like sign-in, and db.users locks the account
+after repeated failures). The participant never acts as staff. A reload of the tablet starts a
+new, empty session, which shows the staff sign-in: leaving still takes a password.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import streamlit as st
+
+from db import tokens, users
+from db.connection import unit_of_work
+from db.errors import StorageError
+from selfreport.strings import text
+
+KIOSK_KEY = "kiosk_session"
+PARTICIPANT_KEY = "participant_actor"
+TOKEN_PARAM = "token"
+# Left in the address instead of the token: not a secret, it opens nothing. A phone browser that
+# reloads a tab it had put to sleep then shows "open your link again", not the staff sign-in.
+MARKER_PARAM = "questionnaire"
+MARKER_VALUE = "continue"
+FLOW_PREFIX = "sr_"  # session keys of the questionnaire screens (ui.self_report)
+EXIT_FAILURES_KEY = "sr_exit_failures"
+
+PARTICIPANT_CSS = """
+<style>
+/* Participant mode: no menu, no sidebar, no toolbar; large type; strong contrast (WCAG AA or better). */
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], [data-testid="stSidebarNav"],
+header[data-testid="stHeader"], [data-testid="stToolbar"], [data-testid="stDecoration"],
+[data-testid="stMainMenu"], [data-testid="stStatusWidget"] { display: none !important; }
+html { font-size: 20px; }
+.stApp { background: #ffffff; }
+.stApp p, .stApp li, .stApp label, .stApp h1, .stApp h2, .stApp h3, .stApp h4 { color: #111111; overflow-wrap: anywhere; }
+.block-container, [data-testid="stMainBlockContainer"] {
+  padding: 1rem 0.75rem 3rem 0.75rem !important; max-width: 44rem;
+}
+/* Streamlit greys captions with opacity: too faint for older eyes. */
+[data-testid="stCaptionContainer"], [data-testid="stRadioCaption"] { opacity: 1 !important; }
+[data-testid="stCaptionContainer"] p { color: #333333 !important; }
+/* The question is the radio group's own label (read out with the answers by screen readers). */
+div[data-testid="stRadio"] [data-testid="stWidgetLabel"] p { font-size: 1.3rem; font-weight: 600; line-height: 1.4; }
+/* Each answer is a large box; the whole box (caption included) is the tap target. */
+div[data-testid="stRadioGroup"] { gap: 0.5rem; width: 100%; }
+div[data-testid="stRadioGroup"] > div {
+  position: relative; box-sizing: border-box; width: 100%; min-height: 56px; padding: 10px 12px;
+  border: 2px solid #4a4a4a; border-radius: 10px; background: #ffffff;
+  display: flex; flex-direction: column; justify-content: center;
+}
+div[data-testid="stRadioGroup"] > div:has(label[data-selected="true"]) { border: 3px solid #0b3d91; background: #e3ecfa; }
+div[data-testid="stRadioGroup"] > div:has(label[data-focus-visible="true"]) { outline: 3px solid #b34700; outline-offset: 2px; }
+label[data-testid="stRadioOption"] { position: static !important; width: 100%; cursor: pointer; }
+label[data-testid="stRadioOption"]::after { content: ""; position: absolute; inset: 0; }
+label[data-testid="stRadioOption"] p { font-size: 1.05rem; }
+label[data-testid="stRadioOption"] > div > div:first-child { border: 2px solid #4a4a4a !important; }
+label[data-testid="stRadioOption"][data-selected="true"] > div > div:first-child {
+  background-color: #0b3d91 !important; border-color: #0b3d91 !important;
+}
+.stApp button:focus-visible, .stApp input:focus-visible { outline: 3px solid #b34700 !important; outline-offset: 2px; }
+.stApp button { min-height: 52px; min-width: 52px; }
+.stApp button p { font-size: 1.05rem; }
+.stApp button[kind="primary"], .stApp button[data-testid="stBaseButton-primary"],
+.stApp button[data-testid="stBaseButton-primaryFormSubmit"] {
+  background: #0b3d91; border-color: #0b3d91; color: #ffffff;
+}
+.stApp button[kind="primary"] p, .stApp button[data-testid="stBaseButton-primary"] p,
+.stApp button[data-testid="stBaseButton-primaryFormSubmit"] p { color: #ffffff; }
+.stApp button[data-testid="stBaseButton-secondary"], .stApp button[data-testid="stBaseButton-tertiary"] {
+  border: 2px solid #4a4a4a; color: #111111; background: #ffffff;
+}
+.stApp button:disabled { background: #e6e6e6 !important; border-color: #8a8a8a !important; }
+.stApp button:disabled p { color: #4d4d4d !important; }
+[data-testid="stProgressBarTrack"] { background: #e6e6e6; }
+[data-testid="stProgressBarTrack"] > div { background-color: #0b3d91 !important; }
+</style>
+"""
+
+
+def participant_mode_active() -> bool:
+    """True for a kiosk hand-over, a redeemed link, or a request that carries a link token (or
+    the marker a redeemed link leaves in the address)."""
+    return bool(
+        st.session_state.get(KIOSK_KEY) or st.session_state.get(PARTICIPANT_KEY) or st.query_params.get(TOKEN_PARAM)
+        or st.query_params.get(MARKER_PARAM) == MARKER_VALUE
+    )
+
+
+def kiosk() -> dict[str, Any] | None:
+    """The kiosk hand-over of this session ({staff_username, staff_id, token_id}), if any."""
+    return st.session_state.get(KIOSK_KEY) or None
+
+
+def apply_participant_style() -> None:
+    st.html(PARTICIPANT_CSS)
+
+
+def show_refusal(reason: str) -> None:
+    """One short, friendly sentence for a link that opens nothing, and nothing else."""
+    apply_participant_style()
+    key = {"invalid": "link_invalid", "revoked": "link_revoked", "expired": "link_expired", "used": "link_used",
+           "closed": "link_closed"}.get(reason, "link_invalid")
+    st.markdown(f"#### {text(key)}")
+
+
+def _forget_flow() -> None:
+    for key in [k for k in st.session_state.keys() if str(k).startswith(FLOW_PREFIX)]:
+        del st.session_state[key]
+
+
+def begin_kiosk(staff: dict[str, Any], raw_token: str) -> dict[str, Any]:
+    """Hand this browser session to the participant: redeem the kiosk link just made, forget the
+    staff sign-in (keeping only the user name, to offer at the exit) and return the actor."""
+    with unit_of_work() as db:
+        actor = tokens.redeem_token(db, raw_token)
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    st.session_state[KIOSK_KEY] = {"staff_username": staff["username"], "staff_id": staff["id"],
+                                   "token_id": actor["token_id"]}
+    st.session_state[PARTICIPANT_KEY] = actor
+    st.query_params.clear()
+    return actor
+
+
+def require_participant_session() -> dict[str, Any]:
+    """The guard at the top of the participant page: return the participant actor of this
+    session, redeeming a link token from the address first; otherwise show one friendly
+    sentence (or the kiosk's end screen) and stop. Never draws anything for staff."""
+    from ui.session import ensure_database  # ui.session imports this module
+
+    ensure_database()
+    raw = st.query_params.get(TOKEN_PARAM)
+    if raw and not kiosk():
+        try:
+            with unit_of_work() as db:
+                actor = tokens.redeem_token(db, raw)
+        except tokens.LinkRefused as exc:
+            st.session_state.pop(PARTICIPANT_KEY, None)
+            show_refusal(exc.reason)
+            st.stop()
+        except StorageError:
+            apply_participant_style()
+            st.markdown(f"#### {text('busy')}")
+            st.stop()
+        _forget_flow()
+        st.session_state[PARTICIPANT_KEY] = actor
+        st.query_params.clear()  # the token leaves the address bar once used
+        st.query_params[MARKER_PARAM] = MARKER_VALUE
+        return actor
+    if raw:  # a kiosk session never takes another link
+        st.query_params.clear()
+    actor = st.session_state.get(PARTICIPANT_KEY)
+    if actor is None:
+        show_refusal("closed")
+        if kiosk():
+            render_staff_exit()
+        st.stop()
+    return actor
+
+
+def leave_kiosk(username: str, password: str) -> str | None:
+    """End participant mode with a staff member's user name and password: on success the
+    session is signed in as that account (and the kiosk link, if still open, is withdrawn;
+    every answer stays saved) and None is returned; otherwise the message to show."""
+    from ui.session import USER_KEY, sign_in_delay, touch  # ui.session imports this module
+
+    if not username.strip() or not password:
+        return text("staff_missing")
+    failures = st.session_state.get(EXIT_FAILURES_KEY, 0)
+    time.sleep(sign_in_delay(failures))
+    try:
+        with unit_of_work(write=False) as db:
+            locked_until = users.is_locked(db, username)
+        if locked_until:
+            return text("staff_locked")
+        with unit_of_work() as db:
+            staff = users.authenticate(db, username, password)
+    except StorageError:
+        return text("busy")
+    if staff is None:
+        st.session_state[EXIT_FAILURES_KEY] = failures + 1
+        return text("staff_wrong")
+    hand_over = kiosk() or {}
+    token_id = hand_over.get("token_id")
+    if token_id is not None:
+        try:
+            with unit_of_work() as db:
+                if tokens.token_state(tokens.get_token(db, token_id)) == "active":
+                    tokens.revoke_token(db, staff, token_id, reason="kiosk session ended by the study team")
+        except StorageError:
+            pass  # e.g. a role that may not manage links: the kiosk link expires on its own within hours
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    st.session_state[USER_KEY] = {k: staff[k] for k in ("id", "username", "role", "site_id")}
+    touch()
+    return None
+
+
+def render_staff_exit() -> None:
+    """The kiosk's way out, for the study team: a small button that opens a user name and
+    password form. Nothing else about staff is shown."""
+    hand_over = kiosk()
+    if not hand_over:
+        return
+    st.divider()
+    if not st.session_state.get("sr_exit_open"):
+        if st.button(text("staff_exit"), key="sr_exit_button", type="tertiary"):
+            st.session_state["sr_exit_open"] = True
+            st.rerun()
+        return
+    with st.form("sr_exit_form"):
+        st.markdown(text("staff_exit_intro"))
+        username = st.text_input(text("staff_username"), value=hand_over.get("staff_username", ""),
+                                 autocomplete="off")
+        password = st.text_input(text("staff_password"), type="password", autocomplete="off")
+        submitted = st.form_submit_button(text("staff_unlock"), type="primary")
+    if st.button(text("staff_cancel"), key="sr_exit_cancel"):
+        st.session_state["sr_exit_open"] = False
+        st.rerun()
+    if submitted:
+        problem = leave_kiosk(username, password)
+        if problem is None:
+            st.rerun()
+        st.error(problem)

@@ -1,0 +1,257 @@
+"""The clinician scale form, drawn from a scale definition: any new definition works unchanged.
+
+Each tap saves that one answer at once (db.assessments.save_draft_response, one transaction
+with its audit event), so a reload, a sleeping tablet or a server restart brings back every
+answered item. Nothing here adds up a score: progress, the live total and band, the flags and
+the final result all come from the scale engine or from the stored score.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from db import assessments, users
+from db.connection import unit_of_work
+from db.errors import ConflictError, StorageError
+from scales import ScaleDefinition, form_progress, get_scale, score, visible_items
+from scales.errors import ScaleError
+from ui.session import touch
+
+ERROR_KEY = "form_error"
+
+
+def _key(kind: str, assessment_id: int, name: str) -> str:
+    return f"{kind}:{assessment_id}:{name}"
+
+
+def _version_key(assessment_id: int) -> str:
+    return f"form_version:{assessment_id}"
+
+
+def _reset_widgets(assessment_id: int) -> None:
+    """Forget widget values so they are drawn again from the database (after a conflict)."""
+    prefix = f":{assessment_id}:"
+    for key in [k for k in st.session_state.keys() if prefix in str(k)]:
+        del st.session_state[key]
+
+
+def _save(user: dict[str, Any], assessment_id: int, item_id: str, value: int | None, reason: str | None = None) -> None:
+    """Persist one answer with the version this form last saw; on a conflict reload instead."""
+    touch()
+    try:
+        with unit_of_work() as db:
+            saved = assessments.save_draft_response(
+                db, user, assessment_id, item_id, value,
+                expected_version=st.session_state.get(_version_key(assessment_id)),
+                not_assessed_reason=reason,
+            )
+        st.session_state[_version_key(assessment_id)] = saved["version"]
+    except ConflictError as exc:
+        _reset_widgets(assessment_id)
+        st.session_state.pop(_version_key(assessment_id), None)
+        st.session_state[ERROR_KEY] = f"{exc} The form now shows the latest saved answers."
+    except (StorageError, ScaleError) as exc:
+        st.session_state[ERROR_KEY] = str(exc)
+
+
+def _on_rating(user, assessment_id: int, item_id: str) -> None:
+    _save(user, assessment_id, item_id, st.session_state[_key("v", assessment_id, item_id)])
+
+
+def _on_not_assessed(user, assessment_id: int, item_id: str, code: int) -> None:
+    checked = st.session_state[_key("na", assessment_id, item_id)]
+    reason = (st.session_state.get(_key("nar", assessment_id, item_id)) or "").strip()
+    if checked and reason:
+        _save(user, assessment_id, item_id, code, reason)
+    elif not checked:
+        _save(user, assessment_id, item_id, None)
+
+
+def _on_group_choice(user, assessment_id: int, group: tuple[str, ...], responses: dict[str, int]) -> None:
+    """Switching HAM-D 16 between A and B clears the part no longer used (saved and audited)."""
+    chosen = st.session_state[_key("grp", assessment_id, group[0])]
+    for member in group:
+        if member != chosen and member in responses:
+            _save(user, assessment_id, member, None)
+            st.session_state.pop(_key("v", assessment_id, member), None)
+
+
+def _option_label(option: dict[str, Any]) -> str:
+    return option["label"]
+
+
+def _draw_item(user, assessment: dict[str, Any], item, responses: dict[str, int], reasons: dict[str, str],
+               editable: bool) -> None:
+    aid = assessment["id"]
+    stored = responses.get(item.id)
+    na_code = item.not_assessed[0]["value"] if item.not_assessed else None
+    is_na = stored is not None and stored in item.not_assessed_values
+    value_key, na_key, reason_key = _key("v", aid, item.id), _key("na", aid, item.id), _key("nar", aid, item.id)
+    st.session_state.setdefault(value_key, None if is_na else stored)
+    st.session_state.setdefault(na_key, is_na)
+    st.session_state.setdefault(reason_key, reasons.get(item.id, ""))
+
+    with st.container(border=True, key=f"item-{item.id}"):
+        rated_by = " · observed" if item.rated_by == "observer" else ""
+        st.markdown(f"**{item.number}. {item.short_name}**{rated_by}")
+        st.caption(item.prompt)
+        if item.guide:
+            with st.expander("Interview guide"):
+                st.write(item.guide)
+        values = [o["value"] for o in item.options]
+        labels = {o["value"]: _option_label(o) for o in item.options}
+        st.radio(
+            f"Rating for item {item.number}",
+            values,
+            index=None,
+            format_func=labels.__getitem__,
+            captions=[o.get("anchor", "") for o in item.options],
+            key=value_key,
+            label_visibility="collapsed",
+            disabled=not editable or st.session_state[na_key],
+            on_change=_on_rating,
+            args=(user, aid, item.id),
+        )
+        if na_code is not None:
+            st.checkbox("Not assessed", key=na_key, disabled=not editable,
+                        on_change=_on_not_assessed, args=(user, aid, item.id, na_code))
+            if st.session_state[na_key]:
+                st.text_input("Why was this item not assessed?", key=reason_key, disabled=not editable,
+                              on_change=_on_not_assessed, args=(user, aid, item.id, na_code),
+                              placeholder="e.g. participant too drowsy to answer")
+                if not st.session_state[reason_key].strip():
+                    st.warning("Give a reason to record this item as not assessed.")
+
+
+def _draw_group_choice(user, assessment, group: tuple[str, ...], definition: ScaleDefinition,
+                       responses: dict[str, int], editable: bool) -> str | None:
+    aid = assessment["id"]
+    key = _key("grp", aid, group[0])
+    answered = next((m for m in group if m in responses), None)
+    st.session_state.setdefault(key, answered)
+    spec = next(g for g in definition.raw.get("choice_groups", []) if g["items"][0] == group[0])
+    st.radio(
+        spec["label"], list(group), index=None, key=key, horizontal=True, disabled=not editable,
+        format_func=lambda m: f"{definition.item_by_id[m].number}: {definition.item_by_id[m].short_name}",
+        on_change=_on_group_choice, args=(user, aid, group, responses),
+    )
+    return st.session_state[key]
+
+
+def render_header(assessment: dict[str, Any], definition: ScaleDefinition, timepoint_label: str) -> None:
+    recall = next((o["label"] for o in definition.recall_options if o["id"] == assessment["recall"]), assessment["recall"])
+    st.subheader(f"{definition.abbreviation} — {assessment['participant_code']}")
+    st.caption(f"{definition.title} · timepoint: {timepoint_label} · recall: {recall} · status: {assessment['status']}")
+
+
+def render_result(stored: dict[str, Any] | None, definition: ScaleDefinition) -> None:
+    """The stored score: total, band, subscales, completeness and any safety alert, prominently."""
+    if stored is None:
+        return
+    for flag in stored["flags"]:
+        if flag["kind"] == "safety":
+            st.error(f"**Safety alert** — {flag['message']} The PI has been alerted.", icon=":material/emergency:")
+    cols = st.columns(3)
+    cols[0].metric("Total", "—" if stored["total"] is None else stored["total"])
+    cols[1].metric("Band", stored["band"] or "—")
+    cols[2].metric("Complete", "yes" if stored["complete"] else "no")
+    if stored["prorated"]:
+        st.caption("Total prorated under the scale's missing-item rule.")
+    if stored["subscales"]:
+        labels = {s.id: s.label for s in definition.subscales}
+        st.table([{"subscale": labels.get(k, k), "score": "—" if v is None else v} for k, v in stored["subscales"].items()])
+    if stored["missing"]:
+        st.caption("Missing or not assessed: " + ", ".join(stored["missing"]))
+
+
+def render_form(user: dict[str, Any], assessment_id: int, timepoint_label: str, *, show_live_total: bool) -> None:
+    """Draw the whole form for a draft (or the result for a finished assessment)."""
+    error = st.session_state.pop(ERROR_KEY, None)
+    with unit_of_work(write=False) as db:
+        assessment = assessments.load_assessment(db, assessment_id)
+    definition = get_scale(assessment["scale_id"])
+    st.session_state[_version_key(assessment_id)] = assessment["version"]
+    render_header(assessment, definition, timepoint_label)
+    if error:
+        st.error(error)
+    if assessment["status"] != "draft":
+        st.success(f"Submitted ({assessment['status']}).")
+        render_result(assessment["score"], definition)
+        return
+    if assessment["definition_hash"] != definition.hash:
+        st.error("This scale's definition changed after this assessment was started, so it cannot be scored "
+                 "with the new rules. Ask the data manager.")
+        return
+
+    responses: dict[str, int] = assessment["responses"]
+    reasons: dict[str, str] = assessment["not_assessed_reasons"]
+    editable = True
+    st.info(definition.raw["instructions"])
+    shown = set(visible_items(definition, responses))
+    drawn_groups: set[tuple[str, ...]] = set()
+    for item in definition.items:
+        group = definition.group_of.get(item.id)
+        if group is not None:
+            if group in drawn_groups:
+                continue
+            drawn_groups.add(group)
+            chosen = _draw_group_choice(user, assessment, group, definition, responses, editable)
+            if chosen is not None:
+                _draw_item(user, assessment, definition.item_by_id[chosen], responses, reasons, editable)
+            continue
+        if item.id in shown:
+            _draw_item(user, assessment, item, responses, reasons, editable)
+
+    render_summary_and_submit(user, assessment, definition, responses, show_live_total=show_live_total)
+
+
+def render_summary_and_submit(user, assessment, definition: ScaleDefinition, responses: dict[str, int], *,
+                              show_live_total: bool) -> None:
+    result = score(definition, responses)
+    answered, expected = form_progress(definition, responses)
+    st.divider()
+    st.progress(answered / expected if expected else 1.0, text=f"{answered} of {expected} items rated")
+    if show_live_total:
+        total = "—" if result.total is None else str(result.total)
+        st.markdown(f"**Total:** {total} · **Band:** {result.band or '—'}")
+    unanswered = [i for i in result.missing if responses.get(i) is None]
+    if unanswered:
+        numbers = ", ".join(definition.item_by_id[i].number for i in unanswered)
+        st.warning(f"Still to rate (or mark not assessed with a reason): items {numbers}.")
+    consistency = [f for f in result.flags if f["kind"] == "consistency"]
+    for flag in consistency:
+        st.warning(f"Please check: {flag['message']}")
+
+    with st.form(f"submit:{assessment['id']}"):
+        confirmed = st.checkbox("I have checked the flagged ratings and confirm them") if consistency else True
+        password = st.text_input("Your password, to sign as the rater (meaning: authored)", type="password")
+        submitted = st.form_submit_button("Sign and submit", type="primary", disabled=bool(unanswered))
+    if not submitted:
+        return
+    if unanswered:
+        st.error("Rate every item, or mark it not assessed with a reason, before submitting.")
+        return
+    if not confirmed:
+        st.error("Confirm the flagged ratings (tick the box) before submitting.")
+        return
+    submit(user, assessment, password)
+
+
+def submit(user: dict[str, Any], assessment: dict[str, Any], password: str) -> None:
+    """Re-check the password (the signature), then complete and sign in one transaction."""
+    touch()
+    with unit_of_work() as db:
+        signer = users.authenticate(db, user["username"], password or "")
+    if signer is None or signer["id"] != user["id"]:
+        st.error("That password is not correct; the assessment was not submitted. Your answers are saved.")
+        return
+    try:
+        with unit_of_work() as db:
+            done = assessments.complete_assessment(db, user, assessment["id"], expected_version=assessment["version"])
+            assessments.sign_assessment(db, user, assessment["id"], expected_version=done["version"], meaning="authored")
+    except (StorageError, ScaleError) as exc:
+        st.error(f"Not submitted: {exc}")
+        return
+    st.rerun()
