@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_scoring.py
 	$(BIN)/python bench/bench_storage.py
 	$(BIN)/python bench/bench_form.py
+	$(BIN)/python bench/bench_analytics.py
 
 clean:
 	rm -rf $(VENV)

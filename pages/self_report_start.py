@@ -155,7 +155,7 @@ else:
         flags = score(get_scale(report["scale_id"]), report["responses"]).safety_flags
         for flag in flags:
             st.error(f"Not yet sent ({report['scale_id']}, {labels.get(report['timepoint'], report['timepoint'])}): "
-                     f"{flag['message']}", icon="🚨")
+                     f"{flag['message']}", icon=":material/emergency:")
     table = pd.DataFrame([{
         "timepoint": labels.get(r["timepoint"], r["timepoint"]),
         "questionnaire": get_scale(r["scale_id"]).abbreviation,

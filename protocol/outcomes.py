@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from protocol.errors import ProtocolInputError
@@ -27,18 +28,28 @@ def percent_reduction(baseline_total: int | None, total: int) -> Fraction | None
     return Fraction(baseline_total - total, baseline_total) * 100
 
 
+@lru_cache(maxsize=512)
+def _exact(value: object) -> Fraction:
+    """A rule's threshold (a Decimal from the protocol file) as an exact fraction, made once."""
+    return Fraction(value)
+
+
 def _holds(condition: Condition, baseline_total: int | None, total: int) -> Flag:
     if condition.op in ("all", "any"):
         results = [_holds(part, baseline_total, total) for part in condition.parts]
         if condition.op == "all":
             return False if False in results else (None if None in results else True)
         return True if True in results else (None if None in results else False)
-    value = Fraction(condition.value)
+    value = _exact(condition.value)
     if condition.op.startswith("percent_"):
-        reduction = percent_reduction(baseline_total, total)
-        if reduction is None:
+        if not baseline_total:
             return None
-        return reduction >= value if condition.op == "percent_reduction_at_least" else reduction < value
+        # (baseline − total) / baseline × 100 ≥ p/q, cross-multiplied: exact integer arithmetic,
+        # cheap enough for a 1,000-participant cohort (Fraction objects per check were not).
+        sign = 1 if baseline_total > 0 else -1
+        lhs = (baseline_total - total) * 100 * value.denominator * sign
+        rhs = value.numerator * baseline_total * sign
+        return lhs >= rhs if condition.op == "percent_reduction_at_least" else lhs < rhs
     return {
         "total_at_most": total <= value,
         "total_below": total < value,

@@ -32,6 +32,9 @@ PAGES: dict[str, PageSpec] = {
                  ("rater", "pi", "coordinator"), "Study"),
         PageSpec("rate", "pages/rate.py", "Rate a scale", ":material/edit_note:", ("rater", "pi"), "Study"),
         PageSpec("assessment", "pages/assessment.py", "Assessments", ":material/fact_check:", STAFF, "Study"),
+        PageSpec("trajectory", "pages/trajectory.py", "Participant trajectory", ":material/show_chart:",
+                 ("pi", "rater", "monitor", "coordinator"), "Review"),
+        PageSpec("cohort", "pages/cohort.py", "Cohort and alerts", ":material/monitoring:", ("pi", "monitor"), "Review"),
         PageSpec("library", "pages/library.py", "Scale library", ":material/menu_book:", STAFF, "Reference"),
         PageSpec("admin", "pages/admin.py", "Users and sites", ":material/admin_panel_settings:", ("admin",), "Admin"),
     )

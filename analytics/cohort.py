@@ -1,0 +1,465 @@
+"""Cohort summaries for the PI: trajectories, mean and 95 % CI per planned timepoint, response
+and remission rates with their denominators, one summary row per participant, and the
+completeness matrix (participant × planned timepoint: done, missing, due, overdue, upcoming).
+
+Input is the whole cohort as loaded by `db.analytics.cohort_rows` (three queries for any number
+of participants); everything here is pure and runs in one pass per participant.
+
+Planned timepoints are keyed (timepoint id, infusion number) as `protocol.keys` stores them
+(`min_40@2`). They are ordered by their nominal time from the first infusion (each-infusion
+timepoints through the protocol's infusion plan), which is also the cohort chart's x order.
+
+Memos (module-level, process-wide, all pure): a rater's submission changes one participant, so
+the per-participant work is remembered on that participant's own rows: the Assessment records
+per row, each scale's list, each scale's outcome, the CADSS peak, and the schedule states (the
+last also until the next instant at which a window opens, turns overdue or closes). A new data
+version reloads every row (three queries) but recomputes only what changed. Keys hold the full
+inputs, so a memo can never answer for different data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from analytics.dissociation import infusion_courses, peak_of
+from analytics.outcomes import ScaleOutcome, scale_outcome
+from analytics.records import (
+    Assessment,
+    InfusionEvent,
+    assessment_from_row,
+    chronological,
+    infusion_from_row,
+    parse_time,
+    sorted_infusions,
+    stored_time,
+)
+from analytics.stats import mean_ci
+from protocol import Protocol, ScheduleError, participant_schedule, planned_infusions
+from protocol.keys import assessment_timepoint, parse_assessment_timepoint
+from protocol.timing import shift
+
+TimepointKey = tuple[str, int | None]
+STATE_LABELS = {"done": "done", "missed": "missing", "due": "due", "overdue": "overdue", "upcoming": "upcoming"}
+_REFERENCE_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday: any date orders the same way
+
+
+@dataclass(frozen=True)
+class Participant:
+    id: int
+    code: str
+    site_code: str | None = None
+    arm: str | None = None
+    status: str | None = None
+    enrolled_at: datetime | None = None
+
+
+class Cohort:
+    """Participants with their stored assessments and infusions.
+
+    Rows from the database are grouped by participant and scale once; the Assessment records of
+    a scale are built the first time an analysis asks for that scale (the cohort view needs the
+    chosen scale and CADSS, not all 48,000 records). Read-only after construction, apart from
+    that memo, so one instance can be shared between page runs.
+    """
+
+    def __init__(self, participants: list[Participant], rows: Mapping[int, Mapping[str, list]] | None = None,
+                 infusions: Mapping[int, Sequence[InfusionEvent]] | None = None) -> None:
+        self.participants = participants
+        self._rows = {pid: dict(by_scale) for pid, by_scale in (rows or {}).items()}
+        self.infusions = {pid: sorted_infusions(v) for pid, v in (infusions or {}).items()}
+        self._built: dict[tuple[int, str], list[Assessment]] = {}
+
+    @classmethod
+    def from_assessments(cls, participants: list[Participant], assessments: Iterable[Assessment],
+                         infusions: Mapping[int, Sequence[InfusionEvent]] | None = None) -> Cohort:
+        """A cohort from ready-made Assessment records (tests, notebooks)."""
+        cohort = cls(participants, {}, infusions)
+        for a in assessments:
+            cohort._rows.setdefault(a.participant_id, {}).setdefault(a.scale_id, []).append(a)
+        return cohort
+
+    def scales_of(self, participant_id: int) -> list[str]:
+        return list(self._rows.get(participant_id, {}))
+
+    def scale(self, participant_id: int, scale_id: str) -> list[Assessment]:
+        """The participant's usable assessments of one scale, in time order.
+
+        The same list object as last time (even from another Cohort) while the participant's
+        rows of that scale are unchanged: the per-participant memos below test identity first."""
+        key = (participant_id, scale_id)
+        built = self._built.get(key)
+        if built is None:
+            raw = tuple(self._rows.get(participant_id, {}).get(scale_id, ()))
+            remembered = _SCALE_MEMO.get(key)
+            if remembered is not None and remembered[0] == raw:
+                built = remembered[1]
+            else:
+                built = chronological(r if isinstance(r, Assessment) else _record(r) for r in raw)
+                _SCALE_MEMO[key] = (raw, built)
+            self._built[key] = built
+        return built
+
+    def raw_key(self, participant_id: int) -> tuple:
+        """Everything stored for the participant, as comparable rows (for memo keys)."""
+        return tuple((scale_id, tuple(rows)) for scale_id, rows in self._rows.get(participant_id, {}).items())
+
+    def assessments(self, participant_id: int) -> list[Assessment]:
+        return [a for s in self.scales_of(participant_id) for a in self.scale(participant_id, s)]
+
+    def of(self, participant_id: int) -> tuple[list[Assessment], tuple[InfusionEvent, ...]]:
+        return self.assessments(participant_id), self.infusions.get(participant_id, ())
+
+    def completed(self, participant_id: int) -> list[dict[str, Any]]:
+        """What the schedule needs of every submitted assessment (no Assessment records built)."""
+        out = []
+        for scale_id, rows in self._rows.get(participant_id, {}).items():
+            for r in rows:
+                if isinstance(r, Assessment):
+                    timepoint, completed_at = r.timepoint, r.completed_at
+                else:
+                    timepoint, completed_at = r[2], stored_time(r[8])
+                if completed_at is None:
+                    continue
+                timepoint_id, number = parse_assessment_timepoint(timepoint)
+                out.append({"timepoint_id": timepoint_id, "infusion_number": number, "scale": scale_id,
+                            "completed_at": completed_at})
+        return out
+
+
+_ROW_MEMO: dict[tuple, Assessment] = {}
+_SCALE_MEMO: dict[tuple[int, str], tuple[tuple, list[Assessment]]] = {}
+_ROW_MEMO_SIZE = 100_000  # rows of the scales viewed, about 1 kB each
+
+
+def _record(row: tuple) -> Assessment:
+    """assessment_from_row, memoised on the row itself: a new data version reloads every row, but
+    only the rows that changed need building again."""
+    found = _ROW_MEMO.get(row)
+    if found is None:
+        if len(_ROW_MEMO) >= _ROW_MEMO_SIZE:
+            _ROW_MEMO.clear()
+        found = _ROW_MEMO[row] = assessment_from_row(row)
+    return found
+
+
+def build_cohort(participant_rows: Iterable[Mapping[str, Any]], assessment_rows: Iterable[Sequence[Any]],
+                 infusion_rows: Iterable[Sequence[Any]]) -> Cohort:
+    """A Cohort from the rows `db.analytics.cohort_rows` returns (ASSESSMENT_FIELDS order)."""
+    participants = [Participant(int(r["id"]), r["code"], r.get("site_code"), r.get("arm"), r.get("status"),
+                                parse_time(r.get("created_at"))) for r in participant_rows]
+    rows: dict[int, dict[str, list]] = {p.id: {} for p in participants}
+    for row in assessment_rows:
+        rows.setdefault(row[1], {}).setdefault(row[3], []).append(row)
+    infusions: dict[int, list[InfusionEvent]] = {}
+    for row in infusion_rows:
+        infusions.setdefault(int(row[0]), []).append(infusion_from_row(row))
+    return Cohort(participants, rows, infusions)
+
+
+# --------------------------------------------------------------------------- planned timepoints
+
+
+def _hours(duration) -> float:
+    return {"minutes": 1 / 60, "hours": 1.0, "days": 24.0}[duration.unit] * duration.value
+
+
+def timepoint_order(protocol: Protocol, keys: Iterable[TimepointKey]) -> list[TimepointKey]:
+    """Protocol timepoint keys (others dropped) by nominal time from the first infusion."""
+    by_id = {t.id: t for t in protocol.timepoints}
+    planned = {p.number: p.planned_at for p in planned_infusions(protocol, _REFERENCE_START)}
+    index = {t.id: i for i, t in enumerate(protocol.timepoints)}
+
+    def nominal(key: TimepointKey) -> tuple[float, int, int]:
+        timepoint = by_id[key[0]]
+        if timepoint.anchor == "enrolment":
+            hours = -1e6 + _hours(timepoint.offset)
+        elif timepoint.anchor == "first_infusion" or key[1] is None:
+            hours = (shift(_REFERENCE_START, timepoint.offset, protocol.timezone) - _REFERENCE_START).total_seconds() / 3600
+        else:
+            start = planned.get(key[1]) or (_REFERENCE_START + timedelta(days=7 * key[1]))
+            hours = (shift(start, timepoint.offset, protocol.timezone) - _REFERENCE_START).total_seconds() / 3600
+        return hours, key[1] or 0, index[key[0]]
+
+    unique = {k for k in keys if k[0] in by_id}
+    return sorted(unique, key=nominal)
+
+
+_LABELS: dict[tuple[str, TimepointKey], str] = {}
+
+
+def timepoint_label(protocol: Protocol, key: TimepointKey) -> str:
+    """'Day 1 (24 hours)', or '40 minutes after infusion start · infusion 2' for a per-infusion key."""
+    found = _LABELS.get((protocol.hash, key))
+    if found is None:
+        try:
+            label = protocol.timepoint(key[0]).label
+        except Exception:  # free-text timepoint outside the protocol
+            label = key[0]
+        found = _LABELS[(protocol.hash, key)] = label if key[1] is None else f"{label} · infusion {key[1]}"
+    return found
+
+
+def key_text(key: TimepointKey) -> str:
+    return assessment_timepoint(*key)
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+_OUTCOME_MEMO: dict[tuple[str, str, int], tuple[list, tuple, Any]] = {}
+
+
+def _memo(slot: str, protocol: Protocol, participant_id: int, own: list, infusions: tuple, compute):
+    """Per-participant memo, recomputed only when that participant's data changed: `own` is the
+    list Cohort.scale returns, the same object while the participant's rows are unchanged."""
+    where = (protocol.hash, slot, participant_id)
+    found = _OUTCOME_MEMO.get(where)
+    if found is not None and found[0] is own and found[1] == infusions:
+        return found[2]
+    value = compute()
+    _OUTCOME_MEMO[where] = (own, infusions, value)
+    return value
+
+
+def cohort_outcomes(protocol: Protocol, cohort: Cohort, scale_id: str) -> dict[int, ScaleOutcome]:
+    """scale_outcome for every participant (memoised per participant on their data)."""
+    out = {}
+    for p in cohort.participants:
+        own, infusions = cohort.scale(p.id, scale_id), cohort.infusions.get(p.id, ())
+        out[p.id] = _memo(f"outcome:{scale_id}", protocol, p.id, own, infusions,
+                          lambda own=own, infusions=infusions: scale_outcome(protocol, scale_id, own, infusions))
+    return out
+
+
+def cadss_peak(protocol: Protocol, cohort: Cohort, participant_id: int):
+    """The CADSS total's highest post-start value over all infusions (memoised per participant)."""
+    own, infusions = cohort.scale(participant_id, "cadss"), cohort.infusions.get(participant_id, ())
+    return _memo("cadss-peak", protocol, participant_id, own, infusions,
+                 lambda: peak_of(infusion_courses(own, infusions, (("cadss", "total"),))))
+
+
+_TRAJECTORY_ROWS: dict[int, tuple[Participant, ScaleOutcome, list[tuple]]] = {}
+
+
+def _trajectory_rows(p: Participant, outcome: ScaleOutcome) -> list[tuple]:
+    """The participant's rows of the trajectory frame (remembered while the outcome object, which
+    cohort_outcomes memoises, is the same)."""
+    found = _TRAJECTORY_ROWS.get(p.id)
+    if found is not None and found[1] is outcome and found[0] == p:
+        return found[2]
+    rows = []
+    if outcome.baseline is not None:
+        b = outcome.baseline
+        rows.append((p.code, p.arm, (b.timepoint_id, b.infusion_number), b.total, 0.0, True, None, None, b.amended))
+    for point in outcome.points:
+        a = point.assessment
+        rows.append((p.code, p.arm, (a.timepoint_id, a.infusion_number), a.total, point.percent_change, False,
+                     outcome.flag(point, "response"), outcome.flag(point, "remission"), a.amended))
+    _TRAJECTORY_ROWS[p.id] = (p, outcome, rows)
+    return rows
+
+
+TRAJECTORY_COLUMNS = ["participant", "arm", "timepoint", "label", "order", "total", "percent_change", "baseline",
+                      "response", "remission", "amended"]
+
+
+def trajectory_frame(protocol: Protocol, cohort: Cohort, outcomes: Mapping[int, ScaleOutcome]) -> pd.DataFrame:
+    """One row per participant and planned timepoint with a usable score: the baseline and every
+    post-baseline assessment of the scale (other pre-infusion ratings are not on the trajectory)."""
+    rows = []
+    for p in cohort.participants:
+        outcome = outcomes.get(p.id)
+        if outcome is not None:
+            rows += _trajectory_rows(p, outcome)
+    order = {k: i for i, k in enumerate(timepoint_order(protocol, (r[2] for r in rows)))}
+    kept = [r for r in rows if r[2] in order]
+    frame = pd.DataFrame({
+        "participant": [r[0] for r in kept],
+        "arm": [r[1] for r in kept],
+        "timepoint": [key_text(r[2]) for r in kept],
+        "label": [timepoint_label(protocol, r[2]) for r in kept],
+        "order": pd.array([order[r[2]] for r in kept], dtype="Int64"),
+        "total": pd.array([r[3] for r in kept], dtype="Int64"),
+        "percent_change": pd.array([r[4] for r in kept], dtype="Float64"),
+        "baseline": pd.array([r[5] for r in kept], dtype=bool),
+        "response": pd.array([r[6] for r in kept], dtype="boolean"),
+        "remission": pd.array([r[7] for r in kept], dtype="boolean"),
+        "amended": pd.array([bool(r[8]) for r in kept], dtype=bool),
+    }, columns=TRAJECTORY_COLUMNS)
+    return frame.sort_values(["order", "participant"], kind="stable").reset_index(drop=True)
+
+
+def timepoint_summary(frame: pd.DataFrame, *, by_arm: bool = False, level: float = 0.95) -> pd.DataFrame:
+    """Per planned timepoint (and arm): n, mean, SD and the t-based CI of the total."""
+    keys = ["order", "timepoint", "label"] + (["arm"] if by_arm else [])
+    rows = []
+    for group, part in frame.groupby(keys, sort=True, dropna=False):
+        ci = mean_ci(part["total"].dropna().astype(float), level)
+        rows.append((*group, ci.n, ci.mean, ci.sd, ci.low, ci.high))
+    columns = keys + ["n", "mean", "sd", "ci_low", "ci_high"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _rate(flags: pd.Series) -> tuple[int, int, float | None]:
+    decided = flags.dropna()
+    met = int(decided.sum())
+    return met, len(decided), (100.0 * met / len(decided) if len(decided) else None)
+
+
+def response_rates(frame: pd.DataFrame, *, by_arm: bool = False) -> pd.DataFrame:
+    """Per post-baseline planned timepoint (and arm): responders and remitters with their
+    denominators (participants for whom the rule could be decided there) and percentages."""
+    post = frame[~frame["baseline"].astype(bool)]
+    keys = ["order", "timepoint", "label"] + (["arm"] if by_arm else [])
+    rows = []
+    for group, part in post.groupby(keys, sort=True, dropna=False):
+        r_met, r_n, r_pct = _rate(part["response"])
+        m_met, m_n, m_pct = _rate(part["remission"])
+        rows.append((*group, r_met, r_n, r_pct, m_met, m_n, m_pct))
+    columns = keys + ["responders", "response_n", "response_pct", "remitters", "remission_n", "remission_pct"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def format_rate(met: int, n: int) -> str:
+    """'12/30 (40 %)', or '—/0' when nobody could be judged."""
+    return f"{met}/{n} ({100 * met / n:.0f} %)" if n else "—/0"
+
+
+# --------------------------------------------------------------------------- completeness
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """matrix: participant code × timepoint label → state; missed: code → missed assessments
+    (scales not done at timepoints whose window has closed); problems: code → schedule error."""
+
+    matrix: pd.DataFrame
+    missed: dict[str, int]
+    problems: dict[str, str]
+    columns: tuple[TimepointKey, ...]
+
+    def counts(self) -> pd.DataFrame:
+        """Per timepoint: how many participants are in each state."""
+        counts = {label: self.matrix[label].value_counts() for label in self.matrix.columns}
+        return pd.DataFrame(counts).fillna(0).astype(int).reindex(list(STATE_LABELS.values())).fillna(0).astype(int)
+
+
+_SCHEDULE_MEMO: dict[int, tuple[tuple, datetime, list, datetime]] = {}
+
+
+def _boundaries(protocol: Protocol, rows: Sequence[Any]) -> list[datetime]:
+    """The instants at which a timepoint's state can change: window opens, due turns overdue,
+    window closes (protocol.schedule.timepoint_state compares `now` with exactly these)."""
+    out = []
+    for r in rows:
+        if r.due_at is None:
+            continue
+        overdue = min(shift(r.due_at, protocol.overdue_after, protocol.timezone), r.window_end)
+        out += [r.window_start, overdue, r.window_end]
+    return out
+
+
+def participant_states(protocol: Protocol, cohort: Cohort, participant: Participant, now: datetime) -> list:
+    """protocol.schedule.participant_schedule for one participant, memoised on its inputs and
+    reused until the next instant at which any of its timepoints can change state (so after one
+    new rating, or a minute later, only the participants concerned are planned again)."""
+    given = cohort.infusions.get(participant.id, ())
+    key = (protocol.hash, participant.code, participant.enrolled_at, given, cohort.raw_key(participant.id))
+    memo = _SCHEDULE_MEMO.get(participant.id)
+    if memo is not None and memo[3] <= now < memo[1] and memo[0] == key:
+        return memo[2]
+    infusions = [{"number": i.number, "started_at": i.started_at, "ended_at": i.ended_at} for i in given]
+    rows = participant_schedule(protocol, {"code": participant.code, "enrolled_at": participant.enrolled_at,
+                                           "infusions": infusions, "completed": cohort.completed(participant.id)},
+                                now)
+    later = [b for b in _boundaries(protocol, rows) if b > now]
+    _SCHEDULE_MEMO[participant.id] = (key, min(later) if later else datetime.max.replace(tzinfo=UTC), rows, now)
+    return rows
+
+
+def completeness(protocol: Protocol, cohort: Cohort, now: datetime) -> Completeness:
+    """The participant × planned timepoint matrix from protocol.schedule (windows and states)."""
+    now = parse_time(now)
+    states: dict[str, dict[TimepointKey, str]] = {}
+    missed: dict[str, int] = {}
+    problems: dict[str, str] = {}
+    for p in cohort.participants:
+        try:
+            rows = participant_states(protocol, cohort, p, now)
+        except ScheduleError as exc:
+            problems[p.code] = str(exc)
+            states[p.code], missed[p.code] = {}, 0
+            continue
+        states[p.code] = {(r.timepoint_id, r.infusion_number): STATE_LABELS[r.state] for r in rows}
+        missed[p.code] = sum(len(r.scales) for r in rows if r.state == "missed")
+    columns = tuple(timepoint_order(protocol, {k for row in states.values() for k in row}))
+    labels = [timepoint_label(protocol, k) for k in columns]
+    matrix = pd.DataFrame([[row.get(k, "") for k in columns] for row in states.values()],
+                          index=pd.Index(list(states), name="participant"), columns=labels)
+    return Completeness(matrix, missed, problems, columns)
+
+
+# --------------------------------------------------------------------------- participant table
+
+
+PARTICIPANT_COLUMNS = ["participant", "site", "arm", "status", "baseline", "endpoint", "percent_change", "responder",
+                       "remitter", "response_and_remission", "first_response_hours", "first_response_at", "relapse_at",
+                       "dissociation_peak", "dissociation_peak_minutes", "missed_assessments", "rater_changes",
+                       "amended"]
+
+
+def participant_table(protocol: Protocol, cohort: Cohort, outcomes: Mapping[int, ScaleOutcome],
+                      missed: Mapping[str, int], *, show_arm: bool) -> pd.DataFrame:
+    """One row per participant for the chosen scale: baseline, primary endpoint score, % change,
+    responder/remitter at the endpoint, time to first response (hours from the start of infusion
+    1), relapse, CADSS peak over all infusions (and its minute), missed assessments, rater
+    changes and amended assessments. The arm column is dropped when the viewer is blinded."""
+    rows = []
+    for p in cohort.participants:
+        outcome = outcomes[p.id]
+        peak = cadss_peak(protocol, cohort, p.id)
+        first = outcome.first_response
+        relapse = outcome.relapse
+        endpoint = outcome.endpoint
+        rows.append({
+            "participant": p.code, "site": p.site_code, "arm": p.arm, "status": p.status,
+            "baseline": outcome.baseline_total,
+            "endpoint": None if endpoint is None else endpoint.total,
+            "percent_change": None if endpoint is None else endpoint.percent_change,
+            "responder": outcome.endpoint_flag("response"),
+            "remitter": outcome.endpoint_flag("remission"),
+            "response_and_remission": outcome.endpoint_flag("combined"),
+            "first_response_hours": None if first is None else round(first.hours, 2),
+            "first_response_at": None if first is None else timepoint_label(
+                protocol, parse_assessment_timepoint(first.timepoint)),
+            "relapse_at": None if relapse is None else timepoint_label(
+                protocol, parse_assessment_timepoint(relapse.timepoint)),
+            "dissociation_peak": None if peak is None else peak.value,
+            "dissociation_peak_minutes": None if peak is None else round(peak.minutes),
+            "missed_assessments": missed.get(p.code, 0),
+            "rater_changes": len(outcome.rater_changes),
+            "amended": sum(1 for a in cohort.scale(p.id, outcome.scale_id) if a.amended),
+        })
+    frame = pd.DataFrame(rows, columns=PARTICIPANT_COLUMNS)
+    for name in ("baseline", "endpoint", "dissociation_peak", "dissociation_peak_minutes", "missed_assessments",
+                 "rater_changes", "amended"):
+        frame[name] = pd.array(frame[name].tolist(), dtype="Int64")
+    for name in ("percent_change", "first_response_hours"):
+        frame[name] = pd.array([None if v is None or (isinstance(v, float) and math.isnan(v)) else round(v, 1)
+                                for v in frame[name].tolist()], dtype="Float64")
+    for name in ("responder", "remitter", "response_and_remission"):
+        frame[name] = pd.array(frame[name].tolist(), dtype="boolean")
+    if not show_arm:
+        frame = frame.drop(columns=["arm"])
+    return frame
+
+
+def to_csv(frame: pd.DataFrame) -> bytes:
+    """UTF-8 CSV (with a byte-order mark so spreadsheet programs read the '≥' and 'é' right)."""
+    return frame.to_csv(index=False).encode("utf-8-sig")

@@ -1,0 +1,141 @@
+"""Dissociation and psychotomimetic effects around each infusion: CADSS total and BPRS positive
+subscale, their course in minutes from the infusion start, and the peak and its time.
+
+Which infusion an assessment belongs to: the infusion its timepoint names (`min_40@2` →
+infusion 2) when that infusion is logged; otherwise the latest infusion started at or before
+the assessment's completion (a rating after the start) or, for a rating before any later
+infusion started, the next infusion (a pre-infusion rating). Ratings more than `post_hours`
+after an infusion start, or more than `pre_hours` before it, are around no infusion.
+
+Peak: the highest post-start value; on a tie the earliest (dissociation peaks near the end of a
+40-minute infusion and resolves within about two hours: scales.md, CADSS). Change at peak: peak
+minus the last pre-infusion value, when there is one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from analytics.records import Assessment, InfusionEvent, chronological, sorted_infusions
+
+#: (scale id, measure) pairs the dissociation panel shows: CADSS total and BPRS positive (items
+#: 4, 11, 12, 15; 1-7 each, so 4-28).
+MEASURES: tuple[tuple[str, str], ...] = (("cadss", "total"), ("bprs", "positive"))
+MEASURE_LABELS = {("cadss", "total"): "CADSS total (0–92)", ("bprs", "positive"): "BPRS positive subscale (4–28)"}
+
+
+@dataclass(frozen=True)
+class DissociationPoint:
+    assessment: Assessment
+    minutes: float  # from the start of its infusion (negative: before it)
+    value: int
+
+
+@dataclass(frozen=True)
+class InfusionCourse:
+    """One measure around one infusion: the pre-infusion value and the post-start course."""
+
+    scale_id: str
+    measure: str
+    infusion: InfusionEvent
+    pre: DissociationPoint | None
+    post: tuple[DissociationPoint, ...]
+
+    @property
+    def peak(self) -> DissociationPoint | None:
+        best = None
+        for point in self.post:  # post is in time order, so '>' keeps the earliest of equal values
+            if best is None or point.value > best.value:
+                best = point
+        return best
+
+    @property
+    def peak_change(self) -> int | None:
+        peak = self.peak
+        return None if peak is None or self.pre is None else peak.value - self.pre.value
+
+    @property
+    def label(self) -> str:
+        return MEASURE_LABELS.get((self.scale_id, self.measure), f"{self.scale_id} {self.measure}")
+
+
+class _Infusions:
+    """The infusions indexed once for assigning many ratings."""
+
+    def __init__(self, infusions: Sequence[InfusionEvent]) -> None:
+        self.ordered = sorted_infusions(infusions)
+        self.by_number = {i.number: i for i in self.ordered}
+
+
+def _assign(assessment: Assessment, index: _Infusions, post_hours: float, pre_hours: float
+            ) -> tuple[InfusionEvent, float] | None:
+    at = assessment.completed_at
+    if at is None or not index.ordered:
+        return None
+    named = index.by_number.get(assessment.infusion_number) if assessment.infusion_number is not None else None
+    if named is not None:
+        return named, (at - named.started_at).total_seconds() / 60
+    before = after = None
+    for infusion in index.ordered:  # in time order: the last started one, and the first still to come
+        if infusion.started_at <= at:
+            before = infusion
+        else:
+            after = infusion
+            break
+    if before is not None:
+        minutes = (at - before.started_at).total_seconds() / 60
+        if minutes <= post_hours * 60:
+            return before, minutes
+    if after is not None:
+        minutes = (at - after.started_at).total_seconds() / 60
+        if -minutes <= pre_hours * 60:
+            return after, minutes
+    return None
+
+
+def assign_infusion(assessment: Assessment, infusions: Sequence[InfusionEvent], *, post_hours: float = 24.0,
+                    pre_hours: float = 7 * 24.0) -> tuple[InfusionEvent, float] | None:
+    """(infusion, minutes from its start) for an assessment, or None if around no infusion."""
+    return _assign(assessment, _Infusions(infusions), post_hours, pre_hours)
+
+
+def infusion_courses(assessments: Iterable[Assessment], infusions: Iterable[InfusionEvent],
+                     measures: Sequence[tuple[str, str]] = MEASURES, *, post_hours: float = 24.0,
+                     pre_hours: float = 7 * 24.0) -> list[InfusionCourse]:
+    """Per measure and infusion (in that order), the pre value and the post-start course."""
+    index = _Infusions(infusions)
+    ordered = index.ordered
+    assessments = chronological(assessments)
+    courses = []
+    for scale_id, measure in measures:
+        grouped: dict[int, tuple[list[DissociationPoint], list[DissociationPoint]]] = {
+            i.number: ([], []) for i in ordered}
+        for a in assessments:
+            value = a.value(measure) if a.scale_id == scale_id else None
+            if value is None:
+                continue
+            placed = _assign(a, index, post_hours, pre_hours)
+            if placed is None:
+                continue
+            infusion, minutes = placed
+            pre, post = grouped[infusion.number]
+            (pre if minutes < 0 else post).append(DissociationPoint(a, minutes, value))
+        for infusion in ordered:
+            pre, post = grouped[infusion.number]
+            if pre or post:
+                courses.append(InfusionCourse(scale_id, measure, infusion, pre[-1] if pre else None, tuple(post)))
+    return courses
+
+
+def peak_of(courses: Iterable[InfusionCourse], scale_id: str = "cadss", measure: str = "total"
+            ) -> DissociationPoint | None:
+    """The highest post-start value over all infusions (earliest infusion on a tie)."""
+    best = None
+    for course in courses:
+        if (course.scale_id, course.measure) != (scale_id, measure):
+            continue
+        peak = course.peak
+        if peak is not None and (best is None or peak.value > best.value):
+            best = peak
+    return best

@@ -1,0 +1,149 @@
+"""Read-only bulk queries for the trajectory and cohort views (no writes, no schema changes).
+
+The cohort view needs every participant's current scores and infusions at once; loading them
+participant by participant would be 1,000 round trips. Here it is three queries for the whole
+cohort (participants, assessments with their current score, infusions), returning plain rows in
+the column order `analytics.records` expects, so the analytics stay pure and testable.
+
+Current score = the newest score row of an assessment (rescoring after an amendment adds a row,
+the old ones stay); `n_scores` > 1 marks an assessment whose answers were amended. Drafts have
+no score and are not returned.
+
+`data_version` is a cheap fingerprint of everything these views show (the newest audit event,
+score, infusion, assessment and participant ids): every change the app makes is audited, so a
+submitted rating, an amendment, a logged infusion or an acknowledged alert changes it, and pages
+key their caches on it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlite_utils import Database
+
+from db import _sql, alerts, assessments, audit, clinical
+from db.participants import get_participant
+
+_SCORE_COLUMNS = (
+    "a.id, a.participant_id, a.timepoint, a.scale_id, a.status, a.recall, u.username AS rater, a.started_at, "
+    "a.completed_at, s.total, s.band, s.band_set, s.subscales, s.complete, s.definition_hash, s.engine_version"
+)
+
+#: Every participant's assessments with the current score: one pass over scores grouped by
+#: assessment (cheaper than a correlated sub-query per row when all rows are wanted). Only the
+#: columns the cohort view uses are read (the others come back NULL, which costs nothing); the
+#: rater is the account id, which is all a rater-change count needs.
+COHORT_ASSESSMENTS_SQL = """
+SELECT a.id, a.participant_id, a.timepoint, a.scale_id, a.status, NULL, a.rater_id, NULL, a.completed_at,
+       s.total, NULL, NULL, CASE WHEN a.scale_id IN ('cadss', 'bprs') THEN s.subscales END, s.complete, NULL, NULL,
+       m.n_scores
+FROM (SELECT assessment_id, max(id) AS score_id, count(*) AS n_scores FROM scores GROUP BY assessment_id) m
+JOIN scores s ON s.id = m.score_id
+JOIN assessments a ON a.id = m.assessment_id
+JOIN participants p ON p.id = a.participant_id
+WHERE p.study_id = ? {site}
+"""
+
+#: One participant's assessments with the current score (index lookups only).
+PARTICIPANT_ASSESSMENTS_SQL = f"""
+SELECT {_SCORE_COLUMNS}, (SELECT count(*) FROM scores WHERE assessment_id = a.id) AS n_scores
+FROM assessments a
+JOIN scores s ON s.id = (SELECT max(id) FROM scores WHERE assessment_id = a.id)
+LEFT JOIN users u ON u.id = a.rater_id
+WHERE a.participant_id = ?
+ORDER BY a.completed_at, a.id
+"""
+
+PARTICIPANTS_SQL = """
+SELECT p.id, p.code, s.code AS site_code, p.site_id, p.arm, p.status, p.created_at
+FROM participants p JOIN sites s ON s.id = p.site_id
+WHERE p.study_id = ? {site}
+ORDER BY p.code
+"""
+
+INFUSIONS_SQL = """
+SELECT i.participant_id, i.number, i.started_at, i.ended_at, i.dose_mg_per_kg, i.total_dose_mg, i.planned_duration_min
+FROM infusions i JOIN participants p ON p.id = i.participant_id
+WHERE p.study_id = ? {site}
+ORDER BY i.participant_id, i.number
+"""
+
+DATA_VERSION_SQL = (
+    "SELECT (SELECT coalesce(max(id), 0) FROM audit_events), (SELECT coalesce(max(id), 0) FROM scores), "
+    "(SELECT coalesce(max(id), 0) FROM infusions), (SELECT coalesce(max(id), 0) FROM assessments), "
+    "(SELECT coalesce(max(id), 0) FROM participants)"
+)
+
+
+PARTICIPANT_VERSION_SQL = (
+    "SELECT (SELECT coalesce(max(id), 0) FROM audit_events WHERE participant_id = :p), "
+    "(SELECT coalesce(max(s.id), 0) FROM scores s JOIN assessments a ON a.id = s.assessment_id "
+    "WHERE a.participant_id = :p), "
+    "(SELECT coalesce(max(id), 0) FROM infusions WHERE participant_id = :p), "
+    "(SELECT coalesce(max(id), 0) FROM assessments WHERE participant_id = :p)"
+)
+
+
+def data_version(db: Database) -> str:
+    """A fingerprint that changes whenever data these views show changes (see the docstring)."""
+    return ".".join(str(v) for v in db.execute(DATA_VERSION_SQL).fetchone())
+
+
+def participant_version(db: Database, participant_id: int) -> str:
+    """The same fingerprint for one participant (index lookups only), so a rating submitted for
+    one participant does not invalidate every other participant's cached view."""
+    pid = _sql.record_id(participant_id, "participant")
+    return ".".join(str(v) for v in db.execute(PARTICIPANT_VERSION_SQL, {"p": pid}).fetchone())
+
+
+def _study_id(db: Database, study: int | str) -> int:
+    if isinstance(study, int):
+        return study
+    row = _sql.one(db, "SELECT id FROM studies WHERE code = ?", [study])
+    return row["id"] if row else 0
+
+
+def cohort_rows(db: Database, *, site_id: int | None = None, study: int | str = "default") -> dict[str, list]:
+    """{"participants": [dict], "assessments": [row tuples], "infusions": [row tuples]} for the
+    whole study (or one site), in the column orders of analytics.records."""
+    study_id = _study_id(db, study)
+    site = "AND p.site_id = ?" if site_id is not None else ""
+    params = [study_id] + ([site_id] if site_id is not None else [])
+    return {
+        "participants": _sql.many(db, PARTICIPANTS_SQL.format(site=site), params),
+        "assessments": db.execute(COHORT_ASSESSMENTS_SQL.format(site=site), params).fetchall(),
+        "infusions": db.execute(INFUSIONS_SQL.format(site=site), params).fetchall(),
+    }
+
+
+def participant_rows(db: Database, participant_id: int) -> dict[str, Any]:
+    """One participant: {"participant": dict, "assessments": [row tuples], "infusions": [row tuples],
+    "alerts": [dict]} (NotFoundError for an unknown id)."""
+    participant = get_participant(db, participant_id)
+    pid = participant["id"]
+    return {
+        "participant": participant,
+        "assessments": db.execute(PARTICIPANT_ASSESSMENTS_SQL, [pid]).fetchall(),
+        "infusions": db.execute(INFUSIONS_SQL.format(site="AND p.id = ?"), [participant["study_id"], pid]).fetchall(),
+        "alerts": alerts.list_alerts(db, open_only=False, participant_id=pid),
+    }
+
+
+def participant_record(db: Database, participant_id: int) -> dict[str, Any]:
+    """Everything a certified copy of one participant's record holds: the participant, infusions,
+    every assessment (drafts included) with its responses, current score, every stored score and
+    signatures, the safety alerts, and the participant's whole audit history."""
+    participant = get_participant(db, participant_id)
+    pid = participant["id"]
+    full = []
+    for row in assessments.list_assessments(db, participant_id=pid):
+        record = assessments.load_assessment(db, row["id"])
+        record["score_history"] = assessments.score_history(db, row["id"])
+        full.append(record)
+    return {
+        "participant": participant,
+        "infusions": clinical.list_infusions(db, pid),
+        "assessments": full,
+        "alerts": alerts.list_alerts(db, open_only=False, participant_id=pid),
+        "audit": audit.events_for_participant(db, pid),
+    }

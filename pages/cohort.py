@@ -1,0 +1,145 @@
+"""Cohort and alerts (PI, monitor): every participant's trajectory with the mean and 95 % CI per
+planned timepoint (by arm only for roles that may see arms), response and remission rates with
+their denominators, a sortable participant table (CSV download), the completeness matrix, and
+the open safety alerts, which the PI acknowledges with a comment (audited in db.alerts).
+
+Load (db.analytics: three queries for the whole cohort) → compute (analytics) → chart (charts) →
+draw. Results are cached on a cheap data version (db.analytics.data_version) that every audited
+write changes; the completeness matrix, which depends on the clock, is recomputed every minute.
+"""
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import streamlit as st
+
+from analytics.cohort import completeness, format_rate, to_csv
+from charts import to_png, to_svg
+from charts.views import cohort_from_rows, cohort_view
+from db import alerts as alert_store
+from db import analytics as store
+from db import sites
+from db.connection import database_path, unit_of_work
+from db.permissions import allowed
+from ui.blinding import may_see_arm
+from ui.feedback import run_write, show_flash
+from ui.session import require_page
+from ui.study import current_protocol
+from ui.timefmt import local_time
+
+user = require_page("cohort")
+protocol = current_protocol()
+st.title("Cohort and alerts")
+show_flash()
+
+with unit_of_work(write=False) as db:
+    version = store.data_version(db)
+    study_blinded = bool(sites.get_study(db)["blinded"])
+    open_alerts = alert_store.list_alerts(db, open_only=True, site_id=user["site_id"])
+show_arm = may_see_arm(user["role"], protocol.blinded or study_blinded)
+db_path = str(database_path())
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def load_cohort(db_path: str, version: str, site_id: int | None):
+    """The whole cohort's stored scores and infusions (read-only; shared, never mutated)."""
+    with unit_of_work(write=False) as db:
+        rows = store.cohort_rows(db, site_id=site_id)
+    return cohort_from_rows(rows)
+
+
+# cache_resource, not cache_data: the results are shared read-only (the page copies before it
+# changes anything), so no run pays for pickling a 12,000-row chart and two 1,000-row tables.
+@st.cache_resource(max_entries=8, show_spinner=False)
+def load_completeness(db_path: str, version: str, site_id: int | None, minute: str, protocol_hash: str):
+    return completeness(protocol, load_cohort(db_path, version, site_id), datetime.fromisoformat(minute))
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def load_view(db_path: str, version: str, site_id: int | None, scale_id: str, show_arm: bool, protocol_hash: str):
+    return cohort_view(protocol, load_cohort(db_path, version, site_id), scale_id, show_arm=show_arm)
+
+
+# --------------------------------------------------------------------------- alerts first: safety
+
+
+st.subheader(f"Open safety alerts ({len(open_alerts)})")
+if open_alerts:
+    st.dataframe(pd.DataFrame([{
+        "alert": a["id"], "participant": a["participant_code"], "scale": a["scale_id"], "timepoint": a["timepoint"],
+        "message": a["message"], "raised": local_time(a["created_at"], protocol.timezone)} for a in open_alerts]),
+        hide_index=True)
+    if allowed(user["role"], "alert.acknowledge"):
+        with st.form("acknowledge", clear_on_submit=True):
+            chosen = st.selectbox("Alert to acknowledge", [a["id"] for a in open_alerts],
+                                  format_func=lambda i: next(f"#{a['id']} {a['participant_code']}: {a['message']}"
+                                                             for a in open_alerts if a["id"] == i))
+            note = st.text_area("What was done (kept in the audit trail)",
+                                placeholder="e.g. participant called, safety plan reviewed, seen by psychiatrist")
+            if st.form_submit_button("Acknowledge alert", type="primary"):
+                if not note.strip():
+                    st.error("Write what was done before acknowledging the alert.")
+                else:
+                    run_write(lambda db: alert_store.acknowledge_alert(db, user, chosen, note),
+                              f"Alert {chosen} acknowledged; your note is in the audit trail.")
+    else:
+        st.caption("Only the PI acknowledges alerts.")
+else:
+    st.success("No open safety alerts.")
+
+# --------------------------------------------------------------------------- outcomes
+
+with_rules = list(protocol.outcome_scales)
+primary = protocol.primary_endpoint.scale
+scale_id = st.selectbox("Scale", with_rules, index=with_rules.index(primary) if primary in with_rules else 0)
+view = load_view(db_path, version, user["site_id"], scale_id, show_arm, protocol.hash)
+minute = datetime.now(UTC).replace(second=0, microsecond=0).isoformat()
+matrix = load_completeness(db_path, version, user["site_id"], minute, protocol.hash)
+if not show_arm:
+    st.caption("Arms are hidden: this study is blinded for your role, so summaries pool all participants.")
+
+st.subheader(f"Trajectories ({view.n_participants} participants)")
+if view.chart is None:
+    st.info("No submitted ratings of this scale yet.")
+else:
+    st.vega_lite_chart(view.chart.draw, width="stretch", key="cohort-chart")
+    a, b, _ = st.columns([1, 1, 3])
+    a.download_button("PNG", data=lambda s=view.chart.spec: to_png(s, scale=1.5), file_name=f"cohort-{scale_id}.png",
+                      mime="image/png", on_click="ignore", key="cohort-png", icon=":material/image:", width="stretch")
+    b.download_button("SVG", data=lambda s=view.chart.spec: to_svg(s), file_name=f"cohort-{scale_id}.svg",
+                      mime="image/svg+xml", on_click="ignore", key="cohort-svg", icon=":material/draw:",
+                      width="stretch")
+
+    summary = view.summary.drop(columns=["order", "timepoint"]).rename(columns={
+        "label": "timepoint", "ci_low": "95 % CI low", "ci_high": "95 % CI high"}).round(1)
+    st.dataframe(summary, hide_index=True)
+
+    st.subheader("Response and remission by timepoint")
+    rates = view.rates
+    st.dataframe(pd.DataFrame({
+        "timepoint": rates["label"], **({"arm": rates["arm"]} if "arm" in rates else {}),
+        "response": [format_rate(m, n) for m, n in zip(rates["responders"], rates["response_n"], strict=True)],
+        "remission": [format_rate(m, n) for m, n in zip(rates["remitters"], rates["remission_n"], strict=True)],
+    }), hide_index=True)
+    st.caption("Denominator: participants with a rating there for whom the rule could be decided (response "
+               "needs a baseline). " + "; ".join(r.label for r in protocol.outcome_rules_for(scale_id)))
+
+st.subheader("Participants")
+table = view.participants.copy()
+table["missed_assessments"] = pd.array([matrix.missed.get(c, 0) for c in table["participant"]], dtype="Int64")
+st.dataframe(table, hide_index=True, column_config={
+    "percent_change": st.column_config.NumberColumn("% change", format="%.1f"),
+    "first_response_hours": st.column_config.NumberColumn("first response (h)", format="%.1f"),
+    "dissociation_peak": st.column_config.NumberColumn("CADSS peak"),
+    "dissociation_peak_minutes": st.column_config.NumberColumn("peak at (min)"),
+})
+st.download_button("Download the table (CSV)", data=to_csv(table), file_name=f"participants-{scale_id}.csv",
+                   mime="text/csv", key="table-csv", on_click="ignore", icon=":material/download:")
+
+st.subheader("Completeness")
+st.caption("Each participant's planned timepoints from the protocol schedule: done, due, overdue, missing (window "
+           "closed without every scale due), upcoming.")
+st.dataframe(matrix.counts(), key="completeness-counts")
+st.dataframe(matrix.matrix, key="completeness-matrix")
+for code, problem in matrix.problems.items():
+    st.warning(f"{code}: schedule cannot be computed: {problem}")

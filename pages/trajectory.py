@@ -1,0 +1,138 @@
+"""Participant trajectory: one panel per scale given (severity bands, baseline, response and
+remission thresholds from the protocol, infusion markers, amended ratings ringed), the
+dissociation panel (CADSS and BPRS+ around each infusion, with peaks), the outcome summary, PNG
+and SVG downloads of every chart, and the participant's record as a certified HTML copy.
+
+Load (db.analytics) → compute (analytics) → chart (charts) → draw. The view is cached per
+participant on a cheap data version that changes with every audited write for that participant
+(a submitted rating, an amendment, a logged infusion), so a new rating shows at once.
+Staff tied to a site see only that site's participants; blinded roles see no arm and no dose.
+"""
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from analytics.outcomes import participant_outcomes
+from analytics.records import assessment_from_row, infusion_from_row
+from analytics.report import build_report
+from charts import VIEW_LABELS, VIEWS, to_png, to_svg
+from charts.views import participant_view
+from db import analytics as store
+from db import clinical, participants, sites
+from db.connection import database_path, unit_of_work
+from db.permissions import allowed
+from ui.blinding import may_see_arm
+from ui.session import require_page
+from ui.study import current_protocol
+
+user = require_page("trajectory")
+protocol = current_protocol()
+st.title("Participant trajectory")
+
+with unit_of_work(write=False) as db:
+    people = participants.list_participants(db, site=user["site_id"])
+    study_blinded = bool(sites.get_study(db)["blinded"])
+if not people:
+    st.info("No participants yet.")
+    st.stop()
+
+blinded = not may_see_arm(user["role"], protocol.blinded or study_blinded)
+codes = [p["code"] for p in people]
+requested = st.query_params.get("participant")
+code = st.selectbox("Participant", codes, index=codes.index(requested) if requested in codes else 0)
+participant = next(p for p in people if p["code"] == code)
+st.query_params["participant"] = code
+
+left, right = st.columns([3, 1])
+view = left.segmented_control("Time axis", VIEWS, default="compressed", format_func=VIEW_LABELS.__getitem__,
+                              key="time_view") or "compressed"
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def load_view(db_path: str, participant_id: int, version: str, view: str, infusion: int, show_dose: bool,
+              protocol_hash: str):
+    """Everything drawn below, cached on (participant, data version, view, blinding, protocol)."""
+    with unit_of_work(write=False) as db:
+        rows = store.participant_rows(db, participant_id)
+    return participant_view(protocol, rows, view=view, infusion=infusion, show_dose=show_dose), rows["alerts"]
+
+
+with unit_of_work(write=False) as db:
+    version = store.participant_version(db, participant["id"])
+    numbers = [i["number"] for i in clinical.list_infusions(db, participant["id"])] if view == "day" else []
+infusion = 1
+if len(numbers) > 1:
+    infusion = right.selectbox("Infusion", numbers, format_func=lambda n: f"Infusion {n}")
+result, alerts = load_view(str(database_path()), participant["id"], version, view, infusion, not blinded,
+                           protocol.hash)
+
+header = f"**{code}** · site {participant['site_code']} · {participant['status']}"
+header += " · arm hidden (blinded)" if blinded else f" · arm {participant['arm'] or 'not allocated'}"
+st.markdown(header)
+for note in result.notes:
+    st.info(note)
+open_alerts = [a for a in alerts if a["acknowledged_at"] is None]
+for alert in open_alerts:
+    st.error(f"Open safety alert: {alert['message']} ({alert['scale_id']}, {alert['timepoint']})", icon=":material/emergency:")
+
+if not result.outcomes.empty:
+    st.subheader("Outcome at the primary endpoint")
+    st.dataframe(result.outcomes, hide_index=True)
+    st.caption("Rules from the study protocol: " + "; ".join(
+        f"{r.label}" for r in protocol.outcome_rules if r.scale in set(result.outcomes["scale"])))
+if result.rater_changes:
+    st.warning("Rater changed: " + "; ".join(result.rater_changes))
+
+if not result.panels:
+    st.info(f"No submitted ratings for {code} yet.")
+
+
+def draw(panel) -> None:
+    """The chart, then its PNG and SVG downloads (rendered by vl-convert only when clicked)."""
+    st.vega_lite_chart(panel.draw, width="stretch", key=f"chart-{panel.key}")
+    stem = f"{code}-{panel.key}-{view}"
+    a, b, _ = st.columns([1, 1, 3])
+    a.download_button("PNG", data=lambda s=panel.spec: to_png(s), file_name=f"{stem}.png", mime="image/png",
+                      key=f"png-{panel.key}", on_click="ignore", icon=":material/image:", width="stretch")
+    b.download_button("SVG", data=lambda s=panel.spec: to_svg(s), file_name=f"{stem}.svg", mime="image/svg+xml",
+                      key=f"svg-{panel.key}", on_click="ignore", icon=":material/draw:", width="stretch")
+
+
+for panel in result.panels:
+    st.markdown(f"#### {panel.title}")
+    draw(panel)
+
+if result.dissociation is not None:
+    st.markdown("#### Dissociation around each infusion")
+    draw(result.dissociation)
+    st.dataframe(result.peaks, hide_index=True)
+
+if not result.infusions.empty:
+    st.subheader("Infusions")
+    st.dataframe(result.infusions, hide_index=True)
+
+st.subheader("Certified copy")
+if allowed(user["role"], "audit.read"):
+    st.caption("One HTML file with the trajectories, every assessment's items and scores, the alerts and the "
+               "audit history, with a SHA-256 of its content printed in it so a kept copy can be checked."
+               + (" Blinded copy: arm and doses are withheld." if blinded else ""))
+
+    def report() -> bytes:
+        with unit_of_work(write=False) as db:
+            record = store.participant_record(db, participant["id"])
+            rows = store.participant_rows(db, participant["id"])
+        outcomes = participant_outcomes(protocol, [assessment_from_row(r) for r in rows["assessments"]],
+                                        [infusion_from_row(r) for r in rows["infusions"]])
+        full = participant_view(protocol, rows, view="compressed", show_dose=not blinded)
+        svgs = [(p.title, to_svg(p.spec)) for p in full.panels]
+        if full.dissociation is not None:
+            svgs.append(("Dissociation around each infusion", to_svg(full.dissociation.spec)))
+        return build_report(record, protocol, outcomes, charts_svg=svgs, generated_by=user, blinded=blinded,
+                            generated_at=datetime.now(UTC)).encode("utf-8")
+
+    st.download_button("Download the participant record (HTML)", data=report, file_name=f"{code}-record.html",
+                       mime="text/html", on_click="ignore", icon=":material/verified:", key="report")
+else:
+    st.caption("The certified copy includes the audit trail, which your role may not read; ask the PI or a "
+               "monitor.")

@@ -1,0 +1,138 @@
+"""db/analytics.py: the bulk reads behind the views, on data written through the real repository
+functions (audited, scored by the engine), and the data versions the pages cache on.
+
+`seed_trial` is shared with tests/test_report.py and tests/test_app_analytics.py."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+from analytics.cohort import cohort_outcomes
+from analytics.records import assessment_from_row, infusion_from_row
+from charts.views import cohort_from_rows
+from db import alerts, assessments, clinical, clock
+from db import analytics as store
+from db.connection import unit_of_work
+from protocol import load_protocol
+from tests.conftest_db import mark_eligible
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # infusion 1 of KET-001
+PROTOCOL = load_protocol()
+
+
+@contextmanager
+def frozen(moment: datetime):
+    """Make everything the db package stores happen at `moment` (completion times included)."""
+    original = clock.utc_now
+    clock.utc_now = lambda: clock.format_utc(moment)
+    try:
+        yield
+    finally:
+        clock.utc_now = original
+
+
+def madrs(total_of_items: dict[int, int]) -> dict[str, int]:
+    return {f"madrs_{n}": total_of_items.get(n, 0) for n in range(1, 11)}
+
+
+DAY1 = madrs({1: 2, 2: 2, 3: 2, 4: 2, 5: 1, 6: 1, 7: 1, 8: 1, 9: 1, 10: 1})  # 14
+DAY2 = madrs({**{n: 1 for n in range(1, 10)}, 10: 4})  # 13, item 10 = 4: a safety alert
+
+
+def seed_trial(study) -> dict:
+    """KET-001 (LON, ketamine, 0.5 mg/kg at T0): baseline MADRS 30 (T0 − 2 d, rater), CADSS 0 and
+    BPRS 18 before; at 40 min MADRS 20, CADSS 23 (all items 1), BPRS 22 (positive 8); day 1 MADRS
+    14 by the PI (a rater change); day 2 MADRS 13 with item 10 = 4 (open safety alert).
+    KET-002 (OXF, midazolam): baseline MADRS 30 by the PI, no infusion."""
+    rater, coordinator, pi = study.users["rater"], study.users["coordinator"], study.users["pi"]
+    p1, p2 = study.p1["id"], study.p2["id"]
+    ids = {}
+    with frozen(T0 - timedelta(days=2)), unit_of_work() as db:
+        mark_eligible(db, coordinator, rater, p1)  # baseline MADRS 30 at T0 - 2 d
+        mark_eligible(db, pi, pi, p2)
+        assessments.save_assessment(db, rater, p1, "baseline", "cadss", "clinician",
+                                    {f"cadss_{n}": 0 for n in range(1, 24)})
+        assessments.save_assessment(db, rater, p1, "baseline", "bprs", "clinician",
+                                    {f"bprs_{n}": 1 for n in range(1, 19)})
+    with frozen(T0 - timedelta(hours=1)), unit_of_work() as db:
+        ids["infusion"] = clinical.record_infusion(db, coordinator, p1, 1, clock.format_utc(T0), 70, 0.5,
+                                                   ended_at=clock.format_utc(T0 + timedelta(minutes=40)))["id"]
+    with frozen(T0 + timedelta(minutes=42)), unit_of_work() as db:
+        assessments.save_assessment(db, rater, p1, "min_40", "madrs", "clinician", madrs(dict.fromkeys(range(1, 11), 2)),
+                                    recall="24h")
+        assessments.save_assessment(db, rater, p1, "min_40", "cadss", "clinician", {f"cadss_{n}": 1 for n in range(1, 24)})
+        positive = {4: 2, 11: 2, 12: 2, 15: 2}
+        assessments.save_assessment(db, rater, p1, "min_40", "bprs", "clinician",
+                                    {f"bprs_{n}": positive.get(n, 1) for n in range(1, 19)})
+    with frozen(T0 + timedelta(days=1)), unit_of_work() as db:
+        ids["day_1"] = assessments.save_assessment(db, pi, p1, "day_1", "madrs", "clinician", DAY1, recall="24h")["id"]
+    with frozen(T0 + timedelta(days=2)), unit_of_work() as db:
+        ids["day_2"] = assessments.save_assessment(db, rater, p1, "day_2", "madrs", "clinician", DAY2)["id"]
+    return ids
+
+
+def amend_day1(study, ids):
+    """Amend day 1 item 5 from 1 to 3: 14 → 16 (no longer a response to a baseline of 30)."""
+    with frozen(T0 + timedelta(days=3)), unit_of_work() as db:
+        row = assessments.load_assessment(db, ids["day_1"])
+        return assessments.amend_assessment(db, study.users["pi"], ids["day_1"], {"madrs_5": 3},
+                                            "transcription error, corrected from the worksheet", row["version"])
+
+
+def test_cohort_rows_load_current_scores_and_infusions(study):
+    seed_trial(study)
+    with unit_of_work(write=False) as db:
+        rows = store.cohort_rows(db)
+        lon = store.cohort_rows(db, site_id=study.users["rater"]["site_id"])
+    assert [p["code"] for p in rows["participants"]] == ["KET-001", "KET-002"]
+    assert [p["code"] for p in lon["participants"]] == ["KET-001"] and len(lon["assessments"]) == 8
+    assert len(rows["assessments"]) == 9 and len(rows["infusions"]) == 1
+    cohort = cohort_from_rows(rows)
+    o = cohort_outcomes(PROTOCOL, cohort, "madrs")[study.p1["id"]]
+    assert (o.baseline_total, o.endpoint.total, o.endpoint_flag("response")) == (30, 14, True)
+    assert [(c.timepoint, c.previous_rater, c.rater) for c in o.rater_changes][0][0] == "day_1"
+    bprs = cohort.scale(study.p1["id"], "bprs")
+    assert [a.subscales.get("positive") for a in bprs] == [4, 8]  # stored subscale, decoded for BPRS
+
+
+def test_participant_rows_and_the_amended_flag(study):
+    ids = seed_trial(study)
+    amend_day1(study, ids)
+    with unit_of_work(write=False) as db:
+        rows = store.participant_rows(db, study.p1["id"])
+    day1 = next(assessment_from_row(r) for r in rows["assessments"] if r[0] == ids["day_1"])
+    assert (day1.total, day1.amended, day1.status, day1.rater) == (16, True, "amended", "pi")
+    assert day1.definition_hash.startswith("sha256:") and day1.recall == "24h"
+    assert infusion_from_row(rows["infusions"][0]).dose_mg_per_kg == 0.5
+    assert [a["rule_id"] for a in rows["alerts"]] == ["madrs_suicidal_thoughts"]
+
+
+def test_data_versions_change_with_every_audited_write(study):
+    ids = seed_trial(study)
+    with unit_of_work(write=False) as db:
+        before, p1_before = store.data_version(db), store.participant_version(db, study.p1["id"])
+        p2_before = store.participant_version(db, study.p2["id"])
+    amend_day1(study, ids)
+    with unit_of_work(write=False) as db:
+        after_amend, p1_after = store.data_version(db), store.participant_version(db, study.p1["id"])
+        assert store.participant_version(db, study.p2["id"]) == p2_before  # the other participant's cache stays
+    assert before != after_amend and p1_before != p1_after
+    with unit_of_work() as db:
+        alert = alerts.list_alerts(db, participant_id=study.p1["id"])[0]
+        alerts.acknowledge_alert(db, study.users["pi"], alert["id"], "called the participant")
+    with unit_of_work(write=False) as db:
+        assert store.participant_version(db, study.p1["id"]) != p1_after
+        assert store.data_version(db) != after_amend
+
+
+def test_participant_record_holds_everything_for_the_certified_copy(study):
+    ids = seed_trial(study)
+    amend_day1(study, ids)
+    with unit_of_work(write=False) as db:
+        record = store.participant_record(db, study.p1["id"])
+    assert record["participant"]["code"] == "KET-001" and len(record["infusions"]) == 1
+    day1 = next(a for a in record["assessments"] if a["id"] == ids["day_1"])
+    assert day1["responses"]["madrs_5"] == 3 and [s["total"] for s in day1["score_history"]] == [14, 16]
+    actions = {e["action"] for e in record["audit"]}
+    assert {"participant.create", "infusion.create", "assessment.amend", "alert.create"} <= actions
