@@ -143,3 +143,36 @@ def test_rating_outside_the_window_records_a_deviation(study):
     with unit_of_work(write=False) as db:
         deviations = screening.list_deviations(db, study.p1["id"])
     assert len(deviations) == 1 and deviations[0]["timepoint"] == "day_1" and deviations[0]["minutes_late"] > 0
+
+
+def test_worklist_under_the_repeated_infusion_protocol_follows_each_infusion(study, monkeypatch):
+    """The second shipped protocol: timepoints repeat around every infusion, so the 40-minute
+    CADSS of infusion 2 is due 40 minutes after infusion 2 starts, and opens its own assessment."""
+    from protocol import load_protocol
+    from protocol.loader import default_protocol_path
+    from ui.study import _load
+
+    repeated = default_protocol_path().parent / "repeated_infusion.json"
+    monkeypatch.setenv("SCALEBOOK_PROTOCOL", str(repeated))
+    _load.clear()
+    try:
+        protocol = load_protocol()
+        with unit_of_work() as db:
+            assessments.save_assessment(db, study.users["rater"], study.p1["id"], "pre_infusion@1", "madrs",
+                                        "clinician", {f"madrs_{n}": 3 for n in range(1, 11)})
+            screening.record_eligibility(db, study.users["coordinator"], protocol, study.p1["id"], PASSING_SCREENING)
+            now = datetime.now(UTC)
+            first = (now - timedelta(days=2, minutes=38)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            second = (now - timedelta(minutes=38)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            clinical.record_infusion(db, study.users["coordinator"], study.p1["id"], 1, first, 70, 0.5)
+            clinical.record_infusion(db, study.users["coordinator"], study.p1["id"], 2, second, 70, 0.5)
+        at = app("pages/worklist.py", study.users["rater"]).run()
+        assert not at.exception
+        assert "infusion 2" in texts(at) and "due now" in texts(at)
+        next(b for b in at.button if b.label == "Rate CADSS").click().run()
+        with unit_of_work(write=False) as db:
+            opened = assessments.find_assessment(db, study.p1["id"], "min_40@2", "cadss")
+            infusions = {i["id"]: i["number"] for i in clinical.list_infusions(db, study.p1["id"])}
+        assert opened is not None and infusions[opened["infusion_id"]] == 2
+    finally:
+        _load.clear()
