@@ -13,7 +13,6 @@ Which file: an explicit path, else the `SCALEBOOK_PROTOCOL` environment variable
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from decimal import Decimal
@@ -21,9 +20,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import jsonschema
-from jsonschema.exceptions import best_match
 
 from protocol.errors import ProtocolError
 from protocol.model import (
@@ -53,6 +49,7 @@ from protocol.model import (
 from protocol.timing import Duration
 from scales import registry
 from scales.definition import canonical_hash
+from scales.jsonfiles import check_schema, display_name, read_json_file
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SCHEMA_PATH = PACKAGE_DIR / "schema.json"
@@ -64,18 +61,8 @@ COMPARISONS = ("total_at_most", "total_below", "total_at_least", "total_above",
                "percent_reduction_at_least", "percent_reduction_below")
 
 
-@lru_cache(maxsize=1)
-def _validator() -> jsonschema.Draft202012Validator:
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
-
-
 def _display_name(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(PACKAGE_DIR.parent))
-    except ValueError:
-        return str(path)
+    return display_name(path, PACKAGE_DIR.parent)
 
 
 def default_protocol_path() -> Path:
@@ -86,27 +73,12 @@ def default_protocol_path() -> Path:
 
 def read_protocol_file(path: Path) -> Any:
     """Parse one file, turning JSON syntax errors into a ProtocolError with line and column."""
-    name = _display_name(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProtocolError(name, "$", "readable", f"cannot read the file ({exc.strerror})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ProtocolError(
-            name, "$", "json-syntax", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        ) from None
+    return read_json_file(path, _display_name(path), ProtocolError)
 
 
 def validate_schema(raw: Any, file: str) -> None:
     """Check the protocol against protocol/schema.json and report the most relevant error."""
-    errors = list(_validator().iter_errors(raw))
-    if not errors:
-        return
-    error = best_match(errors)
-    more = f" ({len(errors) - 1} more problem(s) in this file)" if len(errors) > 1 else ""
-    raise ProtocolError(file, error.json_path, f"schema:{error.validator}", error.message + more)
+    check_schema(raw, file, SCHEMA_PATH, ProtocolError)
 
 
 # --- cross-field checks -------------------------------------------------------------------

@@ -10,14 +10,10 @@ raises `DefinitionError` naming the file, the JSON path and the rule.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-import jsonschema
-from jsonschema.exceptions import best_match
 
 from scales.definition import (
     Item,
@@ -29,50 +25,25 @@ from scales.definition import (
     condition_items,
 )
 from scales.errors import DefinitionError, UnknownScaleError
+from scales.jsonfiles import check_schema, display_name, read_json_file
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SCHEMA_PATH = PACKAGE_DIR / "schema.json"
 DEFINITIONS_DIR = PACKAGE_DIR / "definitions"
 
 
-@lru_cache(maxsize=1)
-def _validator() -> jsonschema.Draft202012Validator:
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
-
-
 def _display_name(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(PACKAGE_DIR.parent))
-    except ValueError:
-        return str(path)
+    return display_name(path, PACKAGE_DIR.parent)
 
 
 def read_definition_file(path: Path) -> dict[str, Any]:
     """Parse one file, turning JSON syntax errors into a DefinitionError with line and column."""
-    name = _display_name(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DefinitionError(name, "$", "readable", f"cannot read the file ({exc.strerror})") from None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DefinitionError(
-            name, "$", "json-syntax", f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        ) from None
-    return raw
+    return read_json_file(path, _display_name(path), DefinitionError)
 
 
 def validate_schema(raw: Any, file: str) -> None:
     """Check the definition against scales/schema.json and report the most relevant error."""
-    errors = list(_validator().iter_errors(raw))
-    if not errors:
-        return
-    error = best_match(errors)
-    more = f" ({len(errors) - 1} more problem(s) in this file)" if len(errors) > 1 else ""
-    raise DefinitionError(file, error.json_path, f"schema:{error.validator}", error.message + more)
+    check_schema(raw, file, SCHEMA_PATH, DefinitionError)
 
 
 def _resolve_options(raw: dict[str, Any], index: int, file: str) -> list[dict[str, Any]]:
