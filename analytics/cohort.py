@@ -42,6 +42,7 @@ from analytics.records import (
 from analytics.stats import mean_ci
 from protocol import Protocol, ScheduleError, participant_schedule, planned_infusions
 from protocol.keys import assessment_timepoint, parse_assessment_timepoint
+from protocol.keys import timepoint_label as stored_timepoint_label
 from protocol.timing import shift
 
 TimepointKey = tuple[str, int | None]
@@ -197,11 +198,7 @@ def timepoint_label(protocol: Protocol, key: TimepointKey) -> str:
     """'Day 1 (24 hours)', or '40 minutes after infusion start · infusion 2' for a per-infusion key."""
     found = _LABELS.get((protocol.hash, key))
     if found is None:
-        try:
-            label = protocol.timepoint(key[0]).label
-        except Exception:  # free-text timepoint outside the protocol
-            label = key[0]
-        found = _LABELS[(protocol.hash, key)] = label if key[1] is None else f"{label} · infusion {key[1]}"
+        found = _LABELS[(protocol.hash, key)] = stored_timepoint_label(protocol, assessment_timepoint(*key))
     return found
 
 

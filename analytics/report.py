@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from analytics.outcomes import ScaleOutcome
 from protocol import Protocol
+from protocol.keys import timepoint_label
 from scales import ENGINE_VERSION, get_scale
 from scales.errors import ScaleError
 
@@ -166,11 +167,8 @@ def build_report(
     tz = protocol.timezone
     now = (generated_at or datetime.now(UTC)).astimezone(UTC)
     participant = record["participant"]
-    labels = {t.id: t.label for t in protocol.timepoints}
-    for a in record["assessments"]:
-        if "@" in a["timepoint"]:
-            tp, _, n = a["timepoint"].partition("@")
-            labels.setdefault(a["timepoint"], f"{labels.get(tp, tp)} · infusion {n}")
+    labels = {a["timepoint"]: timepoint_label(protocol, a["timepoint"]) for a in record["assessments"]}
+    labels.update({t.id: t.label for t in protocol.timepoints})  # alerts may name a protocol id
     hashes = sorted({(a["scale_id"], a["scale_version"], a["definition_hash"]) for a in record["assessments"]})
     body = [f"<h1>Participant record: {_e(participant['code'])}</h1>"]
     if blinded:

@@ -33,15 +33,12 @@ from db.connection import transaction
 from db.errors import ValidationError
 from db.participants import get_participant
 from db.permissions import authorize
-from scales import get_scale, registry
+from scales import get_scale, self_report_scale_ids
 from scales.errors import ScaleError
 
 SELF_REPORT_MODES = tokens.SELF_REPORT_MODES
 
 
-def self_report_scale_ids() -> list[str]:
-    """The installed scales a participant rates themselves (rater "self"), in registry order."""
-    return [sid for sid, definition in registry().items() if definition.rater == "self"]
 
 
 def _check_scales(scale_ids: Any) -> list[str]:

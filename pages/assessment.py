@@ -5,11 +5,13 @@ are read-only (and the database refuses changes to them even if this page did no
 import pandas as pd
 import streamlit as st
 
-from db import assessments, audit, participants
+from db import assessments, audit
 from db.connection import unit_of_work
 from db.permissions import allowed
+from protocol.keys import timepoint_label
 from scales import get_scale
 from ui.feedback import run_write, show_flash
+from ui.pickers import choose_participant
 from ui.scale_form import render_result
 from ui.session import require_page
 from ui.study import current_protocol
@@ -17,20 +19,11 @@ from ui.timefmt import local_time
 
 user = require_page("assessment")
 protocol = current_protocol()
-labels = {tp.id: tp.label for tp in protocol.timepoints}
 st.title("Assessments")
 show_flash()
 
-with unit_of_work(write=False) as db:
-    people = participants.list_participants(db, site=user["site_id"])
-if not people:
-    st.info("No participants yet.")
-    st.stop()
-
-codes = [p["code"] for p in people]
-requested = st.query_params.get("participant")
-code = st.selectbox("Participant", codes, index=codes.index(requested) if requested in codes else 0)
-participant = next(p for p in people if p["code"] == code)
+participant = choose_participant(user)
+code = participant["code"]
 with unit_of_work(write=False) as db:
     rows = assessments.list_assessments(db, participant_id=participant["id"])
 if not rows:
@@ -39,7 +32,7 @@ if not rows:
 
 
 def describe(row) -> str:
-    return f"{labels.get(row['timepoint'], row['timepoint'])} · {row['scale_id']} · {row['status']}"
+    return f"{timepoint_label(protocol, row['timepoint'])} · {row['scale_id']} · {row['status']}"
 
 
 choice = st.selectbox("Assessment", [r["id"] for r in rows], format_func=lambda i: describe(next(r for r in rows if r["id"] == i)),
@@ -49,7 +42,7 @@ with unit_of_work(write=False) as db:
     history = audit.events_for(db, "assessment", choice)
 definition = get_scale(assessment["scale_id"])
 
-st.subheader(f"{definition.abbreviation} · {labels.get(assessment['timepoint'], assessment['timepoint'])}")
+st.subheader(f"{definition.abbreviation} · {timepoint_label(protocol, assessment['timepoint'])}")
 st.caption(f"Status {assessment['status']} · version {assessment['version']} · rater {assessment['rater'] or '—'} · "
            f"mode {assessment['mode']} · recall {assessment['recall']} · started {local_time(assessment['started_at'], protocol.timezone)}")
 render_result(assessment["score"], definition)

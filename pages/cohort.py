@@ -18,10 +18,9 @@ from charts import to_png, to_svg
 from charts.views import cohort_from_rows, cohort_view
 from db import alerts as alert_store
 from db import analytics as store
-from db import sites
 from db.connection import database_path, unit_of_work
 from db.permissions import allowed
-from ui.blinding import may_see_arm
+from ui.blinding import arm_visible
 from ui.feedback import run_write, show_flash
 from ui.session import require_page
 from ui.study import current_protocol
@@ -34,9 +33,8 @@ show_flash()
 
 with unit_of_work(write=False) as db:
     version = store.data_version(db)
-    study_blinded = bool(sites.get_study(db)["blinded"])
     open_alerts = alert_store.list_alerts(db, open_only=True, site_id=user["site_id"])
-show_arm = may_see_arm(user["role"], protocol.blinded or study_blinded)
+show_arm = arm_visible(user["role"], protocol)
 db_path = str(database_path())
 
 

@@ -7,13 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from db import clinical, participants, screening
+from db import clinical, screening
 from db.connection import unit_of_work
 from db.permissions import allowed
 from protocol.dosing import total_dose_mg
 from protocol.errors import ProtocolInputError
 from protocol.vitals import check_vitals, next_vitals_due, vitals_schedule
 from ui.feedback import run_write, show_flash
+from ui.pickers import choose_participant
 from ui.session import require_page
 from ui.study import current_protocol
 from ui.timefmt import local_time
@@ -28,14 +29,8 @@ show_flash()
 for warning in st.session_state.pop(VITALS_WARNINGS, []):
     st.error(f"Vital sign outside the protocol's limits: {warning}", icon=":material/warning:")
 
-with unit_of_work(write=False) as db:
-    people = [p for p in participants.list_participants(db, site=user["site_id"])
-              if p["status"] in ("screening", "enrolled")]
-if not people:
-    st.info("No participant is screening or enrolled.")
-    st.stop()
-code = st.selectbox("Participant", [p["code"] for p in people])
-participant = next(p for p in people if p["code"] == code)
+participant = choose_participant(user, statuses=("screening", "enrolled"),
+                                 empty="No participant is screening or enrolled.")
 with unit_of_work(write=False) as db:
     decision = screening.latest_eligibility(db, participant["id"])
     infusions = clinical.list_infusions(db, participant["id"])

@@ -8,19 +8,19 @@ import streamlit as st
 from db import participants, sites
 from db.connection import unit_of_work
 from db.permissions import allowed
-from ui.blinding import may_see_arm
+from ui.blinding import arm_visible
 from ui.feedback import run_write, show_flash
 from ui.session import require_page
+from ui.study import current_protocol
 
 user = require_page("participants")
 st.title("Participants")
 show_flash()
 
 with unit_of_work(write=False) as db:
-    study = sites.get_study(db)
     rows = participants.list_participants(db, site=user["site_id"])
     site_rows = sites.list_sites(db)
-show_arm = may_see_arm(user["role"], bool(study["blinded"]))
+show_arm = arm_visible(user["role"], current_protocol())
 
 query = st.text_input("Search by participant code", placeholder="e.g. KET-014").strip().lower()
 shown = [r for r in rows if query in r["code"].lower()]

@@ -6,11 +6,13 @@ slept returns to the same draft (after signing in again) with every answered ite
 
 import streamlit as st
 
-from db import assessments, participants
+from db import assessments
 from db.connection import unit_of_work
-from protocol.keys import parse_assessment_timepoint
-from scales import registry
+from db.errors import StorageError
+from protocol.keys import timepoint_label
+from scales import clinician_scale_ids, get_scale
 from ui.assessment_start import show_window_warning, start_or_resume
+from ui.pickers import choose_participant
 from ui.scale_form import render_form
 from ui.session import require_page
 from ui.study import current_protocol
@@ -20,12 +22,6 @@ user = require_page("rate")
 apply_tablet_style()
 protocol = current_protocol()
 labels = {tp.id: tp.label for tp in protocol.timepoints}
-
-
-def timepoint_label(key: str) -> str:
-    timepoint_id, infusion_number = parse_assessment_timepoint(key)
-    label = labels.get(timepoint_id, timepoint_id)
-    return label if infusion_number is None else f"{label} (infusion {infusion_number})"
 
 
 def open_assessment(assessment_id: int) -> None:
@@ -39,7 +35,7 @@ if requested:
         assessment_id = int(requested)
         with unit_of_work(write=False) as db:
             row = assessments.load_assessment(db, assessment_id)
-    except Exception:  # a mistyped or foreign id in the address: say so, show nothing else
+    except (ValueError, StorageError):  # a mistyped or unknown id in the address: say so, nothing else
         st.error(f"There is no assessment {requested!r} you can open here. Pick one below.")
         st.query_params.clear()
         st.stop()
@@ -52,28 +48,23 @@ if requested:
     show_window_warning()
     hide_total = st.toggle("Hide the live total and band (blinded rating)", key="hide_live_total",
                            value=protocol.blinded)
-    render_form(user, assessment_id, timepoint_label(row["timepoint"]), show_live_total=not hide_total)
+    render_form(user, assessment_id, timepoint_label(protocol, row["timepoint"]), show_live_total=not hide_total)
     st.stop()
 
 st.title("Rate a scale")
 with unit_of_work(write=False) as db:
-    people = participants.list_participants(db, site=user["site_id"])
     drafts = [a for a in assessments.list_assessments(db, status="draft", site_id=user["site_id"])
               if a["mode"] == "clinician"]
 if drafts:
     st.subheader("Drafts in progress")
     for draft in drafts:
-        label = f"{draft['participant_code']} · {timepoint_label(draft['timepoint'])} · {draft['scale_id']}"
+        label = f"{draft['participant_code']} · {timepoint_label(protocol, draft['timepoint'])} · {draft['scale_id']}"
         if st.button(f"Resume {label}", key=f"resume-{draft['id']}", use_container_width=True):
             open_assessment(draft["id"])
 
-if not people:
-    st.info("No participants yet: a coordinator enrols them on the Participants page.")
-    st.stop()
-
-clinician_scales = {sid: d for sid, d in registry().items() if d.rater in ("clinician", "observer")}
 st.subheader("Start or resume an assessment")
-code = st.selectbox("Participant", [p["code"] for p in people])
+participant = choose_participant(user, empty="No participants yet: a coordinator enrols them on the Participants page.")
+clinician_scales = {sid: get_scale(sid) for sid in clinician_scale_ids()}
 timepoint = st.selectbox("Timepoint", [tp.id for tp in protocol.timepoints], format_func=labels.__getitem__)
 due = [s for s in protocol.scales_due(timepoint) if s in clinician_scales]
 others = [s for s in clinician_scales if s not in due]  # unscheduled ratings stay possible, listed last
@@ -89,8 +80,6 @@ definition = clinician_scales[scale_id]
 recall = st.radio("Recall period", [o["id"] for o in definition.recall_options], horizontal=True,
                   index=[o["id"] for o in definition.recall_options].index(definition.default_recall),
                   format_func=lambda r: next(o["label"] for o in definition.recall_options if o["id"] == r))
-participant = next(p for p in people if p["code"] == code)
-
 infusion_number = None
 if protocol.timepoint(timepoint).anchor == "each_infusion":
     infusion_number = int(st.number_input("Infusion number", min_value=1, max_value=100, value=1, step=1))

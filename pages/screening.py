@@ -4,11 +4,12 @@ db.screening (append-only, audited) and an ineligible participant cannot be dose
 
 import streamlit as st
 
-from db import participants, screening
+from db import screening
 from db.connection import unit_of_work
 from db.permissions import allowed
 from protocol import screening_questions
 from ui.feedback import run_write, show_flash
+from ui.pickers import choose_participant
 from ui.session import require_page
 from ui.study import current_protocol
 from ui.timefmt import local_time
@@ -18,13 +19,7 @@ protocol = current_protocol()
 st.title("Eligibility screening")
 show_flash()
 
-with unit_of_work(write=False) as db:
-    people = participants.list_participants(db, site=user["site_id"])
-if not people:
-    st.info("No participants yet: enrol one on the Participants page first.")
-    st.stop()
-code = st.selectbox("Participant", [p["code"] for p in people])
-participant = next(p for p in people if p["code"] == code)
+participant = choose_participant(user, empty="No participants yet: enrol one on the Participants page first.")
 with unit_of_work(write=False) as db:
     latest = screening.latest_eligibility(db, participant["id"])
     baseline = screening.baseline_severity(db, protocol, participant["id"])

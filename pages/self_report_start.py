@@ -12,13 +12,15 @@ import os
 import pandas as pd
 import streamlit as st
 
-from db import participants, selfreport, tokens
+from db import selfreport, tokens
 from db.connection import unit_of_work
 from db.errors import StorageError
-from scales import get_scale, score
+from protocol.keys import timepoint_label
+from scales import get_scale, score, self_report_scale_ids
 from selfreport import links, support
 from ui.feedback import run_write, show_flash
 from ui.participant_mode import begin_kiosk
+from ui.pickers import choose_participant
 from ui.self_report import site_secrets
 from ui.session import require_page
 from ui.study import current_protocol
@@ -26,25 +28,17 @@ from ui.timefmt import local_time
 
 user = require_page("self_report_start")
 protocol = current_protocol()
-labels = {tp.id: tp.label for tp in protocol.timepoints}
+labels = {tp.id: tp.label for tp in protocol.timepoints}  # for the timepoint picker (protocol ids)
 NEW_LINK_KEY = "self_report_new_link"
 
 st.title("Self-report")
 show_flash()
 
-with unit_of_work(write=False) as db:
-    people = participants.list_participants(db, site=user["site_id"])
-if not people:
-    st.info("No participants yet: a coordinator enrols them on the Participants page.")
-    st.stop()
-
-codes = [p["code"] for p in people]
-requested = st.query_params.get("participant")
-code = st.selectbox("Participant", codes, index=codes.index(requested) if requested in codes else 0)
-participant = next(p for p in people if p["code"] == code)
+participant = choose_participant(user, empty="No participants yet: a coordinator enrols them on the Participants page.")
+code = participant["code"]
 timepoint = st.selectbox("Timepoint", [tp.id for tp in protocol.timepoints], format_func=labels.__getitem__)
 
-self_scales = selfreport.self_report_scale_ids()
+self_scales = self_report_scale_ids()
 due = [s for s in protocol.scales_due(timepoint) if s in self_scales]
 
 
@@ -133,7 +127,7 @@ with unit_of_work(write=False) as db:
 if not made_links:
     st.caption("No links yet.")
 for link in made_links:
-    what = ", ".join(f"{q['scale_id']} ({labels.get(q['timepoint'], q['timepoint'])})" for q in link["questionnaires"])
+    what = ", ".join(f"{q['scale_id']} ({timepoint_label(protocol, q['timepoint'])})" for q in link["questionnaires"])
     line = (f"**{link['state']}** · {link['channel']} · {what} · made {local_time(link['created_at'], protocol.timezone)}"
             f" · expires {local_time(link['expires_at'], protocol.timezone)} · opened {link['use_count']}×")
     if link["state"] != "active":
@@ -154,10 +148,10 @@ else:
             continue
         flags = score(get_scale(report["scale_id"]), report["responses"]).safety_flags
         for flag in flags:
-            st.error(f"Not yet sent ({report['scale_id']}, {labels.get(report['timepoint'], report['timepoint'])}): "
+            st.error(f"Not yet sent ({report['scale_id']}, {timepoint_label(protocol, report['timepoint'])}): "
                      f"{flag['message']}", icon=":material/emergency:")
     table = pd.DataFrame([{
-        "timepoint": labels.get(r["timepoint"], r["timepoint"]),
+        "timepoint": timepoint_label(protocol, r['timepoint']),
         "questionnaire": get_scale(r["scale_id"]).abbreviation,
         "mode": r["mode"],
         "status": r["status"],

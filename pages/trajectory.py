@@ -19,10 +19,11 @@ from analytics.report import build_report
 from charts import VIEW_LABELS, VIEWS, to_png, to_svg
 from charts.views import participant_view
 from db import analytics as store
-from db import clinical, participants, sites
+from db import clinical
 from db.connection import database_path, unit_of_work
 from db.permissions import allowed
-from ui.blinding import may_see_arm
+from ui.blinding import arm_visible
+from ui.pickers import choose_participant
 from ui.session import require_page
 from ui.study import current_protocol
 
@@ -30,18 +31,9 @@ user = require_page("trajectory")
 protocol = current_protocol()
 st.title("Participant trajectory")
 
-with unit_of_work(write=False) as db:
-    people = participants.list_participants(db, site=user["site_id"])
-    study_blinded = bool(sites.get_study(db)["blinded"])
-if not people:
-    st.info("No participants yet.")
-    st.stop()
-
-blinded = not may_see_arm(user["role"], protocol.blinded or study_blinded)
-codes = [p["code"] for p in people]
-requested = st.query_params.get("participant")
-code = st.selectbox("Participant", codes, index=codes.index(requested) if requested in codes else 0)
-participant = next(p for p in people if p["code"] == code)
+participant = choose_participant(user)
+code = participant["code"]
+blinded = not arm_visible(user["role"], protocol)
 st.query_params["participant"] = code
 
 left, right = st.columns([3, 1])

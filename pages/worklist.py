@@ -8,7 +8,7 @@ import streamlit as st
 from db.connection import unit_of_work
 from db.schedule import schedule_inputs
 from protocol.schedule import worklist
-from scales import registry
+from scales import clinician_scale_ids, registry
 from ui.assessment_start import start_or_resume
 from ui.session import require_page
 from ui.study import current_protocol
@@ -28,7 +28,7 @@ with unit_of_work(write=False) as db:
     people = schedule_inputs(db, site_id=user["site_id"])
 ids = {p["code"]: p["id"] for p in people}
 rows = worklist(protocol, people, now)
-clinician = {sid for sid, d in registry().items() if d.rater in ("clinician", "observer")}
+clinician = set(clinician_scale_ids())
 may_rate = user["role"] in ("rater", "pi")
 
 if not rows:

@@ -21,3 +21,14 @@ def parse_assessment_timepoint(text: str) -> tuple[str, int | None]:
     if sep and tail.isdigit():
         return head, int(tail)
     return text, None
+
+
+def timepoint_label(protocol, stored: str) -> str:
+    """What a person reads for a stored timepoint: 'Day 1 (24 hours)', or
+    '40 minutes after infusion start · infusion 2' for 'min_40@2'; free text stays as it is."""
+    timepoint_id, infusion_number = parse_assessment_timepoint(stored)
+    try:
+        label = protocol.timepoint(timepoint_id).label
+    except Exception:  # a timepoint the protocol does not name (free text, an older protocol)
+        label = timepoint_id
+    return label if infusion_number is None else f"{label} · infusion {infusion_number}"

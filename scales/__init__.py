@@ -10,7 +10,7 @@ CLI all call this package, so every path gets the same numbers.
 from scales.definition import ScaleDefinition
 from scales.engine import ENGINE_VERSION, ScoreResult, check_responses, form_progress, score, visible_items
 from scales.errors import DefinitionError, ResponseError, ScaleError, UnknownScaleError
-from scales.loader import get_scale, load_file, registry
+from scales.loader import clinician_scale_ids, get_scale, load_file, registry, self_report_scale_ids
 
 __all__ = [
     "ENGINE_VERSION",
@@ -21,10 +21,12 @@ __all__ = [
     "ScoreResult",
     "UnknownScaleError",
     "check_responses",
+    "clinician_scale_ids",
     "form_progress",
     "get_scale",
     "load_file",
     "registry",
     "score",
+    "self_report_scale_ids",
     "visible_items",
 ]

@@ -384,3 +384,13 @@ def get_scale(scale_id: str, directory: Path | str = DEFINITIONS_DIR) -> ScaleDe
     if scale_id not in scales:
         raise UnknownScaleError(f"unknown scale '{scale_id}'; known scales: {', '.join(sorted(scales))}")
     return scales[scale_id]
+
+
+def clinician_scale_ids() -> list[str]:
+    """Scales a rater administers (clinician- or observer-rated), in registry order."""
+    return [sid for sid, d in registry().items() if d.rater in ("clinician", "observer")]
+
+
+def self_report_scale_ids() -> list[str]:
+    """Scales participants rate themselves, in registry order."""
+    return [sid for sid, d in registry().items() if d.rater == "self"]

@@ -151,7 +151,7 @@ def test_a_stale_tablet_gets_a_conflict_and_reloads(study):
     with unit_of_work() as db:  # the same draft saved from a second tablet
         assessments.save_draft_response(db, study.users["rater"], draft["id"], "madrs_2", 5, expected_version=draft["version"])
     radio(at, "madrs_3").set_value(1).run()
-    assert "reload" in texts(at).lower() or "latest saved answers" in texts(at)
+    assert "The form now shows the latest saved answers." in texts(at)
     assert stored(study)["responses"] == {"madrs_1": 2, "madrs_2": 5}
     assert radio(at, "madrs_2").value == 5
 
@@ -161,3 +161,14 @@ def test_monitor_cannot_open_the_form_and_participant_from_other_site_is_hidden(
     assert "does not give access" in texts(at)
     at = app("pages/rate.py", study.users["rater"]).run()
     assert {s.label: s for s in at.selectbox}["Participant"].options == ["KET-001"]
+
+
+def test_a_mistyped_or_foreign_assessment_address_shows_nothing(study):
+    at = app("pages/rate.py", study.users["rater"], query={"assessment": "abc"}).run()
+    assert "There is no assessment 'abc'" in texts(at) and not at.radio
+    at = app("pages/rate.py", study.users["rater"], query={"assessment": "999"}).run()
+    assert "There is no assessment '999'" in texts(at) and not at.radio
+    with unit_of_work() as db:  # a draft at the other site (OXF): a LON rater may not open it
+        other = assessments.start_assessment(db, study.users["pi"], study.p2["id"], "baseline", "madrs", "clinician")
+    at = app("pages/rate.py", study.users["rater"], query={"assessment": str(other["id"])}).run()
+    assert "belongs to another site" in texts(at) and not at.radio

@@ -25,16 +25,13 @@ def show_flash() -> None:
         st.success(message)
 
 
-def run_write(action: Callable[[Any], Any], success: str, *, rerun: bool = True) -> Any:
-    """Run `action(db)` in one unit of work. Returns its result, or None after showing the error."""
+def run_write(action: Callable[[Any], Any], success: str) -> None:
+    """Run `action(db)` in one unit of work; on success rerun with `success` shown, else show the error."""
     try:
         with unit_of_work() as db:
-            result = action(db)
+            action(db)
     except (StorageError, ScaleError) as exc:
         st.error(str(exc))
-        return None
-    if rerun:
-        st.session_state[_FLASH] = success
-        st.rerun()
-    st.success(success)
-    return result
+        return
+    st.session_state[_FLASH] = success
+    st.rerun()

@@ -78,10 +78,6 @@ def _on_group_choice(user, assessment_id: int, group: tuple[str, ...], responses
             st.session_state.pop(_key("v", assessment_id, member), None)
 
 
-def _option_label(option: dict[str, Any]) -> str:
-    return option["label"]
-
-
 def _draw_item(user, assessment: dict[str, Any], item, responses: dict[str, int], reasons: dict[str, str],
                editable: bool) -> None:
     aid = assessment["id"]
@@ -101,7 +97,7 @@ def _draw_item(user, assessment: dict[str, Any], item, responses: dict[str, int]
             with st.expander("Interview guide"):
                 st.write(item.guide)
         values = [o["value"] for o in item.options]
-        labels = {o["value"]: _option_label(o) for o in item.options}
+        labels = {o["value"]: o["label"] for o in item.options}
         st.radio(
             f"Rating for item {item.number}",
             values,
