@@ -10,9 +10,12 @@ signed-in one only the pages of their role.
 
 import streamlit as st
 
+from db.connection import database_path
 from ui.navigation import PAGES, pages_for_role
 from ui.participant_mode import participant_mode_active
 from ui.session import current_user, ensure_database
+from ui.study import current_protocol
+from ui.warmup import start_warmup
 
 st.set_page_config(page_title="Scalebook", page_icon=":material/assignment:", layout="centered")
 
@@ -23,6 +26,7 @@ if participant_mode_active():
     st.stop()
 
 ensure_database()
+start_warmup(str(database_path()), current_protocol())  # once per server process: see ui/warmup.py
 user = current_user()
 specs = pages_for_role(user["role"]) if user else list(PAGES.values())
 st.navigation([st.Page(s.path, title=s.title, icon=s.icon, url_path=s.id) for s in specs], position="hidden").run()

@@ -10,24 +10,30 @@ Planned timepoints are keyed (timepoint id, infusion number) as `protocol.keys` 
 timepoints through the protocol's infusion plan), which is also the cohort chart's x order.
 
 Memos (module-level, process-wide, all pure): a rater's submission changes one participant, so
-the per-participant work is remembered on that participant's own rows: the Assessment records
-per row, each scale's list, each scale's outcome, the CADSS peak, and the schedule states (the
-last also until the next instant at which a window opens, turns overdue or closes). A new data
-version reloads every row (three queries) but recomputes only what changed. Keys hold the full
-inputs, so a memo can never answer for different data.
+the per-participant work is remembered on that participant's own rows: each scale's Assessment
+records, each scale's outcome, the CADSS peak, the planned timepoints (until an infusion is
+logged) and the completeness states (until the next instant at which a window opens, turns
+overdue or closes). A new data version reloads every row (three queries) but recomputes only
+what changed. Keys hold the full inputs, so a memo can never answer for different data.
+
+The bulk builders run with Python's cyclic garbage collector paused (analytics.gcpause): they
+allocate hundreds of thousands of small objects and build no reference cycles.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
 
 from analytics.dissociation import infusion_courses, peak_of
+from analytics.gcpause import without_cycle_collection
 from analytics.outcomes import ScaleOutcome, scale_outcome
 from analytics.records import (
     Assessment,
@@ -40,7 +46,7 @@ from analytics.records import (
     stored_time,
 )
 from analytics.stats import mean_ci
-from protocol import Protocol, ScheduleError, participant_schedule, planned_infusions
+from protocol import Protocol, ScheduleError, plan_timepoints, planned_infusions, schedule_states
 from protocol.keys import assessment_timepoint, parse_assessment_timepoint
 from protocol.keys import timepoint_label as stored_timepoint_label
 from protocol.timing import shift
@@ -101,7 +107,7 @@ class Cohort:
             if remembered is not None and remembered[0] == raw:
                 built = remembered[1]
             else:
-                built = chronological(r if isinstance(r, Assessment) else _record(r) for r in raw)
+                built = chronological(assessment_from_row(r) if type(r) is tuple else r for r in raw)
                 _SCALE_MEMO[key] = (raw, built)
             self._built[key] = built
         return built
@@ -116,39 +122,31 @@ class Cohort:
     def of(self, participant_id: int) -> tuple[list[Assessment], tuple[InfusionEvent, ...]]:
         return self.assessments(participant_id), self.infusions.get(participant_id, ())
 
-    def completed(self, participant_id: int) -> list[dict[str, Any]]:
-        """What the schedule needs of every submitted assessment (no Assessment records built)."""
-        out = []
+    def completed(self, participant_id: int) -> dict[TimepointKey, dict[str, datetime]]:
+        """What the schedule needs of every submitted assessment, in the shape of
+        protocol.schedule.completed_index: {(timepoint id, infusion number): {scale: completed_at}},
+        the latest per scale (built from the stored rows; no Assessment records needed)."""
+        done: dict[TimepointKey, dict[str, datetime]] = {}
         for scale_id, rows in self._rows.get(participant_id, {}).items():
             for r in rows:
-                if isinstance(r, Assessment):
-                    timepoint, completed_at = r.timepoint, r.completed_at
+                if type(r) is tuple:  # a stored row (ASSESSMENT_FIELDS order)
+                    key, completed_at = parse_assessment_timepoint(r[2]), stored_time(r[8])
                 else:
-                    timepoint, completed_at = r[2], stored_time(r[8])
+                    key, completed_at = (r.timepoint_id, r.infusion_number), r.completed_at
                 if completed_at is None:
                     continue
-                timepoint_id, number = parse_assessment_timepoint(timepoint)
-                out.append({"timepoint_id": timepoint_id, "infusion_number": number, "scale": scale_id,
-                            "completed_at": completed_at})
-        return out
+                scales = done.get(key)
+                if scales is None:
+                    done[key] = {scale_id: completed_at}
+                elif scale_id not in scales or completed_at > scales[scale_id]:
+                    scales[scale_id] = completed_at
+        return done
 
 
-_ROW_MEMO: dict[tuple, Assessment] = {}
 _SCALE_MEMO: dict[tuple[int, str], tuple[tuple, list[Assessment]]] = {}
-_ROW_MEMO_SIZE = 100_000  # rows of the scales viewed, about 1 kB each
 
 
-def _record(row: tuple) -> Assessment:
-    """assessment_from_row, memoised on the row itself: a new data version reloads every row, but
-    only the rows that changed need building again."""
-    found = _ROW_MEMO.get(row)
-    if found is None:
-        if len(_ROW_MEMO) >= _ROW_MEMO_SIZE:
-            _ROW_MEMO.clear()
-        found = _ROW_MEMO[row] = assessment_from_row(row)
-    return found
-
-
+@without_cycle_collection
 def build_cohort(participant_rows: Iterable[Mapping[str, Any]], assessment_rows: Iterable[Sequence[Any]],
                  infusion_rows: Iterable[Sequence[Any]]) -> Cohort:
     """A Cohort from the rows `db.analytics.cohort_rows` returns (ASSESSMENT_FIELDS order)."""
@@ -275,12 +273,17 @@ def trajectory_frame(protocol: Protocol, cohort: Cohort, outcomes: Mapping[int, 
         if outcome is not None:
             rows += _trajectory_rows(p, outcome)
     order = {k: i for i, k in enumerate(timepoint_order(protocol, (r[2] for r in rows)))}
-    kept = [r for r in rows if r[2] in order]
+    # Sorted here (by planned timepoint, then participant) rather than by pandas afterwards, and
+    # text columns kept as Python strings (object dtype): the chart and the summaries read them
+    # back row by row, which Arrow-backed strings make several times slower.
+    kept = sorted((r for r in rows if r[2] in order), key=lambda r: (order[r[2]], r[0]))
+    texts = {k: key_text(k) for k in order}
+    labels = {k: timepoint_label(protocol, k) for k in order}
     frame = pd.DataFrame({
-        "participant": [r[0] for r in kept],
-        "arm": [r[1] for r in kept],
-        "timepoint": [key_text(r[2]) for r in kept],
-        "label": [timepoint_label(protocol, r[2]) for r in kept],
+        "participant": pd.Series([r[0] for r in kept], dtype=object),
+        "arm": pd.Series([r[1] for r in kept], dtype=object),
+        "timepoint": pd.Series([texts[r[2]] for r in kept], dtype=object),
+        "label": pd.Series([labels[r[2]] for r in kept], dtype=object),
         "order": pd.array([order[r[2]] for r in kept], dtype="Int64"),
         "total": pd.array([r[3] for r in kept], dtype="Int64"),
         "percent_change": pd.array([r[4] for r in kept], dtype="Float64"),
@@ -289,24 +292,46 @@ def trajectory_frame(protocol: Protocol, cohort: Cohort, outcomes: Mapping[int, 
         "remission": pd.array([r[7] for r in kept], dtype="boolean"),
         "amended": pd.array([bool(r[8]) for r in kept], dtype=bool),
     }, columns=TRAJECTORY_COLUMNS)
-    return frame.sort_values(["order", "participant"], kind="stable").reset_index(drop=True)
+    return frame
+
+
+def _values(series: pd.Series) -> list:
+    """A column as Python values, missing (pd.NA, NaN) as None."""
+    return [None if v is pd.NA or (isinstance(v, float) and v != v) else v for v in series.tolist()]
+
+
+def _grouped(frame: pd.DataFrame, keys: list[str], columns: list[str]) -> list[tuple[tuple, dict[str, list]]]:
+    """Rows grouped by `keys` in sorted key order (a missing key value after the present ones, as
+    pandas' groupby(sort=True, dropna=False) orders them), with the `columns`' values per group.
+    Plain Python: a cohort has a few hundred groups of 12,000 rows, where pandas' per-group
+    overhead was most of the cost."""
+    groups: dict[tuple, dict[str, list]] = {}
+    key_rows = zip(*(_values(frame[k]) for k in keys), strict=True)
+    value_rows = zip(*(_values(frame[c]) for c in columns), strict=True)
+    for key, row in zip(key_rows, value_rows, strict=True):
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = {c: [] for c in columns}
+        for column, value in zip(columns, row, strict=True):
+            group[column].append(value)
+    return sorted(groups.items(), key=lambda item: tuple((v is None, v) for v in item[0]))
 
 
 def timepoint_summary(frame: pd.DataFrame, *, by_arm: bool = False, level: float = 0.95) -> pd.DataFrame:
     """Per planned timepoint (and arm): n, mean, SD and the t-based CI of the total."""
     keys = ["order", "timepoint", "label"] + (["arm"] if by_arm else [])
     rows = []
-    for group, part in frame.groupby(keys, sort=True, dropna=False):
-        ci = mean_ci(part["total"].dropna().astype(float), level)
+    for group, part in _grouped(frame, keys, ["total"]):
+        ci = mean_ci((t for t in part["total"] if t is not None), level)
         rows.append((*group, ci.n, ci.mean, ci.sd, ci.low, ci.high))
     columns = keys + ["n", "mean", "sd", "ci_low", "ci_high"]
     return pd.DataFrame(rows, columns=columns)
 
 
-def _rate(flags: pd.Series) -> tuple[int, int, float | None]:
-    decided = flags.dropna()
-    met = int(decided.sum())
-    return met, len(decided), (100.0 * met / len(decided) if len(decided) else None)
+def _rate(flags: list) -> tuple[int, int, float | None]:
+    decided = [f for f in flags if f is not None]
+    met = sum(1 for f in decided if f)
+    return met, len(decided), (100.0 * met / len(decided) if decided else None)
 
 
 def response_rates(frame: pd.DataFrame, *, by_arm: bool = False) -> pd.DataFrame:
@@ -315,7 +340,7 @@ def response_rates(frame: pd.DataFrame, *, by_arm: bool = False) -> pd.DataFrame
     post = frame[~frame["baseline"].astype(bool)]
     keys = ["order", "timepoint", "label"] + (["arm"] if by_arm else [])
     rows = []
-    for group, part in post.groupby(keys, sort=True, dropna=False):
+    for group, part in _grouped(post, keys, ["response", "remission"]):
         r_met, r_n, r_pct = _rate(part["response"])
         m_met, m_n, m_pct = _rate(part["remission"])
         rows.append((*group, r_met, r_n, r_pct, m_met, m_n, m_pct))
@@ -342,44 +367,73 @@ class Completeness:
     columns: tuple[TimepointKey, ...]
 
     def counts(self) -> pd.DataFrame:
-        """Per timepoint: how many participants are in each state."""
-        counts = {label: self.matrix[label].value_counts() for label in self.matrix.columns}
-        return pd.DataFrame(counts).fillna(0).astype(int).reindex(list(STATE_LABELS.values())).fillna(0).astype(int)
+        """Per timepoint: how many participants are in each state (counted once; the page shows
+        it on every run)."""
+        return self._counts
+
+    @cached_property
+    def _counts(self) -> pd.DataFrame:
+        states = list(STATE_LABELS.values())
+        counted = {label: Counter(self.matrix[label].tolist()) for label in self.matrix.columns}
+        return pd.DataFrame({label: [c.get(state, 0) for state in states] for label, c in counted.items()},
+                            index=states, dtype=int)
 
 
-_SCHEDULE_MEMO: dict[int, tuple[tuple, datetime, list, datetime]] = {}
+_SCHEDULE_MEMO: dict[int, tuple[tuple, datetime, tuple[dict, int], datetime]] = {}
 
 
-def _boundaries(protocol: Protocol, rows: Sequence[Any]) -> list[datetime]:
+def _boundaries(planned: Sequence[Any]) -> list[datetime]:
     """The instants at which a timepoint's state can change: window opens, due turns overdue,
     window closes (protocol.schedule.timepoint_state compares `now` with exactly these)."""
     out = []
-    for r in rows:
-        if r.due_at is None:
-            continue
-        overdue = min(shift(r.due_at, protocol.overdue_after, protocol.timezone), r.window_end)
-        out += [r.window_start, overdue, r.window_end]
+    for p in planned:
+        if p.due_at is not None:
+            out += [p.window_start, p.overdue_at, p.window_end]
     return out
 
 
-def participant_states(protocol: Protocol, cohort: Cohort, participant: Participant, now: datetime) -> list:
-    """protocol.schedule.participant_schedule for one participant, memoised on its inputs and
-    reused until the next instant at which any of its timepoints can change state (so after one
-    new rating, or a minute later, only the participants concerned are planned again)."""
+_PLAN_MEMO: dict[int, tuple[tuple, list]] = {}
+
+
+def _plan(protocol: Protocol, participant: Participant, given: tuple[InfusionEvent, ...]) -> list:
+    """protocol.schedule.plan_timepoints for one participant, remembered until their enrolment
+    time or infusions change (a new rating does not move the plan)."""
+    key = (protocol.hash, participant.code, participant.enrolled_at, given)
+    memo = _PLAN_MEMO.get(participant.id)
+    if memo is not None and memo[0] == key:
+        return memo[1]
+    infusions = [{"number": i.number, "started_at": i.started_at, "ended_at": i.ended_at} for i in given]
+    planned = plan_timepoints(protocol, participant.enrolled_at, infusions)
+    _PLAN_MEMO[participant.id] = (key, planned)
+    return planned
+
+
+def participant_states(protocol: Protocol, cohort: Cohort, participant: Participant, now: datetime
+                       ) -> tuple[dict[TimepointKey, str], int]:
+    """One participant's row of the completeness matrix: ({(timepoint id, infusion number): state
+    label}, missed assessments), from protocol.schedule (plan_timepoints, then schedule_states on
+    the stored completions).
+
+    Memoised on its inputs and reused until the next instant at which any of the participant's
+    timepoints can change state, so after one new rating, or a minute later, only the
+    participants concerned are planned again. The memo keeps this compact answer (strings and
+    numbers), not the schedule rows: a long-lived cache of 14,000 row objects would make every
+    later full garbage collection of the server process walk them."""
     given = cohort.infusions.get(participant.id, ())
     key = (protocol.hash, participant.code, participant.enrolled_at, given, cohort.raw_key(participant.id))
     memo = _SCHEDULE_MEMO.get(participant.id)
     if memo is not None and memo[3] <= now < memo[1] and memo[0] == key:
         return memo[2]
-    infusions = [{"number": i.number, "started_at": i.started_at, "ended_at": i.ended_at} for i in given]
-    rows = participant_schedule(protocol, {"code": participant.code, "enrolled_at": participant.enrolled_at,
-                                           "infusions": infusions, "completed": cohort.completed(participant.id)},
-                                now)
-    later = [b for b in _boundaries(protocol, rows) if b > now]
-    _SCHEDULE_MEMO[participant.id] = (key, min(later) if later else datetime.max.replace(tzinfo=UTC), rows, now)
-    return rows
+    planned = _plan(protocol, participant, given)
+    rows = schedule_states(participant.code, planned, cohort.completed(participant.id), now)
+    answer = ({(r.timepoint_id, r.infusion_number): STATE_LABELS[r.state] for r in rows},
+              sum(len(r.scales) for r in rows if r.state == "missed"))
+    later = [b for b in _boundaries(planned) if b > now]
+    _SCHEDULE_MEMO[participant.id] = (key, min(later) if later else datetime.max.replace(tzinfo=UTC), answer, now)
+    return answer
 
 
+@without_cycle_collection
 def completeness(protocol: Protocol, cohort: Cohort, now: datetime) -> Completeness:
     """The participant × planned timepoint matrix from protocol.schedule (windows and states)."""
     now = parse_time(now)
@@ -388,16 +442,17 @@ def completeness(protocol: Protocol, cohort: Cohort, now: datetime) -> Completen
     problems: dict[str, str] = {}
     for p in cohort.participants:
         try:
-            rows = participant_states(protocol, cohort, p, now)
+            states[p.code], missed[p.code] = participant_states(protocol, cohort, p, now)
         except ScheduleError as exc:
             problems[p.code] = str(exc)
             states[p.code], missed[p.code] = {}, 0
-            continue
-        states[p.code] = {(r.timepoint_id, r.infusion_number): STATE_LABELS[r.state] for r in rows}
-        missed[p.code] = sum(len(r.scales) for r in rows if r.state == "missed")
     columns = tuple(timepoint_order(protocol, {k for row in states.values() for k in row}))
     labels = [timepoint_label(protocol, k) for k in columns]
-    matrix = pd.DataFrame([[row.get(k, "") for k in columns] for row in states.values()],
+    # Categorical columns (five states and "" for a timepoint the participant does not have):
+    # built and sent to the browser as small codes instead of 14,000 strings.
+    categories = [*STATE_LABELS.values(), ""]
+    matrix = pd.DataFrame({label: pd.Categorical([row.get(k, "") for row in states.values()], categories=categories)
+                           for k, label in zip(columns, labels, strict=True)},
                           index=pd.Index(list(states), name="participant"), columns=labels)
     return Completeness(matrix, missed, problems, columns)
 
@@ -417,44 +472,54 @@ def participant_table(protocol: Protocol, cohort: Cohort, outcomes: Mapping[int,
     responder/remitter at the endpoint, time to first response (hours from the start of infusion
     1), relapse, CADSS peak over all infusions (and its minute), missed assessments, rater
     changes and amended assessments. The arm column is dropped when the viewer is blinded."""
-    rows = []
-    for p in cohort.participants:
-        outcome = outcomes[p.id]
-        peak = cadss_peak(protocol, cohort, p.id)
-        first = outcome.first_response
-        relapse = outcome.relapse
-        endpoint = outcome.endpoint
-        rows.append({
-            "participant": p.code, "site": p.site_code, "arm": p.arm, "status": p.status,
-            "baseline": outcome.baseline_total,
-            "endpoint": None if endpoint is None else endpoint.total,
-            "percent_change": None if endpoint is None else endpoint.percent_change,
-            "responder": outcome.endpoint_flag("response"),
-            "remitter": outcome.endpoint_flag("remission"),
-            "response_and_remission": outcome.endpoint_flag("combined"),
-            "first_response_hours": None if first is None else round(first.hours, 2),
-            "first_response_at": None if first is None else timepoint_label(
-                protocol, parse_assessment_timepoint(first.timepoint)),
-            "relapse_at": None if relapse is None else timepoint_label(
-                protocol, parse_assessment_timepoint(relapse.timepoint)),
-            "dissociation_peak": None if peak is None else peak.value,
-            "dissociation_peak_minutes": None if peak is None else round(peak.minutes),
-            "missed_assessments": missed.get(p.code, 0),
-            "rater_changes": len(outcome.rater_changes),
-            "amended": sum(1 for a in cohort.scale(p.id, outcome.scale_id) if a.amended),
-        })
-    frame = pd.DataFrame(rows, columns=PARTICIPANT_COLUMNS)
-    for name in ("baseline", "endpoint", "dissociation_peak", "dissociation_peak_minutes", "missed_assessments",
-                 "rater_changes", "amended"):
-        frame[name] = pd.array(frame[name].tolist(), dtype="Int64")
-    for name in ("percent_change", "first_response_hours"):
-        frame[name] = pd.array([None if v is None or (isinstance(v, float) and math.isnan(v)) else round(v, 1)
-                                for v in frame[name].tolist()], dtype="Float64")
-    for name in ("responder", "remitter", "response_and_remission"):
-        frame[name] = pd.array(frame[name].tolist(), dtype="boolean")
+    rows = [_table_row(protocol, cohort, p, outcomes[p.id], missed.get(p.code, 0)) for p in cohort.participants]
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(PARTICIPANT_COLUMNS)
+    dtypes = {**dict.fromkeys(("baseline", "endpoint", "dissociation_peak", "dissociation_peak_minutes",
+                               "missed_assessments", "rater_changes", "amended"), "Int64"),
+              **dict.fromkeys(("percent_change", "first_response_hours"), "Float64"),
+              **dict.fromkeys(("responder", "remitter", "response_and_remission"), "boolean")}
+    frame = pd.DataFrame({name: pd.array(list(values), dtype=dtypes.get(name, object))
+                          for name, values in zip(PARTICIPANT_COLUMNS, columns, strict=True)}, columns=PARTICIPANT_COLUMNS)
     if not show_arm:
         frame = frame.drop(columns=["arm"])
     return frame
+
+
+_TABLE_ROWS: dict[tuple[str, int], tuple] = {}
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(value, digits)
+
+
+def _table_row(protocol: Protocol, cohort: Cohort, p: Participant, outcome: ScaleOutcome, missed: int) -> tuple:
+    """One participant's row of participant_table (PARTICIPANT_COLUMNS order), remembered while
+    the participant, their outcome and CADSS peak (memoised objects) and missed count are the same."""
+    peak = cadss_peak(protocol, cohort, p.id)
+    where = (outcome.scale_id, p.id)
+    found = _TABLE_ROWS.get(where)
+    if found is not None and found[0] == p and found[1] is outcome and found[2] is peak and found[3] == missed:
+        return found[4]
+    first, relapse, endpoint = outcome.first_response, outcome.relapse, outcome.endpoint
+    row = (
+        p.code, p.site_code, p.arm, p.status,
+        outcome.baseline_total,
+        None if endpoint is None else endpoint.total,
+        None if endpoint is None else _round(endpoint.percent_change, 1),
+        outcome.endpoint_flag("response"),
+        outcome.endpoint_flag("remission"),
+        outcome.endpoint_flag("combined"),
+        None if first is None else _round(round(first.hours, 2), 1),
+        None if first is None else timepoint_label(protocol, parse_assessment_timepoint(first.timepoint)),
+        None if relapse is None else timepoint_label(protocol, parse_assessment_timepoint(relapse.timepoint)),
+        None if peak is None else peak.value,
+        None if peak is None else round(peak.minutes),
+        missed,
+        len(outcome.rater_changes),
+        sum(1 for a in cohort.scale(p.id, outcome.scale_id) if a.amended),
+    )
+    _TABLE_ROWS[where] = (p, outcome, peak, missed, row)
+    return row
 
 
 def to_csv(frame: pd.DataFrame) -> bytes:

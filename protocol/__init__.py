@@ -35,7 +35,7 @@ from protocol.model import (
     VitalsPolicy,
     VitalsThresholds,
 )
-from protocol.outcomes import outcome_flags, percent_reduction, select_baseline
+from protocol.outcomes import baseline_index, outcome_flags, percent_reduction, select_baseline
 from protocol.schedule import (
     STATES,
     Infusion,
@@ -43,9 +43,11 @@ from protocol.schedule import (
     PlannedTimepoint,
     WindowCheck,
     WorklistRow,
+    completed_index,
     participant_schedule,
     plan_timepoints,
     planned_infusions,
+    schedule_states,
     timepoint_state,
     window_check,
     worklist,
@@ -85,9 +87,11 @@ __all__ = [
     "VitalsThresholds",
     "WindowCheck",
     "WorklistRow",
+    "baseline_index",
     "check_duration",
     "check_vitals",
     "compile_protocol",
+    "completed_index",
     "decide",
     "default_protocol_path",
     "load_file",
@@ -99,6 +103,7 @@ __all__ = [
     "plan_timepoints",
     "planned_end",
     "planned_infusions",
+    "schedule_states",
     "screening_questions",
     "select_baseline",
     "timepoint_state",

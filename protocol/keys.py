@@ -8,6 +8,8 @@ same timepoint of two infusions are two assessments.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 SEPARATOR = "@"
 
 
@@ -15,8 +17,10 @@ def assessment_timepoint(timepoint_id: str, infusion_number: int | None) -> str:
     return timepoint_id if infusion_number is None else f"{timepoint_id}{SEPARATOR}{int(infusion_number)}"
 
 
+@lru_cache(maxsize=4096)
 def parse_assessment_timepoint(text: str) -> tuple[str, int | None]:
-    """Inverse of assessment_timepoint; free text that is not a key comes back unchanged."""
+    """Inverse of assessment_timepoint; free text that is not a key comes back unchanged.
+    Memoised: a cohort stores tens of thousands of assessments under a few dozen keys."""
     head, sep, tail = text.partition(SEPARATOR)
     if sep and tail.isdigit():
         return head, int(tail)

@@ -8,14 +8,13 @@ undefined when the baseline is missing or 0, and then every rule that needs it i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from fractions import Fraction
-from functools import lru_cache
 from typing import Any
 
 from protocol.errors import ProtocolInputError
-from protocol.model import Condition, OutcomeRule, Protocol
+from protocol.model import Condition, Protocol
 from protocol.timing import require_aware, shift
 
 Flag = bool | None
@@ -28,34 +27,54 @@ def percent_reduction(baseline_total: int | None, total: int) -> Fraction | None
     return Fraction(baseline_total - total, baseline_total) * 100
 
 
-@lru_cache(maxsize=512)
-def _exact(value: object) -> Fraction:
-    """A rule's threshold (a Decimal from the protocol file) as an exact fraction, made once."""
-    return Fraction(value)
+Test = Callable[[int | None, int], Flag]
+_TESTS: dict[int, tuple[Condition, Test]] = {}
 
 
-def _holds(condition: Condition, baseline_total: int | None, total: int) -> Flag:
+def _test(condition: Condition) -> Test:
+    """The condition as a function (baseline total, total) → met?, built once per condition.
+
+    Thresholds are exact fractions p/q of the protocol's decimal values, and every comparison is
+    cross-multiplied into whole numbers: exact at the 50 % edge, and cheap enough to judge a
+    1,000-participant cohort (Fraction comparisons per check were not)."""
+    found = _TESTS.get(id(condition))
+    if found is not None and found[0] is condition:
+        return found[1]
+    test = _build_test(condition)
+    _TESTS[id(condition)] = (condition, test)  # the condition is kept, so its id is never reused
+    return test
+
+
+def _build_test(condition: Condition) -> Test:
     if condition.op in ("all", "any"):
-        results = [_holds(part, baseline_total, total) for part in condition.parts]
-        if condition.op == "all":
-            return False if False in results else (None if None in results else True)
-        return True if True in results else (None if None in results else False)
-    value = _exact(condition.value)
+        parts = tuple(_test(part) for part in condition.parts)
+        decisive, other = (False, True) if condition.op == "all" else (True, False)
+
+        def combined(baseline_total: int | None, total: int) -> Flag:
+            results = [part(baseline_total, total) for part in parts]
+            return decisive if decisive in results else (None if None in results else other)
+        return combined
+    value = Fraction(condition.value)
+    p, q = value.numerator, value.denominator  # q > 0
     if condition.op.startswith("percent_"):
-        if not baseline_total:
-            return None
-        # (baseline − total) / baseline × 100 ≥ p/q, cross-multiplied: exact integer arithmetic,
-        # cheap enough for a 1,000-participant cohort (Fraction objects per check were not).
-        sign = 1 if baseline_total > 0 else -1
-        lhs = (baseline_total - total) * 100 * value.denominator * sign
-        rhs = value.numerator * baseline_total * sign
-        return lhs >= rhs if condition.op == "percent_reduction_at_least" else lhs < rhs
-    return {
-        "total_at_most": total <= value,
-        "total_below": total < value,
-        "total_at_least": total >= value,
-        "total_above": total > value,
+        at_least = condition.op == "percent_reduction_at_least"
+
+        def percent(baseline_total: int | None, total: int) -> Flag:
+            if not baseline_total:
+                return None
+            # (baseline − total) / baseline × 100 ≥ p/q  ⇔  (baseline − total) × 100 × q ≥ p × baseline
+            # (both sides times the baseline's sign, so a negative baseline keeps the direction)
+            sign = 1 if baseline_total > 0 else -1
+            met = (baseline_total - total) * 100 * q * sign >= p * baseline_total * sign
+            return met if at_least else not met
+        return percent
+    compare = {
+        "total_at_most": lambda total: total * q <= p,
+        "total_below": lambda total: total * q < p,
+        "total_at_least": lambda total: total * q >= p,
+        "total_above": lambda total: total * q > p,
     }[condition.op]
+    return lambda baseline_total, total: compare(total)
 
 
 def _check_total(total: object, what: str) -> int:
@@ -74,36 +93,48 @@ def outcome_flags(protocol: Protocol, scale_id: str, baseline_total: int | None,
     """
     if baseline_total is not None:
         _check_total(baseline_total, "the baseline")
-    rules = protocol.outcome_rules_for(scale_id)
-    responded = {rule.after: False for rule in rules if rule.kind == "relapse"}
-    streaks = {rule.id: 0 for rule in rules if rule.kind == "relapse"}
+    steps = _rule_steps(protocol, scale_id)
+    responded = {step[4]: False for step in steps if step[1] == _RELAPSE}
+    streaks = {step[0]: 0 for step in steps if step[1] == _RELAPSE}
     history: list[dict[str, Flag]] = []
     for index, total in enumerate(totals):
-        _check_total(total, f"total {index + 1}")
+        if type(total) is not int:
+            _check_total(total, f"total {index + 1}")
         flags: dict[str, Flag] = {}
-        for rule in rules:
-            flags[rule.id] = _flag(rule, flags, baseline_total, total, responded, streaks)
+        for rule_id, kind, test, requires, after, consecutive in steps:
+            if kind == _CONDITION:
+                flags[rule_id] = test(baseline_total, total)
+            elif kind == _COMBINED:
+                parts = [flags.get(r) for r in requires]
+                flags[rule_id] = False if False in parts else (None if None in parts else True)
+            elif not responded[after]:  # relapse: only after the `after` rule was met at an earlier total
+                flags[rule_id] = False
+            else:
+                now = test(baseline_total, total)
+                streaks[rule_id] = streaks[rule_id] + 1 if now else 0
+                flags[rule_id] = None if now is None else streaks[rule_id] >= consecutive
         for after in responded:
-            responded[after] = responded[after] or flags.get(after) is True
+            if flags.get(after) is True:
+                responded[after] = True
         history.append(flags)
     return history
 
 
-def _flag(rule: OutcomeRule, earlier: Mapping[str, Flag], baseline_total: int | None, total: int,
-          responded: dict[str, bool], streaks: dict[str, int]) -> Flag:
-    if rule.kind in ("response", "remission"):
-        return _holds(rule.when, baseline_total, total)
-    if rule.kind == "combined":
-        parts = [earlier[r] if r in earlier else None for r in rule.requires]
-        return False if False in parts else (None if None in parts else True)
-    # relapse: only after the `after` rule was met at an earlier total.
-    if not responded[rule.after]:
-        return False
-    now = _holds(rule.when, baseline_total, total)
-    streaks[rule.id] = streaks[rule.id] + 1 if now else 0
-    if now is None:
-        return None
-    return streaks[rule.id] >= rule.consecutive
+_CONDITION, _COMBINED, _RELAPSE = 0, 1, 2
+_STEPS: dict[tuple[str, str], tuple] = {}
+
+
+def _rule_steps(protocol: Protocol, scale_id: str) -> tuple:
+    """The scale's rules in file order as (id, kind, test, requires, after, consecutive), made
+    once per protocol and scale: outcome_flags runs for every participant of a cohort."""
+    found = _STEPS.get((protocol.hash, scale_id))
+    if found is None:
+        kinds = {"response": _CONDITION, "remission": _CONDITION, "combined": _COMBINED, "relapse": _RELAPSE}
+        found = _STEPS[(protocol.hash, scale_id)] = tuple(
+            (rule.id, kinds[rule.kind], None if rule.when is None else _test(rule.when), rule.requires, rule.after,
+             rule.consecutive)
+            for rule in protocol.outcome_rules_for(scale_id))
+    return found
 
 
 def select_baseline(protocol: Protocol, assessments: Iterable[Mapping[str, Any]],
@@ -113,15 +144,27 @@ def select_baseline(protocol: Protocol, assessments: Iterable[Mapping[str, Any]]
 
     `assessments`: mappings with at least `complete` (bool) and `completed_at` (aware datetime).
     """
+    assessments = [a for a in assessments if a.get("complete") and a.get("completed_at") is not None]
+    index = baseline_index(protocol, [a["completed_at"] for a in assessments], first_infusion_at)
+    return None if index is None else assessments[index]
+
+
+def baseline_index(protocol: Protocol, completed_at: Sequence[datetime], first_infusion_at: datetime) -> int | None:
+    """select_baseline on completion times alone (all of complete assessments): the position of
+    the baseline in `completed_at`, or None. The latest time wins; of equal times, the first one
+    listed (as select_baseline has always chosen)."""
     first = require_aware(first_infusion_at, "first_infusion_at")
     rule = protocol.baseline_rule
     earliest = shift(first, rule.lookback, protocol.timezone, sign=-1) if rule.lookback else None
-    candidates = []
-    for assessment in assessments:
-        completed_at = assessment.get("completed_at")
-        if not assessment.get("complete") or completed_at is None:
-            continue
-        completed_at = require_aware(completed_at, "completed_at")
-        if completed_at < first and (earliest is None or completed_at >= earliest):
-            candidates.append((completed_at, assessment))
-    return max(candidates, key=lambda pair: pair[0])[1] if candidates else None
+    best: int | None = None
+    for index, moment in enumerate(completed_at):
+        if moment.tzinfo is not UTC:  # stored times are UTC already; anything else is checked
+            moment = require_aware(moment, "completed_at")
+        if moment < first and (earliest is None or moment >= earliest) and (
+                best is None or moment > _utc(completed_at[best])):
+            best = index
+    return best
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is UTC else require_aware(moment, "completed_at")

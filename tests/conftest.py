@@ -16,6 +16,9 @@ from tests.app_support import PASSWORD, ROLES
 @pytest.fixture(autouse=True)
 def _isolated_database(tmp_path, monkeypatch):
     monkeypatch.setenv("SCALEBOOK_DB", str(tmp_path / "scalebook.db"))
+    # No background warm-up thread (ui/warmup.py) reading a test's database after the test ends;
+    # tests/test_warmup.py turns it on where it is under test.
+    monkeypatch.setenv("SCALEBOOK_WARMUP", "0")
 
 
 @pytest.fixture

@@ -129,6 +129,8 @@ def test_completeness_matrix_states_and_missed_count():
     assert result.missed == {"P1": 7}
     assert result.counts().loc["missing"].sum() == 4 and list(result.matrix.columns)[0] == \
         "Baseline (before the infusion)"
+    assert result.counts()["Day 2"].to_dict() == {"done": 0, "missing": 0, "due": 0, "overdue": 1, "upcoming": 0}
+    assert result.counts().sum().to_dict() == dict.fromkeys(result.matrix.columns, 1)  # one participant
     later = completeness(PROTOCOL, cohort, T0 + timedelta(days=2, hours=9))  # day 2 window closed
     assert later.matrix.loc["P1", "Day 2"] == "missing" and later.missed["P1"] == 8
 
@@ -163,7 +165,9 @@ def test_build_cohort_from_database_rows():
     cohort = build_cohort(people, rows, infusions)
     o = cohort_outcomes(PROTOCOL, cohort, "madrs")[1]
     assert (o.baseline_total, o.endpoint.total, o.endpoint_flag("response")) == (30, 12, True)
-    assert cohort.scale(1, "madrs")[1].amended and cohort.completed(1)[0]["timepoint_id"] in ("baseline", "day_1")
+    assert cohort.scale(1, "madrs")[1].amended
+    assert cohort.completed(1) == {("baseline", None): {"madrs": datetime(2026, 3, 1, 9, tzinfo=UTC)},
+                                   ("day_1", None): {"madrs": datetime(2026, 3, 3, 9, tzinfo=UTC)}}
 
 
 def test_timepoint_order_follows_nominal_time_including_per_infusion_keys():

@@ -18,6 +18,7 @@ from analytics.outcomes import scale_outcome, threshold_lines
 from analytics.records import InfusionEvent, assessment
 from charts import PNG_SIGNATURE, cohort_chart, dissociation_chart, spec, stack, time_axis, to_png, to_svg
 from charts.cohort import short_label
+from charts.export import arrow_table
 from charts.palette import YLORBR, band_colors, categorical
 from charts.participant import trajectory_chart
 from charts.timeaxis import offset_text
@@ -243,3 +244,13 @@ def test_participant_view_assembles_one_panel_per_scale_and_blinds_doses():
     assert view.peaks.iloc[0]["peak"] == 30
     shown = participant_view(PROTOCOL, rows, show_dose=True, view="day")
     assert list(shown.infusions["dose (mg/kg)"]) == [0.5]
+
+
+def test_chart_datasets_become_arrow_tables_with_every_key_of_every_record():
+    # Records need not share keys (a tooltip field only some points have); no column may be lost.
+    table = arrow_table([{"x": 1, "label": "a"}, {"x": 2, "extra": 2.5}, {"x": None, "label": None}])
+    assert table.column_names == ["x", "label", "extra"]
+    assert table.to_pylist() == [{"x": 1, "label": "a", "extra": None}, {"x": 2, "label": None, "extra": 2.5},
+                                 {"x": None, "label": None, "extra": None}]
+    assert str(table.schema.field("x").type) == "int64"  # integers with a gap stay integers
+    assert arrow_table([]).num_rows == 0

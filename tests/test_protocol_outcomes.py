@@ -2,12 +2,17 @@
 baseline rule (last complete assessment before the first infusion)."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from protocol import ProtocolInputError, load_protocol, outcome_flags, percent_reduction, select_baseline
 from protocol.loader import DEFAULT_PROTOCOL
+from protocol.model import Condition
+from protocol.outcomes import _test
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +109,38 @@ def test_baseline_lookback(study):
     # The default protocol's lookback is 14 days: an assessment 15 days earlier is too old.
     assert select_baseline(study, [assessment(1, 8)], utc(2026, 5, 16, 9, 0)) is None
     assert select_baseline(study, [assessment(2, 9)], utc(2026, 5, 16, 9, 0)) is not None
+
+
+OPS = ("total_at_most", "total_below", "total_at_least", "total_above", "percent_reduction_at_least",
+       "percent_reduction_below")
+
+
+def by_definition(op, value, baseline, total):
+    """Each comparison written the slow, obvious way with exact fractions (the reference)."""
+    if op.startswith("percent_"):
+        if not baseline:
+            return None
+        reduction = Fraction(baseline - total, baseline) * 100
+        return reduction >= value if op == "percent_reduction_at_least" else reduction < value
+    return {"total_at_most": total <= value, "total_below": total < value, "total_at_least": total >= value,
+            "total_above": total > value}[op]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(OPS), st.decimals(min_value=-100, max_value=100, places=2, allow_nan=False),
+       st.one_of(st.none(), st.integers(-60, 60)), st.integers(-60, 60))
+def test_each_comparison_agrees_with_its_exact_definition(op, value, baseline, total):
+    # The rule tests cross-multiply into whole numbers for speed; they must agree with the exact
+    # definition everywhere, including on the edge (e.g. exactly 50 %) and for negative values.
+    test = _test(Condition(op, value))
+    assert test(baseline, total) == by_definition(op, Fraction(value), baseline, total)
+
+
+def test_all_and_any_combine_met_failed_and_undecided():
+    met, failed = Condition("total_at_most", Decimal(10)), Condition("total_at_least", Decimal(50))
+    undecided = Condition("percent_reduction_at_least", Decimal(50))  # no baseline below: None
+    assert _test(Condition("all", parts=(met, undecided)))(None, 5) is None
+    assert _test(Condition("all", parts=(failed, undecided)))(None, 5) is False
+    assert _test(Condition("any", parts=(met, undecided)))(None, 5) is True
+    assert _test(Condition("any", parts=(failed, undecided)))(None, 5) is None
+    assert _test(Condition("any", parts=(failed, failed)))(None, 5) is False

@@ -25,6 +25,7 @@ from protocol import (
     worklist,
 )
 from protocol.loader import DEFAULT_PROTOCOL, STUDIES_DIR, compile_protocol
+from protocol.timing import shift_calendar_days
 
 LONDON = ZoneInfo("Europe/London")
 REPEATED = STUDIES_DIR / "repeated_infusion.json"
@@ -363,6 +364,29 @@ def test_day_offsets_keep_the_local_clock_time_when_it_exists(study, first):
         exists = wanted.replace(tzinfo=tz).astimezone(UTC).astimezone(tz).replace(tzinfo=None) == wanted
         if exists:
             assert p.due_at.astimezone(tz).replace(tzinfo=None) == wanted
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(ZONES), starts, st.integers(min_value=-400, max_value=400))
+def test_calendar_day_shift_is_strip_the_zone_add_days_attach_it_with_fold_0(zone, moment, days):
+    # The definition of a calendar-day shift (protocol.timing docstring), written the slow way:
+    # shift_calendar_days computes it with aware wall-clock arithmetic and must agree everywhere,
+    # including from the second pass through a repeated hour and into skipped or repeated hours.
+    tz = ZoneInfo(zone)
+    wall = moment.astimezone(tz).replace(tzinfo=None) + timedelta(days=days)
+    assert shift_calendar_days(moment, days, tz) == wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
+
+
+def test_a_day_after_the_second_pass_through_a_repeated_hour_is_the_same_clock_time():
+    # 01:30 GMT on 2026-10-25 (the second 01:30 in London); one day later 01:30 GMT exists once.
+    second_pass = utc(2026, 10, 25, 1, 30)
+    assert second_pass.astimezone(LONDON).fold == 1
+    assert shift_calendar_days(second_pass, 1, LONDON) == utc(2026, 10, 26, 1, 30)
+    assert shift_calendar_days(second_pass, -1, LONDON) == utc(2026, 10, 24, 0, 30)  # 01:30 BST
+    # ...and into next year's skipped hour (01:30 on 2027-03-28 does not exist: 02:30 BST) and
+    # repeated hour (01:30 on 2027-10-31 happens twice: the first, BST, one).
+    assert shift_calendar_days(second_pass, 154, LONDON) == utc(2027, 3, 28, 1, 30)
+    assert shift_calendar_days(second_pass, 371, LONDON) == utc(2027, 10, 31, 0, 30)
 
 
 # --- worklist -----------------------------------------------------------------------------
