@@ -13,8 +13,9 @@ Then, in the same run:
   as the PI: cold (Streamlit caches cleared, or a participant not viewed before) and warm (a
   rerun with the data unchanged, as after a widget click);
 * the cohort page after ONE new rating (a new score row for one participant: the data version
-  changes, so the cache misses; the per-participant memos in analytics recompute only that
-  participant) - the case "as soon as a rater submits";
+  changes, so the cache misses; ui.cohort_data re-reads only that participant's rows, and the
+  per-participant memos in analytics recompute only that participant) - the case "as soon as a
+  rater submits";
 * a server start: nothing remembered, ui/warmup.py's background computation (timed by itself;
   no one waits for it), then the first PI view of the page;
 * the cohort view's compute steps alone (load + analytics + chart spec, no Streamlit), cold.
@@ -276,10 +277,13 @@ def clear_streamlit_caches() -> None:
 
 
 def clear_caches() -> None:
-    """Streamlit's caches and the analytics memos: the next run computes everything."""
+    """Streamlit's caches, the remembered cohort rows and the analytics memos: the next run reads
+    and computes everything."""
     from analytics import cohort, outcomes
+    from ui import cohort_data
 
     clear_streamlit_caches()
+    cohort_data.forget()
     for memo in (cohort._OUTCOME_MEMO, cohort._SCHEDULE_MEMO, cohort._PLAN_MEMO, cohort._SCALE_MEMO,
                  cohort._TRAJECTORY_ROWS, cohort._TABLE_ROWS, outcomes._FLAG_MEMO):
         memo.clear()

@@ -116,6 +116,19 @@ def list_participants(
     )
 
 
+def participant_codes(db: Database, site: int | str | None = None, study: int | str = "default"
+                      ) -> list[tuple[int, str, str]]:
+    """(id, code, status) of a study's participants (optionally one site's), by code: what a
+    picker lists. Three columns as tuples, not list_participants' full records: a picker runs on
+    every rerun of its page, and a 1,000-participant study made that the page's slowest step."""
+    where, params = ["study_id = ?"], [get_study(db, study)["id"]]
+    if site is not None:
+        where.append("site_id = ?")
+        params.append(get_site(db, site)["id"])
+    return db.execute(f"SELECT id, code, status FROM participants WHERE {' AND '.join(where)} ORDER BY code",
+                      params).fetchall()
+
+
 def update_participant(
     db: Database,
     actor: Mapping[str, Any],

@@ -14,13 +14,13 @@ import pandas as pd
 import streamlit as st
 
 from analytics.cohort import completeness, format_rate, to_csv
-from analytics.gcpause import cycle_collection_paused
 from charts import to_png, to_svg
 from charts.views import cohort_from_rows, cohort_view
 from db import alerts as alert_store
 from db import analytics as store
 from db.connection import database_path, unit_of_work
 from db.permissions import allowed
+from ui import cohort_data
 from ui.blinding import arm_visible
 from ui.feedback import run_write, show_flash
 from ui.session import require_page
@@ -41,11 +41,9 @@ db_path = str(database_path())
 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def load_cohort(db_path: str, version: str, site_id: int | None):
-    """The whole cohort's stored scores and infusions (read-only; shared, never mutated).
-    48,000 rows are 48,000 new tuples: read with the cycle collector paused (analytics.gcpause)."""
-    with cycle_collection_paused(), unit_of_work(write=False) as db:
-        rows = store.cohort_rows(db, site_id=site_id)
-    return cohort_from_rows(rows)
+    """The whole cohort's stored scores and infusions (read-only; shared, never mutated), re-read
+    only where they changed since the last read in this server process (ui.cohort_data)."""
+    return cohort_from_rows(cohort_data.cohort_rows(db_path, site_id))
 
 
 # cache_resource, not cache_data: the results are shared read-only (the page copies before it

@@ -136,3 +136,64 @@ def test_participant_record_holds_everything_for_the_certified_copy(study):
     assert day1["responses"]["madrs_5"] == 3 and [s["total"] for s in day1["score_history"]] == [14, 16]
     actions = {e["action"] for e in record["audit"]}
     assert {"participant.create", "infusion.create", "assessment.amend", "alert.create"} <= actions
+
+
+# --------------------------------------------------------------------------- incremental re-reads
+
+
+def refreshed(previous=None, site_id=None):
+    with unit_of_work(write=False) as db:
+        return store.refresh_cohort_rows(db, previous, site_id=site_id)
+
+
+def full(site_id=None):
+    with unit_of_work(write=False) as db:
+        return store.cohort_rows(db, site_id=site_id)
+
+
+def same_rows(a, b):
+    return sorted(a["assessments"]) == sorted(b["assessments"]) and a["infusions"] == b["infusions"] and \
+        a["participants"] == b["participants"]
+
+
+def test_refresh_rereads_only_the_participant_whose_assessments_changed(study):
+    ids = seed_trial(study)
+    first = refreshed()
+    assert first["reread"] == 2 and same_rows(first, full())
+    unchanged = refreshed(first)
+    assert unchanged["reread"] == 0 and same_rows(unchanged, full())
+    amend_day1(study, ids)  # a new score row and a version step for KET-001's day 1
+    after = refreshed(unchanged)
+    assert after["reread"] == 1 and same_rows(after, full())
+    day1 = next(r for r in after["assessments"] if r[0] == ids["day_1"])
+    assert (day1[9], day1[16]) == (16, 2)  # the amended total, two score rows
+    p2 = study.p2["id"]
+    assert after["by_participant"][p2] is unchanged["by_participant"][p2]  # KET-002's rows reused as they were
+
+
+def test_refresh_sees_a_signature_a_lock_and_a_new_rating(study):
+    ids = seed_trial(study)
+    rows = refreshed()
+    with frozen(T0 + timedelta(days=3)), unit_of_work() as db:  # a version step without a new score
+        row = assessments.load_assessment(db, ids["day_2"])
+        assessments.sign_assessment(db, study.users["rater"], ids["day_2"], row["version"])
+    rows = refreshed(rows)
+    assert rows["reread"] == 1 and same_rows(rows, full())
+    assert next(r for r in rows["assessments"] if r[0] == ids["day_2"])[4] == "signed"
+    with frozen(T0 + timedelta(days=3)), unit_of_work() as db:
+        row = assessments.load_assessment(db, ids["day_2"])
+        assessments.lock_assessment(db, study.users["pi"], ids["day_2"], row["version"], "database lock")
+    rows = refreshed(rows)
+    assert rows["reread"] == 1 and next(r for r in rows["assessments"] if r[0] == ids["day_2"])[4] == "locked"
+    with frozen(T0), unit_of_work() as db:
+        assessments.save_assessment(db, study.users["pi"], study.p2["id"], "day_1", "madrs", "clinician", DAY1)
+    rows = refreshed(rows)
+    assert rows["reread"] == 1 and same_rows(rows, full())
+
+
+def test_refresh_never_reuses_rows_read_for_another_site(study):
+    seed_trial(study)
+    everyone = refreshed()
+    london = refreshed(everyone, site_id=study.users["rater"]["site_id"])
+    assert london["reread"] == 1 and same_rows(london, full(site_id=study.users["rater"]["site_id"]))
+    assert [p["code"] for p in london["participants"]] == ["KET-001"]

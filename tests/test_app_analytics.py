@@ -15,6 +15,7 @@ import pytest
 
 from db import alerts, assessments, audit, clinical, clock
 from db.connection import database_path, unit_of_work
+from db.participants import participant_codes
 from tests.app_support import app, texts
 from tests.test_analytics_db import T0, amend_day1, frozen, madrs, seed_trial
 from ui import study as ui_study
@@ -250,3 +251,13 @@ def test_an_unblinded_study_shows_arms_by_arm(study, seeded, unblinded):
     assert "Arms are hidden" not in texts(at)
     trajectory = app("pages/trajectory.py", study.users["pi"], {"participant": "KET-001"}).run()
     assert "arm ketamine" in texts(trajectory)
+
+
+def test_the_picker_lists_codes_of_the_users_site_and_returns_the_full_record(study, seeded):
+    with unit_of_work(write=False) as db:
+        everyone = participant_codes(db)
+        london = participant_codes(db, site=study.users["rater"]["site_id"])
+    assert [(code, status) for _, code, status in everyone] == [("KET-001", "enrolled"), ("KET-002", "enrolled")]
+    assert [code for _, code, _ in london] == ["KET-001"]
+    at = app("pages/trajectory.py", study.users["pi"], {"participant": "KET-002"}).run()
+    assert "**KET-002** · site OXF · enrolled" in texts(at)  # site code and status from the full record

@@ -18,7 +18,7 @@ from db import analytics as store
 from db.connection import database_path, unit_of_work
 from tests.app_support import app
 from tests.test_analytics_db import PROTOCOL, T0, seed_trial
-from ui import warmup
+from ui import cohort_data, warmup
 
 
 @pytest.fixture
@@ -33,9 +33,11 @@ def clean_memos():
              outcomes_module._FLAG_MEMO)
     for memo in memos:
         memo.clear()
+    cohort_data.forget()
     yield
     for memo in memos:
         memo.clear()
+    cohort_data.forget()
 
 
 def fail(*args, **kwargs):

@@ -17,14 +17,15 @@ def choose_participant(user: dict[str, Any], *, statuses: Iterable[str] | None =
                        empty: str = "No participants yet.") -> dict[str, Any]:
     """The chosen participant; with none to choose from, says `empty` and stops the page."""
     with unit_of_work(write=False) as db:
-        people = participants.list_participants(db, site=user["site_id"])
+        people = participants.participant_codes(db, site=user["site_id"])
     if statuses is not None:
         wanted = set(statuses)
-        people = [p for p in people if p["status"] in wanted]
+        people = [p for p in people if p[2] in wanted]
     if not people:
         st.info(empty)
         st.stop()
-    codes = [p["code"] for p in people]
+    codes = [code for _, code, _ in people]
     requested = st.query_params.get("participant")
     code = st.selectbox("Participant", codes, index=codes.index(requested) if requested in codes else 0)
-    return people[codes.index(code)]
+    with unit_of_work(write=False) as db:
+        return participants.get_participant(db, people[codes.index(code)][0])

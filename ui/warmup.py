@@ -41,16 +41,12 @@ def warm_cohort(db_path: str, protocol: Protocol, *, now: datetime | None = None
     # Imported here, not at the top: app.py imports this module on every first request, and
     # pandas, Altair and pyarrow should load in the warm-up thread, not before the sign-in page.
     from analytics.cohort import completeness
-    from analytics.gcpause import cycle_collection_paused
     from charts.views import cohort_from_rows, cohort_view
-    from db import analytics as store
-    from db.connection import unit_of_work
+    from ui import cohort_data
 
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    with cycle_collection_paused(), unit_of_work(db_path, write=False) as db:
-        rows = store.cohort_rows(db)
-    cohort = cohort_from_rows(rows)
+    cohort = cohort_from_rows(cohort_data.cohort_rows(db_path))
     timings["load"] = time.perf_counter() - start
     for scale_id in protocol.outcome_scales:
         began = time.perf_counter()
