@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import altair as alt
+from altair.utils import schemapi
 
 _COMPOSITES = ("layer", "hconcat", "vconcat", "concat")
 
@@ -85,6 +86,35 @@ def detached(chart: Any) -> Iterator[dict[str, list[dict]]]:
     finally:
         for part, own in held:
             part.datasets = own
+
+
+_LEAF_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+def _install_fast_leaves() -> None:
+    """Give Altair's serialiser (altair.utils.schemapi._todict) a fast path for plain leaves.
+
+    Before returning a string or a number unchanged, Altair 6 asks `isinstance(value, SchemaLike)`
+    of it, a runtime-checkable Protocol whose check walks the value's class with
+    inspect.getattr_static: about a quarter of the time it takes to serialise a chart here
+    (measured with cProfile on a participant view: 0.8 of 3.0 s). For str, int, float, bool and
+    None every branch of _todict ends in `return obj`, so answering that at once is the same
+    result; tests/test_charts.py compares specifications made with and without it. Installed
+    once, process-wide; the original stays reachable as `_todict.original`."""
+    original = schemapi._todict
+    if getattr(original, "original", None) is not None:
+        return
+
+    def _todict(obj: Any, context: Any, np_opt: Any, pd_opt: Any) -> Any:
+        if type(obj) in _LEAF_TYPES:
+            return obj
+        return original(obj, context, np_opt, pd_opt)
+
+    _todict.original = original  # type: ignore[attr-defined]
+    schemapi._todict = _todict
+
+
+_install_fast_leaves()
 
 
 @contextmanager

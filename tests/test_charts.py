@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import altair as alt
 import pandas as pd
 import pytest
+from altair.utils import schemapi
 from altair.utils.schemapi import validate_jsonschema
 from altair.vegalite.v6.schema.core import load_schema
 
@@ -254,3 +255,18 @@ def test_chart_datasets_become_arrow_tables_with_every_key_of_every_record():
                                  {"x": None, "label": None, "extra": None}]
     assert str(table.schema.field("x").type) == "int64"  # integers with a gap stay integers
     assert arrow_table([]).num_rows == 0
+
+
+def test_the_fast_path_for_plain_values_gives_altairs_own_specification(monkeypatch):
+    # charts.data gives Altair's serialiser a shortcut for strings and numbers (speed); the
+    # specifications must be exactly what Altair's own code makes.
+    assert schemapi._todict.original is not None  # the shortcut is installed (else this compares nothing)
+    ratings = RATINGS + [rating("min_40", 40, 23, scale="cadss"), rating("min_40", 41, 30, scale="bprs", subscales={"positive": 9})]
+    cohort = big_cohort(people=40)
+    frame = trajectory_frame(PROTOCOL, cohort, cohort_outcomes(PROTOCOL, cohort, "madrs"))
+    charts = [panel(), panel(view="day", show_dose=False),
+              dissociation_chart(infusion_courses(ratings, [INFUSION]), tz="Europe/London", timepoint_labels=LABELS),
+              cohort_chart(MADRS, frame, timepoint_summary(frame, by_arm=True), by_arm=True, arms=["ketamine"])]
+    fast = [spec(chart) for chart in charts]
+    monkeypatch.setattr(schemapi, "_todict", schemapi._todict.original)
+    assert [spec(chart) for chart in charts] == fast
