@@ -26,6 +26,7 @@ from ui.feedback import run_write, show_flash
 from ui.session import require_page
 from ui.study import current_protocol
 from ui.timefmt import local_time
+from ui.warmup import await_warmup
 
 user = require_page("cohort")
 protocol = current_protocol()
@@ -37,6 +38,7 @@ with unit_of_work(write=False) as db:
     open_alerts = alert_store.list_alerts(db, open_only=True, site_id=user["site_id"])
 show_arm = arm_visible(user["role"], protocol)
 db_path = str(database_path())
+await_warmup(db_path, protocol)  # right after a server start: let the warm-up finish, not race it
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)

@@ -6,6 +6,7 @@ fails."""
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 import pytest
@@ -95,4 +96,22 @@ def test_the_server_starts_one_warm_up_thread_and_a_failure_is_only_logged(study
         threads[0].join(timeout=10)
     assert calls == [str(database_path())]
     assert "warming the cohort analytics failed" in caplog.text
+    warmup._start.clear()
+
+
+def test_the_cohort_page_waits_for_a_warm_up_still_running(study, seeded, clean_memos, monkeypatch):
+    monkeypatch.setenv("SCALEBOOK_WARMUP", "1")
+    warmup._start.clear()
+    finished = []
+
+    def slow_warm_up(path, protocol):
+        time.sleep(0.5)
+        finished.append(time.monotonic())
+        return {"total": 0.5, "settle": 0.0}
+
+    monkeypatch.setattr(warmup, "warm", slow_warm_up)
+    at = app("pages/cohort.py", study.users["pi"]).run()
+    drawn = time.monotonic()
+    assert not at.exception and at.get("vega_lite_chart")
+    assert finished and finished[0] <= drawn  # the page waited for the warm-up before drawing
     warmup._start.clear()

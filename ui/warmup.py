@@ -96,3 +96,13 @@ def start_warmup(db_path: str, protocol: Protocol) -> threading.Thread | None:
     if not warmup_enabled():
         return None
     return _start(db_path, protocol.hash, protocol)
+
+
+def await_warmup(db_path: str, protocol: Protocol, timeout: float = 15.0) -> None:
+    """Let a page that needs the warmed memos wait for a warm-up still running, instead of doing
+    the same computation beside it: two threads computing the cohort share one interpreter lock,
+    so the page would finish later than the warm-up alone. Waits at most `timeout` seconds, then
+    the page computes whatever is missing itself."""
+    thread = start_warmup(db_path, protocol)
+    if thread is not None and thread.is_alive():
+        thread.join(timeout)
