@@ -342,6 +342,8 @@ def main(argv=None) -> int:
     os.environ["SCALEBOOK_DB"] = str(path)
     os.environ["SCALEBOOK_PROTOCOL"] = str(PROTOCOL_FILE)
     os.environ["SCALEBOOK_IDLE_TIMEOUT_MINUTES"] = "600"
+    # The bench runs the server-start warm-up itself, where it is measured; no page may start one.
+    os.environ["SCALEBOOK_WARMUP"] = "0"
     from streamlit import logger as streamlit_logger
 
     streamlit_logger.set_log_level(logging.ERROR)  # bare-mode notices from AppTest and cache clears
