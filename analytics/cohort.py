@@ -32,6 +32,7 @@ from typing import Any
 
 import pandas as pd
 
+from analytics import outcomes as _outcomes
 from analytics.dissociation import infusion_courses, peak_of
 from analytics.gcpause import without_cycle_collection
 from analytics.outcomes import ScaleOutcome, scale_outcome
@@ -525,3 +526,12 @@ def _table_row(protocol: Protocol, cohort: Cohort, p: Participant, outcome: Scal
 def to_csv(frame: pd.DataFrame) -> bytes:
     """UTF-8 CSV (with a byte-order mark so spreadsheet programs read the '≥' and 'é' right)."""
     return frame.to_csv(index=False).encode("utf-8-sig")
+
+
+def forget_memos() -> None:
+    """Empty every per-participant memo of the cohort views (and the outcome flags'): the next
+    view computes everything again. For benchmarks and tests of the cold path; the app never
+    needs it, since every memo checks its full inputs."""
+    for memo in (_SCALE_MEMO, _OUTCOME_MEMO, _TRAJECTORY_ROWS, _SCHEDULE_MEMO, _PLAN_MEMO, _TABLE_ROWS,
+                 _outcomes._FLAG_MEMO):
+        memo.clear()

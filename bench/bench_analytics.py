@@ -307,14 +307,12 @@ def clear_streamlit_caches() -> None:
 def clear_caches() -> None:
     """Streamlit's caches, the remembered cohort rows and the analytics memos: the next run reads
     and computes everything."""
-    from analytics import cohort, outcomes
+    from analytics import cohort
     from ui import cohort_data
 
     clear_streamlit_caches()
     cohort_data.forget()
-    for memo in (cohort._OUTCOME_MEMO, cohort._SCHEDULE_MEMO, cohort._PLAN_MEMO, cohort._SCALE_MEMO,
-                 cohort._TRAJECTORY_ROWS, cohort._TABLE_ROWS, outcomes._FLAG_MEMO):
-        memo.clear()
+    cohort.forget_memos()
 
 
 def new_rating(path: Path, participant_id: int, serial: int) -> None:

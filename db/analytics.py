@@ -124,14 +124,20 @@ def _study_id(db: Database, study: int | str) -> int:
 def cohort_rows(db: Database, *, site_id: int | None = None, study: int | str = "default") -> dict[str, list]:
     """{"participants": [dict], "assessments": [row tuples], "infusions": [row tuples]} for the
     whole study (or one site), in the column orders of analytics.records."""
-    study_id = _study_id(db, study)
-    site = "AND p.site_id = ?" if site_id is not None else ""
-    params = [study_id] + ([site_id] if site_id is not None else [])
+    _, site, params = _scope(db, site_id, study)
     return {
         "participants": _sql.many(db, PARTICIPANTS_SQL.format(site=site), params),
         "assessments": db.execute(COHORT_ASSESSMENTS_SQL.format(site=site), params).fetchall(),
         "infusions": db.execute(INFUSIONS_SQL.format(site=site), params).fetchall(),
     }
+
+
+def _scope(db: Database, site_id: int | None, study: int | str) -> tuple[int, str, list]:
+    """(study id, the site condition for the {site} slot of the statements above, parameters)."""
+    study_id = _study_id(db, study)
+    if site_id is None:
+        return study_id, "", [study_id]
+    return study_id, "AND p.site_id = ?", [study_id, site_id]
 
 
 def refresh_cohort_rows(db: Database, previous: dict[str, Any] | None = None, *, site_id: int | None = None,
@@ -143,9 +149,7 @@ def refresh_cohort_rows(db: Database, previous: dict[str, Any] | None = None, *,
     infusions are always read afresh (a few thousand rows). The result also carries
     "fingerprints" (COHORT_FINGERPRINTS_SQL) and the rows grouped by participant, for the next
     refresh; callers must treat it as read-only."""
-    study_id = _study_id(db, study)
-    site = "AND p.site_id = ?" if site_id is not None else ""
-    params = [study_id] + ([site_id] if site_id is not None else [])
+    study_id, site, params = _scope(db, site_id, study)
     fingerprints = {row[0]: (row[1], row[2]) for row in db.execute(COHORT_FINGERPRINTS_SQL.format(site=site), params)}
     usable = previous is not None and previous.get("scope") == (study_id, site_id)
     known = previous["fingerprints"] if usable else {}

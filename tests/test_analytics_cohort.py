@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import analytics.cohort as cohort_module
 from analytics.cohort import (
     Cohort,
     Participant,
@@ -176,3 +177,16 @@ def test_timepoint_order_follows_nominal_time_including_per_infusion_keys():
             ("free text", None)]
     assert timepoint_order(repeated, keys) == [("pre_infusion", 1), ("min_40", 1), ("day_1", 1),
                                                ("pre_infusion", 2), ("day_1", 2), ("week_1", None)]
+
+
+def test_forget_memos_makes_the_next_view_compute_again(monkeypatch):
+    cohort = small_cohort()
+    cohort_outcomes(PROTOCOL, cohort, "madrs")  # remembered now
+    calls = []
+    real = cohort_module.scale_outcome
+    monkeypatch.setattr(cohort_module, "scale_outcome", lambda *a: calls.append(a) or real(*a))
+    cohort_outcomes(PROTOCOL, cohort, "madrs")
+    assert calls == []  # every participant answered from the memo
+    cohort_module.forget_memos()
+    cohort_outcomes(PROTOCOL, cohort, "madrs")
+    assert len(calls) == len(cohort.participants)

@@ -12,7 +12,6 @@ from datetime import timedelta
 import pytest
 
 import analytics.cohort as cohort_module
-import analytics.outcomes as outcomes_module
 from analytics.cohort import completeness
 from charts.views import cohort_from_rows, cohort_view
 from db import analytics as store
@@ -29,15 +28,10 @@ def seeded(study):
 
 @pytest.fixture
 def clean_memos():
-    memos = (cohort_module._OUTCOME_MEMO, cohort_module._SCHEDULE_MEMO, cohort_module._PLAN_MEMO,
-             cohort_module._SCALE_MEMO, cohort_module._TRAJECTORY_ROWS, cohort_module._TABLE_ROWS,
-             outcomes_module._FLAG_MEMO)
-    for memo in memos:
-        memo.clear()
+    cohort_module.forget_memos()
     cohort_data.forget()
     yield
-    for memo in memos:
-        memo.clear()
+    cohort_module.forget_memos()
     cohort_data.forget()
 
 
@@ -53,8 +47,7 @@ def load_cohort():
 def test_after_the_warm_up_the_cohort_view_reuses_every_participants_results(seeded, clean_memos, monkeypatch):
     now = T0 + timedelta(days=3)
     expected = completeness(PROTOCOL, load_cohort(), now).matrix  # computed the ordinary way
-    for memo in (cohort_module._SCHEDULE_MEMO, cohort_module._PLAN_MEMO):
-        memo.clear()
+    cohort_module.forget_memos()
     timings = warmup.warm_cohort(str(database_path()), PROTOCOL, now=now)
     assert set(timings) == {"load", *PROTOCOL.outcome_scales, "completeness", "total"}
     # The page's own path, on freshly loaded rows (as after a restart of Streamlit's caches):
