@@ -529,6 +529,130 @@ def m005_screening_and_deviations(db: Database) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# m006: the trial day as it happened (issue 11)
+# ---------------------------------------------------------------------------------------------
+
+_ALERT_IMMUTABLE = ("NEW.rule_id IS NOT OLD.rule_id OR NEW.message IS NOT OLD.message "
+                    "OR NEW.assessment_id IS NOT OLD.assessment_id OR NEW.created_at IS NOT OLD.created_at "
+                    "OR NEW.participant_id IS NOT OLD.participant_id")
+
+M006 = [
+    # When a rating happened (assessed_at) beside when it was entered (started_at/completed_at):
+    # a paper rating typed in on day 3 keeps its 24-hour time. NULL means "as entered" (live).
+    f"ALTER TABLE assessments ADD COLUMN assessed_at TEXT {_ts('assessed_at')}",
+    "ALTER TABLE assessments ADD COLUMN late_entry_reason TEXT",
+    # Vital signs and adverse events already keep both times (measured_at/onset_at and
+    # created_at); a late entry carries its reason.
+    "ALTER TABLE vitals ADD COLUMN late_entry_reason TEXT",
+    "ALTER TABLE adverse_events ADD COLUMN late_entry_reason TEXT",
+    f"ALTER TABLE adverse_events ADD COLUMN serious_at TEXT {_ts('serious_at')}",
+    # Withdrawal or completion: why and when (the status itself is participants.status).
+    "ALTER TABLE participants ADD COLUMN status_reason TEXT",
+    f"ALTER TABLE participants ADD COLUMN status_at TEXT {_ts('status_at')}",
+    # A missed visit with the coordinator's reason; append-only (a correction is a new row).
+    f"""CREATE TABLE missed_visits (
+        id INTEGER PRIMARY KEY,
+        participant_id INTEGER NOT NULL REFERENCES participants(id),
+        timepoint TEXT NOT NULL {_nonblank("timepoint")},
+        reason TEXT NOT NULL {_nonblank("reason")},
+        recorded_by INTEGER REFERENCES users(id),
+        recorded_at TEXT NOT NULL {_ts("recorded_at")}
+    ) STRICT""",
+    "CREATE INDEX idx_missed_visits_participant ON missed_visits(participant_id, timepoint)",
+    """CREATE TRIGGER missed_visits_no_update BEFORE UPDATE ON missed_visits
+       BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: a missed-visit reason is superseded by a new one, never edited'); END""",
+    """CREATE TRIGGER missed_visits_no_delete BEFORE DELETE ON missed_visits
+       BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: missed-visit reasons are never deleted'); END""",
+    # Protocol deviations get more kinds and the reason given when a warning was overridden.
+    f"""CREATE TABLE protocol_deviations_new (
+        id INTEGER PRIMARY KEY,
+        participant_id INTEGER NOT NULL REFERENCES participants(id),
+        assessment_id INTEGER REFERENCES assessments(id),
+        timepoint TEXT NOT NULL {_nonblank("timepoint")},
+        kind TEXT NOT NULL CHECK (kind IN ('outside_window', 'infusion_before_baseline', 'infusion_interval',
+                                           'late_entry', 'other')),
+        description TEXT NOT NULL {_nonblank("description")},
+        reason TEXT,
+        minutes_early REAL CHECK (minutes_early IS NULL OR minutes_early >= 0),
+        minutes_late REAL CHECK (minutes_late IS NULL OR minutes_late >= 0),
+        recorded_by INTEGER REFERENCES users(id),
+        recorded_at TEXT NOT NULL {_ts("recorded_at")}
+    ) STRICT""",
+    "INSERT INTO protocol_deviations_new (id, participant_id, assessment_id, timepoint, kind, description, "
+    "minutes_early, minutes_late, recorded_by, recorded_at) SELECT id, participant_id, assessment_id, timepoint, "
+    "kind, description, minutes_early, minutes_late, recorded_by, recorded_at FROM protocol_deviations",
+    "DROP TABLE protocol_deviations",
+    "ALTER TABLE protocol_deviations_new RENAME TO protocol_deviations",
+    "CREATE INDEX idx_deviations_participant ON protocol_deviations(participant_id)",
+    """CREATE TRIGGER deviations_no_update BEFORE UPDATE ON protocol_deviations
+       BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: protocol deviations are never edited'); END""",
+    """CREATE TRIGGER deviations_no_delete BEFORE DELETE ON protocol_deviations
+       BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: protocol deviations are never deleted'); END""",
+    # Safety alerts are raised when the answer is given, in the draft (no score yet: score_id
+    # NULL, the item and value that fired it kept), and a corrected answer before submit
+    # resolves the alert; it is never deleted, and its history is in the audit trail.
+    f"""CREATE TABLE safety_alerts_new (
+        id INTEGER PRIMARY KEY,
+        assessment_id INTEGER NOT NULL REFERENCES assessments(id),
+        participant_id INTEGER NOT NULL REFERENCES participants(id),
+        score_id INTEGER REFERENCES scores(id),
+        rule_id TEXT NOT NULL,
+        message TEXT NOT NULL {_nonblank("message")},
+        item_id TEXT,
+        item_value INTEGER,
+        created_at TEXT NOT NULL {_ts("created_at")},
+        resolved_at TEXT {_ts("resolved_at")},
+        resolved_by TEXT,
+        resolution TEXT,
+        acknowledged_at TEXT {_ts("acknowledged_at")},
+        acknowledged_by INTEGER REFERENCES users(id),
+        acknowledgement_note TEXT,
+        UNIQUE (assessment_id, rule_id),
+        FOREIGN KEY (assessment_id, participant_id) REFERENCES assessments(id, participant_id),
+        CHECK ((acknowledged_at IS NULL) = (acknowledged_by IS NULL)),
+        CHECK ((resolved_at IS NULL) = (resolved_by IS NULL))
+    ) STRICT""",
+    "INSERT INTO safety_alerts_new (id, assessment_id, participant_id, score_id, rule_id, message, created_at, "
+    "acknowledged_at, acknowledged_by, acknowledgement_note) SELECT id, assessment_id, participant_id, score_id, "
+    "rule_id, message, created_at, acknowledged_at, acknowledged_by, acknowledgement_note FROM safety_alerts",
+    "DROP TABLE safety_alerts",
+    "ALTER TABLE safety_alerts_new RENAME TO safety_alerts",
+    "CREATE INDEX idx_safety_alerts_participant ON safety_alerts(participant_id)",
+    "CREATE INDEX idx_safety_alerts_open ON safety_alerts(created_at) WHERE acknowledged_at IS NULL",
+    # What fired an alert and when is fixed; an acknowledgement is final; resolution and
+    # re-opening (the answer corrected, then given again) may change, always audited.
+    f"""CREATE TRIGGER safety_alerts_fixed BEFORE UPDATE ON safety_alerts
+       WHEN OLD.acknowledged_at IS NOT NULL OR {_ALERT_IMMUTABLE}
+       BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: a safety alert can only be resolved, re-opened or acknowledged once'); END""",
+    """CREATE TRIGGER safety_alerts_no_delete BEFORE DELETE ON safety_alerts
+       BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: safety alerts can never be deleted'); END""",
+    # Each notification sent (or attempted) for an alert, outside the app (e-mail).
+    f"""CREATE TABLE alert_notifications (
+        id INTEGER PRIMARY KEY,
+        alert_id INTEGER NOT NULL REFERENCES safety_alerts(id),
+        channel TEXT NOT NULL CHECK (channel IN ('email')),
+        recipient TEXT NOT NULL {_nonblank("recipient")},
+        status TEXT NOT NULL CHECK (status IN ('sent', 'failed')),
+        error TEXT,
+        attempted_at TEXT NOT NULL {_ts("attempted_at")}
+    ) STRICT""",
+    "CREATE INDEX idx_alert_notifications_alert ON alert_notifications(alert_id)",
+    """CREATE TRIGGER alert_notifications_no_update BEFORE UPDATE ON alert_notifications
+       BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: notification records are never changed'); END""",
+    """CREATE TRIGGER alert_notifications_no_delete BEFORE DELETE ON alert_notifications
+       BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: notification records are never deleted'); END""",
+]
+
+
+@_step
+def m006_trial_day(db: Database) -> None:
+    """Times as they happened (assessed_at and late-entry reasons), withdrawal/completion reason
+    and date, missed visits with reasons, deviation kinds with override reasons, safety alerts
+    raised in the draft (nullable score, item and value, resolution), alert notifications."""
+    _run(db, M006)
+
+
+# ---------------------------------------------------------------------------------------------
 
 LATEST_VERSION = len(STEP_NAMES)
 

@@ -107,7 +107,8 @@ def test_processes_starting_at_once_migrate_once(tmp_path):
 
 def test_participants_hold_no_directly_identifying_columns(db):
     columns = {c.name for c in db["participants"].columns}
-    assert columns == {"id", "study_id", "code", "site_id", "arm", "status", "created_by", "created_at", "updated_at"}
+    assert columns == {"id", "study_id", "code", "site_id", "arm", "status", "created_by", "created_at", "updated_at",
+                       "status_reason", "status_at"}
 
 
 @pytest.mark.parametrize(
