@@ -2,13 +2,16 @@
 rule, time to first response, relapse after response, and rater changes.
 
 Every rule comes from the study protocol and is applied by `protocol.outcomes` (one rule, one
-place): `select_baseline` picks the baseline (the last usable assessment completed strictly
-before infusion 1 started, within the protocol's lookback) and `outcome_flags` decides each rule
-at every post-baseline total, in time order (combined = all required rules met; relapse = the
-relapse condition held at `consecutive` assessments in a row after the rule named in `after` was
-met). This module only feeds them the stored scores and reads the answers back.
+place): `protocol.baseline` picks the baseline (the last usable rating at the protocol's
+baseline timepoint done strictly before infusion 1 started, within the protocol's lookback) and
+`outcome_flags` decides each rule at every post-baseline total, in time order (combined = all
+required rules met; relapse = the relapse condition held at `consecutive` assessments in a row
+after the rule named in `after` was met). This module only feeds them the stored scores and
+reads the answers back.
 
-Post-baseline: usable assessments of the scale completed at or after the start of infusion 1.
+Post-baseline: usable assessments of the scale done at or after the start of infusion 1, except
+those at the baseline timepoint (a baseline rated after the start is neither baseline nor
+follow-up, in every view).
 A missing baseline leaves every rule that needs it undecided (None), never "not met"; a rule
 that does not need it (e.g. remission, MADRS ≤ 10) is still decided. Amended assessments count
 with their current (amended) score. A rater change does not alter any number; it is reported.
@@ -163,10 +166,15 @@ def scale_outcome(protocol: Protocol, scale_id: str, assessments: Iterable[Asses
     rules = rules_by_kind(protocol, scale_id)
     if first is None:
         return ScaleOutcome(scale_id, None, None, (), rules, None, _rater_changes(own))
-    chosen = baseline_index(protocol, [a.completed_at for a in own], first)
+    chosen = baseline_index(protocol, [a.completed_at for a in own],
+                            [(a.timepoint_id, a.infusion_number) for a in own], first)
     baseline: Assessment | None = None if chosen is None else own[chosen]
     baseline_total = baseline.total if baseline else None
-    post = [a for a in own if a.completed_at >= first]
+    # A rating at the baseline timepoint is never a post-baseline point: done after the start
+    # (an infusion logged before it), it is neither the baseline nor a follow-up.
+    at_baseline = protocol.baseline_rule.timepoint
+    post = [a for a in own if a.completed_at >= first
+            and not (a.timepoint_id == at_baseline and a.infusion_number in (None, 1))]
     verdicts = _flags(protocol, scale_id, baseline_total, tuple(a.total for a in post))
     # Positional OutcomePoint(assessment, hours, total, change, percent_change, flags): built for
     # every post-baseline rating of a cohort, where keyword construction is measurably slower.

@@ -5,8 +5,12 @@ package is pure and can be tested with hand-written data. Nothing here adds up i
 total, band and subscales are the ones the scale engine stored when the assessment was completed
 or last amended.
 
-Times are aware UTC datetimes. `time` of an assessment is its completion time: the moment its
-score became valid, and the time the protocol's baseline rule compares with the infusion start.
+Times are aware UTC datetimes. The time of an assessment (`Assessment.completed_at`, the time
+charts plot, outcomes measure from the infusion, and the protocol's baseline rule compares with
+the infusion start) is when the rating HAPPENED: for a rating entered after the fact (a paper
+24-hour MADRS typed in on day 3) the time it was done (assessments.assessed_at), else its
+completion. `db.analytics` puts that time in the `completed_at` column (db.analytics.HAPPENED_AT);
+`started_at` stays the entry time.
 """
 
 from __future__ import annotations
@@ -66,7 +70,7 @@ class Assessment(NamedTuple):
     scale_id: str
     timepoint: str
     status: str
-    completed_at: datetime | None
+    completed_at: datetime | None  # when it happened (see the module docstring), not when typed in
     total: int | None
     band: str | None = None
     band_set: str | None = None

@@ -217,9 +217,12 @@ def build_report(
     body += [_assessment_section(a, labels, tz) for a in record["assessments"]] or ["<p>None.</p>"]
 
     body.append("<h2>Safety alerts</h2>")
-    body.append(_table(("Alert", "Scale", "Timepoint", "Message", "Raised", "Acknowledged", "By", "Note"),
+    body.append(_table(("Alert", "Scale", "Timepoint", "Message", "Raised", "Resolved before submit", "Acknowledged",
+                        "By", "Note"),
                        [(al["id"], al.get("scale_id"), labels.get(al.get("timepoint"), al.get("timepoint")),
-                         al["message"], _local(al["created_at"], tz), _local(al.get("acknowledged_at"), tz),
+                         al["message"], _local(al["created_at"], tz),
+                         f"{_local(al['resolved_at'], tz)}: {al.get('resolution')}" if al.get("resolved_at") else "",
+                         _local(al.get("acknowledged_at"), tz),
                          al.get("acknowledged_by_name"), al.get("acknowledgement_note")) for al in record["alerts"]]))
 
     body.append("<h2>Audit history</h2>")

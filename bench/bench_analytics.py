@@ -1,8 +1,8 @@
 """Server time of the trajectory and cohort views on a realistic study database.
 
 Builds P participants (default 1,000), each with 2 infusions and 12 planned timepoints of the
-repeated-infusion protocol (before, 40 min, 230 min and 1 day after each infusion; weeks 1-4)
-× 4 scales (MADRS, QIDS-SR16, CADSS, BPRS) = 48,000 complete assessments with item responses,
+repeated-infusion protocol (baseline / before, 40 min, 230 min and 1 day after each infusion;
+weeks 1-4) × 4 scales (MADRS, QIDS-SR16, CADSS, BPRS) = 48,000 complete assessments with item responses,
 engine scores (some amended: two score rows) and infusions, in one executemany transaction.
 
 Then, in the same run:
@@ -157,8 +157,10 @@ def build_db(args, path: Path) -> dict[str, int]:
                               stamp(start)))
         base = rng.uniform(24, 40)
         responder = rng.random() < 0.5
-        plan = [(f"{tp}@{n}", start + timedelta(minutes=m), n) for n, start in ((1, first), (2, second))
-                for tp, m in PER_INFUSION]
+        # Before infusion 1 the rating is the protocol's own Baseline timepoint (the baseline rule
+        # reads only that one); before infusion 2 it is pre_infusion@2.
+        plan = [("baseline" if (n, tp) == (1, "pre_infusion") else f"{tp}@{n}", start + timedelta(minutes=m), n)
+                for n, start in ((1, first), (2, second)) for tp, m in PER_INFUSION]
         plan += [(tp, first + timedelta(days=d), None) for tp, d in WEEKLY]
         for timepoint, when, _n in plan:
             hours = (when - first).total_seconds() / 3600

@@ -8,6 +8,9 @@ response/remission thresholds as `lines` with their `line-labels` (one colour an
 per kind), the `trajectory` line, the `points` with tooltips (timepoint, time, total, band, change, rater,
 status, recall) and `amended` rings around assessments changed after completion. Where ratings
 with different recall periods are mixed (MADRS 7-day and 24-hour), point shape shows the recall.
+A participant who was withdrawn (or completed the study) gets a dashed `status-marker` rule at
+that date with its `status-label` ("withdrawn 2026-05-05"), and the subtitle says so: no rating
+is expected after it, so a trajectory that stops there is not read as missing data.
 
 Data is passed as explicit JSON values in named top-level datasets (charts.data explains why:
 no MaxRowsError, no global Altair state, no per-layer copies).
@@ -24,11 +27,20 @@ import altair as alt
 from analytics.outcomes import ScaleOutcome, Threshold
 from analytics.records import Assessment, InfusionEvent, chronological, hours_between, sorted_infusions
 from charts.data import Datasets, compose, lean_build
-from charts.palette import AMENDED_COLOR, BAND_OPACITY, INFUSION_COLOR, LINE_STYLES, POINT_COLOR, band_colors
+from charts.palette import (
+    AMENDED_COLOR,
+    BAND_OPACITY,
+    INFUSION_COLOR,
+    LINE_STYLES,
+    OKABE_ITO,
+    POINT_COLOR,
+    band_colors,
+)
 from charts.timeaxis import TimeAxis, offset_text, time_axis
 from scales import ScaleDefinition
 
 RECALL_SHAPES = ("circle", "triangle-up", "square", "diamond", "cross")
+STATUS_COLOR = OKABE_ITO["reddish_purple"]  # the end of participation: apart from infusions and amendments
 WIDTH, HEIGHT = 640, 260
 
 
@@ -129,12 +141,33 @@ def infusion_layers(infusions: Sequence[InfusionEvent], origin: datetime | None,
     return layers
 
 
+def status_layers(status_change: tuple[str, datetime] | None, origin: datetime | None, axis: TimeAxis,
+                  domain: tuple[float, float], y_top: float, tz: ZoneInfo, data: Datasets) -> list[alt.Chart]:
+    """A dashed rule where participation ended (withdrawn or completed) and its label."""
+    if status_change is None or origin is None:
+        return []
+    status, moment = status_change
+    x = axis.x(hours_between(moment, origin))
+    if not domain[0] <= x <= domain[1]:
+        return []
+    label = f"{status} {moment.astimezone(tz).strftime('%Y-%m-%d')}"
+    ref = data("status", [{"x": x, "y": y_top, "label": label, "when": local_text(moment, tz)}])
+    tooltip = [alt.Tooltip("label:N", title="Participation"), alt.Tooltip("when:N", title="Since")]
+    return [
+        alt.Chart(ref, name="status-marker").mark_rule(color=STATUS_COLOR, strokeWidth=2, strokeDash=[6, 3],
+                                                       clip=True).encode(x=alt.X("x:Q"), tooltip=tooltip),
+        alt.Chart(ref, name="status-label").mark_text(align="right", baseline="top", dx=-3, dy=2, fontSize=11,
+                                                      fontWeight="bold", color=STATUS_COLOR, clip=True).encode(
+            x=alt.X("x:Q"), y=alt.Y("y:Q"), text=alt.Text("label:N")),
+    ]
+
+
 def line_records(outcome: ScaleOutcome | None, thresholds: Sequence[Threshold], x_label: float) -> list[dict]:
     """The baseline and the protocol's thresholds as labelled horizontal lines."""
     lines = []
     if outcome is not None and outcome.baseline_total is not None:
         lines.append({"kind": "baseline", "y": outcome.baseline_total, "label": f"Baseline {outcome.baseline_total}",
-                      "rule": f"Baseline {outcome.baseline_total} (last usable rating before infusion 1)",
+                      "rule": f"Baseline {outcome.baseline_total} (last usable baseline rating before infusion 1)",
                       "x": x_label})
     lines += [{"kind": t.kind, "y": t.value, "label": t.text, "rule": t.label, "x": x_label} for t in thresholds]
     return lines
@@ -174,8 +207,11 @@ def trajectory_chart(
     timepoint_labels: dict[str, str] | None = None,
     width: int = WIDTH,
     height: int = HEIGHT,
+    status_change: tuple[str, datetime] | None = None,
 ) -> alt.LayerChart:
-    """The panel of one scale for one participant (see the module docstring for its layers)."""
+    """The panel of one scale for one participant (see the module docstring for its layers).
+
+    `status_change`: ("withdrawn" or "completed", aware time) when participation has ended."""
     tz = ZoneInfo(tz) if isinstance(tz, str) else tz
     axis = axis or time_axis("compressed")
     data = Datasets(definition.id)
@@ -183,6 +219,8 @@ def trajectory_chart(
     origin = origin_of(infusions, axis, own)
     points = point_records(definition, own, origin, axis, tz, timepoint_labels or {}, outcome)
     infusion_hours = [hours_between(i.started_at, origin) for i in infusions] if origin else []
+    if origin and status_change is not None:
+        infusion_hours.append(hours_between(status_change[1], origin))  # keep the withdrawal in view
     domain = axis.domain([p["hours"] for p in points if p["hours"] is not None] + infusion_hours)
     x_scale, x_axis = axis.scale(domain), axis.axis(domain)
     y_scale = alt.Scale(domain=[definition.total_min, definition.total_max], nice=False)
@@ -199,6 +237,7 @@ def trajectory_chart(
                                               orient="right")),
             tooltip=[alt.Tooltip("band:N", title="Band"), alt.Tooltip("range:N", title="Range")]))
     layers += infusion_layers(infusions, origin, axis, domain, definition.total_max, tz, show_dose, data)
+    layers += status_layers(status_change, origin, axis, domain, definition.total_max, tz, data)
     layers += _line_layers(line_records(outcome, thresholds, domain[1]), data, y_scale)
 
     ref = data("points", points)
@@ -225,7 +264,10 @@ def trajectory_chart(
     subtitle = []
     if outcome is not None:
         subtitle.append(f"Baseline {outcome.baseline_total}" if outcome.baseline_total is not None else
-                        "No baseline (no usable rating before infusion 1): response cannot be judged")
+                        "No baseline (no usable baseline rating before infusion 1): response cannot be judged")
+    if status_change is not None:
+        subtitle.append(f"{status_change[0]} {status_change[1].astimezone(tz).strftime('%Y-%m-%d')}: "
+                        f"no ratings expected after the dashed line")
     if amended:
         subtitle.append("ringed points were amended after completion")
     if mixed:

@@ -24,7 +24,14 @@ from analytics.cohort import (
 from analytics.dissociation import infusion_courses
 from analytics.gcpause import without_cycle_collection
 from analytics.outcomes import ScaleOutcome, participant_outcomes, threshold_lines
-from analytics.records import Assessment, InfusionEvent, assessment_from_row, infusion_from_row, sorted_infusions
+from analytics.records import (
+    Assessment,
+    InfusionEvent,
+    assessment_from_row,
+    infusion_from_row,
+    sorted_infusions,
+    stored_time,
+)
 from charts.cohort import cohort_chart
 from charts.dissociation import dissociation_chart
 from charts.export import drawable, spec
@@ -115,6 +122,9 @@ def participant_view(protocol: Protocol, rows: Mapping[str, Any], *, view: str =
     labels = timepoint_labels(protocol, sorted({a.timepoint for a in assessments}))
     axis = time_axis(view, infusion)
     tz = protocol.timezone
+    person = rows.get("participant") or {}
+    ended = (person["status"], stored_time(person["status_at"])) \
+        if person.get("status") in ("withdrawn", "completed") and person.get("status_at") else None
     panels = []
     for scale_id in scale_order(protocol, [a.scale_id for a in assessments if a.usable]):
         try:
@@ -124,7 +134,7 @@ def participant_view(protocol: Protocol, rows: Mapping[str, Any], *, view: str =
         outcome = outcomes.get(scale_id)
         lines = threshold_lines(protocol, scale_id, outcome.baseline_total if outcome else None)
         chart = trajectory_chart(definition, assessments, infusions, outcome=outcome, thresholds=lines, axis=axis,
-                                 tz=tz, show_dose=show_dose, timepoint_labels=labels)
+                                 tz=tz, show_dose=show_dose, timepoint_labels=labels, status_change=ended)
         panels.append(Panel(scale_id, definition.abbreviation, spec(chart)))
     courses = infusion_courses(assessments, infusions)
     dissociation = None

@@ -5,6 +5,11 @@ participant by participant would be 1,000 round trips. Here it is three queries 
 cohort (participants, assessments with their current score, infusions), returning plain rows in
 the column order `analytics.records` expects, so the analytics stay pure and testable.
 
+When a rating happened = `coalesce(assessed_at, completed_at)` (HAPPENED_AT): a rating entered
+after the fact (a paper 24-hour MADRS typed in on day 3) keeps the time it was done, and that is
+the time these rows carry in their `completed_at` column, so every chart, outcome and baseline
+rule built on them places it where it happened. A live rating has no assessed_at: its completion.
+
 Current score = the newest score row of an assessment (rescoring after an amendment adds a row,
 the old ones stay); `n_scores` > 1 marks an assessment whose answers were amended. Drafts have
 no score and are not returned.
@@ -25,9 +30,13 @@ from sqlite_utils import Database
 from db import _sql, alerts, assessments, audit, clinical
 from db.participants import get_participant
 
+#: When a rating happened: the time it was done if entered later (paper source), else its
+#: completion. The one expression every analytics query uses for an assessment's time.
+HAPPENED_AT = "coalesce(a.assessed_at, a.completed_at)"
+
 _SCORE_COLUMNS = (
     "a.id, a.participant_id, a.timepoint, a.scale_id, a.status, a.recall, u.username AS rater, a.started_at, "
-    "a.completed_at, s.total, s.band, s.band_set, s.subscales, s.complete, s.definition_hash, s.engine_version"
+    f"{HAPPENED_AT} AS completed_at, s.total, s.band, s.band_set, s.subscales, s.complete, s.definition_hash, s.engine_version"
 )
 
 #: Every participant's assessments with the current score. Per assessment, two look-ups in the
@@ -37,14 +46,14 @@ _SCORE_COLUMNS = (
 #: others come back NULL, which costs nothing); the rater is the account id, which is all a
 #: rater-change count needs; subscales only for BPRS (its positive subscale is a dissociation
 #: measure; the cohort's CADSS peak is the total). Drafts have no score and are left out.
-COHORT_ASSESSMENTS_SQL = """
-SELECT a.id, a.participant_id, a.timepoint, a.scale_id, a.status, NULL, a.rater_id, NULL, a.completed_at,
+COHORT_ASSESSMENTS_SQL = f"""
+SELECT a.id, a.participant_id, a.timepoint, a.scale_id, a.status, NULL, a.rater_id, NULL, {HAPPENED_AT},
        s.total, NULL, NULL, CASE WHEN a.scale_id = 'bprs' THEN s.subscales END, s.complete, NULL, NULL,
        (SELECT count(*) FROM scores WHERE assessment_id = a.id)
 FROM participants p
 JOIN assessments a ON a.participant_id = p.id
 JOIN scores s ON s.id = (SELECT max(id) FROM scores WHERE assessment_id = a.id)
-WHERE p.study_id = ? {site}
+WHERE p.study_id = ? {{site}}
 """
 
 #: Per participant, a fingerprint of everything COHORT_ASSESSMENTS_SQL returns for them: their
@@ -69,7 +78,7 @@ FROM assessments a
 JOIN scores s ON s.id = (SELECT max(id) FROM scores WHERE assessment_id = a.id)
 LEFT JOIN users u ON u.id = a.rater_id
 WHERE a.participant_id = ?
-ORDER BY a.completed_at, a.id
+ORDER BY completed_at, a.id
 """
 
 PARTICIPANTS_SQL = """

@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -43,6 +45,8 @@ from db.connection import transaction
 from db.errors import ConflictError, LockedError, NotFoundError, PermissionDeniedError, ValidationError
 from db.participants import get_participant
 from db.permissions import PARTICIPANT, authorize, require
+from db.screening import reevaluate_pending_eligibility
+from protocol.late_entry import late_entry_problem
 from scales import ScaleDefinition, ScoreResult, get_scale, score
 from scales.engine import check_responses, normalise_value
 from scales.errors import ResponseError, ScaleError, UnknownScaleError
@@ -312,7 +316,9 @@ def _store_score(db, who, row, result: ScoreResult, reason: str) -> tuple[int, l
     }
     events = [audit.event("score.store", "assessment", row["id"], field="score", new=summary,
                           participant_id=row["participant_id"])]
-    events += alerts.raise_for_flags(db, row, score_id, result.safety_flags)
+    # An alert raised in the draft for the same rule is linked to this score, not duplicated.
+    events += alerts.raise_for_flags(db, row, score_id, result.safety_flags, _definition_for(row),
+                                     _responses(db, row["id"]))
     return score_id, events
 
 
@@ -334,8 +340,49 @@ def _complete(db, who, row, definition, responses) -> list[dict]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _start(db, actor, participant_id, timepoint, definition, mode, recall, infusion_id):
-    """Insert a draft (inside the caller's transaction); return (row, who, audit events)."""
+def _happened_time(value: Any) -> str:
+    """A time it happened (aware datetime or ISO-8601 text with an offset) as stored UTC text."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValidationError(f"the time it was rated ({value.isoformat()}) has no time zone; give it in UTC")
+        return clock.format_utc(value)
+    if isinstance(value, str):
+        try:
+            return clock.format_utc(clock.parse_utc(value.strip()))
+        except ValueError:
+            pass
+    raise ValidationError(f"the time it was rated must be a date and time with a time zone, such as "
+                          f"'2026-03-02T09:00:00Z', not {value!r}")
+
+
+def _late_entry(db, participant, assessed_at, late_entry_reason) -> tuple[str | None, str | None]:
+    """(assessed_at, reason) to store for a rating entered after it happened, checked by the one
+    rule for late entries (protocol.late_entry): not in the future, not before enrolment, and a
+    reason when entered more than LATE_ENTRY_MINUTES after. (None, None) for a live rating."""
+    reason = _sql.text(late_entry_reason, "late-entry reason", max_len=1000, required=False)
+    if assessed_at is None:
+        if reason:
+            raise ValidationError("a late-entry reason goes with the time the rating was done; give that time too, "
+                                  "or leave the reason out for a rating entered as it happens")
+        return None, None
+    happened = _happened_time(assessed_at)
+    site = _sql.one(db, "SELECT timezone FROM sites WHERE id = ?", [participant["site_id"]])
+    problem = late_entry_problem(clock.parse_utc(happened), clock.parse_utc(clock.utc_now()),
+                                 clock.parse_utc(participant["created_at"]), reason,
+                                 zone=ZoneInfo(site["timezone"]) if site else None)
+    if problem:
+        raise ValidationError(problem)
+    return happened, reason
+
+
+def _start(db, actor, participant_id, timepoint, definition, mode, recall, infusion_id, assessed_at=None,
+           late_entry_reason=None):
+    """Insert a draft (inside the caller's transaction); return (row, who, audit events).
+
+    `assessed_at`: when the rating was actually done, for one entered after the fact (paper
+    source); it is what schedules, windows and charts use, while started_at/completed_at stay
+    the entry times. Checked here by protocol.late_entry, whichever path calls this.
+    """
     if mode not in MODES:
         raise ValidationError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     recall_ids = [o["id"] for o in definition.recall_options]
@@ -368,20 +415,22 @@ def _start(db, actor, participant_id, timepoint, definition, mode, recall, infus
         )
     planned = _sql.one(db, "SELECT id FROM planned_timepoints WHERE study_id = ? AND name = ?",
                        [participant["study_id"], timepoint])
+    assessed_at, late_entry_reason = _late_entry(db, participant, assessed_at, late_entry_reason)
     now = clock.utc_now()
     cursor = db.execute(
         "INSERT INTO assessments (participant_id, timepoint, timepoint_id, infusion_id, scale_id, scale_version, "
-        "definition_hash, mode, recall, rater_id, status, version, started_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'draft', 1, ?, ?)",
+        "definition_hash, mode, recall, rater_id, status, version, started_at, updated_at, assessed_at, "
+        "late_entry_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'draft', 1, ?, ?, ?, ?)",
         [participant["id"], timepoint, planned["id"] if planned else None, infusion_id, definition.id,
-         definition.version, definition.hash, mode, recall, who.get("id"), now, now],
+         definition.version, definition.hash, mode, recall, who.get("id"), now, now, assessed_at, late_entry_reason],
     )
     row = _get(db, cursor.lastrowid)
-    events = [audit.event(
-        "assessment.start", "assessment", row["id"], participant_id=participant["id"],
-        new={"participant": participant["code"], "timepoint": timepoint, "scale_id": definition.id,
-             "scale_version": definition.version, "definition_hash": definition.hash, "mode": mode, "recall": recall},
-    )]
+    started = {"participant": participant["code"], "timepoint": timepoint, "scale_id": definition.id,
+               "scale_version": definition.version, "definition_hash": definition.hash, "mode": mode, "recall": recall}
+    if assessed_at is not None:
+        started.update(assessed_at=assessed_at, late_entry_reason=late_entry_reason)
+    events = [audit.event("assessment.start", "assessment", row["id"], participant_id=participant["id"], new=started,
+                          reason=late_entry_reason)]
     return row, who, events
 
 
@@ -395,16 +444,24 @@ def start_assessment(
     recall: str | None = None,
     *,
     infusion_id: int | None = None,
+    assessed_at: Any = None,
+    late_entry_reason: str | None = None,
 ) -> dict[str, Any]:
     """Open a draft of `scale_id` for the participant at `timepoint` and return it (version 1).
 
     `mode` is clinician, self, kiosk or link; `recall` one of the definition's recall periods
     (default: the definition's default). Stores the scale version and definition hash.
     ConflictError if this participant already has this scale at this timepoint.
+
+    `assessed_at` (aware datetime or ISO-8601 text) is when the rating was actually done, for one
+    entered after the fact; `late_entry_reason` is required when that is more than
+    protocol.late_entry.LATE_ENTRY_MINUTES before now. ValidationError, and nothing saved, for a
+    time in the future, before the participant's enrolment, or late without a reason.
     """
     definition = _definition(scale_id)
     with transaction(db):
-        row, who, events = _start(db, actor, participant_id, timepoint, definition, mode, recall, infusion_id)
+        row, who, events = _start(db, actor, participant_id, timepoint, definition, mode, recall, infusion_id,
+                                  assessed_at, late_entry_reason)
         audit.record_many(db, who, events)
         return load_assessment(db, row["id"])
 
@@ -423,6 +480,10 @@ def save_draft_response(
     The value is checked against the item's options and not-assessed codes, and the choice
     groups (e.g. HAM-D 16a/16b) against the other stored answers. `not_assessed_reason` may go
     with a not-assessed code or an unanswered item, not with a score. One audit event per save.
+
+    In the same transaction the scale engine evaluates the draft's safety rules on its answers
+    so far (db.alerts.sync_draft_alerts): a safety answer raises the PI's alert at once (an
+    abandoned draft still alerts), a corrected one resolves it, each change audited.
     """
     reason = _sql.text(not_assessed_reason, "not-assessed reason", max_len=500, required=False)
     with transaction(db):
@@ -454,8 +515,13 @@ def save_draft_response(
             [row["id"], item_id, value, reason, clock.utc_now(), who["username"]],
         )
         _bump(db, row)
-        audit.record(db, who, "response.clear" if value is None else "response.save", "assessment", row["id"],
-                     field=item_id, old=old_value, new=value, reason=reason, participant_id=row["participant_id"])
+        events = [audit.event("response.clear" if value is None else "response.save", "assessment", row["id"],
+                              field=item_id, old=old_value, new=value, reason=reason,
+                              participant_id=row["participant_id"])]
+        # A safety answer alerts now, in this transaction, not at submit (and a corrected one resolves it).
+        events += alerts.sync_draft_alerts(db, who, row, definition,
+                                           {k: v for k, v in others.items() if v is not None})
+        audit.record_many(db, who, events)
         return load_assessment(db, row["id"])
 
 
@@ -473,10 +539,35 @@ def complete_assessment(db: Database, actor: Mapping[str, Any], assessment_id: i
         _check_version(row, expected_version, required=True)
         definition = _definition_for(row)
         events = _complete(db, who, row, definition, _responses(db, row["id"]))
+        events += reevaluate_pending_eligibility(db, who, row)  # a pending screening waiting for this rating
         if who["role"] == PARTICIPANT:
             events += tokens.consume(db, who)
         audit.record_many(db, who, events)
         return load_assessment(db, row["id"])
+
+
+def _not_assessed_reasons(definition: ScaleDefinition, values: Mapping[str, int],
+                          reasons: Mapping[str, Any] | None) -> dict[str, str]:
+    """The not-assessed reasons given to save_assessment, checked: known items, text, and never
+    beside a score (the rule save_draft_response applies to one item)."""
+    if reasons is None:
+        return {}
+    if not isinstance(reasons, Mapping):
+        raise ValidationError("not-assessed reasons must be a mapping of item id to reason")
+    checked = {}
+    for item_id, reason in reasons.items():
+        _normalise(definition, item_id, None)  # an unknown item id is refused
+        text = _sql.text(reason, f"not-assessed reason of item {item_id}", max_len=500, required=False)
+        if not text:
+            continue
+        value = values.get(item_id)
+        if value is not None and value in definition.item_by_id[item_id].scored_values:
+            raise ValidationError(
+                f"item {item_id}: a not-assessed reason goes with a not-assessed code or an unanswered item, not "
+                f"with the score {value}; remove the reason or record the item as not assessed"
+            )
+        checked[item_id] = text
+    return checked
 
 
 def save_assessment(
@@ -490,30 +581,43 @@ def save_assessment(
     recall: str | None = None,
     *,
     infusion_id: int | None = None,
+    assessed_at: Any = None,
+    late_entry_reason: str | None = None,
+    not_assessed_reasons: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Start, answer and complete an assessment in ONE transaction (all of it is saved or none).
 
     Every value is checked before anything is written; audit events: the start, one per
     answered item, the completion, the stored score and any safety alert.
+
+    `assessed_at` and `late_entry_reason`: when a rating entered after the fact (a paper source
+    transcribed) was done, checked by the late-entry rule as in start_assessment.
+    `not_assessed_reasons` ({item_id: reason}): why an item was not assessed; as in
+    save_draft_response it goes with a not-assessed code or an unanswered item, not with a score.
     """
     definition = _definition(scale_id)
     if not isinstance(responses, Mapping):
         raise ValidationError("responses must be a mapping of item id to value")
     values = _check_all(definition, responses)
+    reasons = _not_assessed_reasons(definition, values, not_assessed_reasons)
     require(actor, "assessment.complete")
     with transaction(db):
-        row, who, events = _start(db, actor, participant_id, timepoint, definition, mode, recall, infusion_id)
+        row, who, events = _start(db, actor, participant_id, timepoint, definition, mode, recall, infusion_id,
+                                  assessed_at, late_entry_reason)
         now = clock.utc_now()
+        answered = list(values) + [item for item in reasons if item not in values]
         db.conn.executemany(
-            "INSERT INTO item_responses (assessment_id, item_id, value, answered_at, answered_by) VALUES (?, ?, ?, ?, ?)",
-            [(row["id"], item, value, now, who["username"]) for item, value in values.items()],
+            "INSERT INTO item_responses (assessment_id, item_id, value, not_assessed_reason, answered_at, answered_by) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(row["id"], item, values.get(item), reasons.get(item), now, who["username"]) for item in answered],
         )
         events += [
-            audit.event("response.save", "assessment", row["id"], field=item, old=None, new=value,
-                        participant_id=row["participant_id"])
-            for item, value in values.items()
+            audit.event("response.save", "assessment", row["id"], field=item, old=None, new=values.get(item),
+                        reason=reasons.get(item), participant_id=row["participant_id"])
+            for item in answered
         ]
         events += _complete(db, who, row, definition, values)
+        events += reevaluate_pending_eligibility(db, who, row)  # a pending screening waiting for this rating
         audit.record_many(db, who, events)
         return load_assessment(db, row["id"])
 

@@ -55,6 +55,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # reading
     "data.read": frozenset(ROLES),
     "audit.read": frozenset({"admin", "pi", "monitor"}),
+    # reading the study's data out as an export (CSV, SDTM, FHIR, REDCap): the Data export page, `--as`
+    "export.read": frozenset({"admin", "pi", "monitor", SYSTEM}),
 }
 
 

@@ -49,7 +49,8 @@ def schedule_inputs(db: Database, *, site_id: int | None = None, participant_id:
         by_id[row[0]]["infusions"].append({"id": row[1], "number": row[2], "started_at": _when(row[3]),
                                            "ended_at": _when(row[4])})
     for pid, timepoint, scale, completed in db.execute(
-        f"SELECT participant_id, timepoint, scale_id, completed_at FROM assessments "
+        # When it happened: a rating entered after the fact counts at the time it was done.
+        f"SELECT participant_id, timepoint, scale_id, coalesce(assessed_at, completed_at) FROM assessments "
         f"WHERE participant_id IN ({marks}) AND status <> 'draft'", ids
     ).fetchall():
         timepoint_id, infusion_number = parse_assessment_timepoint(timepoint)

@@ -8,6 +8,7 @@ from db.connection import unit_of_work
 from db.permissions import ROLES
 from ui.feedback import run_write as run
 from ui.feedback import show_flash
+from ui.pickers import scoped_key
 from ui.session import require_page
 
 admin = require_page("admin")
@@ -53,24 +54,30 @@ with users_tab:
     others = [u for u in user_rows if u["id"] != admin["id"]]
     if others:
         st.subheader("Change an account")
-        target_name = st.selectbox("Account", [u["username"] for u in others])
+        target_name = st.selectbox("Account", [u["username"] for u in others], key="admin-account")
         target = next(u for u in others if u["username"] == target_name)
-        reason = st.text_input("Reason (recorded in the audit trail)", key="account_reason")
+
+        def key(name: str) -> str:
+            """Every control below belongs to the chosen account: a reason or a new password typed
+            for one account must never be applied to the next one picked."""
+            return scoped_key("account", target["id"], name)
+
+        reason = st.text_input("Reason (recorded in the audit trail)", key=key("reason"))
         col1, col2, col3 = st.columns(3)
         with col1:
-            new_role = st.selectbox("New role", ROLES, index=ROLES.index(target["role"]))
-            if st.button("Change role"):
+            new_role = st.selectbox("New role", ROLES, index=ROLES.index(target["role"]), key=key("role"))
+            if st.button("Change role", key=key("change-role")):
                 run(lambda db: users.change_role(db, admin, target["id"], new_role, reason or None),
                     f"{target_name} is now {new_role}.")
         with col2:
             if target["active"]:
-                if st.button("Deactivate"):
+                if st.button("Deactivate", key=key("deactivate")):
                     run(lambda db: users.deactivate(db, admin, target["id"], reason or None), f"{target_name} deactivated.")
-            elif st.button("Reactivate"):
+            elif st.button("Reactivate", key=key("reactivate")):
                 run(lambda db: users.reactivate(db, admin, target["id"], reason or None), f"{target_name} reactivated.")
         with col3:
-            new_password = st.text_input("New password", type="password", key="reset_password")
-            if st.button("Reset password"):
+            new_password = st.text_input("New password", type="password", key=key("new-password"))
+            if st.button("Reset password", key=key("reset-password")):
                 run(lambda db: users.reset_password(db, admin, target["id"], new_password, reason or None),
                     f"Password of {target_name} reset; any lock-out is cleared.")
 

@@ -1,6 +1,12 @@
 """Assessments: open any assessment of a participant to see its answers, stored score, signatures
 and full audit history; raters and the PI amend with a reason, the PI locks. Locked assessments
-are read-only (and the database refuses changes to them even if this page did not)."""
+are read-only (and the database refuses changes to them even if this page did not).
+
+The page stays on the record acted on: the chosen assessment is remembered per participant and
+the picker is keyed by participant (its labels change with the status, e.g. "signed" → "locked",
+which would otherwise make Streamlit reset it to another assessment), and every amend and lock
+widget is keyed by the assessment id, so a save always targets the assessment shown. A refused
+amendment keeps what the user chose and shows why right under the form until the next try."""
 
 import pandas as pd
 import streamlit as st
@@ -10,8 +16,8 @@ from db.connection import unit_of_work
 from db.permissions import allowed
 from protocol.keys import timepoint_label
 from scales import get_scale
-from ui.feedback import run_write, show_flash
-from ui.pickers import choose_participant
+from ui.feedback import run_write, show_feedback, show_flash
+from ui.pickers import choose_participant, scoped_key
 from ui.scale_form import render_result
 from ui.session import require_page
 from ui.study import current_protocol
@@ -35,8 +41,17 @@ def describe(row) -> str:
     return f"{timepoint_label(protocol, row['timepoint'])} · {row['scale_id']} · {row['status']}"
 
 
-choice = st.selectbox("Assessment", [r["id"] for r in rows], format_func=lambda i: describe(next(r for r in rows if r["id"] == i)),
-                      index=len(rows) - 1)
+ids = [r["id"] for r in rows]
+by_id = {r["id"]: r for r in rows}
+picker_key = scoped_key("participant", participant["id"], "assessment-picker")
+chosen_key = scoped_key("participant", participant["id"], "assessment")  # survives reruns and page changes
+current = st.session_state.get(picker_key)
+if current not in by_id:  # first visit, or the label sent back by the browser changed with the status
+    kept = st.session_state.get(chosen_key)
+    current = kept if kept in by_id else ids[-1]
+st.session_state[picker_key] = current  # set on every run, so the box shows the current label ("… · locked")
+choice = st.selectbox("Assessment", ids, format_func=lambda i: describe(by_id[i]), key=picker_key)
+st.session_state[chosen_key] = choice
 with unit_of_work(write=False) as db:
     assessment = assessments.load_assessment(db, choice)
     history = audit.events_for(db, "assessment", choice)
@@ -45,6 +60,8 @@ definition = get_scale(assessment["scale_id"])
 st.subheader(f"{definition.abbreviation} · {timepoint_label(protocol, assessment['timepoint'])}")
 st.caption(f"Status {assessment['status']} · version {assessment['version']} · rater {assessment['rater'] or '—'} · "
            f"mode {assessment['mode']} · recall {assessment['recall']} · started {local_time(assessment['started_at'], protocol.timezone)}")
+if assessment["assessed_at"]:  # a rating entered after it happened (paper source): both times, and why
+    st.caption(f"**Entered later** · rated {local_time(assessment['assessed_at'], protocol.timezone)} · reason: {assessment['late_entry_reason'] or '—'}")
 render_result(assessment["score"], definition)
 
 answers = []
@@ -70,7 +87,10 @@ with st.expander("History (audit trail)", expanded=assessment["status"] == "amen
         hide_index=True, use_container_width=True,
     )
 
+aid = assessment["id"]
+lock_place = scoped_key("assessment", aid, "lock")
 if assessment["status"] == "locked":
+    show_feedback(lock_place)
     st.info("This assessment is locked: it can no longer be changed.")
     st.stop()
 if assessment["status"] == "draft":
@@ -79,22 +99,34 @@ if assessment["status"] == "draft":
 
 if allowed(user["role"], "assessment.amend"):
     st.subheader("Amend a rating")
-    item_id = st.selectbox("Item to amend", [i.id for i in definition.items],
+    item_id = st.selectbox("Item to amend", [i.id for i in definition.items], key=scoped_key("assessment", aid, "amend-item"),
                            format_func=lambda i: f"{definition.item_by_id[i].number}. {definition.item_by_id[i].short_name}")
     item = definition.item_by_id[item_id]
     options = {o["value"]: o["label"] for o in (*item.options, *item.not_assessed)}
-    with st.form("amend", clear_on_submit=True):
-        new_value = st.selectbox("New value", list(options), format_func=lambda v: options[v] if options[v].startswith(str(v)) else f"{v} – {options[v]}")
-        reason = st.text_input("Reason for the change (required; kept in the audit trail)")
-        if st.form_submit_button("Save the amendment", type="primary"):
-            run_write(
-                lambda db: assessments.amend_assessment(db, user, assessment["id"], {item_id: new_value}, reason,
-                                                        expected_version=assessment["version"]),
-                f"Item {item.number} amended; the score was recomputed and the change is in the history.",
-            )
+    values = list(options)
+    stored = assessment["responses"].get(item_id)
+    amend_place = scoped_key("assessment", aid, "amend")
+    # Not cleared on submit: after a refusal the form still shows what the user chose. The keys
+    # carry the version, so after a saved amendment the form starts again from the stored values.
+    with st.form(scoped_key("assessment", aid, "amend-form")):
+        new_value = st.selectbox("New value", values, index=values.index(stored) if stored in values else 0,
+                                 key=scoped_key("assessment", aid, f"amend-v{assessment['version']}-{item_id}"),
+                                 format_func=lambda v: options[v] if options[v].startswith(str(v)) else f"{v} – {options[v]}")
+        reason = st.text_input("Reason for the change (required; kept in the audit trail)",
+                               key=scoped_key("assessment", aid, f"amend-v{assessment['version']}-reason"))
+        submitted = st.form_submit_button("Save the amendment", type="primary")
+    if submitted:
+        run_write(
+            lambda db: assessments.amend_assessment(db, user, aid, {item_id: new_value}, reason,
+                                                    expected_version=assessment["version"]),
+            f"Item {item.number} amended; the score was recomputed and the change is in the history.",
+            place=amend_place,
+        )
+    show_feedback(amend_place)
 
 if allowed(user["role"], "assessment.lock"):
-    lock_reason = st.text_input("Reason for locking (optional)", key="lock_reason")
-    if st.button("Lock this assessment"):
-        run_write(lambda db: assessments.lock_assessment(db, user, assessment["id"], assessment["version"],
-                                                         lock_reason or None), "Assessment locked.")
+    lock_reason = st.text_input("Reason for locking (optional)", key=scoped_key("assessment", aid, "lock-reason"))
+    if st.button("Lock this assessment", key=scoped_key("assessment", aid, "lock-button")):
+        run_write(lambda db: assessments.lock_assessment(db, user, aid, assessment["version"], lock_reason or None),
+                  "Assessment locked.", place=lock_place)
+    show_feedback(lock_place)

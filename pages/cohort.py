@@ -22,7 +22,8 @@ from db.connection import database_path, unit_of_work
 from db.permissions import allowed
 from ui import cohort_data
 from ui.blinding import arm_visible
-from ui.feedback import run_write, show_flash
+from ui.feedback import run_write, set_error, show_feedback, show_flash
+from ui.pickers import scoped_key
 from ui.session import require_page
 from ui.study import current_protocol
 from ui.timefmt import local_time
@@ -70,18 +71,25 @@ if open_alerts:
         "message": a["message"], "raised": local_time(a["created_at"], protocol.timezone)} for a in open_alerts]),
         hide_index=True)
     if allowed(user["role"], "alert.acknowledge"):
-        with st.form("acknowledge", clear_on_submit=True):
-            chosen = st.selectbox("Alert to acknowledge", [a["id"] for a in open_alerts],
-                                  format_func=lambda i: next(f"#{a['id']} {a['participant_code']}: {a['message']}"
-                                                             for a in open_alerts if a["id"] == i))
-            note = st.text_area("What was done (kept in the audit trail)",
+        # The picker is keyed (a new alert arriving does not switch the choice to another one) and
+        # the note and its messages are keyed by the alert chosen, so a note is never filed
+        # against an alert it was not written for, and is kept after a refusal.
+        labels = {a["id"]: f"#{a['id']} {a['participant_code']}: {a['message']}" for a in open_alerts}
+        chosen = st.selectbox("Alert to acknowledge", list(labels), key="acknowledge-alert",
+                              format_func=lambda i: labels.get(i, f"#{i}"))
+        place = scoped_key("alert", chosen, "acknowledge")
+        with st.form(scoped_key("alert", chosen, "acknowledge-form")):
+            note = st.text_area("What was done (kept in the audit trail)", key=scoped_key("alert", chosen, "note"),
                                 placeholder="e.g. participant called, safety plan reviewed, seen by psychiatrist")
-            if st.form_submit_button("Acknowledge alert", type="primary"):
-                if not note.strip():
-                    st.error("Write what was done before acknowledging the alert.")
-                else:
-                    run_write(lambda db: alert_store.acknowledge_alert(db, user, chosen, note),
-                              f"Alert {chosen} acknowledged; your note is in the audit trail.")
+            submitted = st.form_submit_button("Acknowledge alert", type="primary")
+        if submitted:
+            if not note.strip():
+                set_error(place, "Write what was done before acknowledging the alert.")
+            else:
+                run_write(lambda db: alert_store.acknowledge_alert(db, user, chosen, note),
+                          f"Alert {chosen} acknowledged; your note is in the audit trail.", place=place,
+                          success_place=None)  # the alert leaves the list: the message goes to the top
+        show_feedback(place)
     else:
         st.caption("Only the PI acknowledges alerts.")
 else:

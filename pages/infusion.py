@@ -1,6 +1,14 @@
 """Infusion day (coordinator): log an infusion with the dose checked against the protocol and
 the total shown for confirmation, record vital signs on the protocol's schedule (with a due
-reminder and threshold warnings), and record adverse events. Every write is audited in db/."""
+reminder and threshold warnings), and record and edit adverse events.
+
+The rules live in db.clinical (every write is audited there): the page shows their warnings
+next to the control they concern before anything is written (an infusion before the baseline,
+too soon after the previous one; a reading past a threshold) and passes the user's reasons on.
+Times are entered as they happened, in the study's local time; until the user changes a time it
+follows the clock and means "now". Every widget is keyed by the participant, infusion or adverse
+event it shows (ui.pickers.scoped_key), and a successful save starts its inputs afresh.
+"""
 
 from datetime import UTC, datetime, timedelta
 
@@ -9,79 +17,134 @@ import streamlit as st
 
 from db import clinical, screening
 from db.connection import unit_of_work
+from db.errors import StorageError
 from db.permissions import allowed
 from protocol.dosing import total_dose_mg
 from protocol.errors import ProtocolInputError
-from protocol.vitals import check_vitals, next_vitals_due, vitals_schedule
-from ui.feedback import run_write, show_flash
-from ui.pickers import choose_participant
+from protocol.late_entry import LATE_ENTRY_MINUTES
+from protocol.vitals import next_vitals_due, vitals_schedule
+from ui.feedback import run_write, set_error, show_feedback, show_flash
+from ui.pickers import choose_participant, scoped_key
 from ui.session import require_page
 from ui.study import current_protocol
 from ui.timefmt import local_time
 
-VITALS_WARNINGS = "vitals_warnings"
-
 user = require_page("infusion")
 protocol = current_protocol()
 writer = allowed(user["role"], "clinical.record")
+zone = protocol.timezone
 st.title("Infusion day")
 show_flash()
-for warning in st.session_state.pop(VITALS_WARNINGS, []):
-    st.error(f"Vital sign outside the protocol's limits: {warning}", icon=":material/warning:")
 
 participant = choose_participant(user, statuses=("screening", "enrolled"),
                                  empty="No participant is screening or enrolled.")
+pid = participant["id"]
 with unit_of_work(write=False) as db:
-    decision = screening.latest_eligibility(db, participant["id"])
-    infusions = clinical.list_infusions(db, participant["id"])
-    vitals = clinical.list_vitals(db, participant["id"])
-    events = clinical.list_adverse_events(db, participant["id"])
-zone = protocol.timezone
+    decision = screening.latest_eligibility(db, pid)
+    infusions = clinical.list_infusions(db, pid)
+    vitals = clinical.list_vitals(db, pid)
+    events = clinical.list_adverse_events(db, pid)
+LATE_REASON = "Reason for entering this {what} later (required when more than " \
+              f"{LATE_ENTRY_MINUTES} minutes after it happened)"
 
 
 def utc_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def parse(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def time_entry(label: str, key: str) -> datetime:
-    """A local date and time (default: now), returned as an aware datetime."""
+def shown(text: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return local_time(text, zone, fmt)
+
+
+def when_entry(label: str, key: str) -> datetime:
+    """The local date and time something happened, as an aware datetime. Until the user changes
+    either field both follow the clock and the answer is now, to the second (so an infusion
+    started right after its baseline rating is not read as a minute before it); once changed, the
+    answer is what was chosen."""
+    touched = f"{key}-touched"
     now = datetime.now(zone)
+    if not st.session_state.get(touched):
+        st.session_state[f"{key}-date"] = now.date()
+        st.session_state[f"{key}-time"] = now.time().replace(second=0, microsecond=0)
+
+    def mark() -> None:
+        st.session_state[touched] = True
+
     left, right = st.columns(2)
-    day = left.date_input(f"{label}: date", value=now.date(), key=f"{key}-date")
-    clock = right.time_input(f"{label}: time ({zone.key})", value=now.time().replace(second=0, microsecond=0),
+    day = left.date_input(f"{label}: date", key=f"{key}-date", on_change=mark, format="YYYY-MM-DD")
+    clock = right.time_input(f"{label}: time ({zone.key})", key=f"{key}-time", step=60, on_change=mark)
+    if not st.session_state.get(touched) or day is None or clock is None:
+        return now
+    return datetime.combine(day, clock).replace(tzinfo=zone)
+
+
+def optional_when(label: str, key: str, stored: str | None) -> tuple[datetime | None, str | None]:
+    """An optional local date and time (empty by default, or the stored one, which is kept to the
+    second while its minute is not changed): (moment or None, what is missing or None)."""
+    current = parse(stored).astimezone(zone) if stored else None
+    left, right = st.columns(2)
+    day = left.date_input(f"{label}: date", value=current.date() if current else None, key=f"{key}-date",
+                          format="YYYY-MM-DD")
+    clock = right.time_input(f"{label}: time ({zone.key})", value=current.time() if current else None,
                              key=f"{key}-time", step=60)
-    return datetime.combine(day, clock, tzinfo=zone)
+    if day is None and clock is None:
+        return None, None
+    if day is None or clock is None:
+        return None, f"{label}: give both the date and the time, or neither."
+    chosen = datetime.combine(day, clock).replace(tzinfo=zone)
+    if current is not None and chosen == current.replace(second=0, microsecond=0):
+        return current, None  # unchanged: keep the stored time to the second
+    return chosen, None
+
+
+def generation(key: str) -> int:
+    """Which round of a form this is: bumped after a successful save, so its inputs start afresh."""
+    return st.session_state.setdefault(key, 0)
+
+
+def next_generation(key: str) -> None:
+    st.session_state[key] = st.session_state.get(key, 0) + 1
+
+
+def entered_note(row: dict, reason_key: str = "late_entry_reason") -> str:
+    if not row.get("entered_later"):
+        return ""
+    return f"entered later ({shown(row['created_at'])})" + (f": {row[reason_key]}" if row.get(reason_key) else "")
 
 
 if infusions:
     st.dataframe(pd.DataFrame([{
-        "infusion": i["number"], "start": local_time(i["started_at"], zone), "end": local_time(i["ended_at"], zone),
+        "infusion": i["number"], "start": shown(i["started_at"]), "end": shown(i["ended_at"]),
         "weight (kg)": i["weight_kg"], "dose (mg/kg)": i["dose_mg_per_kg"], "total (mg)": i["total_dose_mg"],
-    } for i in infusions]), hide_index=True, use_container_width=True)
+    } for i in infusions]), hide_index=True, width="stretch")
 
 running = next((i for i in infusions if i["ended_at"] is None), None)
 eligible = decision is not None and decision["eligible"] is True
 
 # --- start an infusion -----------------------------------------------------------------------
 if writer and running is None:
-    st.subheader(f"Start infusion {len(infusions) + 1}")
+    number = len(infusions) + 1
+    here = f"infusion{number}"
+    st.subheader(f"Start infusion {number}")
     if not eligible:
         st.warning("This participant cannot be dosed: record an eligible screening decision first "
                    "(Eligibility screening page).")
     else:
         dosing = protocol.dosing
         weight = st.number_input("Weight (kg)", min_value=0.0, max_value=400.0, value=None, step=0.1,
-                                 placeholder="e.g. 72.5")
+                                 placeholder="e.g. 72.5", key=scoped_key("participant", pid, f"{here}-weight"))
         mg_per_kg = st.number_input(
             f"Dose (mg/kg; protocol range {dosing.mg_per_kg.min}–{dosing.mg_per_kg.max})",
-            min_value=0.0, max_value=5.0, value=float(dosing.mg_per_kg.default or 0.5), step=0.05)
+            min_value=0.0, max_value=5.0, value=float(dosing.mg_per_kg.default or 0.5), step=0.05,
+            key=scoped_key("participant", pid, f"{here}-dose"))
         duration = st.number_input("Planned duration (minutes)", min_value=1, max_value=600,
-                                   value=int(dosing.duration_minutes.default or 40), step=5)
-        started = time_entry("Start", "start")
+                                   value=int(dosing.duration_minutes.default or 40), step=5,
+                                   key=scoped_key("participant", pid, f"{here}-duration"))
+        started = when_entry("Start", scoped_key("participant", pid, f"{here}-start"))
         total = None
         if weight:
             try:
@@ -90,83 +153,202 @@ if writer and running is None:
                 st.error(str(exc))
         if total is not None:
             st.metric("Total dose to prepare", f"{total} mg")
-            confirmed = st.checkbox(f"I have checked the total dose of {total} mg of {dosing.drug}")
-            if st.button("Start infusion", type="primary", disabled=not confirmed):
+            confirmed = st.checkbox(f"I have checked the total dose of {total} mg of {dosing.drug}",
+                                    key=scoped_key("participant", pid, f"{here}-dose-checked"))
+            try:
+                with unit_of_work(write=False) as db:
+                    warnings = clinical.infusion_warnings(db, protocol, pid, number, utc_text(started))
+            except StorageError as exc:
+                st.error(str(exc))
+                warnings = []
+            overrides = {}
+            for warning in warnings:
+                st.warning(warning.message, icon=":material/warning:")
+                reason = st.text_input("Reason for starting anyway", key=scoped_key("participant", pid,
+                                                                                    f"{here}-{warning.kind}-reason"))
+                if st.checkbox(f"I confirm starting infusion {number} anyway; this is recorded as a protocol deviation",
+                               key=scoped_key("participant", pid, f"{here}-{warning.kind}-confirm")):
+                    overrides[warning.kind] = reason
+            place = scoped_key("participant", pid, f"{here}-start-button")
+            if st.button("Start infusion", type="primary", disabled=not confirmed, key=place):
                 run_write(lambda db: clinical.record_infusion(
-                    db, user, participant["id"], len(infusions) + 1, utc_text(started), float(weight),
-                    float(mg_per_kg), total_dose_mg=float(total), planned_duration_min=int(duration)),
-                    f"Infusion {len(infusions) + 1} started at {started.strftime('%H:%M')}.")
+                    db, user, pid, number, utc_text(started), float(weight), float(mg_per_kg), protocol=protocol,
+                    total_dose_mg=float(total), planned_duration_min=int(duration), override_reasons=overrides),
+                    f"Infusion {number} started at {started.strftime('%H:%M')}.", place=place)
+            show_feedback(place)
 
 # --- a running infusion: end it, and the vitals schedule ------------------------------------
 current = running or (infusions[-1] if infusions else None)
 if current is not None:
+    iid = current["id"]
     start = parse(current["started_at"])
     end = parse(current["ended_at"]) or start + timedelta(minutes=current["planned_duration_min"] or 40)
     if running is not None and writer:
-        st.subheader(f"Infusion {running['number']} running since {local_time(running['started_at'], zone, '%H:%M')}")
-        ended = time_entry("End", "end")
-        if st.button("Record the end of the infusion"):
-            run_write(lambda db: clinical.end_infusion(db, user, running["id"], utc_text(ended)),
-                      f"Infusion {running['number']} ended at {ended.strftime('%H:%M')}.")
+        st.subheader(f"Infusion {running['number']} running since {shown(running['started_at'], '%H:%M')}")
+        show_feedback(scoped_key("participant", pid, f"infusion{running['number']}-start-button"))  # "started at"
+        ended = when_entry("End", scoped_key("infusion", iid, "end"))
+        place = scoped_key("infusion", iid, "end-button")
+        if st.button("Record the end of the infusion", key=place):
+            run_write(lambda db: clinical.end_infusion(db, user, iid, utc_text(ended)),
+                      f"Infusion {running['number']} ended at {ended.strftime('%H:%M')}.", place=place)
+        show_feedback(place)
 
+    if running is None:
+        show_feedback(scoped_key("infusion", iid, "end-button"))  # "ended at", once, after the end is recorded
     st.subheader(f"Vital signs, infusion {current['number']}")
+    mine = [v for v in vitals if v["infusion_id"] == iid]
     schedule = vitals_schedule(start, end, protocol)
-    taken = [parse(v["measured_at"]) for v in vitals if v["infusion_id"] == current["id"]]
-    reminder = next_vitals_due(schedule, taken, datetime.now(UTC), protocol.vitals.tolerance_minutes)
+    reminder = next_vitals_due(schedule, [parse(v["measured_at"]) for v in mine], datetime.now(UTC),
+                               protocol.vitals.tolerance_minutes)
     if reminder is None:
         st.caption("Vital-sign monitoring for this infusion is complete.")
     else:
-        text = f"Next vital signs {reminder.state}: {local_time(utc_text(reminder.due_at), zone, '%H:%M')} " \
+        text = f"Next vital signs {reminder.state}: {shown(utc_text(reminder.due_at), '%H:%M')} " \
                f"({reminder.minutes_from_start} min after the start)"
         (st.warning if reminder.state == "overdue" else st.info)(text)
         if reminder.missed:
-            st.caption("Missed readings: " + ", ".join(local_time(utc_text(m), zone, "%H:%M") for m in reminder.missed))
-    mine = [v for v in vitals if v["infusion_id"] == current["id"]]
+            st.caption("Missed readings: " + ", ".join(shown(utc_text(m), "%H:%M") for m in reminder.missed))
     if mine:
         st.dataframe(pd.DataFrame([{
-            "time": local_time(v["measured_at"], zone, "%H:%M"), "BP": f"{v['systolic'] or '—'}/{v['diastolic'] or '—'}",
-            "heart rate": v["heart_rate"], "SpO2 %": v["spo2"],
-        } for v in mine]), hide_index=True, use_container_width=True)
+            "time": shown(v["measured_at"], "%H:%M"), "BP": f"{v['systolic'] or '—'}/{v['diastolic'] or '—'}",
+            "heart rate": "—" if v["heart_rate"] is None else str(v["heart_rate"]),
+            "SpO2 %": "—" if v["spo2"] is None else str(v["spo2"]), "entered": entered_note(v),
+        } for v in mine]), hide_index=True, width="stretch")
     if writer:
-        with st.form("vitals", clear_on_submit=True):
-            cols = st.columns(4)
-            systolic = cols[0].number_input("Systolic (mmHg)", min_value=0, max_value=400, value=None, step=1)
-            diastolic = cols[1].number_input("Diastolic (mmHg)", min_value=0, max_value=300, value=None, step=1)
-            heart_rate = cols[2].number_input("Heart rate (bpm)", min_value=0, max_value=300, value=None, step=1)
-            spo2 = cols[3].number_input("SpO2 (%)", min_value=0, max_value=100, value=None, step=1)
-            submitted = st.form_submit_button("Save vital signs", type="primary")
-        if submitted:
-            reading = {k: v for k, v in (("systolic", systolic), ("diastolic", diastolic),
-                                         ("heart_rate", heart_rate), ("spo2", spo2)) if v is not None}
-            try:
-                warnings = [w.message for w in check_vitals(reading, protocol.vitals.thresholds)] if reading else []
-            except ProtocolInputError as exc:
-                st.error(str(exc))
+        round_key = scoped_key("infusion", iid, "vitals-round")
+        form = scoped_key("infusion", iid, f"vitals{generation(round_key)}")
+        cols = st.columns(4)
+        reading = {
+            measure: cols[n].number_input(f"{name} ({unit})", min_value=0, max_value=top, value=None, step=1,
+                                          key=f"{form}-{measure}")
+            for n, (measure, name, unit, top) in enumerate((
+                ("systolic", "Systolic", "mmHg", 400), ("diastolic", "Diastolic", "mmHg", 300),
+                ("heart_rate", "Heart rate", "bpm", 300), ("spo2", "SpO2", "%", 100)))
+        }
+        measured = when_entry("Measured", f"{form}-when")
+        late_reason = st.text_input(LATE_REASON.format(what="reading"), key=f"{form}-reason")
+        place = scoped_key("infusion", iid, "vitals-save")
+        if st.button("Save vital signs", type="primary", key=place):
+            values = {k: v for k, v in reading.items() if v is not None}
+            if not values:
+                set_error(place, "Enter at least one measurement before saving.")
             else:
-                st.session_state[VITALS_WARNINGS] = warnings
-                run_write(lambda db: clinical.record_vitals(db, user, participant["id"], utc_text(datetime.now(UTC)),
-                                                            infusion_id=current["id"], **reading),
-                          "Vital signs saved.")
-                st.session_state.pop(VITALS_WARNINGS, None)  # the save failed: nothing to warn about
+                def save(db):
+                    saved = clinical.record_vitals(db, user, pid, utc_text(measured), infusion_id=iid,
+                                                   late_entry_reason=late_reason or None, protocol=protocol, **values)
+                    next_generation(round_key)  # the inputs start empty after the rerun
+                    return saved
+                run_write(save, f"Vital signs saved. Measured at {measured.strftime('%H:%M')}.", place=place)
+        show_feedback(place)
+    with unit_of_work(write=False) as db:
+        attention = clinical.open_vitals_warning(db, protocol, pid, iid)
+    if attention is not None:
+        reading_id = attention["vitals"]["id"]
+        st.error("Vital sign outside the protocol's limits (reading at "
+                 f"{shown(attention['vitals']['measured_at'], '%H:%M')}): " + "; ".join(attention["warnings"]) + ".",
+                 icon=":material/warning:")
+        if writer:
+            note = st.text_input("What was done (optional note)", key=scoped_key("vitals", reading_id, "note"),
+                                 placeholder="e.g. repeated after 5 minutes, physician informed")
+            place = scoped_key("vitals", reading_id, "acknowledge")
+            if st.button("Acknowledge the warning", key=place):
+                run_write(lambda db: clinical.acknowledge_vitals_warning(db, user, reading_id, note or None,
+                                                                         protocol=protocol),
+                          "Warning acknowledged.", place=place)
+            show_feedback(place)
+            st.caption("The warning stays here until it is acknowledged or a later reading is saved.")
 
 # --- adverse events --------------------------------------------------------------------------
 st.subheader("Adverse events")
 if events:
     st.dataframe(pd.DataFrame([{
-        "term": e["term"], "onset": local_time(e["onset_at"], zone), "severity": e["severity"],
-        "serious": bool(e["serious"]), "relatedness": e["relatedness"], "outcome": e["outcome"] or "",
-    } for e in events]), hide_index=True, use_container_width=True)
+        "term": e["term"], "onset": shown(e["onset_at"]), "severity": clinical.label("severity", e["severity"]),
+        "serious": f"Yes (SAE {shown(e['serious_at'])})" if e["serious"] else "No",
+        "relatedness": clinical.label("relatedness", e["relatedness"]),
+        "outcome": clinical.label("outcome", e["outcome"]) or "Ongoing", "end": shown(e["resolved_at"]),
+        "action taken": clinical.label("action_taken", e["action_taken"]), "entered": entered_note(e),
+    } for e in events]), hide_index=True, width="stretch")
+
+
+def event_fields(key: str, stored: dict | None) -> tuple[dict, str | None]:
+    """The adverse-event inputs (empty for a new event, else the stored values): the values in
+    the shape db.clinical takes, and what is missing, if anything."""
+    stored = stored or {}
+    term = st.text_input("Event (term)", value=stored.get("term", ""), placeholder="e.g. nausea", key=f"{key}-term")
+    cols = st.columns(2)
+    severity = cols[0].selectbox("Severity", clinical.SEVERITIES, format_func=clinical.SEVERITY_LABELS.get,
+                                 index=clinical.SEVERITIES.index(stored.get("severity", "mild")), key=f"{key}-severity")
+    relatedness = cols[1].selectbox(
+        "Related to the study drug", clinical.RELATEDNESS, format_func=clinical.RELATEDNESS_LABELS.get,
+        index=clinical.RELATEDNESS.index(stored.get("relatedness", "possible")), key=f"{key}-relatedness")
+    if stored:
+        onset, missing = optional_when("Onset", f"{key}-onset", stored["onset_at"])
+        missing = missing or (None if onset else "Onset: give the date and time the event began.")
+    else:
+        onset, missing = when_entry("Onset", f"{key}-onset"), None
+    cols = st.columns(2)
+    outcomes = [None, *clinical.OUTCOMES]
+    outcome = cols[0].selectbox("Outcome", outcomes, index=outcomes.index(stored.get("outcome")),
+                                format_func=lambda c: "Ongoing (no outcome yet)" if c is None else clinical.OUTCOME_LABELS[c],
+                                key=f"{key}-outcome")
+    actions = [None, *clinical.ACTIONS]
+    recorded = stored.get("action_taken")
+    action = cols[1].selectbox("Action taken with the infusion", actions,
+                               index=actions.index(recorded) if recorded in actions else 0,
+                               format_func=lambda c: "Not recorded" if c is None else clinical.ACTION_LABELS[c],
+                               key=f"{key}-action")
+    resolved, problem = optional_when("End", f"{key}-end", stored.get("resolved_at"))
+    missing = missing or problem
+    serious = st.checkbox("Serious adverse event (SAE)", value=bool(stored.get("serious")), key=f"{key}-serious")
+    serious_at = None
+    if serious:
+        serious_at, problem = optional_when("Became serious (SAE date)", f"{key}-sae", stored.get("serious_at"))
+        missing = missing or problem
+    values = {"term": term, "onset_at": onset and utc_text(onset), "severity": severity, "relatedness": relatedness,
+              "outcome": outcome, "action_taken": action, "resolved_at": resolved and utc_text(resolved),
+              "serious": serious, "serious_at": serious_at and utc_text(serious_at)}
+    return values, missing
+
+
 if writer:
-    with st.form("adverse_event", clear_on_submit=True):
-        term = st.text_input("Event (term)", placeholder="e.g. nausea")
-        cols = st.columns(3)
-        severity = cols[0].selectbox("Severity", clinical.SEVERITIES)
-        relatedness = cols[1].selectbox("Related to the study drug", clinical.RELATEDNESS, index=2)
-        outcome = cols[2].selectbox("Outcome", ["(ongoing)", *clinical.OUTCOMES])
-        serious = st.checkbox("Serious adverse event")
-        record = st.form_submit_button("Record adverse event")
-    if record:
-        run_write(lambda db: clinical.record_adverse_event(
-            db, user, participant["id"], term, utc_text(datetime.now(UTC)), severity, relatedness, serious=serious,
-            infusion_id=current["id"] if current else None, outcome=None if outcome == "(ongoing)" else outcome),
-            f"Adverse event '{term.strip()}' recorded.")
+    with st.expander("Record an adverse event", expanded=not events):
+        round_key = scoped_key("participant", pid, "ae-round")
+        form = scoped_key("participant", pid, f"ae-new{generation(round_key)}")
+        values, missing = event_fields(form, None)
+        late_reason = st.text_input(LATE_REASON.format(what="event"), key=f"{form}-reason")
+        place = scoped_key("participant", pid, "ae-record")
+        if st.button("Record adverse event", key=place):
+            if missing:
+                set_error(place, missing)
+            else:
+                def record(db):
+                    saved = clinical.record_adverse_event(
+                        db, user, pid, values["term"], values["onset_at"], values["severity"], values["relatedness"],
+                        serious=values["serious"], serious_at=values["serious_at"], resolved_at=values["resolved_at"],
+                        outcome=values["outcome"], action_taken=values["action_taken"],
+                        infusion_id=current["id"] if current else None, late_entry_reason=late_reason or None,
+                        protocol=protocol)
+                    next_generation(round_key)
+                    return saved
+                run_write(record, f"Adverse event '{(values['term'] or '').strip()}' recorded.", place=place)
+        show_feedback(place)
+
+    if events:
+        with st.expander("Edit an adverse event"):
+            by_id = {e["id"]: e for e in events}
+            chosen = st.selectbox("Adverse event", list(by_id), key=scoped_key("participant", pid, "ae-edit-pick"),
+                                  format_func=lambda i: f"{by_id[i]['term']} (onset {shown(by_id[i]['onset_at'])})")
+            event = by_id[chosen]
+            form = scoped_key("adverse_event", chosen, f"edit-{event['updated_at']}")
+            values, missing = event_fields(form, event)
+            reason = st.text_input("Reason for the change", key=f"{form}-why",
+                                   placeholder="e.g. event resolved; outcome confirmed at follow-up call")
+            place = scoped_key("adverse_event", chosen, "edit-save")
+            if st.button("Save the changes", key=place):
+                if missing:
+                    set_error(place, missing)
+                else:
+                    run_write(lambda db: clinical.update_adverse_event(
+                        db, user, chosen, values, reason, expected_updated_at=event["updated_at"], protocol=protocol),
+                        f"Adverse event '{event['term']}' updated.", place=place)
+            show_feedback(place)

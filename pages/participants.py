@@ -1,17 +1,21 @@
-"""Participants: list and search by pseudonymous code; enrol (code, site, arm).
+"""Participants: list and search by pseudonymous code; enrol (code, site, arm); and one
+participant's record: status (withdraw or complete), missed visits with their reasons, and
+protocol deviations.
 
 Staff tied to a site see only that site's participants. In a blinded study the arm column is
 drawn only for roles that may see it (ui.blinding)."""
 
 import streamlit as st
 
-from db import participants, sites
+from db import participants, sites, visits
 from db.connection import unit_of_work
 from db.permissions import allowed
 from ui.blinding import arm_visible
 from ui.feedback import run_write, show_flash
+from ui.pickers import choose_participant
 from ui.session import require_page
 from ui.study import current_protocol
+from ui.visits import deviation_cards, missed_visit_card, participation_controls, status_text
 
 user = require_page("participants")
 st.title("Participants")
@@ -20,7 +24,8 @@ show_flash()
 with unit_of_work(write=False) as db:
     rows = participants.list_participants(db, site=user["site_id"])
     site_rows = sites.list_sites(db)
-show_arm = arm_visible(user["role"], current_protocol())
+protocol = current_protocol()
+show_arm = arm_visible(user["role"], protocol)
 
 query = st.text_input("Search by participant code", placeholder="e.g. KET-014").strip().lower()
 shown = [r for r in rows if query in r["code"].lower()]
@@ -50,3 +55,24 @@ if allowed(user["role"], "participant.enrol"):
                     lambda db: participants.create_participant(db, user, code, site, arm or None),
                     f"Participant {code.strip()} enrolled at {site}.",
                 )
+
+if rows:
+    st.divider()
+    st.subheader("Participant record")
+    person = choose_participant(user)
+    pid = person["id"]
+    st.markdown(f"**{person['code']}** · site {person['site_code']} · {status_text(protocol, person)}")
+    participation_controls(user, protocol, person)
+    with unit_of_work(write=False) as db:
+        missed = visits.missed_visits(db, protocol, participant_id=pid)
+        deviations = visits.list_deviations(db, participant_id=pid)
+    st.markdown("##### Missed visits")
+    if not missed:
+        st.caption(f"No missed visits for {person['code']}.")
+    for visit in missed:
+        missed_visit_card(user, protocol, visit, show_participant=False)
+    st.markdown("##### Protocol deviations")
+    if deviations:
+        deviation_cards(protocol, deviations, pid)
+    else:
+        st.caption(f"No protocol deviations recorded for {person['code']}.")

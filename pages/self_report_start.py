@@ -20,7 +20,7 @@ from scales import get_scale, score, self_report_scale_ids
 from selfreport import links, support
 from ui.feedback import run_write, show_flash
 from ui.participant_mode import begin_kiosk
-from ui.pickers import choose_participant
+from ui.pickers import choose_participant, scoped_key
 from ui.self_report import site_secrets
 from ui.session import require_page
 from ui.study import current_protocol
@@ -36,7 +36,8 @@ show_flash()
 
 participant = choose_participant(user, empty="No participants yet: a coordinator enrols them on the Participants page.")
 code = participant["code"]
-timepoint = st.selectbox("Timepoint", [tp.id for tp in protocol.timepoints], format_func=labels.__getitem__)
+timepoint = st.selectbox("Timepoint", [tp.id for tp in protocol.timepoints], format_func=labels.__getitem__,
+                         key=scoped_key("participant", participant["id"], "self-report-timepoint"))
 
 self_scales = self_report_scale_ids()
 due = [s for s in protocol.scales_due(timepoint) if s in self_scales]
@@ -48,7 +49,7 @@ def scale_label(scale_id: str) -> str:
 
 
 chosen = st.multiselect("Questionnaires", self_scales, default=due, format_func=scale_label,
-                        key=f"self_report_scales:{timepoint}",
+                        key=scoped_key("participant", participant["id"], f"self-report-scales:{timepoint}"),
                         help="The self-report scales due at this timepoint are chosen for you; add or remove as needed.")
 if not due:
     st.caption("No self-report questionnaire is scheduled at this timepoint in the protocol; choose the ones to give.")

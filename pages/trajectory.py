@@ -26,6 +26,7 @@ from ui.blinding import arm_visible
 from ui.pickers import choose_participant
 from ui.session import require_page
 from ui.study import current_protocol
+from ui.visits import status_text
 
 user = require_page("trajectory")
 protocol = current_protocol()
@@ -64,9 +65,13 @@ result, alerts = load_view(str(database_path()), participant["id"], version, vie
 header = f"**{code}** · site {participant['site_code']} · {participant['status']}"
 header += " · arm hidden (blinded)" if blinded else f" · arm {participant['arm'] or 'not allocated'}"
 st.markdown(header)
+if participant["status"] in ("withdrawn", "completed") and participant.get("status_at"):
+    ended = status_text(protocol, participant)
+    st.caption(f"{ended[:1].upper()}{ended[1:]}. No ratings are expected after this date: the dashed line on "
+               "each chart marks it.")
 for note in result.notes:
     st.info(note)
-open_alerts = [a for a in alerts if a["acknowledged_at"] is None]
+open_alerts = [a for a in alerts if a["acknowledged_at"] is None and a["resolved_at"] is None]  # as db.alerts.OPEN
 for alert in open_alerts:
     st.error(f"Open safety alert: {alert['message']} ({alert['scale_id']}, {alert['timepoint']})", icon=":material/emergency:")
 

@@ -1,19 +1,23 @@
 """Today's worklist, the rater's landing page: per participant, what is due now and next, from
-the protocol and the actual infusion times. One tap opens the right form."""
+the protocol and the actual infusion times. One tap opens the right form. An overdue timepoint
+stays until its window closes; then it is listed under "Missed visits", where a coordinator or
+the PI records why. Withdrawn and completed participants are not on it."""
 
 from datetime import UTC, datetime
 
 import streamlit as st
 
+from db import visits
 from db.connection import unit_of_work
-from db.schedule import schedule_inputs
-from protocol.schedule import worklist
 from scales import clinician_scale_ids, registry
 from ui.assessment_start import start_or_resume
+from ui.feedback import show_feedback, show_flash
+from ui.pickers import scoped_key
 from ui.session import require_page
 from ui.study import current_protocol
 from ui.style import apply_tablet_style
 from ui.timefmt import local_time
+from ui.visits import explained_visit_list, may_record_reasons, missed_visit_card, reason_place
 
 # Streamlit's badges, not emoji: tablets without an emoji font would show empty boxes.
 STATE_BADGES = {"overdue": ":red-badge[overdue]", "due": ":green-badge[due now]", "upcoming": ":gray-badge[upcoming]"}
@@ -23,11 +27,11 @@ apply_tablet_style()
 protocol = current_protocol()
 st.title("Today's worklist")
 
+show_flash()
+
 now = datetime.now(UTC)
 with unit_of_work(write=False) as db:
-    people = schedule_inputs(db, site_id=user["site_id"])
-ids = {p["code"]: p["id"] for p in people}
-rows = worklist(protocol, people, now)
+    rows, missed, ids = visits.worklist_view(db, protocol, site_id=user["site_id"], now=now)
 clinician = set(clinician_scale_ids())
 may_rate = user["role"] in ("rater", "pi")
 
@@ -47,7 +51,8 @@ for index, row in enumerate(rows):
         for column, scale_id in zip(columns, row.scales, strict=False):
             definition = registry()[scale_id]
             if scale_id in clinician and may_rate:
-                if column.button(f"Rate {definition.abbreviation}", key=f"rate-{index}-{scale_id}",
+                rate_key = scoped_key("participant", ids[row.participant], f"rate-{row.timepoint_key}-{scale_id}")
+                if column.button(f"Rate {definition.abbreviation}", key=rate_key,
                                  use_container_width=True, type="primary" if row.state != "upcoming" else "secondary"):
                     opened = start_or_resume(user, protocol, ids[row.participant], row.timepoint_id,
                                              row.infusion_number, scale_id)
@@ -55,3 +60,18 @@ for index, row in enumerate(rows):
                         st.switch_page("pages/rate.py", query_params={"assessment": str(opened)})
             else:
                 column.caption(f"{definition.abbreviation}" + (" (self-report)" if scale_id not in clinician else ""))
+
+if missed:
+    st.subheader("Missed visits")
+    open_ = [v for v in missed if not v["reason"]]
+    explained = [v for v in missed if v["reason"]]
+    st.caption("Windows closed without every rating. A rating entered later still counts (as a protocol "
+               "deviation). " + ("Record why each was missed." if may_record_reasons(user) else
+                                 "A coordinator or the PI records why each was missed."))
+    for visit in open_:
+        missed_visit_card(user, protocol, visit)
+    for visit in explained:  # a reason just saved: its card is gone, its message shows here
+        show_feedback(reason_place(visit))
+    if explained:
+        with st.expander(f"{len(explained)} missed visit{'s' if len(explained) != 1 else ''} with a reason recorded"):
+            explained_visit_list(protocol, explained)

@@ -1,9 +1,15 @@
-"""Infusion dose arithmetic: total dose in mg from weight and mg/kg, inside the protocol's limits.
+"""Infusion dose arithmetic (total dose in mg from weight and mg/kg, inside the protocol's limits)
+and infusion spacing (how soon after the previous infusion the next may start).
 
 Exact decimal arithmetic, so 82.3 kg × 0.5 mg/kg is 41.15 mg and rounds half-up to 41.2 mg
 (binary floats would make it 41.149999… and round it down). Floats are read through their
 shortest decimal text (82.3, not 82.299999…). Every bound is inclusive, and every refusal names
 the allowed range.
+
+Spacing is counted in CALENDAR days in the study time zone, start to start, as the infusion
+plan is (protocol.schedule.planned_infusions): with a minimum of 2 days, Monday 17:00 then
+Wednesday 08:00 is allowed, Monday then Tuesday is not. The minimum comes from the plan
+(induction `min_days_between`; maintenance `min_days_between`, default its `interval_days`).
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from protocol.errors import DoseError
-from protocol.model import Dosing, Range
+from protocol.model import Dosing, Protocol, Range
 from protocol.timing import require_aware
 
 TENTH = Decimal("0.1")
@@ -55,3 +61,28 @@ def planned_end(started_at: datetime, duration_minutes: object, dosing: Dosing) 
     """When an infusion started at `started_at` should end (aware UTC)."""
     minutes = check_duration(duration_minutes, dosing)
     return require_aware(started_at, "started_at") + timedelta(minutes=float(minutes))
+
+
+def days_apart(earlier: datetime, later: datetime, protocol: Protocol) -> int:
+    """Calendar days from `earlier` to `later` in the study time zone (same day = 0)."""
+    zone = protocol.timezone
+    first = require_aware(earlier, "the earlier time").astimezone(zone).date()
+    second = require_aware(later, "the later time").astimezone(zone).date()
+    return (second - first).days
+
+
+def spacing_problem(protocol: Protocol, number: int, started_at: datetime, previous_number: int,
+                    previous_started_at: datetime) -> str | None:
+    """Why infusion `number` starting at `started_at` is too soon after infusion `previous_number`
+    (started `previous_started_at`) under the protocol's infusion plan, or None if it is not."""
+    minimum = protocol.infusion_plan.minimum_days_before(number)
+    if minimum is None:
+        return None
+    days = days_apart(previous_started_at, started_at, protocol)
+    if days >= minimum:
+        return None
+    zone = protocol.timezone
+    phase = protocol.infusion_plan.phase_of(number)
+    shown = require_aware(previous_started_at, "previous start").astimezone(zone).strftime("%a %d %b %Y %H:%M %Z")
+    return (f"infusion {number} would start {days} calendar day{'s' if days != 1 else ''} after infusion "
+            f"{previous_number} ({shown}); the protocol allows {phase} infusions no less than {minimum} days apart")

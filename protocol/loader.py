@@ -258,6 +258,13 @@ def _check_supportive_text(raw: dict[str, Any], file: str) -> None:
 
 def _check_infusion_plan(raw: dict[str, Any], file: str) -> None:
     plan = raw["infusion_plan"]
+    maintenance = plan.get("maintenance") or {}
+    if maintenance.get("min_days_between", 0) > maintenance.get("interval_days", 56):
+        raise ProtocolError(
+            file, "$.infusion_plan.maintenance.min_days_between", "range-ordered",
+            f"maintenance min_days_between {maintenance['min_days_between']} is more than its interval_days "
+            f"{maintenance['interval_days']}: the planned infusions themselves would be too close",
+        )
     uses_each = [t["id"] for t in raw["timepoints"] if t["anchor"] == "each_infusion"]
     if plan["kind"] == "single" and uses_each:
         # Harmless (there is only infusion 1) but usually a copy-paste slip; say so.
@@ -298,7 +305,8 @@ def _infusion_plan(spec: dict[str, Any]) -> InfusionPlan:
     return InfusionPlan(
         kind="repeated",
         induction=InductionCourse(induction["count"], tuple(induction["weekdays"]), induction["min_days_between"]),
-        maintenance=MaintenanceCourse(maintenance["count"], maintenance["interval_days"]) if maintenance else None,
+        maintenance=MaintenanceCourse(maintenance["count"], maintenance["interval_days"],
+                                      maintenance.get("min_days_between")) if maintenance else None,
     )
 
 
@@ -329,9 +337,16 @@ def compile_protocol(raw: Any, file: str = "<protocol>") -> Protocol:
     _require_due(primary["scale"], primary_timepoint, "$.primary_outcome.scale", "primary-scale-due",
                  "the primary outcome", raw, file)
     baseline = raw["baseline"]
-    if baseline["timepoint"] not in {t["id"] for t in raw["timepoints"]}:
+    by_id = {t["id"]: t for t in raw["timepoints"]}
+    if baseline["timepoint"] not in by_id:
         raise ProtocolError(file, "$.baseline.timepoint", "timepoint-exists",
                             f"baseline timepoint '{baseline['timepoint']}' is not defined in timepoints")
+    chosen = by_id[baseline["timepoint"]]
+    if chosen["anchor"] != "enrolment" and chosen["offset"]["value"] > 0:
+        # A rating due after the infusion starts can never be the baseline (protocol.baseline).
+        raise ProtocolError(file, "$.baseline.timepoint", "baseline-before-infusion",
+                            f"baseline timepoint '{chosen['id']}' is due {chosen['offset']['value']} "
+                            f"{chosen['offset']['unit']} after the infusion starts; the baseline is rated before it")
     _check_outcomes(raw, file, scales)
     _check_eligibility(raw, file, scales)
     _check_supportive_text(raw, file)

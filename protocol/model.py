@@ -78,10 +78,17 @@ class InductionCourse:
 
 @dataclass(frozen=True)
 class MaintenanceCourse:
-    """Maintenance infusions every `interval_days` after the induction course."""
+    """Maintenance infusions every `interval_days` after the induction course; none may start
+    fewer than `min_days_between` calendar days (default: `interval_days`) after the previous one
+    without a reason."""
 
     count: int
     interval_days: int
+    min_days_between: int | None = None
+
+    @property
+    def minimum_days(self) -> int:
+        return self.interval_days if self.min_days_between is None else self.min_days_between
 
 
 @dataclass(frozen=True)
@@ -96,13 +103,32 @@ class InfusionPlan:
             return 1
         return self.induction.count + (self.maintenance.count if self.maintenance else 0)
 
+    def phase_of(self, number: int) -> str:
+        """'single', 'induction' or 'maintenance': the course infusion `number` belongs to (an
+        infusion beyond the plan counts with the last course)."""
+        if self.kind == "single":
+            return "single"
+        if number <= self.induction.count or not self.maintenance or not self.maintenance.count:
+            return "induction"
+        return "maintenance"
+
+    def minimum_days_before(self, number: int) -> int | None:
+        """The fewest calendar days infusion `number` may start after the previous infusion, or
+        None when the plan sets no spacing (infusion 1, a single-infusion study)."""
+        phase = self.phase_of(number)
+        if number <= 1 or phase == "single":
+            return None
+        return self.induction.min_days_between if phase == "induction" else self.maintenance.minimum_days
+
     def describe(self) -> str:
         if self.kind == "single":
             return "single infusion"
         text = (f"induction: {self.induction.count} infusions, {self.induction.per_week} per week "
-                f"({'/'.join(d.capitalize() for d in self.induction.weekdays)})")
+                f"({'/'.join(d.capitalize() for d in self.induction.weekdays)}), "
+                f"at least {self.induction.min_days_between} days apart")
         if self.maintenance and self.maintenance.count:
-            text += f"; maintenance: {self.maintenance.count} infusions every {self.maintenance.interval_days} days"
+            text += (f"; maintenance: {self.maintenance.count} infusions every {self.maintenance.interval_days} days "
+                     f"(at least {self.maintenance.minimum_days} days apart)")
         return text
 
 
@@ -183,14 +209,15 @@ class OutcomeRule:
 
 @dataclass(frozen=True)
 class BaselineRule:
-    """Which assessment is the baseline: the last complete one before infusion 1 started."""
+    """Which assessment is the baseline: the last complete one at `timepoint` before infusion 1
+    started, within `lookback` (the rule is applied by protocol.baseline)."""
 
     rule: str
     timepoint: str
     lookback: Duration | None = None
 
     def describe(self) -> str:
-        text = "last complete assessment before the first infusion starts"
+        text = f"last complete assessment at timepoint '{self.timepoint}' before the first infusion starts"
         if self.lookback:
             text += f", no older than {self.lookback}"
         return text

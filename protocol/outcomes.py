@@ -1,4 +1,5 @@
-"""Response, remission and relapse flags from the protocol's rules, and the baseline rule.
+"""Response, remission and relapse flags from the protocol's rules. The baseline rule itself lives
+in protocol.baseline (re-exported here: `select_baseline`, `baseline_index`).
 
 Rules are data (protocol file, `outcomes`); this module only reads them. A percent reduction is
 (baseline − total) / baseline × 100, computed exactly (no float rounding at the 50 % edge); it is
@@ -8,14 +9,12 @@ undefined when the baseline is missing or 0, and then every rule that needs it i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
 from fractions import Fraction
-from typing import Any
 
+from protocol.baseline import baseline_index, select_baseline  # noqa: F401  (re-exported)
 from protocol.errors import ProtocolInputError
 from protocol.model import Condition, Protocol
-from protocol.timing import require_aware, shift
 
 Flag = bool | None
 
@@ -135,36 +134,3 @@ def _rule_steps(protocol: Protocol, scale_id: str) -> tuple:
              rule.consecutive)
             for rule in protocol.outcome_rules_for(scale_id))
     return found
-
-
-def select_baseline(protocol: Protocol, assessments: Iterable[Mapping[str, Any]],
-                    first_infusion_at: datetime) -> Mapping[str, Any] | None:
-    """The baseline among one scale's assessments: the last complete one completed strictly
-    before infusion 1 started (and, if the protocol sets a lookback, not older than it).
-
-    `assessments`: mappings with at least `complete` (bool) and `completed_at` (aware datetime).
-    """
-    assessments = [a for a in assessments if a.get("complete") and a.get("completed_at") is not None]
-    index = baseline_index(protocol, [a["completed_at"] for a in assessments], first_infusion_at)
-    return None if index is None else assessments[index]
-
-
-def baseline_index(protocol: Protocol, completed_at: Sequence[datetime], first_infusion_at: datetime) -> int | None:
-    """select_baseline on completion times alone (all of complete assessments): the position of
-    the baseline in `completed_at`, or None. The latest time wins; of equal times, the first one
-    listed (as select_baseline has always chosen)."""
-    first = require_aware(first_infusion_at, "first_infusion_at")
-    rule = protocol.baseline_rule
-    earliest = shift(first, rule.lookback, protocol.timezone, sign=-1) if rule.lookback else None
-    best: int | None = None
-    for index, moment in enumerate(completed_at):
-        if moment.tzinfo is not UTC:  # stored times are UTC already; anything else is checked
-            moment = require_aware(moment, "completed_at")
-        if moment < first and (earliest is None or moment >= earliest) and (
-                best is None or moment > _utc(completed_at[best])):
-            best = index
-    return best
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is UTC else require_aware(moment, "completed_at")

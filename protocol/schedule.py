@@ -26,7 +26,18 @@ States (timepoint_state)
     due       the window is open and the nominal time plus the protocol's `overdue_after` grace
               has not passed (both ends inclusive);
     overdue   past the nominal time plus grace, and the window is still open (inclusive);
-    missed    the window has closed and the timepoint is not done.
+    missed    the window has closed and the timepoint is not done. A rating entered later still
+              makes it done (with a deviation), so "missed" is never final.
+
+    The grace is capped at half the time from the nominal time to the window's close: a
+    40-minute rating with a window closing 10 minutes after it would otherwise go straight from
+    "due" to "missed", and the rater would never see that it is late while it can still be
+    rated in the window. Long windows (days) keep the protocol's grace as written.
+
+Missed visits (missed_visits)
+    Per participant, the timepoints in state "missed". A participant's `until` (the time of
+    withdrawal or completion) stops their clock: what was still open then was no longer expected,
+    so it is not missed.
 
 Induction weekdays (planned_infusions)
     Infusion 1 is given whenever it happens. Each next induction infusion is planned on the
@@ -44,6 +55,7 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from protocol.errors import ScheduleError
+from protocol.keys import assessment_timepoint
 from protocol.model import Protocol, Timepoint
 from protocol.timing import local_date_at, require_aware, shift
 
@@ -224,7 +236,7 @@ def plan_timepoint(protocol: Protocol, timepoint: Timepoint, anchor_time: dateti
     due = shift(anchor_time, timepoint.offset, tz)
     start = shift(due, timepoint.window.before, tz, sign=-1)
     end = shift(due, timepoint.window.after, tz)
-    overdue_at = min(shift(due, protocol.overdue_after, tz), end)
+    overdue_at = min(shift(due, protocol.overdue_after, tz), due + (end - due) / 2)
     return PlannedTimepoint(timepoint.id, timepoint.label, timepoint.anchor, infusion_number, due, start, end,
                             overdue_at, timepoint.scales, provisional, timepoint.primary_endpoint)
 
@@ -317,6 +329,12 @@ class WorklistRow(NamedTuple):
     window_end: datetime | None
     provisional: bool = False
 
+    @property
+    def timepoint_key(self) -> str:
+        """The stored timepoint text of this row ('min_40', 'min_40@2'), as assessments,
+        missed-visit reasons and deviations name it."""
+        return assessment_timepoint(self.timepoint_id, self.infusion_number)
+
 
 CompletedIndex = Mapping[tuple[str, int | None], Mapping[str, datetime]]
 
@@ -388,13 +406,35 @@ def worklist(protocol: Protocol, participants: Iterable[Mapping[str, Any]], now:
     """A rater's landing page: per participant, what is due now and what comes next.
 
     Overdue rows first, then due, then upcoming; within each, the earliest nominal time first
-    (rows without a date last), then participant code. Done and missed timepoints are left out:
-    nothing can be done about them from the worklist.
+    (rows without a date last), then participant code. Done and missed timepoints are left out
+    (missed ones are listed by missed_visits, for a reason to be recorded).
     """
+    return worklist_and_missed(protocol, participants, now)[0]
+
+
+def missed_visits(protocol: Protocol, participants: Iterable[Mapping[str, Any]], now: datetime) -> list[WorklistRow]:
+    """Every participant's missed timepoints (window closed, not done), by participant code, then
+    nominal time. A participant's `until` (withdrawal or completion time, aware) stops their clock."""
+    return worklist_and_missed(protocol, participants, now)[1]
+
+
+def worklist_and_missed(protocol: Protocol, participants: Iterable[Mapping[str, Any]], now: datetime
+                        ) -> tuple[list[WorklistRow], list[WorklistRow]]:
+    """(worklist, missed_visits) from one pass over the participants' schedules: the worklist
+    page shows both, and a schedule is the costly part."""
     now = _optional_time(now, "now")
     order = {t.id: index for index, t in enumerate(protocol.timepoints)}
-    rows = [row for participant in participants for row in _now_and_next(participant_schedule(protocol, participant, now))]
-    return sorted(rows, key=lambda r: (
+    current: list[WorklistRow] = []
+    missed: list[WorklistRow] = []
+    for participant in participants:
+        until = _optional_time(participant.get("until"), "until")
+        rows = participant_schedule(protocol, participant, now if until is None or until > now else until)
+        missed += [r for r in rows if r.state == "missed"]
+        if until is None:
+            current += _now_and_next(rows)
+    current.sort(key=lambda r: (
         _WORKLIST_ORDER[r.state], r.due_at is None, r.due_at or now, r.participant,
         r.infusion_number or 0, order[r.timepoint_id],
     ))
+    missed.sort(key=lambda r: (r.participant, r.due_at, r.infusion_number or 0, order[r.timepoint_id]))
+    return current, missed

@@ -105,9 +105,14 @@ def _score_csv(definition, path: Path, band_set: str | None, out: TextIO) -> int
             )
         subscale_ids = [s.id for s in definition.subscales]
         added = ["total", "band", "complete", "prorated", *subscale_ids]
+        if any(c in columns for c in added):
+            # A file that already carries scores (e.g. an export's wide_<scale>.csv): keep them and add
+            # the engine's as rescored_<column>, side by side for comparison.
+            added = [f"rescored_{c}" for c in added]
         clashes = [c for c in added if c in columns]
         if clashes:
             raise CliError(f"{path}: input already has column(s) {clashes}; rename or drop them before rescoring")
+        name = dict(zip(["total", "band", "complete", "prorated", *subscale_ids], added, strict=True))
         writer = csv.DictWriter(out, fieldnames=[*columns, *added], lineterminator="\n")
         rows = []
         for number, row in enumerate(reader, start=2):
@@ -118,11 +123,11 @@ def _score_csv(definition, path: Path, band_set: str | None, out: TextIO) -> int
                 raise CliError(f"row {number}: {exc}") from None
             rows.append({
                 **row,
-                "total": "" if result.total is None else result.total,
-                "band": result.band or "",
-                "complete": str(result.complete).lower(),
-                "prorated": str(result.prorated).lower(),
-                **{s: "" if result.subscales[s] is None else result.subscales[s] for s in subscale_ids},
+                name["total"]: "" if result.total is None else result.total,
+                name["band"]: result.band or "",
+                name["complete"]: str(result.complete).lower(),
+                name["prorated"]: str(result.prorated).lower(),
+                **{name[s]: "" if result.subscales[s] is None else result.subscales[s] for s in subscale_ids},
             })
         # Write only after every row scored, so a bad row never leaves half a file behind.
         writer.writeheader()
@@ -154,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
                                         "complete, missing, prorated, subscales, flags and definition_hash. With "
                                         "--csv FILE, read one row per assessment and one column per item id (blank "
                                         "= missing; other columns passed through) and write it to stdout with "
-                                        "total, band, complete, prorated and one column per subscale added.")
+                                        "total, band, complete, prorated and one column per subscale added (named "
+                                        "rescored_<column> when the file already has a total or band column, as "
+                                        "an export's wide_<scale>.csv does).")
     p.add_argument("scale_id", metavar="SCALE_ID", help="scale id, e.g. madrs (see `list`)")
     p.add_argument("--csv", metavar="FILE", help="rescore a CSV file instead of reading JSON on stdin")
     p.add_argument("--band-set", metavar="ID", help="severity band set to apply (default: the definition's default)")

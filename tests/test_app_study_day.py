@@ -8,17 +8,20 @@ from db import assessments, clinical, screening
 from db.connection import unit_of_work
 from tests.app_support import app, texts
 from tests.conftest_db import PASSING_SCREENING
+from tests.test_analytics_db import frozen
 
 
-def baseline_madrs(study, per_item=3):
-    with unit_of_work() as db:
+def baseline_madrs(study, per_item=3, days_ago=6):
+    """A baseline MADRS done `days_ago` days ago: before the infusions these tests log in the
+    past, as db.clinical.record_infusion requires (and inside the protocol's 14-day lookback)."""
+    with frozen(datetime.now(UTC) - timedelta(days=days_ago)), unit_of_work() as db:
         assessments.save_assessment(db, study.users["rater"], study.p1["id"], "baseline", "madrs", "clinician",
                                     {f"madrs_{n}": per_item for n in range(1, 11)})
 
 
 def screen(at, answers):
     for key, value in answers.items():
-        widget = next((w for w in [*at.radio, *at.number_input] if w.key == f"q-{key}"), None)
+        widget = next((w for w in [*at.radio, *at.number_input] if str(w.key).endswith(f":q-{key}")), None)  # keyed by participant
         if isinstance(value, bool):
             widget.set_value("Yes" if value else "No")
         else:
@@ -157,14 +160,15 @@ def test_worklist_under_the_repeated_infusion_protocol_follows_each_infusion(stu
     _load.clear()
     try:
         protocol = load_protocol()
+        baseline_madrs(study, days_ago=3)  # the protocol's own Baseline timepoint, before infusion 1
         with unit_of_work() as db:
-            assessments.save_assessment(db, study.users["rater"], study.p1["id"], "pre_infusion@1", "madrs",
-                                        "clinician", {f"madrs_{n}": 3 for n in range(1, 11)})
             screening.record_eligibility(db, study.users["coordinator"], protocol, study.p1["id"], PASSING_SCREENING)
             now = datetime.now(UTC)
             first = (now - timedelta(days=2, minutes=38)).strftime("%Y-%m-%dT%H:%M:%SZ")
             second = (now - timedelta(minutes=38)).strftime("%Y-%m-%dT%H:%M:%SZ")
-            clinical.record_infusion(db, study.users["coordinator"], study.p1["id"], 1, first, 70, 0.5)
+            first_end = (now - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            clinical.record_infusion(db, study.users["coordinator"], study.p1["id"], 1, first, 70, 0.5,
+                                     ended_at=first_end)  # 2 calendar days before infusion 2: the induction minimum
             clinical.record_infusion(db, study.users["coordinator"], study.p1["id"], 2, second, 70, 0.5)
         at = app("pages/worklist.py", study.users["rater"]).run()
         assert not at.exception

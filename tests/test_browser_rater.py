@@ -386,10 +386,13 @@ def test_suicidal_thoughts_item_at_4_shows_the_safety_alert(app_server, study, t
     tap_rating(page, "madrs_10", 4)
     sign_and_submit(page)
 
-    alert = page.locator('[data-testid="stAlertContentError"]').filter(has_text="Safety alert")
+    # in the page itself (the menu also counts the open alerts since issue 11)
+    alert = page.locator('[data-testid="stMain"] [data-testid="stAlertContentError"]').filter(has_text="Safety alert")
     expect(alert).to_be_visible()
     expect(alert).to_contain_text("MADRS item 10 (suicidal thoughts) was rated 4 or higher")
-    expect(alert).to_contain_text("The PI has been alerted.")
+    # says truthfully whom it reached (issue 11): this study has no PI account, so nobody yet
+    expect(alert).to_contain_text("Recorded as an open safety alert for site LON, but no active PI account covers "
+                                  "this site: tell the PI yourself now.")
     expect(alert).to_be_in_viewport()  # prominent: on screen without scrolling after the submit
     expect_no_exception(page)
     snap(page, "rater-madrs-safety-alert-tablet-landscape")

@@ -1,7 +1,7 @@
 """Infusion day in a real browser: a coordinator logs an infusion (started 40 minutes ago) and
 its vital signs on a tablet, and the rater's worklist then shows the 40-minute CADSS as due."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -24,6 +24,7 @@ from tests.browser import (
     wait_for_idle,
 )
 from tests.conftest_db import mark_eligible
+from tests.test_analytics_db import frozen
 
 
 def seed(db_path):
@@ -34,6 +35,8 @@ def seed(db_path):
         coordinator = users.create_user(db, system, "cora", "coordinator", PASSWORD, "LON")
         rater = users.create_user(db, system, "rita", "rater", PASSWORD, "LON")
         person = participants.create_participant(db, coordinator, "KET-101", "LON")
+    # the baseline rating an hour ago: before the infusion start logged below (40 minutes ago)
+    with frozen(datetime.now(UTC) - timedelta(hours=1)), unit_of_work(db_path) as db:
         mark_eligible(db, coordinator, rater, person["id"])
 
 

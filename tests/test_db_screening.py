@@ -5,7 +5,7 @@ dosing) and protocol deviations."""
 import pytest
 
 from db import assessments as A
-from db import audit
+from db import audit, clock
 from db.clinical import record_infusion
 from db.errors import PermissionDeniedError, StorageError, ValidationError
 from db.participants import get_participant
@@ -83,7 +83,8 @@ def test_the_trigger_refuses_dosing_even_when_python_is_bypassed(world, db_path)
 
 def test_latest_decision_counts_and_decisions_are_append_only(world, db_path):
     mark_eligible(world.db, world.coord, world.rater, world.p1["id"])
-    assert record_infusion(world.db, world.coord, world.p1["id"], 1, "2026-03-02T09:00:00Z", 70, 0.5)["number"] == 1
+    started = clock.utc_now()  # after the baseline rating mark_eligible saved (record_infusion requires one)
+    assert record_infusion(world.db, world.coord, world.p1["id"], 1, started, 70, 0.5)["number"] == 1
     conn = raw(db_path)
     for statement in ("UPDATE eligibility_decisions SET eligible = 0", "DELETE FROM eligibility_decisions"):
         with pytest.raises(Exception, match="APPEND-ONLY"):

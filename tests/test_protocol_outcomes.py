@@ -1,5 +1,6 @@
 """Response, remission, combined and relapse flags from the default protocol's rules, and the
-baseline rule (last complete assessment before the first infusion)."""
+baseline rule (last complete assessment at the baseline timepoint before the first infusion;
+tested in full in tests/test_protocol_baseline.py)."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -89,8 +90,8 @@ def test_totals_must_be_whole_numbers(study):
         flags(study, "madrs", 30, 12.5)
 
 
-def assessment(day, hour, complete=True, total=25):
-    return {"completed_at": utc(2026, 5, day, hour), "complete": complete, "total": total}
+def assessment(day, hour, complete=True, total=25, timepoint="baseline"):
+    return {"completed_at": utc(2026, 5, day, hour), "complete": complete, "total": total, "timepoint": timepoint}
 
 
 def test_baseline_is_the_last_complete_assessment_before_the_first_infusion(study):
@@ -103,6 +104,9 @@ def test_baseline_is_the_last_complete_assessment_before_the_first_infusion(stud
         assessment(10, 10, total=20),                # after
     ]
     assert select_baseline(study, assessments, first_infusion)["total"] == 28
+    # only ratings at the protocol's baseline timepoint count: a later 'day_7' rating does not
+    assert select_baseline(study, [*assessments, assessment(9, 12, total=11, timepoint="day_7")],
+                           first_infusion)["total"] == 28
 
 
 def test_baseline_lookback(study):

@@ -25,6 +25,7 @@ from protocol import (
     worklist,
 )
 from protocol.loader import DEFAULT_PROTOCOL, STUDIES_DIR, compile_protocol
+from protocol.schedule import missed_visits, worklist_and_missed
 from protocol.timing import shift_calendar_days
 
 LONDON = ZoneInfo("Europe/London")
@@ -153,7 +154,7 @@ def test_each_infusion_timepoints_per_actual_infusion(repeated):
         {"number": 3, "started_at": utc(2026, 3, 27, 10, 30)},  # started late
     ]
     planned = plan_timepoints(repeated, None, infusions)
-    assert len(planned) == 3 * 4 + 6
+    assert len(planned) == 3 * 4 + 7  # 4 per infusion; baseline and 6 weekly ones once
     keyed = by_id(planned)
     assert keyed["pre_infusion", 3].due_at == utc(2026, 3, 27, 10, 30)
     assert keyed["pre_infusion", 3].window_start == utc(2026, 3, 26, 10, 30)
@@ -303,10 +304,14 @@ def test_states_at_their_boundaries(study):
     assert timepoint_state(day_1, utc(2026, 5, 6, 3), completed_at=utc(2026, 5, 6, 3)) == "done"
 
 
-def test_grace_is_capped_by_the_window(min_40):
-    # Grace 15 minutes would end at 10:55, after the window closes at 10:50: never overdue.
-    assert min_40.overdue_at == min_40.window_end
-    assert timepoint_state(min_40, utc(2026, 5, 5, 10, 50)) == "due"
+def test_grace_is_capped_at_half_the_time_left_in_the_window(min_40):
+    # Grace 15 minutes would end at 10:55, after the window closes at 10:50, and the rating would
+    # go from "due" straight to "missed" (issue 11, point 12). Capped at half of the 10 minutes
+    # from due (10:40) to close: overdue from 10:45 to 10:50, then missed.
+    assert min_40.overdue_at == utc(2026, 5, 5, 10, 45)
+    assert timepoint_state(min_40, utc(2026, 5, 5, 10, 45)) == "due"
+    assert timepoint_state(min_40, utc(2026, 5, 5, 10, 45, 1)) == "overdue"
+    assert timepoint_state(min_40, utc(2026, 5, 5, 10, 50)) == "overdue"
     assert timepoint_state(min_40, utc(2026, 5, 5, 10, 50, 1)) == "missed"
 
 
@@ -482,3 +487,60 @@ def test_a_draft_without_completion_time_does_not_count(study):
                    "completed": [{"timepoint_id": "min_80", "scale": "madrs", "completed_at": None}]}
     rows = {r.timepoint_id: r for r in participant_schedule(study, participant, utc(2026, 5, 5, 9, 20))}
     assert rows["min_80"].state == "due" and rows["min_80"].scales == ("madrs",)
+
+
+# --- overdue and missed (issue 11, point 12) --------------------------------------------------
+
+DAY = utc(2026, 5, 5, 8, 0)  # infusion start; baseline window closes at it
+
+
+def started_at_eight(**extra):
+    return {"code": "KET-010", "infusions": [{"number": 1, "started_at": DAY}],
+            "completed": done("baseline", ["madrs", "qids_sr16", "cadss", "bprs"], utc(2026, 5, 4, 10)), **extra}
+
+
+def test_eighty_minutes_is_overdue_while_forty_is_missed_and_listed(study):
+    # 87 minutes after the start: the 80-minute window (09:10–09:30) is open and past its grace
+    # (capped at 09:25); the 40-minute window closed at 08:50.
+    rows, missed = worklist_and_missed(study, [started_at_eight()], DAY + timedelta(minutes=87))
+    assert [(r.timepoint_id, r.state) for r in rows] == [("min_80", "overdue"), ("min_120", "upcoming")]
+    assert [(r.participant, r.timepoint_key, r.state, r.scales, r.window_end) for r in missed] == [
+        ("KET-010", "min_40", "missed", ("madrs", "cadss", "bprs"), utc(2026, 5, 5, 8, 50))]
+
+
+def test_the_overdue_row_stays_until_the_window_closes_then_moves_to_missed(study):
+    person = started_at_eight()
+    at_close, after = DAY + timedelta(minutes=90), DAY + timedelta(minutes=90, seconds=1)
+    assert ("min_80", "overdue") in [(r.timepoint_id, r.state) for r in worklist(study, [person], at_close)]
+    assert "min_80" not in [r.timepoint_id for r in worklist(study, [person], after)]
+    assert [r.timepoint_key for r in missed_visits(study, [person], after)] == ["min_40", "min_80"]
+
+
+def test_a_late_rating_makes_a_missed_visit_done(study):
+    late = done("min_40", ["madrs", "cadss", "bprs"], DAY + timedelta(minutes=70))
+    person = started_at_eight()
+    person["completed"] = person["completed"] + late
+    assert [r.timepoint_key for r in missed_visits(study, [person], DAY + timedelta(minutes=87))] == []
+    half = started_at_eight()
+    half["completed"] = half["completed"] + late[:1]  # only MADRS: CADSS and BPRS still missed
+    assert [(r.timepoint_key, r.scales) for r in missed_visits(study, [half], DAY + timedelta(minutes=87))] == [
+        ("min_40", ("cadss", "bprs"))]
+
+
+def test_withdrawal_stops_the_clock_and_leaves_the_worklist(study):
+    later = DAY + timedelta(days=20)
+    # Withdrawn at 08:45, while the 40-minute window was still open: nothing after is missed.
+    rows, missed = worklist_and_missed(study, [started_at_eight(until=DAY + timedelta(minutes=45))], later)
+    assert rows == [] and missed == []
+    # Withdrawn at 09:00: the 40-minute window had closed (missed); the 80-minute one had not opened.
+    rows, missed = worklist_and_missed(study, [started_at_eight(until=DAY + timedelta(hours=1))], later)
+    assert rows == [] and [r.timepoint_key for r in missed] == ["min_40"]
+    with pytest.raises(ScheduleError, match="until"):
+        missed_visits(study, [started_at_eight(until=datetime(2026, 5, 5, 9))], later)
+
+
+def test_missed_visits_are_keyed_per_infusion(repeated):
+    person = {"code": "KET-102", "infusions": [{"number": 1, "started_at": utc(2026, 3, 23, 9, 0)},
+                                               {"number": 2, "started_at": utc(2026, 3, 25, 9, 0)}]}
+    keys = [r.timepoint_key for r in missed_visits(repeated, [person], utc(2026, 3, 25, 9, 30))]
+    assert "min_40@1" in keys and "min_40@2" not in keys

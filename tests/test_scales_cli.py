@@ -150,7 +150,7 @@ def test_score_csv_phq9_prorated(tmp_path):
         (["phq9_1", "phq9_2"], ["5", "1"], ["row 2: item phq9_1: value 5 is not allowed"]),
         (["phq9_1", "phq9_2"], ["1.5", "1"], ["row 2: item phq9_1: value 1.5 is not a whole number"]),
         (["id", "score"], ["1", "2"], ["no column is an item of 'phq9'"]),
-        (["phq9_1", "total"], ["1", "2"], ["already has column(s) ['total']"]),
+        (["phq9_1", "total", "rescored_total"], ["1", "2", "3"], ["already has column(s) ['rescored_total']"]),
     ],
 )
 def test_score_csv_bad_input_writes_nothing(tmp_path, header, row, fragments):
@@ -159,6 +159,19 @@ def test_score_csv_bad_input_writes_nothing(tmp_path, header, row, fragments):
     proc = run("score", "phq9", "--csv", str(source))
     assert_one_line_error(proc, *fragments)
     assert proc.stdout == ""
+
+
+def test_score_csv_keeps_existing_scores_and_adds_rescored_columns(tmp_path):
+    """A file that already has total/band (an export's wide file) is rescored side by side."""
+    header = [f"phq9_{n}" for n in range(1, 11)] + ["total", "band"]
+    source = tmp_path / "in.csv"
+    write_csv(source, header, [[1, 1, 1, 1, 1, 1, 1, 1, 1, "", "9", "Mild"]])
+    proc = run("score", "phq9", "--csv", str(source))
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert list(rows[0])[-6:] == ["total", "band", "rescored_total", "rescored_band", "rescored_complete",
+                                  "rescored_prorated"]
+    assert (rows[0]["total"], rows[0]["rescored_total"], rows[0]["rescored_band"]) == ("9", "9", "Mild")
 
 
 def test_score_csv_missing_file():

@@ -1,6 +1,10 @@
 """Open the assessment for a participant, planned timepoint and scale: resume it if it exists,
-else start it, and record a protocol deviation when it is started outside the timepoint's
-window (the rater sees a warning saying by how much)."""
+else start it, and record a protocol deviation when it is rated outside the timepoint's window
+(the rater sees a warning saying by how much).
+
+The window is checked at the time the rating HAPPENED: now for a live rating, or the time the
+rater gives for one entered after the fact (`assessed_at`, e.g. a paper 24-hour MADRS typed in
+on day 3, which is inside its window and no deviation)."""
 
 from __future__ import annotations
 
@@ -9,51 +13,55 @@ from typing import Any
 
 import streamlit as st
 
-from db import assessments, screening
+from db import assessments, windows
 from db.connection import unit_of_work
 from db.errors import StorageError
-from db.schedule import schedule_inputs
 from protocol import Protocol
 from protocol.keys import assessment_timepoint
-from protocol.schedule import plan_timepoints, window_check
 from scales.errors import ScaleError
 
-WARNING_KEY = "window_warning"
+
+def _warning_key(assessment_id: int) -> str:
+    """The window warning belongs to the assessment it was raised for, never the next one opened."""
+    return f"assessment:{assessment_id}:window-warning"
 
 
 def start_or_resume(user: dict[str, Any], protocol: Protocol, participant_id: int, timepoint_id: str,
                     infusion_number: int | None, scale_id: str, *, mode: str = "clinician",
-                    recall: str | None = None) -> int | None:
-    """The assessment id to open, or None after showing why it could not be started."""
+                    recall: str | None = None, assessed_at: datetime | None = None,
+                    late_entry_reason: str | None = None) -> int | None:
+    """The assessment id to open, or None after showing why it could not be started.
+
+    `assessed_at`: when the rating was actually done, for one entered after the fact (checked and
+    stored by db.assessments, with `late_entry_reason`); None for a rating done now."""
     key = assessment_timepoint(timepoint_id, infusion_number)
     now = datetime.now(UTC)
     try:
         with unit_of_work() as db:
             existing = assessments.find_assessment(db, participant_id, key, scale_id)
             if existing is not None:
+                if assessed_at is not None:
+                    st.session_state[_warning_key(existing["id"])] = (
+                        "This rating was already started, so it was opened as it is; the time it was rated that "
+                        "you gave was not applied to it.")
                 return existing["id"]
-            inputs = schedule_inputs(db, participant_id=participant_id, active_only=False)[0]
-            infusion_id = next((i["id"] for i in inputs["infusions"] if i["number"] == (infusion_number or 1)), None)
+            # The window rule lives below the UI (db.windows), shared with the import of transcribed ratings.
+            infusion_id = windows.infusion_id_for(db, participant_id, timepoint_id, infusion_number)
             started = assessments.start_assessment(db, user, participant_id, key, scale_id, mode, recall,
-                                                   infusion_id=infusion_id if timepoint_id != "baseline" else None)
-            planned = next((p for p in plan_timepoints(protocol, inputs["enrolled_at"], inputs["infusions"])
-                            if p.key == (timepoint_id, infusion_number)), None)
-            if planned is not None and planned.scheduled:
-                check = window_check(planned, now)
-                if not check.inside:
-                    text = f"{scale_id} at {planned.label} started {check.describe()}"
-                    screening.record_deviation(db, user, participant_id, key, text, assessment_id=started["id"],
-                                               minutes_early=check.minutes_early or None,
-                                               minutes_late=check.minutes_late or None)
-                    st.session_state[WARNING_KEY] = (f"Outside the protocol window: {text}. A protocol deviation "
-                                                     "was recorded.")
+                                                   infusion_id=infusion_id,
+                                                   assessed_at=assessed_at, late_entry_reason=late_entry_reason)
+            text = windows.record_window_deviation(db, user, protocol, participant_id, timepoint_id, infusion_number,
+                                                   scale_id, started["id"], assessed_at=assessed_at, now=now)
+            if text:
+                st.session_state[_warning_key(started["id"])] = (f"Outside the protocol window: {text}. A protocol "
+                                                                 "deviation was recorded.")
             return started["id"]
     except (StorageError, ScaleError) as exc:
         st.error(str(exc))
         return None
 
 
-def show_window_warning() -> None:
-    message = st.session_state.pop(WARNING_KEY, None)
+def show_window_warning(assessment_id: int) -> None:
+    message = st.session_state.pop(_warning_key(assessment_id), None)
     if message:
         st.warning(message, icon=":material/schedule:")

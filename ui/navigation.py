@@ -35,6 +35,8 @@ PAGES: dict[str, PageSpec] = {
         PageSpec("trajectory", "pages/trajectory.py", "Participant trajectory", ":material/show_chart:",
                  ("pi", "rater", "monitor", "coordinator"), "Review"),
         PageSpec("cohort", "pages/cohort.py", "Cohort and alerts", ":material/monitoring:", ("pi", "monitor"), "Review"),
+        PageSpec("visits", "pages/visits.py", "Visits and deviations", ":material/event_busy:",
+                 ("pi", "monitor", "coordinator"), "Review"),
         PageSpec("library", "pages/library.py", "Scale library", ":material/menu_book:", STAFF, "Reference"),
         PageSpec("admin", "pages/admin.py", "Users and sites", ":material/admin_panel_settings:", ("admin",), "Admin"),
     )

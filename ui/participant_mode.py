@@ -17,7 +17,9 @@ Kiosk: starting the hand-over forgets the staff sign-in; the session keeps only 
 member's user name, to offer it when someone leaves participant mode, which takes a staff
 password (`leave_kiosk`; failures are throttled like sign-in, and db.users locks the account
 after repeated failures). The participant never acts as staff. A reload of the tablet starts a
-new, empty session, which shows the staff sign-in: leaving still takes a password.
+new, empty session, which shows the staff sign-in: leaving still takes a password. Once the
+password is checked, the staff member is told which safety items (if any) the participant
+answered during the hand-over (ui.alerts.remember_handback); the participant never sees it.
 """
 
 from __future__ import annotations
@@ -26,11 +28,14 @@ import time
 from typing import Any
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from db import tokens, users
 from db.connection import unit_of_work
 from db.errors import StorageError
 from selfreport.strings import text
+from ui.alerts import remember_handback
+from ui.navigation import pages_for_role
 
 KIOSK_KEY = "kiosk_session"
 PARTICIPANT_KEY = "participant_actor"
@@ -144,9 +149,19 @@ def require_participant_session() -> dict[str, Any]:
     """The guard at the top of the participant page: return the participant actor of this
     session, redeeming a link token from the address first; otherwise show one friendly
     sentence (or the kiosk's end screen) and stop. Never draws anything for staff."""
-    from ui.session import ensure_database  # ui.session imports this module
+    from ui.session import USER_KEY, ensure_database  # ui.session imports this module
 
     ensure_database()
+    staff = st.session_state.get(USER_KEY)
+    if staff and not st.session_state.get(PARTICIPANT_KEY) and not st.query_params.get(TOKEN_PARAM):
+        # Participant mode was just left on a page Streamlit served by its own URL (not routed by
+        # app.py): take the staff member to their landing page instead of a participant screen.
+        landing = pages_for_role(staff["role"])
+        try:
+            if landing:
+                st.switch_page(landing[0].path)
+        except StreamlitAPIException:
+            pass
     raw = st.query_params.get(TOKEN_PARAM)
     if raw and not kiosk():
         try:
@@ -211,6 +226,7 @@ def leave_kiosk(username: str, password: str) -> str | None:
         del st.session_state[key]
     st.session_state[USER_KEY] = {k: staff[k] for k in ("id", "username", "role", "site_id")}
     touch()
+    remember_handback(token_id)  # tell the staff member about any safety item answered meanwhile
     return None
 
 

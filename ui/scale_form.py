@@ -4,6 +4,12 @@ Each tap saves that one answer at once (db.assessments.save_draft_response, one 
 with its audit event), so a reload, a sleeping tablet or a server restart brings back every
 answered item. Nothing here adds up a score: progress, the live total and band, the flags and
 the final result all come from the scale engine or from the stored score.
+
+A safety answer raises the PI's alert as it is saved (in the same transaction); the form shows
+it inside the item at once, with whom it reached (ui.alerts), and the resolution if the answer
+is corrected before submit. A save that fails (another tablet saved this assessment first, or
+the database was busy) is explained inside the item it concerned, and the message stays until
+the rater answers that item again or dismisses it.
 """
 
 from __future__ import annotations
@@ -12,12 +18,15 @@ from typing import Any
 
 import streamlit as st
 
+from db import alerts as alert_store
 from db import assessments, users
 from db.connection import unit_of_work
 from db.errors import ConflictError, StorageError
 from scales import ScaleDefinition, form_progress, get_scale, score, visible_items
 from scales.errors import ScaleError
+from ui.alerts import after_save, load_context, render_item_alerts, render_result_alerts, scroll_into_view
 from ui.session import touch
+from ui.study import current_protocol
 
 ERROR_KEY = "form_error"
 
@@ -30,6 +39,25 @@ def _version_key(assessment_id: int) -> str:
     return f"form_version:{assessment_id}"
 
 
+def _notice_key(assessment_id: int) -> str:
+    """Per-item messages of a failed save ({item_id: text}), kept until acted on."""
+    return f"form_notice:{assessment_id}"
+
+
+def _dismiss(assessment_id: int, item_id: str) -> None:
+    st.session_state.get(_notice_key(assessment_id), {}).pop(item_id, None)
+
+
+def _scroll_key(assessment_id: int) -> str:
+    """The item whose message is new in this run (brought into view once)."""
+    return f"form_scroll_to:{assessment_id}"
+
+
+def _seen_key(assessment_id: int) -> str:
+    """The alert states this form last showed, to notice a new, resolved or re-opened one."""
+    return f"form_alerts_seen:{assessment_id}"
+
+
 def _reset_widgets(assessment_id: int) -> None:
     """Forget widget values so they are drawn again from the database (after a conflict)."""
     prefix = f":{assessment_id}:"
@@ -38,8 +66,10 @@ def _reset_widgets(assessment_id: int) -> None:
 
 
 def _save(user: dict[str, Any], assessment_id: int, item_id: str, value: int | None, reason: str | None = None) -> None:
-    """Persist one answer with the version this form last saw; on a conflict reload instead."""
+    """Persist one answer with the version this form last saw; on a conflict reload instead and
+    say so inside the item (the message stays until that item is answered again or dismissed)."""
     touch()
+    notices = st.session_state.setdefault(_notice_key(assessment_id), {})
     try:
         with unit_of_work() as db:
             saved = assessments.save_draft_response(
@@ -51,9 +81,17 @@ def _save(user: dict[str, Any], assessment_id: int, item_id: str, value: int | N
     except ConflictError as exc:
         _reset_widgets(assessment_id)
         st.session_state.pop(_version_key(assessment_id), None)
-        st.session_state[ERROR_KEY] = f"{exc} The form now shows the latest saved answers."
+        what = str(exc).split(";")[0]  # "someone else saved a newer copy of assessment 7 (you have version ...)"
+        notices[item_id] = (f"**Your answer here was not saved**: {what}. The form now shows the latest saved "
+                            f"answers. Check this item and tap your answer again.")
+        st.session_state[_scroll_key(assessment_id)] = item_id
     except (StorageError, ScaleError) as exc:
-        st.session_state[ERROR_KEY] = str(exc)
+        st.session_state.pop(_key("v", assessment_id, item_id), None)  # show what is stored
+        notices[item_id] = f"**Your answer here was not saved** — {exc}. Tap your answer again."
+        st.session_state[_scroll_key(assessment_id)] = item_id
+    else:
+        notices.pop(item_id, None)
+        after_save()  # the e-mail of an alert this answer raised, in the background (if e-mail is on)
 
 
 def _on_rating(user, assessment_id: int, item_id: str) -> None:
@@ -78,8 +116,14 @@ def _on_group_choice(user, assessment_id: int, group: tuple[str, ...], responses
             st.session_state.pop(_key("v", assessment_id, member), None)
 
 
+def _draw_notice(assessment_id: int, item_id: str, text: str) -> None:
+    st.error(text, icon=":material/sync_problem:")
+    st.button("I have checked this item", key=_key("dismiss", assessment_id, item_id),
+              on_click=_dismiss, args=(assessment_id, item_id))
+
+
 def _draw_item(user, assessment: dict[str, Any], item, responses: dict[str, int], reasons: dict[str, str],
-               editable: bool) -> None:
+               editable: bool, item_alerts: dict[str, Any] | None = None) -> None:
     aid = assessment["id"]
     stored = responses.get(item.id)
     na_code = item.not_assessed[0]["value"] if item.not_assessed else None
@@ -119,6 +163,16 @@ def _draw_item(user, assessment: dict[str, Any], item, responses: dict[str, int]
                               placeholder="e.g. participant too drowsy to answer")
                 if not st.session_state[reason_key].strip():
                     st.warning("Give a reason to record this item as not assessed.")
+        notice = st.session_state.get(_notice_key(aid), {}).get(item.id)
+        rows = (item_alerts or {}).get("rows", {}).get(item.id)
+        if notice or rows:
+            with st.container(key=f"item-msg-{aid}-{item.id}"):  # messages about this item, right under it
+                if notice:
+                    _draw_notice(aid, item.id, notice)
+                if rows:
+                    render_item_alerts(rows, item_alerts["context"], item_alerts["timezone"])
+                if item_alerts and item_alerts.get("scroll_to") == item.id:
+                    scroll_into_view(f"item-msg-{aid}-{item.id}")
 
 
 def _draw_group_choice(user, assessment, group: tuple[str, ...], definition: ScaleDefinition,
@@ -146,9 +200,7 @@ def render_result(stored: dict[str, Any] | None, definition: ScaleDefinition) ->
     """The stored score: total, band, subscales, completeness and any safety alert, prominently."""
     if stored is None:
         return
-    for flag in stored["flags"]:
-        if flag["kind"] == "safety":
-            st.error(f"**Safety alert** — {flag['message']} The PI has been alerted.", icon=":material/emergency:")
+    render_result_alerts(stored["assessment_id"], stored)
     cols = st.columns(3)
     cols[0].metric("Total", "—" if stored["total"] is None else stored["total"])
     cols[1].metric("Band", stored["band"] or "—")
@@ -167,6 +219,9 @@ def render_form(user: dict[str, Any], assessment_id: int, timepoint_label: str, 
     error = st.session_state.pop(ERROR_KEY, None)
     with unit_of_work(write=False) as db:
         assessment = assessments.load_assessment(db, assessment_id)
+        alert_rows = (alert_store.list_alerts(db, open_only=False, assessment_id=assessment_id)
+                      if assessment["status"] == "draft" else [])
+        alert_context = load_context(db, alert_rows)
     definition = get_scale(assessment["scale_id"])
     st.session_state[_version_key(assessment_id)] = assessment["version"]
     render_header(assessment, definition, timepoint_label)
@@ -186,6 +241,21 @@ def render_form(user: dict[str, Any], assessment_id: int, timepoint_label: str, 
     editable = True
     st.info(definition.raw["instructions"])
     shown = set(visible_items(definition, responses))
+    by_item: dict[str, list[dict[str, Any]]] = {}
+    for alert in alert_rows:
+        by_item.setdefault(alert["item_id"] or "", []).append(alert)
+    # Bring a message into view once when it is new: a failed save, or an alert raised, resolved
+    # or re-opened by the last tap (not when the form is first opened).
+    shown_states = {(a["id"], a["resolved_at"] is None, a["acknowledged_at"] is None) for a in alert_rows}
+    previous = st.session_state.get(_seen_key(assessment_id))
+    st.session_state[_seen_key(assessment_id)] = shown_states
+    changed = sorted({a["item_id"] for a in alert_rows if a["item_id"]
+                      and (a["id"], a["resolved_at"] is None, a["acknowledged_at"] is None) not in (previous or set())})
+    scroll_to = st.session_state.pop(_scroll_key(assessment_id), None) or (changed[0] if previous is not None
+                                                                          and changed else None)
+    item_alerts = {"rows": by_item, "context": alert_context, "timezone": current_protocol().timezone,
+                   "scroll_to": scroll_to}
+    drawn: set[str] = set()
     drawn_groups: set[tuple[str, ...]] = set()
     for item in definition.items:
         group = definition.group_of.get(item.id)
@@ -195,10 +265,19 @@ def render_form(user: dict[str, Any], assessment_id: int, timepoint_label: str, 
             drawn_groups.add(group)
             chosen = _draw_group_choice(user, assessment, group, definition, responses, editable)
             if chosen is not None:
-                _draw_item(user, assessment, definition.item_by_id[chosen], responses, reasons, editable)
+                _draw_item(user, assessment, definition.item_by_id[chosen], responses, reasons, editable, item_alerts)
+                drawn.add(chosen)
             continue
         if item.id in shown:
-            _draw_item(user, assessment, item, responses, reasons, editable)
+            _draw_item(user, assessment, item, responses, reasons, editable, item_alerts)
+            drawn.add(item.id)
+    # An alert or a failed save of an item not on screen (hidden by a later answer): shown here.
+    for item_id, rows in by_item.items():
+        if item_id not in drawn:
+            render_item_alerts(rows, alert_context, item_alerts["timezone"])
+    for item_id, notice in list(st.session_state.get(_notice_key(assessment_id), {}).items()):
+        if item_id not in drawn:
+            _draw_notice(assessment_id, item_id, notice)
 
     render_summary_and_submit(user, assessment, definition, responses, show_live_total=show_live_total)
 
@@ -250,4 +329,5 @@ def submit(user: dict[str, Any], assessment: dict[str, Any], password: str) -> N
     except (StorageError, ScaleError) as exc:
         st.error(f"Not submitted: {exc}")
         return
+    after_save()
     st.rerun()

@@ -4,7 +4,8 @@ study's supportive text after a safety answer, and a thank-you screen.
 
 Every tap on an answer is saved at once (db.assessments.save_draft_response: one transaction
 and its audit event), so a dropped connection loses at most that tap, and a participant who
-closes the page continues from the same link. Next stays disabled until the answer on screen
+closes the page continues from the same link. A safety answer raises the PI's alert as it is
+saved (the participant sees nothing of it; staff do, see ui.alerts). Next stays disabled until the answer on screen
 is stored, so nobody moves on past an answer that was not saved. Navigation runs in button
 callbacks, and each screen reads the link's questionnaires in one small read, so a tap costs
 one short run of the page. Nothing here shows a score: participants never see totals.
@@ -29,6 +30,7 @@ from scales.errors import ScaleError
 from selfreport import flow, support
 from selfreport.flow import Step
 from selfreport.strings import text
+from ui.alerts import after_save
 from ui.participant_mode import apply_participant_style, kiosk, render_staff_exit, show_refusal
 from ui.study import current_protocol
 
@@ -51,10 +53,12 @@ def _on_answer(actor: dict[str, Any], assessment_id: int, item_id: str) -> None:
     value = st.session_state.get(_answer_key(assessment_id, item_id))
     try:
         with unit_of_work() as db:
-            assessments.save_draft_response(db, actor, assessment_id, item_id, value)
+            assessments.save_draft_response(db, actor, assessment_id, item_id, value)  # raises any safety alert
     except StorageError:  # busy, or the link was withdrawn meanwhile (the next screen says so)
         st.session_state.pop(_answer_key(assessment_id, item_id), None)  # show what is stored
         st.session_state[ERROR_KEY] = text("save_failed")
+        return
+    after_save()  # the PI's e-mail of an alert this answer raised (background; nothing shown here)
 
 
 def _on_submit(actor: dict[str, Any], assessment_id: int, questionnaires: list[dict[str, Any]],
@@ -68,6 +72,7 @@ def _on_submit(actor: dict[str, Any], assessment_id: int, questionnaires: list[d
     except StorageError:
         st.session_state[ERROR_KEY] = text("submit_failed")
         return
+    after_save()
     following = flow.after_submit(questionnaires, assessment_id, definitions)
     if following.kind == "thanks":
         st.session_state[FINISHED_KEY] = True

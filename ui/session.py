@@ -5,7 +5,8 @@ by its URL before app.py has ever run, so a menu that hides a page protects noth
 therefore begins with `user = require_page("<page id>")`, which makes sure the database is
 ready, signs the visitor in (or shows nothing but the sign-in form), checks the idle time and
 the role against `ui.navigation.PAGES`, and stops the script otherwise. Writes check the role
-again in db/ (db.permissions.authorize), so a page bug cannot bypass it either.
+again in db/ (db.permissions.authorize), so a page bug cannot bypass it either. The guard also
+draws the open safety alerts of the user's scope (ui.alerts), so they are seen where staff land.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import time
 from typing import Any
 
 import streamlit as st
-from streamlit.errors import StreamlitPageNotFoundError
+from streamlit.errors import StreamlitAPIException, StreamlitPageNotFoundError
 
 from db import users
 from db.connection import database_path, unit_of_work
 from db.errors import StorageError
 from db.migrations import init_database
+from ui.alerts import render_alert_banner
 from ui.navigation import PAGES, may_open, pages_for_role
 from ui.participant_mode import participant_mode_active
 
@@ -191,9 +193,16 @@ def _oidc_user() -> dict[str, Any] | None:
 def require_signed_in() -> dict[str, Any]:
     """Return the signed-in user, or draw the first-run / sign-in screen and stop.
 
-    In participant mode (kiosk or link) no staff screen is drawn at all, not even sign-in."""
+    In participant mode (kiosk or link) no staff screen is drawn at all, not even sign-in. A page
+    Streamlit served by its own URL, without app.py's routing (e.g. /self_report_start typed in
+    before the hand-over), reruns itself after a kiosk hand-over: it sends the session on to
+    the questionnaire, so the participant is not left on a dead end."""
     ensure_database()
     if participant_mode_active():
+        try:
+            st.switch_page("pages/self_report.py", query_params=st.query_params.to_dict())
+        except StreamlitAPIException:  # app.py's navigation routes participants itself; this is a fallback
+            pass
         st.warning("This screen is in participant mode. Please hand the tablet back to the study team.")
         st.stop()
     user = current_user()
@@ -235,10 +244,12 @@ def render_menu(user: dict[str, Any]) -> None:
 def require_page(page_id: str) -> dict[str, Any]:
     """The guard at the top of every page: signed in, not idle, and a role that may open it."""
     user = require_signed_in()
+    alerts_in_menu = st.sidebar.container()  # the top of the menu, filled once the role is checked
     render_menu(user)
     if not may_open(user["role"], page_id):
         st.error(f"Your role ({user['role']}) does not give access to “{PAGES[page_id].title}”.")
         st.stop()
+    render_alert_banner(user, page_id, alerts_in_menu)  # open safety alerts of the user's scope, every page
     idle_watch()
     return user
 

@@ -1,0 +1,7 @@
+"""`python -m exports`: see exports/cli.py."""
+
+import sys
+
+from exports.cli import main
+
+sys.exit(main())
