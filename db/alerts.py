@@ -133,9 +133,12 @@ def sync_draft_alerts(
         if row["score_id"] is not None:
             continue  # raised by a stored score: only the PI's acknowledgement closes it
         now_value = responses.get(row["item_id"]) if row["item_id"] else None
+        item = definition.item_by_id.get(row["item_id"] or "")
+        now_text = ("no answer" if now_value is None else "not assessed"
+                    if item is not None and now_value in item.not_assessed_values else str(now_value))
         resolution = (
-            f"answer corrected before submit: {row['item_id']} changed from {row['item_value']} to "
-            f"{'no answer' if now_value is None else now_value}; the safety rule no longer holds"
+            f"answer corrected before submit: {row['item_id']} changed from {row['item_value']} to {now_text}; "
+            f"the safety rule no longer holds"
         )
         now = clock.utc_now()
         db.execute("UPDATE safety_alerts SET resolved_at = ?, resolved_by = ?, resolution = ? WHERE id = ?",

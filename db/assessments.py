@@ -466,6 +466,19 @@ def start_assessment(
         return load_assessment(db, row["id"])
 
 
+SELF_REPORT_MODES = ("self", "kiosk", "link")
+
+
+def _require_participant_answers(row: Mapping[str, Any], who: Mapping[str, Any]) -> None:
+    """A self-report questionnaire (self, kiosk or link mode) is answered and completed by the
+    participant only (in participant mode); staff may read it, never answer it for them."""
+    if row["mode"] in SELF_REPORT_MODES and who.get("role") != PARTICIPANT:
+        raise PermissionDeniedError(
+            f"assessment {row['id']} is the participant's own questionnaire ({row['mode']} mode): only the "
+            "participant answers it, in participant mode; staff can view it but not change it"
+        )
+
+
 def save_draft_response(
     db: Database,
     actor: Mapping[str, Any],
@@ -490,6 +503,7 @@ def save_draft_response(
         row = _get(db, assessment_id)
         who = authorize(db, actor, "assessment.respond", site_id=row["site_id"],
                         participant_id=row["participant_id"], assessment_id=row["id"])
+        _require_participant_answers(row, who)
         _require_status(row, ("draft",), "answer items")
         definition = _definition_for(row)
         value = _normalise(definition, item_id, value)
@@ -535,6 +549,7 @@ def complete_assessment(db: Database, actor: Mapping[str, Any], assessment_id: i
         row = _get(db, assessment_id)
         who = authorize(db, actor, "assessment.complete", site_id=row["site_id"],
                         participant_id=row["participant_id"], assessment_id=row["id"])
+        _require_participant_answers(row, who)
         _require_status(row, ("draft",), "complete")
         _check_version(row, expected_version, required=True)
         definition = _definition_for(row)

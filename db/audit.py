@@ -11,8 +11,9 @@ hash-chained: `row_hash = sha256(prev_hash + canonical JSON of the row's content
 content is every column except the two hashes, and the first event links to 64 zeros. A
 trigger refuses an insert that does not extend the chain. `verify_audit` recomputes the chain
 and reports the first event that does not match, which finds a row edited, inserted or deleted
-with the triggers dropped (truncating the newest events is the one edit a chain alone cannot
-show; compare the event count with a backup for that).
+with the triggers dropped. A plain chain alone cannot show truncated newest events or a chain
+recomputed after an edit; db/integrity.py anchors the head outside the file (HMAC key and
+witness) for that, and `record_many` takes the witness lock and checks the head before writing.
 
 Writers serialise on BEGIN IMMEDIATE, so reading the last hash and appending the next event
 cannot interleave with another writer.
@@ -27,7 +28,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from db import clock
+from db import clock, integrity
 from db.errors import StorageError
 from db.migrations import GENESIS_HASH
 
@@ -119,6 +120,7 @@ def record_many(db: Database, actor: Mapping[str, Any], events: Iterable[Mapping
     events = list(events)
     if not events:
         return []
+    integrity.begin_events(db)  # lock the witness and check the head still matches it (db/integrity.py)
     last = db.execute("SELECT id, row_hash FROM audit_events ORDER BY id DESC LIMIT 1").fetchone()
     next_id, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
     ts = clock.utc_now()

@@ -7,8 +7,9 @@ keep saving during a backup. The copy is written beside the destination, checked
 and only then renamed into place, so a half-written backup never carries the final name.
 
 `restore_database` checks the backup (integrity, schema version, audit chain) before copying it
-into the live database file through the same API, which takes the locks SQLite needs; stop the
-app first all the same, so no session keeps working on data that is about to be replaced.
+into the live database file through the same API. It refuses while the app runs (the app holds
+`<db>.app-lock`), and checks the backup's audit trail against the witness kept outside the file
+(db/integrity.py). Backups never contain the audit key; backups are created 0600.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from urllib.parse import quote
 
 from sqlite_utils import Database
 
+from db import integrity
 from db.audit import count_events, verify_audit
 from db.connection import connect, database_path
 from db.errors import NotFoundError, StorageError, ValidationError
@@ -56,6 +58,7 @@ def backup_database(dest: str | os.PathLike[str], path: str | os.PathLike[str] |
     partial.unlink(missing_ok=True)
     source = connect(source_path)
     try:
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # owner-only, like the database
         target = sqlite3.connect(str(partial), isolation_level=None)
         try:
             source.conn.backup(target)  # pages=-1: the whole snapshot in one step
@@ -73,12 +76,25 @@ def backup_database(dest: str | os.PathLike[str], path: str | os.PathLike[str] |
 
 
 def restore_database(src: str | os.PathLike[str], path: str | os.PathLike[str] | None = None, *,
-                     overwrite: bool = False) -> dict[str, Any]:
-    """Copy the backup `src` into the database at `path` (default $SCALEBOOK_DB) after checking it."""
+                     overwrite: bool = False, anchor_of: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Copy the backup `src` into the database at `path` (default $SCALEBOOK_DB) after checking it.
+
+    Refused while the app runs (it holds `<db>.app-lock`), and before anything is replaced the
+    backup must pass its integrity check and chain, and its newest event must be one the witness
+    of `anchor_of` (default: the target database) recorded with its key: a backup of another
+    database, or one whose trail was rewritten, truncated mid-transaction or recomputed, is
+    refused. After the copy the witness records the restored head ("restore"), so later checks
+    compare with the restored trail.
+    """
     src = Path(src)
     if not src.exists():
         raise NotFoundError(f"no backup file at {src}")
     target_path = database_path(path)
+    anchor = Path(anchor_of) if anchor_of else target_path
+    running = integrity.app_running(target_path)
+    if running:
+        raise StorageError(f"{running}: the app is running on {target_path}; stop it first (a restore under a "
+                           f"running app would silently lose the saves it acknowledges); nothing was replaced")
     if target_path.exists() and not overwrite:
         raise ValidationError(
             f"{target_path} already exists; stop the app and pass --force to replace it with the backup"
@@ -92,12 +108,37 @@ def restore_database(src: str | os.PathLike[str], path: str | os.PathLike[str] |
         broken = verify_audit(backup)
         if broken:
             raise StorageError(f"the backup's audit trail is broken at event {broken['id']}: {broken['problem']}")
+        heads, problems = integrity.witnessed_heads(anchor)
+        if problems:
+            hint = "" if anchor_of else " (restoring into a new file? pass --anchor-of DB, the database it came from)"
+            raise StorageError(f"the backup cannot be checked against the witness of {anchor}: {'; '.join(problems)}"
+                               f"{hint}; nothing was replaced")
+        backup_head = integrity.head(backup)
+        if backup_head not in heads:
+            raise StorageError(
+                f"the backup's audit trail ends at event {backup_head[0]}, which the witness of {anchor} never recorded "
+                f"with that content: it is a backup of another database, or its trail was rewritten or cut; nothing "
+                f"was replaced"
+            )
+        key = integrity.read_key(anchor)
+        target_key = integrity.key_path(target_path)
+        if not target_key.exists():
+            target_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(target_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, (key.hex() + "\n").encode("ascii"))
+            finally:
+                os.close(fd)
+        elif integrity.read_key(target_path) != key:
+            raise StorageError(f"{target_key} holds a different audit key than {integrity.key_path(anchor)}; nothing "
+                               f"was replaced")
         target = connect(target_path)
         try:
             backup.conn.backup(target.conn)
             info = _check(target)
         finally:
             target.close()
+        integrity.append_witness(target_path, key, "restore", backup_head)
     finally:
         backup.close()
     return {"path": str(target_path), **info}

@@ -2,7 +2,7 @@
 
 The database is the file named by $SCALEBOOK_DB (default data/scalebook.db), or --db PATH.
 Every command has --help. Bad input prints one line on stderr and exits non-zero, never a
-traceback. Exit codes: 0 done, 1 failed (or, for verify-audit, the chain is broken), 2 usage.
+traceback. Exit codes: 0 done, 1 failed (or, for verify-audit, a problem found), 2 usage.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from db import audit, users
+from db import audit, integrity, users
 from db.backup import backup_database, restore_database
 from db.connection import ENV_VAR, connect, database_path, transaction
 from db.errors import StorageError
@@ -66,18 +66,26 @@ def build_parser() -> argparse.ArgumentParser:
     backup.set_defaults(run=_backup)
 
     restore = commands.add_parser(
-        "restore", help="replace the database with a backup (stop the app first)",
-        description="Check a backup (integrity, schema version, audit chain) and copy it into the database file.",
+        "restore", help="replace the database with a backup (refused while the app runs)",
+        description="Check a backup (integrity, schema version, audit chain, and its newest event against the witness "
+        "kept outside the database) and copy it into the database file. Refused while the app runs.",
     )
     restore.add_argument("src", metavar="SRC", help="backup file made by `backup`")
     restore.add_argument("--force", action="store_true", help="replace an existing database")
+    restore.add_argument("--anchor-of", metavar="DB", help="check the backup against the audit key and witness of "
+                         "this database (default: the database being replaced); needed when restoring into a new file")
     restore.set_defaults(run=_restore)
 
     verify = commands.add_parser(
-        "verify-audit", help="check the audit trail's hash chain",
-        description="Recompute the hash chain of the audit trail. Exit 0 when intact; exit 1 naming the first "
-        "broken event otherwise.",
+        "verify-audit", help="check the audit trail and that the data matches it",
+        description="Recompute the hash chain of the audit trail, check its head against the HMAC-signed witness "
+        "kept outside the database (<db>.witness, key <db>.key), re-score every stored assessment and compare each "
+        "audited field of responses, infusions, vital signs and adverse events with its latest audit event. Exit 0 "
+        "when all agree; exit 1 with one line per problem otherwise.",
     )
+    verify.add_argument("--accept-unwitnessed", action="store_true",
+                        help="after reviewing them, witness events that are past the witness (a process stopped "
+                        "between its commit and the witness); refused if anything else is wrong")
     verify.set_defaults(run=_verify)
     return parser
 
@@ -141,24 +149,39 @@ def _backup(args) -> int:
 
 
 def _restore(args) -> int:
-    info = restore_database(args.src, args.db, overwrite=args.force)
+    info = restore_database(args.src, args.db, overwrite=args.force, anchor_of=args.anchor_of)
     print(f"restored {args.src} into {info['path']}: schema version {info['schema_version']}, "
           f"{info['audit_events']} audit events, integrity {info['integrity']}")
     return 0
 
 
 def _verify(args) -> int:
+    path = database_path(args.db)
     db = _existing_db(args)
     try:
         broken = audit.verify_audit(db)
         total = audit.count_events(db)
+        anchor = integrity.check_anchor(db, path)
+        data = integrity.check_data(db)
+        if args.accept_unwitnessed and not broken and not data and len(anchor) == 1 \
+                and "not in the witness" in anchor[0]:
+            first, last = integrity.accept_unwitnessed(db, path)
+            for row in db.execute("SELECT id, ts, username, action, entity, entity_id, field FROM audit_events "
+                                  "WHERE id > ? ORDER BY id", [first]):
+                print("accepted event " + " ".join("-" if v is None else str(v) for v in row))
+            anchor = []
     finally:
         db.close()
-    if broken:
-        print(f"audit trail broken at event {broken['id']}: {broken['problem']} "
-              f"({broken['checked']} of {total} events verified before it)", file=sys.stderr)
+    problems = ([f"audit trail broken at event {broken['id']}: {broken['problem']} "
+                 f"({broken['checked']} of {total} events verified before it)"] if broken else [])
+    problems += [f"audit anchor: {p}" for p in anchor]
+    problems += [f"data differs from the audit trail: {p}" for p in data]
+    for line in problems:
+        print(line, file=sys.stderr)
+    if problems:
+        print(f"audit trail NOT intact: {len(problems)} problem(s)", file=sys.stderr)
         return 1
-    print(f"audit trail intact: {total} events verified")
+    print(f"audit trail intact: {total} events verified, head matches the witness, data matches the trail")
     return 0
 
 

@@ -39,7 +39,7 @@ from sqlite_utils import Database
 from db import _sql, audit, clock
 from db.baseline import baseline_rating
 from db.connection import transaction
-from db.errors import ConflictError, NotFoundError, ValidationError
+from db.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from db.participants import get_participant
 from db.permissions import authorize
 from db.screening import require_eligible
@@ -47,6 +47,7 @@ from db.sites import check_code, get_study
 from protocol import Protocol, ProtocolError, load_protocol
 from protocol.baseline import describe as describe_baseline
 from protocol.baseline import earliest_accepted
+from protocol.blinding import dose_refusal, study_blinded
 from protocol.dosing import check_duration, spacing_problem
 from protocol.dosing import total_dose_mg as protocol_total_dose
 from protocol.errors import ProtocolInputError
@@ -315,6 +316,10 @@ def record_infusion(
                for kind, text in (override_reasons or {}).items()}
     with transaction(db):
         participant, who = _participant_for_write(db, actor, participant_id)
+        # The one blinding rule (protocol.blinding) also decides who may record a dose.
+        refusal = dose_refusal(who["role"], study_blinded(protocol.blinded, get_study(db)["blinded"]))
+        if refusal:
+            raise PermissionDeniedError(f"{who['username']} may not record an infusion: {refusal}")
         require_eligible(db, participant)
         if _sql.one(db, "SELECT id FROM infusions WHERE participant_id = ? AND number = ?", [participant["id"], number]):
             raise ConflictError(f"participant {participant['code']} already has infusion {number}")

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
+from db import integrity
 from db.errors import BusyError, ConflictError, IntegrityViolation, LockedError, StorageError, ValidationError
 
 ENV_VAR = "SCALEBOOK_DB"
@@ -59,6 +60,8 @@ def connect(path: str | os.PathLike[str] | None = None) -> Database:
     memory = str(target) == ":memory:"
     if not memory:
         target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists():  # a new database file is readable by its owner only (SQLite's -wal follows)
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o600))
     # isolation_level=None: the sqlite3 module never opens transactions behind our back; every
     # transaction in this package is an explicit BEGIN IMMEDIATE / SAVEPOINT (see transaction()).
     conn = sqlite3.connect(str(target), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
@@ -68,7 +71,9 @@ def connect(path: str | os.PathLike[str] | None = None) -> Database:
         if not memory:
             _ensure_wal(conn)
         conn.execute("PRAGMA synchronous = FULL")
-        return Database(conn, execute_plugins=False)
+        db = Database(conn, execute_plugins=False)
+        db._sb_path = None if memory else str(target)  # for the audit witness (db/integrity.py)
+        return db
     except sqlite3.Error as exc:
         conn.close()
         raise _translate(exc) from None
@@ -121,9 +126,11 @@ def transaction(db: Database, *, write: bool = True) -> Iterator[Database]:
         raise _translate(exc) from None
     try:
         yield db
+        integrity.prepare_commit(db)  # the audit head this commit adds, witnessed outside the file
     except BaseException as exc:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
+        integrity.finish_events(db, committed=False)
         if isinstance(exc, sqlite3.Error):
             raise _translate(exc) from None
         raise
@@ -132,7 +139,9 @@ def transaction(db: Database, *, write: bool = True) -> Iterator[Database]:
     except sqlite3.Error as exc:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
+        integrity.finish_events(db, committed=False)
         raise _translate(exc) from None
+    integrity.finish_events(db, committed=True)  # "done" in the witness, and release its lock
 
 
 @contextmanager

@@ -138,77 +138,71 @@ def participant_rows(db: Database, *, site_id: int | None = None, study: int | s
         ORDER BY p.code""", params)
 
 
-def infusion_rows(db: Database, *, site_id: int | None = None, study: int | str = "default") -> list[dict]:
-    """Every infusion, by participant code and infusion number."""
+def _participant_records(db: Database, *, site_id: int | None, study: int | str, table: str, alias: str,
+                         id_name: str, columns: str, joins: str, order: str) -> list[dict]:
+    """The rows of one per-participant table (infusions, vitals, adverse events, eligibility
+    decisions): its id as `id_name`, participant_id, participant (code), site and site_timezone,
+    then `columns`; `joins` adds LEFT JOINs, `order` sorts within each participant code."""
     where, params = _where(db, study, site_id)
     return _sql.many(db, f"""
-        SELECT i.id AS infusion_id, i.participant_id AS participant_id, p.code AS participant, s.code AS site,
-               s.timezone AS site_timezone, i.number AS infusion_number, i.started_at AS started_at,
-               i.ended_at AS ended_at, i.weight_kg AS weight_kg, i.dose_mg_per_kg AS dose_mg_per_kg,
-               i.total_dose_mg AS total_dose_mg, i.planned_duration_min AS planned_duration_min, i.notes AS notes,
-               u.username AS recorded_by, i.created_at AS entered_at
-        FROM infusions i
-        JOIN participants p ON p.id = i.participant_id
+        SELECT {alias}.id AS {id_name}, {alias}.participant_id AS participant_id, p.code AS participant,
+               s.code AS site, s.timezone AS site_timezone, {columns}
+        FROM {table} {alias}
+        JOIN participants p ON p.id = {alias}.participant_id
         JOIN sites s ON s.id = p.site_id
-        LEFT JOIN users u ON u.id = i.recorded_by
+        {joins}
         WHERE {where}
-        ORDER BY p.code, i.number""", params)
+        ORDER BY p.code, {order}""", params)
+
+
+def infusion_rows(db: Database, *, site_id: int | None = None, study: int | str = "default") -> list[dict]:
+    """Every infusion, by participant code and infusion number."""
+    return _participant_records(
+        db, site_id=site_id, study=study, table="infusions", alias="i", id_name="infusion_id",
+        columns="""i.number AS infusion_number, i.started_at AS started_at, i.ended_at AS ended_at,
+                   i.weight_kg AS weight_kg, i.dose_mg_per_kg AS dose_mg_per_kg, i.total_dose_mg AS total_dose_mg,
+                   i.planned_duration_min AS planned_duration_min, i.notes AS notes, u.username AS recorded_by,
+                   i.created_at AS entered_at""",
+        joins="LEFT JOIN users u ON u.id = i.recorded_by", order="i.number")
 
 
 def vitals_rows(db: Database, *, site_id: int | None = None, study: int | str = "default") -> list[dict]:
     """Every set of vital signs, by participant code and time measured."""
-    where, params = _where(db, study, site_id)
-    return _sql.many(db, f"""
-        SELECT v.id AS vitals_id, v.participant_id AS participant_id, p.code AS participant, s.code AS site,
-               s.timezone AS site_timezone, i.number AS infusion_number, v.measured_at AS measured_at,
-               v.systolic AS systolic, v.diastolic AS diastolic, v.heart_rate AS heart_rate,
-               v.resp_rate AS resp_rate, v.spo2 AS spo2, v.temperature_c AS temperature_c,
-               v.late_entry_reason AS late_entry_reason, u.username AS recorded_by, v.created_at AS entered_at
-        FROM vitals v
-        JOIN participants p ON p.id = v.participant_id
-        JOIN sites s ON s.id = p.site_id
-        LEFT JOIN infusions i ON i.id = v.infusion_id
-        LEFT JOIN users u ON u.id = v.recorded_by
-        WHERE {where}
-        ORDER BY p.code, v.measured_at, v.id""", params)
+    return _participant_records(
+        db, site_id=site_id, study=study, table="vitals", alias="v", id_name="vitals_id",
+        columns="""i.number AS infusion_number, v.measured_at AS measured_at, v.systolic AS systolic,
+                   v.diastolic AS diastolic, v.heart_rate AS heart_rate, v.resp_rate AS resp_rate, v.spo2 AS spo2,
+                   v.temperature_c AS temperature_c, v.late_entry_reason AS late_entry_reason,
+                   u.username AS recorded_by, v.created_at AS entered_at""",
+        joins="""LEFT JOIN infusions i ON i.id = v.infusion_id
+                 LEFT JOIN users u ON u.id = v.recorded_by""", order="v.measured_at, v.id")
 
 
 def adverse_event_rows(db: Database, *, site_id: int | None = None, study: int | str = "default") -> list[dict]:
     """Every adverse event as it stands now (edits are in the audit trail), by participant and onset."""
-    where, params = _where(db, study, site_id)
-    return _sql.many(db, f"""
-        SELECT e.id AS ae_id, e.participant_id AS participant_id, p.code AS participant, s.code AS site,
-               s.timezone AS site_timezone, i.number AS infusion_number, e.term AS term, e.onset_at AS onset_at,
-               e.resolved_at AS resolved_at, e.severity AS severity, e.serious AS serious,
-               e.serious_at AS serious_at, e.relatedness AS relatedness, e.action_taken AS action_taken,
-               e.outcome AS outcome, e.late_entry_reason AS late_entry_reason, u.username AS recorded_by,
-               e.created_at AS entered_at, e.updated_at AS updated_at
-        FROM adverse_events e
-        JOIN participants p ON p.id = e.participant_id
-        JOIN sites s ON s.id = p.site_id
-        LEFT JOIN infusions i ON i.id = e.infusion_id
-        LEFT JOIN users u ON u.id = e.recorded_by
-        WHERE {where}
-        ORDER BY p.code, e.onset_at, e.id""", params)
+    return _participant_records(
+        db, site_id=site_id, study=study, table="adverse_events", alias="e", id_name="ae_id",
+        columns="""i.number AS infusion_number, e.term AS term, e.onset_at AS onset_at,
+                   e.resolved_at AS resolved_at, e.severity AS severity, e.serious AS serious,
+                   e.serious_at AS serious_at, e.relatedness AS relatedness, e.action_taken AS action_taken,
+                   e.outcome AS outcome, e.late_entry_reason AS late_entry_reason, u.username AS recorded_by,
+                   e.created_at AS entered_at, e.updated_at AS updated_at""",
+        joins="""LEFT JOIN infusions i ON i.id = e.infusion_id
+                 LEFT JOIN users u ON u.id = e.recorded_by""", order="e.onset_at, e.id")
 
 
 def eligibility_rows(db: Database, *, site_id: int | None = None, study: int | str = "default") -> list[dict]:
     """Every eligibility decision (append-only; `current` = 1 on each participant's latest, the
     one that counts), with answers, reasons and pending items as JSON text."""
-    where, params = _where(db, study, site_id)
-    return _sql.many(db, f"""
-        SELECT d.id AS decision_id, d.participant_id AS participant_id, p.code AS participant, s.code AS site,
-               s.timezone AS site_timezone, d.decided_at AS decided_at, d.eligible AS eligible,
-               d.answers AS answers, d.reasons AS reasons, d.pending AS pending,
-               d.baseline_total AS baseline_total, d.baseline_assessment_id AS baseline_assessment_id,
-               d.protocol_id AS protocol_id, d.protocol_hash AS protocol_hash, u.username AS decided_by,
-               (d.id = (SELECT max(id) FROM eligibility_decisions WHERE participant_id = d.participant_id)) AS current
-        FROM eligibility_decisions d
-        JOIN participants p ON p.id = d.participant_id
-        JOIN sites s ON s.id = p.site_id
-        LEFT JOIN users u ON u.id = d.decided_by
-        WHERE {where}
-        ORDER BY p.code, d.id""", params)
+    return _participant_records(
+        db, site_id=site_id, study=study, table="eligibility_decisions", alias="d", id_name="decision_id",
+        columns="""d.decided_at AS decided_at, d.eligible AS eligible, d.answers AS answers, d.reasons AS reasons,
+                   d.pending AS pending, d.baseline_total AS baseline_total,
+                   d.baseline_assessment_id AS baseline_assessment_id, d.protocol_id AS protocol_id,
+                   d.protocol_hash AS protocol_hash, u.username AS decided_by,
+                   (d.id = (SELECT max(id) FROM eligibility_decisions WHERE participant_id = d.participant_id))
+                       AS current""",
+        joins="LEFT JOIN users u ON u.id = d.decided_by", order="d.id")
 
 
 _ASSESSMENTS_SQL = f"""

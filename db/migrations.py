@@ -24,6 +24,7 @@ import re
 
 from sqlite_utils import Database, Migrations
 
+from db import integrity
 from db.connection import connect, database_path, transaction
 from db.errors import StorageError
 
@@ -652,6 +653,25 @@ def m006_trial_day(db: Database) -> None:
     _run(db, M006)
 
 
+M007 = [
+    f"""CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table}
+       BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: {what} are never deleted; correct them with a reason instead'); END"""
+    for table, what in (("infusions", "infusions"), ("vitals", "vital signs"), ("adverse_events", "adverse events"))
+] + [
+    """CREATE TRIGGER item_responses_completed_no_delete BEFORE DELETE ON item_responses
+       WHEN (SELECT status FROM assessments WHERE id = OLD.assessment_id) <> 'draft'
+       BEGIN SELECT RAISE(ABORT, 'LOCKED: the answers of a completed assessment are never deleted; amend them with a reason'); END""",
+]
+
+
+@_step
+def m007_no_deletes_of_clinical_records(db: Database) -> None:
+    """Refuse DELETE of infusions, vital signs, adverse events and a completed assessment's
+    answers (the app never deletes them; a hand-typed DELETE would leave no audit event). Hand-typed
+    UPDATEs are found by `python -m db verify-audit` (db/integrity.check_data) instead."""
+    _run(db, M007)
+
+
 # ---------------------------------------------------------------------------------------------
 
 LATEST_VERSION = len(STEP_NAMES)
@@ -692,9 +712,26 @@ def require_latest(db: Database) -> None:
 
 
 def init_database(path=None) -> int:
-    """Create or migrate the database at `path` (default: $SCALEBOOK_DB) and return its version."""
-    db = connect(database_path(path))
+    """Create or migrate the database at `path` (default: $SCALEBOOK_DB) and return its version.
+
+    It also anchors the audit trail outside the file (a key and a witness, db/integrity.py;
+    created on first use) and checks the trail against them: the app calls this at start, so a
+    rewritten or truncated trail stops the app with a message instead of being used silently.
+    """
+    target = database_path(path)
+    db = connect(target)
     try:
-        return migrate(db)
+        version = migrate(db)
+        if str(target) != ":memory:":
+            integrity.ensure_anchor(db, target)
+            problems = integrity.check_database(db, target)
+            if problems:
+                raise StorageError(
+                    "the audit trail failed its check, so the app will not use this database: "
+                    + "; ".join(problems)
+                    + ". An administrator must investigate (`python -m db verify-audit`) and, if needed, restore a "
+                    "verified backup (`python -m db restore`)"
+                )
+        return version
     finally:
         db.close()

@@ -27,6 +27,7 @@ from sqlite_utils import Database
 
 from db import clock
 from db.errors import PermissionDeniedError
+from protocol.blinding import CLINICAL_RECORDERS
 
 ROLES = ("admin", "pi", "rater", "coordinator", "monitor")
 PARTICIPANT = "participant"
@@ -42,7 +43,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # participants and the infusion day
     "participant.enrol": frozenset({"coordinator", "pi"}),
     "participant.update": frozenset({"coordinator", "pi"}),
-    "clinical.record": frozenset({"coordinator", "pi"}),
+    # who records clinical data; in a blinded study only its unblinded members record doses (protocol.blinding)
+    "clinical.record": CLINICAL_RECORDERS,
     # assessments
     "assessment.start": _STAFF_WRITERS,
     "assessment.respond": _STAFF_WRITERS | {PARTICIPANT},
@@ -111,17 +113,26 @@ def authorize(
     if role == PARTICIPANT:
         return _authorize_participant(db, actor, action, participant_id, assessment_id)
     row = db.execute(
-        "SELECT id, username, role, site_id, active FROM users WHERE id = ?", [actor.get("id")]
+        "SELECT id, username, role, site_id, active, password_changed_at FROM users WHERE id = ?", [actor.get("id")]
     ).fetchone()
     if row is None:
         raise PermissionDeniedError(f"account '{actor['username']}' does not exist; sign in again")
-    user = dict(zip(("id", "username", "role", "site_id", "active"), row, strict=True))
+    user = dict(zip(("id", "username", "role", "site_id", "active", "password_changed_at"), row, strict=True))
+    changed = user.pop("password_changed_at")
     if not user["active"]:
         raise PermissionDeniedError(f"account '{user['username']}' is deactivated; ask an admin")
     if user["role"] != role:
         raise PermissionDeniedError(
             f"the role of '{user['username']}' changed from {role} to {user['role']}; sign in again"
         )
+    # A signed-in session carries the password-change time and site it was opened with (ui.session):
+    # a reset password or a moved account ends its right to write here too, not only on the page.
+    if "password_changed_at" in actor and actor["password_changed_at"] != changed:
+        raise PermissionDeniedError(f"the password of '{user['username']}' was changed since this session "
+                                    "signed in; sign in again")
+    if "password_changed_at" in actor and actor.get("site_id") != user["site_id"]:
+        raise PermissionDeniedError(f"the site of '{user['username']}' changed since this session signed in; "
+                                    "sign in again")
     if site_id is not None and user["site_id"] is not None and user["site_id"] != site_id:
         raise PermissionDeniedError(
             f"{user['username']} works at another site and may not see or change this site's records"

@@ -128,6 +128,35 @@ def get_user(db: Database, user: int | str) -> dict[str, Any]:
     return _sql.require_row(row, "user", user)
 
 
+SESSION_FIELDS = ("id", "username", "role", "site_id", "password_changed_at")
+
+
+def session_account(db: Database, user_id: Any) -> dict[str, Any] | None:
+    """What a signed-in session must still match, read by primary key (one indexed read): the
+    account's active flag, role, site and password-change time. None when the account is gone."""
+    return _sql.one(db, "SELECT id, username, role, site_id, active, password_changed_at FROM users WHERE id = ?",
+                    [user_id])
+
+
+def session_mismatch(session_user: Mapping[str, Any], account: Mapping[str, Any] | None) -> str | None:
+    """Why a session opened as `session_user` no longer matches the account as stored now (a
+    message for the sign-in screen), or None while it still matches. A session ends when its
+    account is deleted or deactivated, its role or site changes, or its password is reset or
+    changed (Part 11: access ends when authority ends, not at the next sign-in)."""
+    if account is None:
+        return "Your account no longer exists. Ask an administrator."
+    if not account["active"]:
+        return "Your account was deactivated, so you were signed out. Ask an administrator."
+    if account["role"] != session_user.get("role"):
+        return (f"Your role changed (from {session_user.get('role')} to {account['role']}), so you were signed "
+                "out. Sign in again to continue with your new role.")
+    if account["site_id"] != session_user.get("site_id"):
+        return "Your site changed, so you were signed out. Sign in again to continue."
+    if account["password_changed_at"] != session_user.get("password_changed_at"):
+        return "Your password was changed or reset, so you were signed out. Sign in with the new password."
+    return None
+
+
 def list_users(db: Database) -> list[dict[str, Any]]:
     return _sql.many(db, f"SELECT {_PUBLIC} FROM users ORDER BY username")
 

@@ -13,15 +13,5 @@ A masked value is the text MASK (`BLINDED`), never an empty cell, so that it can
 
 from __future__ import annotations
 
-UNBLINDED_ROLES = frozenset({"admin", "coordinator"})
-MASK = "BLINDED"
-
-
-def arm_visible(role: str, blinded: bool) -> bool:
-    """Whether `role` may see arms and doses in a study that is (or is not) `blinded`."""
-    return not blinded or role in UNBLINDED_ROLES
-
-
-def study_blinded(protocol_blinded: bool, study_record_blinded: bool | int | None) -> bool:
-    """A study is blinded when its protocol file or its study record says so."""
-    return bool(protocol_blinded) or bool(study_record_blinded)
+# The rule itself is protocol/blinding.py, shared with the pages and the write functions.
+from protocol.blinding import MASK, UNBLINDED_ROLES, arm_visible, may_record_dose, study_blinded  # noqa: F401, E402

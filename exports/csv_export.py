@@ -24,7 +24,6 @@ infusion notes read BLINDED. Free text is neutralised against spreadsheet formul
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +33,7 @@ from sqlite_utils import Database
 
 from db import exports as db_exports
 from exports import csvout
-from exports.access import open_database
 from exports.blinding import MASK
-from exports.cli import CommandError
 from exports.records import (
     Infusions,
     Timepoints,
@@ -46,16 +43,7 @@ from exports.records import (
     subscale_values,
     utc,
 )
-from exports.scope import (
-    Scope,
-    add_scope_arguments,
-    load_study_protocol,
-    masking_notice,
-    out_dir_problems,
-    publish,
-    resolve_scope,
-    staging,
-)
+from exports.scope import ExportProblem, Scope, add_scope_arguments, export_to_directory
 from protocol import Protocol, screening_questions
 from scales import ScaleDefinition
 from scales.loader import registry
@@ -337,10 +325,6 @@ def _assessment_key(row: Mapping[str, Any], timepoints: Timepoints, infusions: I
             "rater": row["rater"], "status": row["status"], "source": row["source"], "recall": row["recall"]}
 
 
-class ExportProblem(Exception):
-    """An inconsistency inside the database that stops the export (reported, nothing written)."""
-
-
 def write_files(db: Database, scope: Scope, protocol: Protocol, out: Path) -> dict[str, int]:
     """Write every file of the CSV export into `out`; return rows written per file."""
     counts: dict[str, int] = {}
@@ -443,25 +427,9 @@ def _write_assessments(db, scope, definitions, timepoints, infusions, assessment
 # ---------------------------------------------------------------------------------------------
 
 def run(args: argparse.Namespace) -> int:
-    problems = out_dir_problems(args.out)
-    protocol = load_study_protocol()
-    with open_database(args) as db:
-        scope, scope_problems = resolve_scope(db, args, protocol)
-        problems += scope_problems
-        if problems:
-            raise CommandError(problems)
-        notice = masking_notice(scope)
-        if notice:
-            print(f"python -m exports csv: {notice}", file=sys.stderr)
-        out = Path(args.out)
-        with staging(out) as staged:
-            try:
-                counts = write_files(db, scope, protocol, staged)
-            except ExportProblem as exc:
-                raise CommandError(str(exc)) from None
-            except OSError as exc:
-                raise CommandError(f"--out {out}: cannot write ({exc.strerror}); nothing was exported") from None
-    publish(getattr(args, "db", None), scope, staged, out, "csv", counts)
+    counts, _ = export_to_directory(args, "csv", lambda db, scope, protocol, out: (
+        write_files(db, scope, protocol, out), None))
+    out = Path(args.out)
     total = sum(v for k, v in counts.items() if k != "dictionary.csv")
     print(f"wrote {len(counts)} files to {out} ({counts['assessments.csv']} assessments, "
           f"{counts['responses.csv']} item responses, {total} rows in all)")

@@ -43,16 +43,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from db import exports as db_exports
 from db.clock import parse_utc, utc_now
-from exports.access import (
-    PendingFile,
-    add_export_options,
-    audit_export,
-    export_scope,
-    open_database,
-    scale_ids_or_error,
-    write_text_atomically,
-)
 from exports.cli import CommandError
+from exports.files import write_text_atomically
+from exports.scope import NO_ARM, add_file_export_arguments, export_to_file
 from scales import ScaleDefinition
 from scales.loader import registry
 
@@ -438,9 +431,10 @@ def questionnaire_response(assessment: Mapping[str, Any], responses: Iterable[Ma
             continue
         coding = codings.get((row["item_id"], value)) or {"code": str(value)}
         item: dict[str, Any] = {"linkId": row["item_id"], "answer": [{"valueCoding": coding}]}
-        if row.get("not_assessed_reason"):
-            item["extension"] = [{"url": f"{base}/StructureDefinition/not-assessed-reason",
-                                  "valueString": row["not_assessed_reason"]}]
+        # Rows are dicts or sqlite3.Row (db.exports.response_rows), which has keys() but no get().
+        reason = row["not_assessed_reason"] if "not_assessed_reason" in row.keys() else None
+        if reason:
+            item["extension"] = [{"url": f"{base}/StructureDefinition/not-assessed-reason", "valueString": reason}]
         items.append(item)
     subscales = assessment.get("subscales") or {}
     if isinstance(subscales, str):
@@ -535,14 +529,13 @@ def run_questionnaire(args: argparse.Namespace) -> int:
 
 def run_responses(args: argparse.Namespace) -> int:
     base = _check_base_url(args.base_url)
-    scale_ids = scale_ids_or_error(args.scale or [])
-    with PendingFile(args.out) as pending:
-        with open_database(args) as db:
-            actor, site = export_scope(db, args)
-            site_id = site["id"] if site else None
-            count = write_bundle(pending.handle, db_exports.assessment_rows(db, site_id=site_id, scale_ids=scale_ids),
-                                 db_exports.response_rows(db, site_id=site_id, scale_ids=scale_ids), base)
-        audit_export(args, actor, "fhir-responses", {"QuestionnaireResponse": count}, site, str(args.out), pending)
+
+    def write(db, scope, handle, scale_ids):
+        count = write_bundle(handle, db_exports.assessment_rows(db, site_id=scope.site_id, scale_ids=scale_ids),
+                             db_exports.response_rows(db, site_id=scope.site_id, scale_ids=scale_ids), base)
+        return {"QuestionnaireResponse": count}
+
+    export_to_file(args, "fhir-responses", write, details=NO_ARM)
     return 0
 
 
@@ -564,9 +557,7 @@ def register(commands) -> None:
                     "referencing its Questionnaire by canonical URL and version (<url>|<version>), with the "
                     "answers as codings of that Questionnaire, the stored total and subscales, and the time the "
                     "rating happened in the site's local time.")
-    p.add_argument("--out", required=True, metavar="FILE", help="the Bundle (JSON) to write")
-    add_export_options(p)
-    p.add_argument("--scale", action="append", metavar="SCALE_ID", help="only this scale (repeatable)")
+    add_file_export_arguments(p, "the Bundle (JSON) to write")
     p.add_argument("--base-url", default=DEFAULT_BASE_URL, metavar="URL",
                    help=f"canonical base of the Questionnaire URLs (default {DEFAULT_BASE_URL})")
     p.set_defaults(run=run_responses)

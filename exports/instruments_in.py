@@ -47,9 +47,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from exports.access import write_text_atomically
 from exports.cli import CommandError
 from exports.fhir import CALCULATED_EXPRESSION, LOINC, VARIABLE, WEIGHT_EXTENSIONS
+from exports.files import write_text_atomically
 from exports.redcap import API_NAMES, COLUMNS
 from scales.errors import DefinitionError
 from scales.loader import _sum_range, compile_definition
@@ -608,19 +608,19 @@ def parse_branching(text: str) -> Condition:
         position += 1
         return tokens[position - 1]
 
-    def expression() -> Condition:
-        parts = [conjunction()]
-        while (t := peek()) and t[0] == "word" and t[1].lower() == "or":
+    def joined(word: str, tag: str, part: Callable[[], Condition]) -> Condition:
+        """`part (word part)*`: one part as it is, several as (tag, parts)."""
+        parts = [part()]
+        while (t := peek()) and t[0] == "word" and t[1].lower() == word:
             take()
-            parts.append(conjunction())
-        return parts[0] if len(parts) == 1 else ("any", parts)
+            parts.append(part())
+        return parts[0] if len(parts) == 1 else (tag, parts)
+
+    def expression() -> Condition:
+        return joined("or", "any", conjunction)
 
     def conjunction() -> Condition:
-        parts = [atom()]
-        while (t := peek()) and t[0] == "word" and t[1].lower() == "and":
-            take()
-            parts.append(atom())
-        return parts[0] if len(parts) == 1 else ("all", parts)
+        return joined("and", "all", atom)
 
     def atom() -> Condition:
         kind, value = take()

@@ -38,17 +38,10 @@ from typing import Any
 
 from db import exports as db_exports
 from exports import csvout
-from exports.access import (
-    PendingFile,
-    add_export_options,
-    audit_export,
-    export_scope,
-    open_database,
-    scale_ids_or_error,
-    write_text_atomically,
-)
 from exports.cli import CommandError
 from exports.fhir import in_step
+from exports.files import write_text_atomically
+from exports.scope import NO_ARM, add_file_export_arguments, export_to_file, scale_ids_or_error
 from scales import ScaleDefinition
 from scales.loader import registry
 
@@ -274,16 +267,15 @@ def run_records(args: argparse.Namespace) -> int:
         raise CommandError(f"--event-suffix: '{args.event_suffix}' must be '_' and lower-case letters, digits or "
                            f"'_' (e.g. _arm_1)")
     definitions = _definitions(args.scale or [], "--scale")
-    scale_ids = [d.id for d in definitions]
-    with PendingFile(args.out) as pending:
-        with open_database(args) as db:
-            actor, site = export_scope(db, args)
-            site_id = site["id"] if site else None
-            pairs = in_step(db_exports.assessment_rows(db, site_id=site_id, scale_ids=scale_ids),
-                            db_exports.response_rows(db, site_id=site_id, scale_ids=scale_ids))
-            writer = csvout.Writer(pending.handle, records_columns(definitions), raw=RAW_COLUMNS)
-            writer.writerows(records_rows(definitions, pairs, args.event_suffix))
-        audit_export(args, actor, "redcap-records", {"records": writer.rows}, site, str(args.out), pending)
+
+    def write(db, scope, handle, scale_ids):
+        pairs = in_step(db_exports.assessment_rows(db, site_id=scope.site_id, scale_ids=scale_ids),
+                        db_exports.response_rows(db, site_id=scope.site_id, scale_ids=scale_ids))
+        writer = csvout.Writer(handle, records_columns(definitions), raw=RAW_COLUMNS)
+        writer.writerows(records_rows(definitions, pairs, args.event_suffix))
+        return {"records": writer.rows}
+
+    export_to_file(args, "redcap-records", write, details=NO_ARM)
     return 0
 
 
@@ -302,9 +294,7 @@ def register(commands) -> None:
         description="Write REDCap's flat import CSV for the dictionary of `redcap-dictionary`: record_id "
                     "(participant code), redcap_event_name (timepoint + event suffix), the item fields and "
                     "<form>_complete (2 Complete). Submitted assessments only; not-assessed codes are left blank.")
-    p.add_argument("--out", required=True, metavar="FILE", help="the CSV file to write")
-    add_export_options(p)
-    p.add_argument("--scale", action="append", metavar="SCALE_ID", help="only this scale (repeatable; default all)")
+    add_file_export_arguments(p, "the CSV file to write")
     p.add_argument("--event-suffix", default=EVENT_SUFFIX, metavar="TEXT",
                    help=f"appended to each timepoint to form the unique event name (default {EVENT_SUFFIX})")
     p.set_defaults(run=run_records)

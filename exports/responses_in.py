@@ -25,10 +25,13 @@ has no other mode) and is marked transcribed by an audit event (db.exports.trans
 which the exports read as source `transcribed`. The import as a whole is one audit event with
 the file's SHA-256 (db.imports), so the same file is refused the second time.
 
-All or nothing: every row is checked first, then every assessment is written in ONE
-transaction, which is committed only when nothing at all went wrong (and never with --dry-run).
-Problems come one line per bad row (`FILE: line 17: madrs_10: value 7 is not allowed ...`) or
-per assessment or participant, naming the first line, and nothing is written.
+All or nothing: every line is checked on its own first (columns, scale, item, value, timepoint,
+time), then each assessment as a whole (completeness, an item twice); then, in ONE transaction,
+every assessment goes through the write path of the form, which checks what only the database
+knows (the account at that site, the participant's status and enrolment, a rating already
+stored). That transaction is committed only when no problem at all was found, and never with
+--dry-run. Problems come one line per bad row (`FILE: line 17: madrs_10: value 7 is not
+allowed ...`), or per assessment or participant naming its first line, and nothing is written.
 
 `--as USERNAME`: the account responsible for the transcription, in whose name everything is
 audited; it must be allowed to rate at each participant's site (db.permissions.authorize).
@@ -538,10 +541,11 @@ def import_responses(data: bytes, file_name: str, username: str, *, db_path: str
             require_latest(db)
             earlier = imports.find_import(db, sha)
             if earlier is not None:
+                stored = earlier.get("records", {}).get("assessments", "?")
                 raise CommandError(
-                    f"{name}: this file (sha256 {sha[:12]}) was already imported at {earlier['ts'][:16]} UTC by "
-                    f"{earlier['username']} ({earlier.get('records', {}).get('assessments', '?')} assessments); "
-                    f"importing it again would double its ratings, so nothing was imported")
+                    f"{name}: this file (sha256 {sha[:12]}) was already imported on {earlier['ts'][:16].replace('T', ' ')} "
+                    f"UTC by {earlier['username']} ({stored} assessment{'' if stored == 1 else 's'}); importing it "
+                    f"again would double its ratings, so nothing was imported")
             actor = _actor(db, username, create_participants)
             site_row = _site(db, site)
             found, participant_problems = _participants(db, actor, ratings, name, create=create_participants,

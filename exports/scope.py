@@ -1,5 +1,6 @@
-"""What the `csv` and `sdtm` exports share: who exports, which site, blinded or not, and an
-output directory that appears complete or not at all, with its audit event.
+"""Who exports what, for every export that reads the study's records (csv, sdtm, fhir-responses,
+redcap-records, and the Data export page through scope_for): one account, one site scope, one
+blinding decision, one audit event, and output that appears complete or not at all.
 
 Who exports (`--as USERNAME`): the account the export is attributed to in the audit trail. Its
 role decides blinding (exports/blinding.py: in a blinded study only admin and coordinator see
@@ -12,10 +13,14 @@ deliberate choice to unblind, not authentication.
 
 Site (`--site CODE`): only that site's participants and their records.
 
-Nothing half-written: `--out DIR` must be a new or empty directory (so no earlier export's
-files mix in); the files are written into a hidden sibling directory, and only when every file
-is complete is the export audited and the directory renamed into place, in the audit event's
-transaction. Any failure leaves no DIR and no audit event.
+Nothing half-written (exports/files.py): a directory export (`export_to_directory`) writes into
+a hidden sibling of `--out DIR`, a new or empty directory, and a file export
+(`export_to_file`) into a temporary file beside `--out FILE`; only when everything is complete
+is the export audited (db.exports.record_export: who, what, site, blinded or not, records per
+file) and the output renamed into place, in the audit event's transaction. Any failure leaves
+no output and no audit event. `blinded` in the audit event is the scope's decision (arms and
+doses masked for this account); the FHIR and REDCap records carry no arm at all, which their
+audit event says in `arm: not included`.
 """
 
 from __future__ import annotations
@@ -24,12 +29,11 @@ import argparse
 import os
 import re
 import shutil
-import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, TypeVar
 
 from sqlite_utils import Database
 
@@ -40,9 +44,20 @@ from db.errors import NotFoundError, PermissionDeniedError, StorageError
 from db.permissions import system_actor
 from exports import blinding
 from exports.cli import CommandError
+from exports.files import PendingFile, open_database, out_dir_problems, staging
 from protocol import Protocol, ProtocolError, load_protocol
+from scales.loader import registry
 
 STUDY_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,19}$")
+
+#: What the audit event of an export without treatment allocation (FHIR, REDCap) adds.
+NO_ARM = {"arm": "not included"}
+
+Written = TypeVar("Written")
+
+
+class ExportProblem(Exception):
+    """An inconsistency inside the database that stops the export (reported, nothing written)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +82,10 @@ class Scope:
         return not self.show_arm
 
 
+# ---------------------------------------------------------------------------------------------
+# arguments
+# ---------------------------------------------------------------------------------------------
+
 def add_scope_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--site", metavar="CODE", help="only this site's participants (default: every site the "
                                                        "exporting account may see)")
@@ -76,22 +95,12 @@ def add_scope_arguments(parser: argparse.ArgumentParser) -> None:
                              "admin. Default: the command line's system actor, which sees no arms")
 
 
-def out_dir_problems(value: str | None) -> list[str]:
-    """What is wrong with --out DIR (empty list when it can be written)."""
-    if not value:
-        return ["--out: give the directory to write the export to"]
-    out = Path(value)
-    if out.exists() and not out.is_dir():
-        return [f"--out {out}: is a file, not a directory; give a new or empty directory"]
-    if out.is_dir() and any(out.iterdir()):
-        return [f"--out {out}: the directory is not empty; give a new or empty directory so that no earlier "
-                f"export's files are mixed in"]
-    parent = out.resolve().parent
-    if not parent.is_dir():
-        return [f"--out {out}: the parent directory {parent} does not exist; create it first"]
-    if not os.access(parent, os.W_OK):
-        return [f"--out {out}: cannot write in {parent} (permission denied)"]
-    return []
+def add_file_export_arguments(parser: argparse.ArgumentParser, out_help: str) -> None:
+    """--out FILE, --site, --as and --scale: the options of the single-file record exports."""
+    parser.add_argument("--out", required=True, metavar="FILE", help=out_help)
+    add_scope_arguments(parser)
+    parser.add_argument("--scale", action="append", metavar="SCALE_ID", help="only this scale (repeatable; default "
+                                                                             "all)")
 
 
 def study_id_problems(value: str | None) -> list[str]:
@@ -101,12 +110,26 @@ def study_id_problems(value: str | None) -> list[str]:
     return []
 
 
+def scale_ids_or_error(scale_ids: Sequence[str], what: str = "--scale") -> list[str]:
+    """The scale ids given, checked against the shipped definitions (every unknown one named)."""
+    known = registry()
+    problems = [f"{what}: unknown scale '{s}'; known scales: {', '.join(sorted(known))}"
+                for s in scale_ids if s not in known]
+    if problems:
+        raise CommandError(problems)
+    return list(dict.fromkeys(scale_ids))
+
+
 def load_study_protocol() -> Protocol:
     try:
         return load_protocol()
     except ProtocolError as exc:
         raise CommandError(f"protocol: {exc}") from None
 
+
+# ---------------------------------------------------------------------------------------------
+# the scope
+# ---------------------------------------------------------------------------------------------
 
 def scope_for(db: Database, actor: Mapping[str, Any], site_code: str | None,
               protocol: Protocol) -> tuple[Scope, list[str]]:
@@ -155,19 +178,19 @@ def masking_notice(scope: Scope) -> str | None:
             f"run with --as USERNAME of an admin account")
 
 
-@contextmanager
-def staging(out: Path) -> Iterator[Path]:
-    """A hidden directory beside `out` to write into; removed again if anything fails."""
-    out = Path(out)
-    staged = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.resolve().parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    staged.chmod(0o777 & ~umask)  # a private temporary directory becomes an ordinary one
-    try:
-        yield staged
-    except BaseException:
-        shutil.rmtree(staged, ignore_errors=True)
-        raise
+# ---------------------------------------------------------------------------------------------
+# audit and publish
+# ---------------------------------------------------------------------------------------------
+
+def _audited(db_path: str | os.PathLike[str] | None, scope: Scope, kind: str, counts: Mapping[str, int],
+             destination: Path, details: Mapping[str, Any] | None, put_in_place: Callable[[], None]) -> None:
+    """Record the export's audit event and put its output in place (`put_in_place`), in one
+    transaction: if the event cannot be written nothing is published, and if putting it in
+    place fails the event is rolled back."""
+    with unit_of_work(database_path(db_path)) as db:
+        db_exports.record_export(db, scope.actor, kind, counts, site=scope.site_code, blinded=scope.masked,
+                                 destination=str(destination.resolve()), details=details)
+        put_in_place()
 
 
 def publish(db_path: str | os.PathLike[str] | None, scope: Scope, staged: Path, out: Path, kind: str,
@@ -176,14 +199,16 @@ def publish(db_path: str | os.PathLike[str] | None, scope: Scope, staged: Path, 
     fails the audit event is rolled back; if the audit fails nothing is moved."""
     out = Path(out)
     moved = False
+
+    def move() -> None:
+        nonlocal moved
+        if out.is_dir():
+            out.rmdir()  # checked empty before the export started
+        os.rename(staged, out)
+        moved = True
+
     try:
-        with unit_of_work(database_path(db_path)) as db:
-            db_exports.record_export(db, scope.actor, kind, counts, site=scope.site_code, blinded=scope.masked,
-                                     destination=str(out.resolve()), details=details)
-            if out.is_dir():
-                out.rmdir()  # checked empty before the export started
-            os.rename(staged, out)
-            moved = True
+        _audited(db_path, scope, kind, counts, out, details, move)
     except (StorageError, PermissionDeniedError, OSError) as exc:
         if moved:  # the commit failed after the move: take the unaudited export back
             shutil.rmtree(out, ignore_errors=True)
@@ -191,3 +216,71 @@ def publish(db_path: str | os.PathLike[str] | None, scope: Scope, staged: Path, 
         if isinstance(exc, OSError) and not isinstance(exc, StorageError):
             raise CommandError(f"--out {out}: cannot write ({exc.strerror}); nothing was exported") from None
         raise CommandError(f"audit: {exc}; nothing was exported") from None
+
+
+def publish_file(db_path: str | os.PathLike[str] | None, scope: Scope, pending: PendingFile, kind: str,
+                 counts: Mapping[str, int], details: Mapping[str, Any] | None = None) -> None:
+    """Audit the export and rename the pending file into place, in one transaction."""
+    try:
+        _audited(db_path, scope, kind, counts, pending.path, details, pending.commit)
+    except (StorageError, PermissionDeniedError) as exc:
+        raise CommandError(f"database {database_path(db_path)}: the export's audit event could not be recorded: "
+                           f"{exc}; nothing was exported") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# the two command-line paths
+# ---------------------------------------------------------------------------------------------
+
+def _scope_or_error(db: Database, args: argparse.Namespace, protocol: Protocol, kind: str,
+                    problems: Sequence[str] = (), *, masks: bool = True) -> Scope:
+    """The export's scope; CommandError with every problem (earlier ones first) if there is any.
+    An export that `masks` allocation says so in its first stderr line when it is masked."""
+    scope, scope_problems = resolve_scope(db, args, protocol)
+    problems = [*problems, *scope_problems]
+    if problems:
+        raise CommandError(problems)
+    notice = masking_notice(scope) if masks else None
+    if notice:
+        print(f"python -m exports {kind}: {notice}", file=sys.stderr)
+    return scope
+
+
+def export_to_directory(args: argparse.Namespace, kind: str,
+                        write: Callable[[Database, Scope, Protocol, Path], tuple[Mapping[str, int], Written]],
+                        problems: Sequence[str] = (),
+                        details: Mapping[str, Any] | None = None) -> tuple[Mapping[str, int], Written]:
+    """A directory export (csv, sdtm) from --out DIR, --as, --site: checks everything first (with
+    `problems` the command found in its own options), writes through `write(db, scope,
+    protocol, staged_dir)` -> (records per file, anything else), then audits and publishes.
+    Returns what `write` returned."""
+    problems = out_dir_problems(args.out) + list(problems)
+    protocol = load_study_protocol()
+    out = Path(args.out)
+    with open_database(args) as db:
+        scope = _scope_or_error(db, args, protocol, kind, problems)
+        with staging(out) as staged:
+            try:
+                counts, extra = write(db, scope, protocol, staged)
+            except ExportProblem as exc:
+                raise CommandError(str(exc)) from None
+            except OSError as exc:
+                raise CommandError(f"--out {out}: cannot write ({exc.strerror}); nothing was exported") from None
+    publish(getattr(args, "db", None), scope, staged, out, kind, counts, details)
+    return counts, extra
+
+
+def export_to_file(args: argparse.Namespace, kind: str,
+                   write: Callable[[Database, Scope, TextIO, list[str]], Mapping[str, int]],
+                   details: Mapping[str, Any] | None = None) -> Mapping[str, int]:
+    """A single-file export (fhir-responses, redcap-records) from --out FILE, --as, --site and
+    --scale: writes through `write(db, scope, handle, scale_ids)` -> records per kind, then audits
+    and renames the file into place. Returns the counts."""
+    scale_ids = scale_ids_or_error(getattr(args, "scale", None) or [])
+    protocol = load_study_protocol()
+    with PendingFile(args.out) as pending:
+        with open_database(args) as db:
+            scope = _scope_or_error(db, args, protocol, kind, masks=False)  # no arm in the file: nothing to mask
+            counts = write(db, scope, pending.handle, scale_ids)
+        publish_file(getattr(args, "db", None), scope, pending, kind, counts, details)
+    return counts

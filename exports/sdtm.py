@@ -65,7 +65,6 @@ from sqlite_utils import Database
 
 from db import exports as db_exports
 from exports import csvout
-from exports.access import open_database
 from exports.blinding import MASK
 from exports.cli import CommandError
 from exports.records import (
@@ -77,17 +76,7 @@ from exports.records import (
     subscale_values,
     utc,
 )
-from exports.scope import (
-    Scope,
-    add_scope_arguments,
-    load_study_protocol,
-    masking_notice,
-    out_dir_problems,
-    publish,
-    resolve_scope,
-    staging,
-    study_id_problems,
-)
+from exports.scope import Scope, add_scope_arguments, export_to_directory, study_id_problems
 from exports.sdtm_terms import CDISC, CT_VERSION, VITAL_TESTS, ScaleCodes, catalog
 from protocol import Protocol
 from protocol.baseline import baseline_index
@@ -941,23 +930,10 @@ def write_files(db: Database, scope: Scope, protocol: Protocol, study_id: str, o
 
 
 def run(args: argparse.Namespace) -> int:
-    problems = out_dir_problems(args.out) + study_id_problems(args.study_id)
-    protocol = load_study_protocol()
-    with open_database(args) as db:
-        scope, scope_problems = resolve_scope(db, args, protocol)
-        problems += scope_problems
-        if problems:
-            raise CommandError(problems)
-        notice = masking_notice(scope)
-        if notice:
-            print(f"python -m exports sdtm: {notice}", file=sys.stderr)
-        out = Path(args.out)
-        with staging(out) as staged:
-            try:
-                counts, limit = write_files(db, scope, protocol, args.study_id, staged)
-            except OSError as exc:
-                raise CommandError(f"--out {out}: cannot write ({exc.strerror}); nothing was exported") from None
-    publish(getattr(args, "db", None), scope, staged, out, "sdtm", counts, details={"study_id": args.study_id})
+    counts, limit = export_to_directory(
+        args, "sdtm", lambda db, scope, protocol, out: write_files(db, scope, protocol, args.study_id, out),
+        problems=study_id_problems(args.study_id), details={"study_id": args.study_id})
+    out = Path(args.out)
     for variable, cut in sorted(limit.cut.items()):
         print(f"python -m exports sdtm: note: {cut} {variable} value(s) longer than {MAX_TEXT} characters were cut "
               f"to {MAX_TEXT} (the full text is in the CSV export)", file=sys.stderr)

@@ -23,6 +23,7 @@ from protocol.dosing import total_dose_mg
 from protocol.errors import ProtocolInputError
 from protocol.late_entry import LATE_ENTRY_MINUTES
 from protocol.vitals import next_vitals_due, vitals_schedule
+from ui.blinding import arm_visible, may_record_dose
 from ui.feedback import run_write, set_error, show_feedback, show_flash
 from ui.pickers import choose_participant, scoped_key
 from ui.session import require_page
@@ -32,6 +33,10 @@ from ui.timefmt import local_time
 user = require_page("infusion")
 protocol = current_protocol()
 writer = allowed(user["role"], "clinical.record")
+# One blinding rule (protocol.blinding via ui.blinding) decides both: a blinded role never sees a
+# dose here, and only an unblinded recorder (the coordinator in a blinded study) records one.
+see_dose = arm_visible(user["role"], protocol)
+dose_writer = may_record_dose(user["role"], protocol)
 zone = protocol.timezone
 st.title("Infusion day")
 show_flash()
@@ -119,14 +124,20 @@ def entered_note(row: dict, reason_key: str = "late_entry_reason") -> str:
 if infusions:
     st.dataframe(pd.DataFrame([{
         "infusion": i["number"], "start": shown(i["started_at"]), "end": shown(i["ended_at"]),
-        "weight (kg)": i["weight_kg"], "dose (mg/kg)": i["dose_mg_per_kg"], "total (mg)": i["total_dose_mg"],
+        "weight (kg)": i["weight_kg"],
+        **({"dose (mg/kg)": i["dose_mg_per_kg"], "total (mg)": i["total_dose_mg"]} if see_dose else {}),
     } for i in infusions]), hide_index=True, width="stretch")
+    if not see_dose:
+        st.caption("Doses are hidden: this study is blinded and your role reviews it blind.")
 
 running = next((i for i in infusions if i["ended_at"] is None), None)
 eligible = decision is not None and decision["eligible"] is True
 
 # --- start an infusion -----------------------------------------------------------------------
-if writer and running is None:
+if writer and running is None and not dose_writer:
+    st.info("This study is blinded, so infusions (and their doses) are recorded by the unblinded coordinator. "
+            "You can record vital signs and adverse events here.", icon=":material/visibility_off:")
+if dose_writer and running is None:
     number = len(infusions) + 1
     here = f"infusion{number}"
     st.subheader(f"Start infusion {number}")
@@ -330,8 +341,12 @@ if writer:
                         protocol=protocol)
                     next_generation(round_key)
                     return saved
-                run_write(record, f"Adverse event '{(values['term'] or '').strip()}' recorded.", place=place)
+                # The success message goes under the expander: the first event recorded closes it
+                # (expanded only while there is none), which would hide a message drawn inside.
+                run_write(record, f"Adverse event '{(values['term'] or '').strip()}' recorded.", place=place,
+                          success_place=scoped_key("participant", pid, "ae-recorded"))
         show_feedback(place)
+    show_feedback(scoped_key("participant", pid, "ae-recorded"))
 
     if events:
         with st.expander("Edit an adverse event"):

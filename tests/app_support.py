@@ -14,7 +14,9 @@ ROLES = ("admin", "pi", "rater", "coordinator", "monitor")
 
 
 def actor(account: dict) -> dict:
-    return {k: account[k] for k in ("id", "username", "role", "site_id")}
+    """The session's copy of an account, as ui.session keeps it (it must match the stored account,
+    password-change time included, or the session is signed out: issue 13 item 4)."""
+    return {k: account.get(k) for k in ("id", "username", "role", "site_id", "password_changed_at")}
 
 
 def app(script: str = "app.py", user: dict | None = None, query: dict | None = None) -> AppTest:

@@ -97,6 +97,14 @@ def test_clearing_the_answer_also_resolves_and_giving_it_again_reopens_the_same_
     assert reopen["old_value"]["resolution"] == alert["resolution"]  # the history keeps what was resolved
 
 
+def test_recording_the_item_as_not_assessed_resolves_the_alert_and_says_so(world):
+    draft = madrs_draft(world)
+    save(world, draft, "madrs_10", 4)
+    A.save_draft_response(world.db, world.rater, draft["id"], "madrs_10", 9, not_assessed_reason="interview stopped")
+    [alert] = rows(world, draft)
+    assert "madrs_10 changed from 4 to not assessed" in alert["resolution"]
+
+
 def test_a_higher_rating_while_open_updates_the_value_on_the_alert(world):
     draft = madrs_draft(world)
     save(world, draft, "madrs_10", 4)

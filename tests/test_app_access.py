@@ -103,6 +103,10 @@ def test_deactivated_account_cannot_write_even_with_a_live_session(study):
     with unit_of_work() as db:
         users.deactivate(db, study.users["admin"], study.users["coordinator"]["id"], "left the study")
     at = app("pages/participants.py", study.users["coordinator"]).run()
-    at.text_input[1].input("KET-009")
-    at.button[0].click().run()
-    assert "deactivated" in texts(at)
+    # Issue 13 item 4: the page run itself re-reads the account and signs the session out.
+    assert "deactivated" in texts(at) and "signed_in_user" not in at.session_state
+    from db import participants
+    from db.errors import PermissionDeniedError
+    from tests.app_support import actor
+    with unit_of_work() as db, pytest.raises(PermissionDeniedError, match="deactivated"):  # and db/ refuses too
+        participants.create_participant(db, actor(study.users["coordinator"]), "KET-009", study.users["coordinator"]["site_id"] or 1)

@@ -41,6 +41,7 @@ from argon2 import PasswordHasher
 from playwright.sync_api import Locator, Page, expect
 
 from db import alerts, assessments, audit, clinical, participants, screening, selfreport, sites, users, visits
+from db.clock import format_utc
 from db.connection import unit_of_work
 from db.migrations import init_database
 from db.permissions import system_actor
@@ -51,7 +52,6 @@ from selfreport.strings import text
 from tests.app_support import PASSWORD
 from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
 from tests.browser import (
-    NAVIGATION_TIMEOUT_MS,
     click_button,
     expect_no_exception,
     expect_rerun,
@@ -97,6 +97,14 @@ BASELINE_MADRS = {f"madrs_{n}": 3 for n in range(1, 11)}  # total 30: eligible (
 CADSS_40 = {f"cadss_{n}": (2 if n <= 6 else 1 if n <= 12 else 0) for n in range(1, 24)}  # total 18
 PAPER_MADRS_40 = {f"madrs_{n}": 2 for n in range(1, 11)}  # total 20
 PHQ9 = get_scale("phq9")
+PAPER_MADRS_AT = timedelta(minutes=42)  # the paper 40-minute MADRS, after the infusion start
+PAPER_REASON = "Rated on paper at the 40-minute visit; transcribed from the source form"
+VITALS_REASON = "read off the monitor printout"
+MISSED_80 = "participant asleep after the infusion"
+MISSED_40 = "BPRS not done: rater with another participant"
+WITHDRAWN = "consent withdrawn before the baseline visit"
+ALERT_NOTE = "participant seen by the psychiatrist; safety plan reviewed"
+AMEND_WHY = "transcription error: the worksheet says 4"
 
 
 # --------------------------------------------------------------------------- servers and seeding
@@ -293,6 +301,7 @@ def morning(db_path: Path, coordinator: Page, rater: Page) -> None:
         expect_text(rater, "Today's worklist")
         card = work_card(rater, "KET-001", BASELINE)
         expect(card).to_have_count(1)
+        snap(rater, "trial-day-1-worklist-baseline")
         with expect_rerun(rater):
             card.get_by_role("button", name="Rate MADRS").tap()
         wait_for_idle(rater)
@@ -373,6 +382,7 @@ def infusion(db_path: Path, coordinator: Page, rater: Page) -> datetime:
         fill_text(coordinator, "Event (term)", "nausea")
         click_button(coordinator, "Record adverse event")
         expect_text(coordinator, "Adverse event 'nausea' recorded.")
+        snap(coordinator, "trial-day-2-infusion-day")
 
         # The rater: the 40-minute CADSS is due now; the tablet reloads half-way through.
         sign_in(rater, part.url, "rita")
@@ -398,9 +408,229 @@ def infusion(db_path: Path, coordinator: Page, rater: Page) -> datetime:
 
 
 def afternoon(db_path: Path, coordinator: Page, rater: Page, pi: Page, started: datetime) -> None:
+    ids = participant_ids(db_path)
     with day_part(db_path, timedelta(0)) as part:
-        pass
+        # The rater types in the 40-minute MADRS done on paper, with the time it was rated.
+        sign_in(rater, part.url, "rita")
+        open_page(rater, "Rate a scale")
+        choose(rater, "Participant", "KET-002")  # the picker is switched on the way, as a finger slips
+        choose(rater, "Participant", "KET-001")
+        choose(rater, "Timepoint", MIN_40)
+        choose(rater, "Scale", MADRS)
+        with expect_rerun(rater):
+            rater.get_by_text(LATE_TOGGLE, exact=True).tap()
+        set_rated_time(rater, started + PAPER_MADRS_AT)
+        expect_text(rater, "give a reason for the late entry")
+        fill_text(rater, LATE_REASON, PAPER_REASON)
+        click_button(rater, "Open the form")
+        expect_text(rater, "MADRS — KET-001")
+        expect_text(rater, f"Entered later: rated {(started + PAPER_MADRS_AT).astimezone(ZONE):%Y-%m-%d %H:%M}")
+        expect(rater.get_by_text("Outside the protocol window")).to_have_count(0)
+        rate_items(rater, PAPER_MADRS_40)
+        sign_and_submit(rater)
+
+        # The coordinator: the paper vital-signs reading of the 15-minute slot, and the nausea over.
+        sign_in(coordinator, part.url, "cora")
+        open_page(coordinator, "Infusion day")
+        assert participant_shown(coordinator) == "KET-001"
+        slot = started + timedelta(minutes=15)
+        for label, value in (("Systolic (mmHg)", 138), ("Diastolic (mmHg)", 88), ("Heart rate (bpm)", 84)):
+            set_number(coordinator, label, value)
+        set_when(coordinator, "Measured", slot)
+        fill_text(coordinator, VITALS_LATE_REASON, VITALS_REASON)
+        click_button(coordinator, "Save vital signs")
+        expect_text(coordinator, f"Vital signs saved. Measured at {hhmm(slot)}.")
+        rows = {row["time"]: row for row in grid_rows(coordinator, vitals_grid(coordinator))}
+        assert rows[hhmm(slot)]["entered"].endswith(f": {VITALS_REASON}"), rows
+        assert rows[hhmm(slot)]["heart rate"] == "84"
+
+        # The worklist: the 80-minute visit was missed (and the 40-minute BPRS was not done).
+        open_page(coordinator, "Today's worklist")
+        for name, reason in (("min_80", MISSED_80), ("min_40", MISSED_40)):
+            missed = coordinator.locator(f".st-key-participant-{ids['KET-001']}-missed-{name}")
+            expect(missed).to_contain_text("missed")
+            missed.get_by_text("Record reason").tap()
+            missed.get_by_label("Why was this visit missed?", exact=True).fill(reason)
+            with expect_rerun(coordinator):
+                missed.get_by_role("button", name="Save reason").tap()
+            expect_text(coordinator, f"Reason recorded for KET-001 · {timepoint_label(PROTOCOL, name)}.")
+        expect(work_card(coordinator, "KET-001", timepoint_label(PROTOCOL, "min_120"))).to_contain_text("due now")
+        snap(coordinator, "trial-day-3-worklist-afternoon")
+
+        # KET-002 withdraws before any baseline; KET-001's record shows its missed visits.
+        open_page(coordinator, "Participants")
+        choose(coordinator, "Participant", "KET-002")
+        coordinator.get_by_role("tab", name="Withdraw KET-002").tap()
+        coordinator.get_by_label("Reason for withdrawal", exact=True).fill(WITHDRAWN)
+        click_button(coordinator, "Withdraw participant")
+        expect_text(coordinator, "KET-002 withdrawn from")
+        choose(coordinator, "Participant", "KET-001")
+        expect(coordinator.locator(f".st-key-participant-{ids['KET-001']}-missed-min_80")).to_contain_text(
+            f"Reason: {MISSED_80}")
+        expect(coordinator.get_by_role("tab", name="Withdraw KET-001")).to_be_visible()  # still in the study
+        expect_no_exception(coordinator)
+
+        # The PI lands on the worklist and sees the open alert there.
+        sign_in(pi, part.url, "pia")
+        banner = pi.locator(".st-key-alert-banner")
+        expect(banner).to_contain_text("1 open safety alert")
+        expect(banner).to_contain_text("KET-001 · PHQ-9 item 9")
+        expect(pi.get_by_text("KET-002")).to_have_count(0)  # withdrawn: off the worklist
+        snap(pi, "trial-day-4-pi-lands")
+
+        # Trajectory: KET-001's ratings and the open alert; KET-002 has none.
+        open_page(pi, "Participant trajectory")
+        choose(pi, "Participant", "KET-001")
+        expect_text(pi, re.compile(r"^Open safety alert: "))
+        expect_text(pi, "Dissociation around each infusion")
+        snap(pi, "trial-day-5-trajectory")
+        choose(pi, "Participant", "KET-002")
+        expect_text(pi, "No submitted ratings for KET-002 yet.")
+        expect(pi.get_by_text(re.compile(r"^Open safety alert: "))).to_have_count(0)
+        choose(pi, "Participant", "KET-001")
+
+        # The PI acknowledges the alert.
+        open_page(pi, "Cohort and alerts")
+        expect_text(pi, "Open safety alerts (1)")
+        pi.get_by_label("What was done (kept in the audit trail)", exact=True).fill(ALERT_NOTE)
+        click_button(pi, "Acknowledge alert")
+        expect_text(pi, "acknowledged; your note is in the audit trail")
+        expect_text(pi, "No open safety alerts.")
+
+        # Assessments: the baseline MADRS amended with a reason, then locked; KET-002 on the way.
+        open_page(pi, "Assessments")
+        choose(pi, "Participant", "KET-002")
+        expect_text(pi, "No assessments for KET-002 yet.")
+        choose(pi, "Participant", "KET-001")
+        choose(pi, "Assessment", f"{BASELINE} · madrs · signed")
+        choose(pi, "Item to amend", "3. Inner tension")
+        choose(pi, "New value", "4 – Constant tension or panic")
+        fill_in_form(pi, AMEND_REASON, AMEND_WHY)
+        click_button(pi, "Save the amendment")
+        expect_text(pi, "Item 3 amended")
+        click_button(pi, "Lock this assessment")
+        expect_text(pi, "Assessment locked.")
+        open_page(pi, "Participant trajectory")
+        open_page(pi, "Assessments")
+        assert participant_shown(pi) == "KET-001"
+        expect(pi.get_by_role("combobox", name="Assessment", exact=True)).to_have_value(
+            f"{BASELINE} · madrs · locked")
+        expect_text(pi, "This assessment is locked")
+        expect_no_exception(pi)
+        snap(pi, "trial-day-6-assessment-locked")
+
+
+def participant_ids(db_path: Path) -> dict[str, int]:
+    with unit_of_work(db_path, write=False) as db:
+        return {code: participants.find_participant(db, code)["id"] for code in ("KET-001", "KET-002")}
+
+
+# --------------------------------------------------------------------------- the records, read back
+
+
+def rows(db, table: str, participant_id: int) -> list[dict]:
+    return [dict(r) for r in db.query(f"SELECT * FROM {table} WHERE participant_id = ? ORDER BY id",
+                                      [participant_id])]
 
 
 def check_the_records(db_path: Path, staff: SimpleNamespace, started: datetime) -> None:
-    pass
+    ids = participant_ids(db_path)
+    one, two = ids["KET-001"], ids["KET-002"]
+    with unit_of_work(db_path, write=False) as db:
+        # Participants and their eligibility.
+        assert participants.get_participant(db, one)["status"] == "enrolled"
+        ket002 = participants.get_participant(db, two)
+        assert (ket002["status"], ket002["status_reason"]) == ("withdrawn", WITHDRAWN)
+        decisions = rows(db, "eligibility_decisions", one)
+        assert [d["eligible"] for d in decisions] == [None, 1]
+        latest = screening.latest_eligibility(db, one)
+        assert latest["automatic"] and latest["baseline_total"] == 30 and latest["answers"] == KET001_ANSWERS
+        assert [screening.latest_eligibility(db, two)[k] for k in ("eligible", "answers")] == [None, KET002_ANSWERS]
+        assert len(rows(db, "eligibility_decisions", two)) == 1  # KET-001's baseline decided nothing for KET-002
+
+        # Assessments: each on KET-001, at its timepoint, with its answers; none on KET-002.
+        mine = {(a["timepoint"], a["scale_id"]): assessments.load_assessment(db, a["id"])
+                for a in assessments.list_assessments(db, participant_id=one)}
+        assert set(mine) == {("baseline", "madrs"), ("baseline", "phq9"), ("min_40", "cadss"), ("min_40", "madrs")}
+        assert assessments.list_assessments(db, participant_id=two) == []
+        baseline = mine[("baseline", "madrs")]
+        assert baseline["status"] == "locked" and baseline["responses"] == {**BASELINE_MADRS, "madrs_3": 4}
+        assert baseline["rater"] == "rita" and baseline["assessed_at"] is None
+        phq9 = mine[("baseline", "phq9")]
+        assert phq9["mode"] == "kiosk" and phq9["status"] == "complete" and phq9["responses"]["phq9_9"] == 1
+        cadss = mine[("min_40", "cadss")]
+        assert cadss["status"] == "signed" and cadss["responses"] == CADSS_40 and cadss["score"]["total"] == 18
+        paper = mine[("min_40", "madrs")]
+        assert paper["status"] == "signed" and paper["responses"] == PAPER_MADRS_40
+        assert paper["assessed_at"] == format_utc(started + PAPER_MADRS_AT)
+        assert paper["late_entry_reason"] == PAPER_REASON
+
+        # The infusion, its vital signs and its adverse event: KET-001's, none for KET-002.
+        [infusion] = clinical.list_infusions(db, one)
+        assert (infusion["started_at"], infusion["weight_kg"], infusion["total_dose_mg"]) == (
+            format_utc(started), 72.5, 36.3)
+        assert infusion["ended_at"] is not None
+        assert cadss["infusion_id"] == paper["infusion_id"] == infusion["id"]
+        vitals = clinical.list_vitals(db, one)  # by the time measured: the paper reading first
+        assert [(v["infusion_id"], v["heart_rate"]) for v in vitals] == [(infusion["id"], 84), (infusion["id"], 80)]
+        late, live = vitals
+        assert live["late_entry_reason"] is None
+        assert (late["measured_at"], late["late_entry_reason"]) == (format_utc(started + timedelta(minutes=15)),
+                                                                    VITALS_REASON)
+        [event] = clinical.list_adverse_events(db, one)
+        assert (event["term"], event["infusion_id"]) == ("nausea", infusion["id"])
+        for table in ("infusions", "vitals", "adverse_events", "missed_visits", "protocol_deviations",
+                      "safety_alerts"):
+            assert rows(db, table, two) == [], table
+
+        # No deviation: every rating inside its window, the infusion after its baseline.
+        assert rows(db, "protocol_deviations", one) == []
+        # The missed visits' reasons.
+        reasons = visits.latest_reasons(db, [one, two])
+        assert {k: v["reason"] for k, v in reasons.items()} == {(one, "min_80"): MISSED_80, (one, "min_40"): MISSED_40}
+
+        # The safety alert: KET-001's PHQ-9, acknowledged by the PI with the note.
+        [alert] = alerts.list_alerts(db, open_only=False)
+        assert (alert["participant_id"], alert["assessment_id"], alert["item_id"]) == (one, phq9["id"], "phq9_9")
+        assert alert["acknowledged_by"] == staff.pi["id"] and alert["acknowledged_at"] is not None
+        # Only the kiosk hand-over made a link.
+        assert [link["channel"] for link in selfreport.list_links(db, one)] == ["kiosk"]
+        assert selfreport.list_links(db, two) == []
+
+        # The audit trail: every event about a record names that record's participant, and the
+        # amendment and the lock carry what the PI did.
+        check_audit_participants(db, ids)
+        amended = [e for e in audit.events_for(db, "assessment", baseline["id"]) if e["action"] == "assessment.amend"]
+        assert [(e["field"], e["old_value"], e["new_value"], e["reason"], e["username"]) for e in amended] == [
+            ("madrs_3", 3, 4, AMEND_WHY, "pia")]
+        assert any(e["action"] == "assessment.lock" and e["username"] == "pia"
+                   for e in audit.events_for(db, "assessment", baseline["id"]))
+        assert audit.verify_audit(db) is None
+
+
+OWNED = (("participant", "participants", "id"), ("assessment", "assessments", "participant_id"),
+         ("infusion", "infusions", "participant_id"), ("vitals", "vitals", "participant_id"),
+         ("adverse_event", "adverse_events", "participant_id"), ("missed_visit", "missed_visits", "participant_id"),
+         ("protocol_deviation", "protocol_deviations", "participant_id"),
+         ("safety_alert", "safety_alerts", "participant_id"),
+         ("self_report_token", "self_report_tokens", "participant_id"))
+
+
+def check_audit_participants(db, ids: dict[str, int]) -> None:
+    """Each audit event about a participant's record carries that record's participant, and
+    KET-002's events are exactly what was done for KET-002."""
+    owner = {}
+    for entity, table, column in OWNED:
+        for row in db.query(f"SELECT id, {column} AS participant_id FROM {table}"):
+            owner[(entity, str(row["id"]))] = row["participant_id"]
+    events = list(db.query("SELECT id, action, entity, entity_id, participant_id FROM audit_events"))
+    for event in events:
+        if event["entity"] in {entity for entity, _, _ in OWNED}:
+            assert event["participant_id"] == owner[(event["entity"], event["entity_id"])], event
+    assert {e["action"] for e in events if e["participant_id"] == ids["KET-002"]} == {
+        "participant.create", "eligibility.decide", "participant.change_status", "participant.change_status_at",
+        "participant.change_status_reason"}
+    # The kiosk link's questionnaire is the participant's own.
+    assert list(db.query("SELECT count(*) AS n FROM self_report_link_assessments l JOIN self_report_tokens t ON "
+                         "t.id = l.token_id JOIN assessments a ON a.id = l.assessment_id WHERE a.participant_id <> "
+                         "t.participant_id OR l.participant_id <> t.participant_id"))[0]["n"] == 0

@@ -163,7 +163,10 @@ def test_backup_while_another_connection_writes_then_restore_round_trip(world, d
     assert "already exists" in capsys.readouterr().err
 
     restored = tmp_path / "restored.db"
-    assert main(["--db", str(restored), "restore", str(backups[-1])]) == 0
+    # a new file has no witness yet: the backup is checked against the witness of the database it came from
+    assert main(["--db", str(restored), "restore", str(backups[-1])]) == 1
+    assert "--anchor-of" in capsys.readouterr().err and not restored.exists()
+    assert main(["--db", str(restored), "restore", "--anchor-of", str(db_path), str(backups[-1])]) == 0
     assert main(["--db", str(restored), "verify-audit"]) == 0
     capsys.readouterr()
     source, copy = raw(db_path), raw(restored)
@@ -183,7 +186,11 @@ def test_backup_while_another_connection_writes_then_restore_round_trip(world, d
         copy.close()
     assert main(["--db", str(restored), "restore", str(backups[-1])]) == 1  # an existing database needs --force
     assert "pass --force" in capsys.readouterr().err
-    assert main(["--db", str(restored), "restore", "--force", str(backups[0])]) == 0
+    # restored.db's own witness starts at its restore; an older backup is checked against the original's
+    assert main(["--db", str(restored), "restore", "--force", str(backups[0])]) == 1
+    assert "never recorded" in capsys.readouterr().err
+    assert main(["--db", str(restored), "restore", "--force", "--anchor-of", str(db_path), str(backups[0])]) == 0
+    assert main(["--db", str(restored), "verify-audit"]) == 0
 
 
 def test_restore_refuses_a_backup_with_a_broken_audit_trail(world, db_path, tmp_path, capsys):

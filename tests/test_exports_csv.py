@@ -466,3 +466,21 @@ def test_help_describes_the_command():
     proc = subprocess.run([sys.executable, "-m", "exports", "csv", "--help"], capture_output=True, text=True,
                           cwd=ROOT, timeout=120)
     assert proc.returncode == 0 and "dictionary.csv" in proc.stdout and "--as USERNAME" in proc.stdout
+
+
+@pytest.mark.parametrize("command", ["fhir-responses", "redcap-records"])
+@pytest.mark.parametrize(("account", "masked"), [("admin", False), ("pi", True)])
+def test_the_single_file_exports_take_the_same_scope_and_audit(seeded, tmp_path, capsys, command, account, masked):
+    """fhir-responses and redcap-records run through exports/scope.py as csv and sdtm do: the
+    audit event's `blinded` is the account's blinding decision (it was always true before), the
+    file carries no arm (so no BLINDED notice), and a site-bound account keeps to its site."""
+    import json
+
+    out = tmp_path / "out.file"
+    code, _, err = export(capsys, command, "--as", account, "--out", str(out))
+    assert (code, err) == (0, "")
+    event = export_events()[-1]
+    new = json.loads(event["new_value"])
+    assert (event["username"], new["kind"], new["blinded"], new["arm"]) == (account, command, masked, "not included")
+    code, _, err = export(capsys, command, "--as", "monitor_lon", "--site", "NYC", "--out", str(tmp_path / "x"))
+    assert code == 1 and "monitor_lon works at site LON" in err and not (tmp_path / "x").exists()

@@ -267,7 +267,7 @@ def test_site_filter_and_a_site_bound_account(study, tmp_path, capsys):
     # a monitor without a site may export; a rater may not export at all
     assert run(capsys, "fhir-responses", "--out", str(out), "--as", "monitor")[0] == 0
     code, _, err = run(capsys, "fhir-responses", "--out", str(tmp_path / "r.json"), "--as", "rater")
-    assert code == 1 and "--as:" in err and len(err.strip().splitlines()) == 1
+    assert code == 1 and "--as rater:" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r.json").exists()
 
 
@@ -315,7 +315,7 @@ def test_bundle_streams_the_same_as_in_memory(study):
     (lambda tmp: ["fhir-responses", "--out", str(tmp / "o.json"), "--site", "XYZ"], "--site: no site 'XYZ'"),
     (lambda tmp: ["fhir-responses", "--out", str(tmp / "o.json"), "--scale", "nosuch"],
      "--scale: unknown scale 'nosuch'"),
-    (lambda tmp: ["fhir-responses", "--out", str(tmp / "o.json"), "--as", "nobody"], "--as: no account 'nobody'"),
+    (lambda tmp: ["fhir-responses", "--out", str(tmp / "o.json"), "--as", "nobody"], "--as nobody: no account 'nobody'"),
 ])
 def test_responses_bad_input_is_one_line_and_writes_nothing(study, tmp_path, capsys, make_argv, expected):
     code, out, err = run(capsys, *make_argv(tmp_path))

@@ -319,7 +319,7 @@ def test_importing_the_same_file_twice_is_refused_not_doubled(trial, tmp_path, c
     after_first = snapshot()
     code, _, err = run(capsys, "import-responses", str(path), "--as", "pi")
     assert code == 1
-    assert "paper.csv: this file (sha256 " in err and "was already imported at 2026-03-06T12:00 UTC by rater " \
+    assert "paper.csv: this file (sha256 " in err and "was already imported on 2026-03-06 12:00 UTC by rater " \
                                                       "(3 assessments)" in err
     assert snapshot() == after_first
     # The same ratings in another file (another order) meet the stored ones.

@@ -37,6 +37,8 @@ PAGES: dict[str, PageSpec] = {
         PageSpec("cohort", "pages/cohort.py", "Cohort and alerts", ":material/monitoring:", ("pi", "monitor"), "Review"),
         PageSpec("visits", "pages/visits.py", "Visits and deviations", ":material/event_busy:",
                  ("pi", "monitor", "coordinator"), "Review"),
+        PageSpec("export", "pages/export.py", "Data export", ":material/download:", ("pi", "monitor", "admin"),
+                 "Review"),
         PageSpec("library", "pages/library.py", "Scale library", ":material/menu_book:", STAFF, "Reference"),
         PageSpec("admin", "pages/admin.py", "Users and sites", ":material/admin_panel_settings:", ("admin",), "Admin"),
     )

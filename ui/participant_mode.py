@@ -46,6 +46,9 @@ MARKER_PARAM = "questionnaire"
 MARKER_VALUE = "continue"
 FLOW_PREFIX = "sr_"  # session keys of the questionnaire screens (ui.self_report)
 EXIT_FAILURES_KEY = "sr_exit_failures"
+# The participant's last tap (not under FLOW_PREFIX: it outlives the flow's reset). A kiosk or link
+# session left alone for the idle time-out (ui.session.idle_timeout_seconds) ends like a staff one.
+PARTICIPANT_ACTIVITY_KEY = "participant_last_activity"
 
 PARTICIPANT_CSS = """
 <style>
@@ -131,6 +134,27 @@ def _forget_flow() -> None:
         del st.session_state[key]
 
 
+def participant_touch() -> None:
+    st.session_state[PARTICIPANT_ACTIVITY_KEY] = time.time()
+
+
+def end_idle_participant() -> bool:
+    """If this participant session has been idle longer than the idle time-out, forget its actor
+    and questionnaire screens (every answer is already saved) and return True. Called before any
+    participant write (ui.self_report) and on every participant page run, so a tap after the
+    time-out is refused rather than reviving the session. A kiosk then shows the staff exit; a
+    link asks the participant to open it again."""
+    from ui.session import idle_timeout_seconds, is_idle  # ui.session imports this module
+
+    if st.session_state.get(PARTICIPANT_KEY) is None:
+        return False
+    if not is_idle(st.session_state.get(PARTICIPANT_ACTIVITY_KEY), time.time(), idle_timeout_seconds()):
+        return False
+    st.session_state.pop(PARTICIPANT_KEY, None)
+    _forget_flow()
+    return True
+
+
 def begin_kiosk(staff: dict[str, Any], raw_token: str) -> dict[str, Any]:
     """Hand this browser session to the participant: redeem the kiosk link just made, forget the
     staff sign-in (keeping only the user name, to offer at the exit) and return the actor."""
@@ -141,6 +165,7 @@ def begin_kiosk(staff: dict[str, Any], raw_token: str) -> dict[str, Any]:
     st.session_state[KIOSK_KEY] = {"staff_username": staff["username"], "staff_id": staff["id"],
                                    "token_id": actor["token_id"]}
     st.session_state[PARTICIPANT_KEY] = actor
+    participant_touch()
     st.query_params.clear()
     return actor
 
@@ -177,17 +202,20 @@ def require_participant_session() -> dict[str, Any]:
             st.stop()
         _forget_flow()
         st.session_state[PARTICIPANT_KEY] = actor
+        participant_touch()
         st.query_params.clear()  # the token leaves the address bar once used
         st.query_params[MARKER_PARAM] = MARKER_VALUE
         return actor
     if raw:  # a kiosk session never takes another link
         st.query_params.clear()
+    end_idle_participant()
     actor = st.session_state.get(PARTICIPANT_KEY)
     if actor is None:
         show_refusal("closed")
         if kiosk():
             render_staff_exit()
         st.stop()
+    participant_touch()
     return actor
 
 
@@ -224,7 +252,7 @@ def leave_kiosk(username: str, password: str) -> str | None:
             pass  # e.g. a role that may not manage links: the kiosk link expires on its own within hours
     for key in list(st.session_state.keys()):
         del st.session_state[key]
-    st.session_state[USER_KEY] = {k: staff[k] for k in ("id", "username", "role", "site_id")}
+    st.session_state[USER_KEY] = {k: staff.get(k) for k in users.SESSION_FIELDS}  # as ui.session re-checks it
     touch()
     remember_handback(token_id)  # tell the staff member about any safety item answered meanwhile
     return None

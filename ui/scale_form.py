@@ -19,14 +19,15 @@ from typing import Any
 import streamlit as st
 
 from db import alerts as alert_store
-from db import assessments, users
+from db import assessments, audit, users
 from db.connection import unit_of_work
 from db.errors import ConflictError, StorageError
 from scales import ScaleDefinition, form_progress, get_scale, score, visible_items
 from scales.errors import ScaleError
 from ui.alerts import after_save, load_context, render_item_alerts, render_result_alerts, scroll_into_view
-from ui.session import touch
+from ui.session import user_for_write
 from ui.study import current_protocol
+from ui.timefmt import local_time
 
 ERROR_KEY = "form_error"
 
@@ -36,7 +37,18 @@ def _key(kind: str, assessment_id: int, name: str) -> str:
 
 
 def _version_key(assessment_id: int) -> str:
+    """The version of the answers on screen: the version every save and the signature expect."""
     return f"form_version:{assessment_id}"
+
+
+def _event_key(assessment_id: int) -> str:
+    """The newest audit event of this assessment when the answers on screen were read."""
+    return f"form_event:{assessment_id}"
+
+
+def _conflict_key(assessment_id: int) -> str:
+    """The note saying who changed what since the answers on screen were read (kept until the next save)."""
+    return f"form_conflict:{assessment_id}"
 
 
 def _notice_key(assessment_id: int) -> str:
@@ -67,8 +79,11 @@ def _reset_widgets(assessment_id: int) -> None:
 
 def _save(user: dict[str, Any], assessment_id: int, item_id: str, value: int | None, reason: str | None = None) -> None:
     """Persist one answer with the version this form last saw; on a conflict reload instead and
-    say so inside the item (the message stays until that item is answered again or dismissed)."""
-    touch()
+    say so inside the item (the message stays until that item is answered again or dismissed).
+    A tap from a session that is idle or whose account changed is refused (ui.session.user_for_write)."""
+    user = user_for_write()
+    if user is None:
+        return
     notices = st.session_state.setdefault(_notice_key(assessment_id), {})
     try:
         with unit_of_work() as db:
@@ -78,9 +93,12 @@ def _save(user: dict[str, Any], assessment_id: int, item_id: str, value: int | N
                 not_assessed_reason=reason,
             )
         st.session_state[_version_key(assessment_id)] = saved["version"]
+        st.session_state[_event_key(assessment_id)] = _newest_event(assessment_id)
+        st.session_state.pop(_conflict_key(assessment_id), None)
     except ConflictError as exc:
+        # The form keeps the stale version: render_form sees it differs, reloads the answers and
+        # says who changed what.
         _reset_widgets(assessment_id)
-        st.session_state.pop(_version_key(assessment_id), None)
         what = str(exc).split(";")[0]  # "someone else saved a newer copy of assessment 7 (you have version ...)"
         notices[item_id] = (f"**Your answer here was not saved**: {what}. The form now shows the latest saved "
                             f"answers. Check this item and tap your answer again.")
@@ -92,6 +110,30 @@ def _save(user: dict[str, Any], assessment_id: int, item_id: str, value: int | N
     else:
         notices.pop(item_id, None)
         after_save()  # the e-mail of an alert this answer raised, in the background (if e-mail is on)
+
+
+def _newest_event(assessment_id: int) -> int:
+    with unit_of_work(write=False) as db:
+        return max((e["id"] for e in audit.events_for(db, "assessment", assessment_id)), default=0)
+
+
+def describe_changes(events: list[dict[str, Any]], since_event: int, definition: ScaleDefinition, zone) -> str:
+    """Who changed what on this assessment after event `since_event` (from the audit trail), as one
+    line per change: "14:02 rater2 set item 3 (Suicide) from 1 to 2"."""
+    lines = []
+    for event in events:
+        if event["id"] <= since_event:
+            continue
+        when = local_time(event["ts"], zone, "%H:%M")
+        item = definition.item_by_id.get(event.get("field") or "")
+        if event["action"] in ("response.save", "response.clear") and item is not None:
+            old = "no answer" if event["old_value"] is None else event["old_value"]
+            new = "no answer" if event["new_value"] is None else event["new_value"]
+            lines.append(f"{when} {event['username']} changed item {item.number} ({item.short_name}) "
+                         f"from {old} to {new}")
+        elif not event["action"].startswith("alert"):
+            lines.append(f"{when} {event['username']}: {event['action']}")
+    return "\n".join(f"- {line}" for line in lines) or "- (no recorded change found)"
 
 
 def _on_rating(user, assessment_id: int, item_id: str) -> None:
@@ -222,11 +264,27 @@ def render_form(user: dict[str, Any], assessment_id: int, timepoint_label: str, 
         alert_rows = (alert_store.list_alerts(db, open_only=False, assessment_id=assessment_id)
                       if assessment["status"] == "draft" else [])
         alert_context = load_context(db, alert_rows)
+        events = audit.events_for(db, "assessment", assessment_id)
     definition = get_scale(assessment["scale_id"])
+    # The expected version is always the version of the answers on screen. When the stored draft
+    # moved on since they were drawn (another tablet saved), the widgets are redrawn from the
+    # database, the change is named, and nothing is signed in this run.
+    shown_version = st.session_state.get(_version_key(assessment_id))
+    changed_under_us = (assessment["status"] == "draft" and shown_version is not None
+                        and shown_version != assessment["version"])
+    if changed_under_us:
+        _reset_widgets(assessment_id)
+        st.session_state[_conflict_key(assessment_id)] = describe_changes(
+            events, st.session_state.get(_event_key(assessment_id), 0), definition, current_protocol().timezone)
     st.session_state[_version_key(assessment_id)] = assessment["version"]
+    st.session_state[_event_key(assessment_id)] = max((e["id"] for e in events), default=0)
     render_header(assessment, definition, timepoint_label)
     if error:
         st.error(error)
+    conflict = st.session_state.get(_conflict_key(assessment_id)) if assessment["status"] == "draft" else None
+    if conflict:
+        st.warning("**This form was changed on another device** since you last saw it. It now shows the "
+                   "answers as saved; check them before you go on.\n\n" + conflict, icon=":material/sync_problem:")
     if assessment["status"] != "draft":
         st.success(f"Submitted ({assessment['status']}).")
         render_result(assessment["score"], definition)
@@ -238,8 +296,15 @@ def render_form(user: dict[str, Any], assessment_id: int, timepoint_label: str, 
 
     responses: dict[str, int] = assessment["responses"]
     reasons: dict[str, str] = assessment["not_assessed_reasons"]
-    editable = True
-    st.info(definition.raw["instructions"])
+    # A self-report questionnaire is the participant's own: staff see it read-only (db.assessments
+    # refuses a staff answer too); the participant answers it in participant mode.
+    editable = assessment["mode"] == "clinician"
+    if editable:
+        st.info(definition.raw["instructions"])
+    else:
+        st.info(f"This is the participant's own questionnaire ({assessment['mode']} mode). Staff can view the "
+                "answers here but not change or submit them; the participant answers it in participant mode "
+                "(Self-report page).", icon=":material/visibility:")
     shown = set(visible_items(definition, responses))
     by_item: dict[str, list[dict[str, Any]]] = {}
     for alert in alert_rows:
@@ -279,11 +344,12 @@ def render_form(user: dict[str, Any], assessment_id: int, timepoint_label: str, 
         if item_id not in drawn:
             _draw_notice(assessment_id, item_id, notice)
 
-    render_summary_and_submit(user, assessment, definition, responses, show_live_total=show_live_total)
+    render_summary_and_submit(user, assessment, definition, responses, show_live_total=show_live_total,
+                              editable=editable, changed_under_us=changed_under_us)
 
 
 def render_summary_and_submit(user, assessment, definition: ScaleDefinition, responses: dict[str, int], *,
-                              show_live_total: bool) -> None:
+                              show_live_total: bool, editable: bool = True, changed_under_us: bool = False) -> None:
     result = score(definition, responses)
     answered, expected = form_progress(definition, responses)
     st.divider()
@@ -298,12 +364,18 @@ def render_summary_and_submit(user, assessment, definition: ScaleDefinition, res
     consistency = [f for f in result.flags if f["kind"] == "consistency"]
     for flag in consistency:
         st.warning(f"Please check: {flag['message']}")
+    if not editable:
+        return
 
     with st.form(f"submit:{assessment['id']}"):
         confirmed = st.checkbox("I have checked the flagged ratings and confirm them") if consistency else True
         password = st.text_input("Your password, to sign as the rater (meaning: authored)", type="password")
         submitted = st.form_submit_button("Sign and submit", type="primary", disabled=bool(unanswered))
     if not submitted:
+        return
+    if changed_under_us:
+        st.error("Not submitted: the answers were changed on another device since you saw them. The form now "
+                 "shows the saved answers; check them, then sign again.")
         return
     if unanswered:
         st.error("Rate every item, or mark it not assessed with a reason, before submitting.")
@@ -315,8 +387,12 @@ def render_summary_and_submit(user, assessment, definition: ScaleDefinition, res
 
 
 def submit(user: dict[str, Any], assessment: dict[str, Any], password: str) -> None:
-    """Re-check the password (the signature), then complete and sign in one transaction."""
-    touch()
+    """Re-check the password (the signature), then complete and sign in one transaction. The
+    version signed is the version of the answers on screen (the caller's `assessment`), so answers
+    another tablet saved in between are refused, never signed unseen."""
+    user = user_for_write()
+    if user is None:
+        st.rerun()
     with unit_of_work() as db:
         signer = users.authenticate(db, user["username"], password or "")
     if signer is None or signer["id"] != user["id"]:

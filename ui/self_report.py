@@ -31,7 +31,7 @@ from selfreport import flow, support
 from selfreport.flow import Step
 from selfreport.strings import text
 from ui.alerts import after_save
-from ui.participant_mode import apply_participant_style, kiosk, render_staff_exit, show_refusal
+from ui.participant_mode import apply_participant_style, end_idle_participant, kiosk, render_staff_exit, show_refusal
 from ui.study import current_protocol
 
 STEP_KEY = "sr_step"
@@ -49,7 +49,10 @@ def _go(step: Step) -> None:
 
 
 def _on_answer(actor: dict[str, Any], assessment_id: int, item_id: str) -> None:
-    """Save the tapped answer at once (a callback: runs before the page is drawn again)."""
+    """Save the tapped answer at once (a callback: runs before the page is drawn again). A tap
+    after the idle time-out is not saved: the session ends instead (ui.participant_mode)."""
+    if end_idle_participant():
+        return
     value = st.session_state.get(_answer_key(assessment_id, item_id))
     try:
         with unit_of_work() as db:
@@ -65,6 +68,8 @@ def _on_submit(actor: dict[str, Any], assessment_id: int, questionnaires: list[d
                definitions: dict[str, ScaleDefinition]) -> None:
     """Complete one questionnaire: score, store, raise any safety alert, use the link up after the
     last one (one transaction, in db.assessments.complete_assessment)."""
+    if end_idle_participant():
+        return
     try:
         with unit_of_work() as db:
             current = assessments.load_assessment(db, assessment_id)

@@ -21,6 +21,7 @@ from streamlit.errors import StreamlitAPIException, StreamlitPageNotFoundError
 from db import users
 from db.connection import database_path, unit_of_work
 from db.errors import StorageError
+from db.integrity import hold_app_lock
 from db.migrations import init_database
 from ui.alerts import render_alert_banner
 from ui.navigation import PAGES, may_open, pages_for_role
@@ -36,8 +37,11 @@ DEFAULT_IDLE_MINUTES = 15.0
 
 @st.cache_resource(show_spinner=False)
 def _database_ready(path: str) -> int:
-    """Create or migrate the database once per server process and path."""
-    return init_database(path)
+    """Create or migrate the database once per server process and path (which also checks the
+    audit trail against its witness), and hold the app lock that `db restore` tests."""
+    version = init_database(path)
+    hold_app_lock(path)
+    return version
 
 
 def ensure_database() -> None:
@@ -76,14 +80,37 @@ def touch() -> None:
     st.session_state[ACTIVITY_KEY] = time.time()
 
 
+IDLE_NOTICE = "You were signed out after a period of inactivity. Please sign in again."
+
+
 def current_user() -> dict[str, Any] | None:
-    """The signed-in account, or None; signs out an idle session first."""
+    """The signed-in account, or None. Signs out first a session that is idle, or whose account
+    no longer matches what it signed in as (deactivated, deleted, role or site changed, password
+    reset): the account is re-read on every run (one read by primary key), so access ends when
+    authority ends, not at the next sign-in."""
     user = st.session_state.get(USER_KEY)
     if user is None:
         return None
     if is_idle(st.session_state.get(ACTIVITY_KEY), time.time(), idle_timeout_seconds()):
-        sign_out(notice="You were signed out after a period of inactivity. Please sign in again.")
+        sign_out(notice=IDLE_NOTICE)
         return None
+    with unit_of_work(write=False) as db:
+        problem = users.session_mismatch(user, users.session_account(db, user.get("id")))
+    if problem:
+        sign_out(notice=problem)
+        return None
+    return user
+
+
+def user_for_write() -> dict[str, Any] | None:
+    """Call first in every widget callback that writes: the session's user when it is still
+    signed in, not idle and matching its account, and then (only then) counted as activity; None
+    after signing the session out. A tap that arrives after the idle time-out is therefore refused,
+    not taken as activity that revives the session (the tap is not saved; the sign-in screen says
+    why)."""
+    user = current_user()
+    if user is not None:
+        touch()
     return user
 
 
@@ -162,7 +189,7 @@ def render_sign_in() -> None:
 def _start_session(user: dict[str, Any]) -> None:
     for key in list(st.session_state.keys()):
         del st.session_state[key]
-    st.session_state[USER_KEY] = {k: user[k] for k in ("id", "username", "role", "site_id")}
+    st.session_state[USER_KEY] = {k: user.get(k) for k in users.SESSION_FIELDS}
     touch()
 
 
@@ -265,5 +292,5 @@ def _idle_check() -> None:
     if st.session_state.get(USER_KEY) and is_idle(
         st.session_state.get(ACTIVITY_KEY), time.time(), idle_timeout_seconds()
     ):
-        sign_out(notice="You were signed out after a period of inactivity. Please sign in again.")
+        sign_out(notice=IDLE_NOTICE)
         st.rerun(scope="app")
