@@ -38,7 +38,9 @@ may_rate = user["role"] in ("rater", "pi")
 if not rows:
     st.info("Nothing is due: no active participant has a timepoint due now or next.")
 for index, row in enumerate(rows):
-    when = local_time(row.due_at.strftime("%Y-%m-%dT%H:%M:%SZ"), protocol.timezone) if row.due_at else "not yet scheduled"
+    # Without a due time the anchor (an infusion) is not logged yet: say so, not "due not yet scheduled".
+    when = (f"due {local_time(row.due_at.strftime('%Y-%m-%dT%H:%M:%SZ'), protocol.timezone)}" if row.due_at
+            else "not yet scheduled: its time follows from the infusion start, once logged")
     infusion = f" · infusion {row.infusion_number}" if row.infusion_number else ""
     with st.container(border=True, key=f"work-{index}"):
         st.markdown(f"**{row.participant}** · {row.label}{infusion} · {STATE_BADGES[row.state]}")
@@ -46,7 +48,7 @@ for index, row in enumerate(rows):
         if row.window_start and row.window_end:
             window = (f" · window {local_time(row.window_start.strftime('%Y-%m-%dT%H:%M:%SZ'), protocol.timezone, '%d %b %H:%M')}"
                       f" – {local_time(row.window_end.strftime('%Y-%m-%dT%H:%M:%SZ'), protocol.timezone, '%d %b %H:%M')}")
-        st.caption(f"due {when}{window}{' · provisional' if row.provisional else ''}")
+        st.caption(f"{when}{window}{' · provisional' if row.provisional else ''}")
         columns = st.columns(max(len(row.scales), 1))
         for column, scale_id in zip(columns, row.scales, strict=False):
             definition = registry()[scale_id]

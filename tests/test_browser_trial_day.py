@@ -30,6 +30,7 @@ the way (Participants, Screening, Infusion day, Assessments, Trajectory).
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -41,7 +42,7 @@ from argon2 import PasswordHasher
 from playwright.sync_api import Locator, Page, expect
 
 from db import alerts, assessments, audit, clinical, participants, screening, selfreport, sites, users, visits
-from db.clock import format_utc
+from db.clock import format_utc, parse_utc
 from db.connection import unit_of_work
 from db.migrations import init_database
 from db.permissions import system_actor
@@ -80,7 +81,6 @@ SIGN_PASSWORD = "Your password, to sign as the rater (meaning: authored)"
 MADRS = "MADRS — Montgomery–Åsberg Depression Rating Scale"
 BASELINE = timepoint_label(PROTOCOL, "baseline")
 MIN_40 = timepoint_label(PROTOCOL, "min_40")
-MIN_80 = timepoint_label(PROTOCOL, "min_80")
 LATE_TOGGLE = "Rated earlier (paper source / entered after the fact)"
 LATE_REASON = "Reason for entering it later (required when more than 60 minutes after it was rated)"
 VITALS_LATE_REASON = ("Reason for entering this reading later (required when more than 60 minutes after it "
@@ -132,7 +132,8 @@ def seed(db_path: Path) -> SimpleNamespace:
 def day_part(db_path: Path, offset: timedelta) -> Iterator[SimpleNamespace]:
     """A server over `db_path` whose clock runs `offset` behind the real one (none for zero);
     yields it with `now()`, the server's now."""
-    env = {} if not offset else {"PYTHONPATH": str(CLOCKSHIFT),
+    path = os.pathsep.join(p for p in (str(CLOCKSHIFT), os.environ.get("PYTHONPATH", "")) if p)
+    env = {} if not offset else {"PYTHONPATH": path,
                                  "SCALEBOOK_TEST_CLOCK_OFFSET_MINUTES": str(offset.total_seconds() / 60)}
     with running_app(db_path, env) as server:
         yield SimpleNamespace(url=server.url, server=server, now=lambda: datetime.now(UTC) + offset)
@@ -256,6 +257,7 @@ def minute(moment: datetime) -> datetime:
 # --------------------------------------------------------------------------- the day
 
 
+@pytest.mark.timeout(600)  # three servers and some 200 taps: about 3 minutes, more on a loaded 2-core machine
 def test_a_whole_trial_day_puts_every_datum_on_its_record(browser, tmp_path):
     db_path = tmp_path / "trial-day.db"
     staff = seed(db_path)
@@ -286,6 +288,10 @@ def morning(db_path: Path, coordinator: Page, rater: Page) -> None:
             fill_in_form(coordinator, "Participant code (pseudonymous; never a name)", code)
             click_button(coordinator, "Enrol")
             expect_text(coordinator, f"Participant {code} enrolled at LON.")
+        with unit_of_work(db_path, write=False) as db:
+            enrolled = parse_utc(participants.find_participant(db, "KET-001")["created_at"])
+        assert abs(enrolled - part.now()) < timedelta(minutes=5), (
+            "the server's clock was not set back: tests/clockshift/sitecustomize.py was not loaded")
 
         # Screening: KET-001 first, then KET-002 (nothing of KET-001's is pre-filled for it).
         open_page(coordinator, "Eligibility screening")
@@ -301,6 +307,7 @@ def morning(db_path: Path, coordinator: Page, rater: Page) -> None:
         expect_text(rater, "Today's worklist")
         card = work_card(rater, "KET-001", BASELINE)
         expect(card).to_have_count(1)
+        expect(card).to_contain_text("not yet scheduled: its time follows from the infusion start")
         snap(rater, "trial-day-1-worklist-baseline")
         with expect_rerun(rater):
             card.get_by_role("button", name="Rate MADRS").tap()
@@ -355,6 +362,12 @@ def morning(db_path: Path, coordinator: Page, rater: Page) -> None:
         notice = rater.locator(".st-key-handback-notice")
         expect(notice).to_contain_text("KET-001 answered a safety item")
         click_button(rater, "I have seen this and will act on it")
+        open_page(rater, "Self-report")  # the submitted PHQ-9 is listed for KET-001 only
+        choose(rater, "Participant", "KET-001")
+        expect(rater.locator("[data-testid=stTable]")).to_contain_text("PHQ-9")
+        choose(rater, "Participant", "KET-002")
+        expect_text(rater, "Self-reports of KET-002")
+        expect(rater.locator("[data-testid=stTable]")).to_have_count(0)
         expect_no_exception(rater)
 
 
@@ -363,7 +376,9 @@ def infusion(db_path: Path, coordinator: Page, rater: Page) -> datetime:
     with day_part(db_path, INFUSION) as part:
         sign_in(coordinator, part.url, "cora")
         open_page(coordinator, "Infusion day")
-        assert participant_shown(coordinator) == "KET-001"
+        choose(coordinator, "Participant", "KET-002")  # still pending: cannot be dosed
+        expect_text(coordinator, "This participant cannot be dosed")
+        choose(coordinator, "Participant", "KET-001")
         expect_text(coordinator, "Start infusion 1")
         set_number(coordinator, "Weight (kg)", 72.5)
         started = minute(part.now() - STARTED_AGO)
@@ -429,7 +444,7 @@ def afternoon(db_path: Path, coordinator: Page, rater: Page, pi: Page, started: 
         rate_items(rater, PAPER_MADRS_40)
         sign_and_submit(rater)
 
-        # The coordinator: the paper vital-signs reading of the 15-minute slot, and the nausea over.
+        # The coordinator types in the paper vital-signs reading of the 15-minute slot.
         sign_in(coordinator, part.url, "cora")
         open_page(coordinator, "Infusion day")
         assert participant_shown(coordinator) == "KET-001"
@@ -454,7 +469,8 @@ def afternoon(db_path: Path, coordinator: Page, rater: Page, pi: Page, started: 
             with expect_rerun(coordinator):
                 missed.get_by_role("button", name="Save reason").tap()
             expect_text(coordinator, f"Reason recorded for KET-001 · {timepoint_label(PROTOCOL, name)}.")
-        expect(work_card(coordinator, "KET-001", timepoint_label(PROTOCOL, "min_120"))).to_contain_text("due now")
+        expect(work_card(coordinator, "KET-001", timepoint_label(PROTOCOL, "min_120"))).to_contain_text(
+            re.compile("due now|overdue"))  # its window opened 110 minutes after the start
         snap(coordinator, "trial-day-3-worklist-afternoon")
 
         # KET-002 withdraws before any baseline; KET-001's record shows its missed visits.
