@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_storage.py
 	$(BIN)/python bench/bench_form.py
 	$(BIN)/python bench/bench_analytics.py
+	$(BIN)/python bench/bench_exports.py
 
 clean:
 	rm -rf $(VENV)

@@ -723,7 +723,10 @@ def init_database(path=None) -> int:
     try:
         version = migrate(db)
         if str(target) != ":memory:":
-            integrity.ensure_anchor(db, target)
+            # Under the database's write lock: processes starting at once create the key and
+            # witness once, and none checks a witness another is still creating.
+            with transaction(db):
+                integrity.ensure_anchor(db, target)
             problems = integrity.check_database(db, target)
             if problems:
                 raise StorageError(
