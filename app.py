@@ -6,7 +6,14 @@ draft at /rate?assessment=12 after a reload) is the page that runs, and that pag
 guard themselves because Streamlit can serve a file under pages/ by URL before this script has
 ever run; a signed-out visitor is given every page (each shows only the sign-in form), a
 signed-in one only the pages of their role.
+
+`streamlit run app.py` imports this file once as the web server's module: `app` at the bottom is
+the ASGI app (ui/server.py: the headers that keep other sites from framing Scalebook, the
+metrics endpoint closed). Every session then runs the file as the script (`__main__`), which is
+`main()`.
 """
+
+from pathlib import Path
 
 import streamlit as st
 
@@ -17,16 +24,32 @@ from ui.session import current_user, ensure_database
 from ui.study import current_protocol
 from ui.warmup import start_warmup
 
-st.set_page_config(page_title="Scalebook", page_icon=":material/assignment:", layout="centered")
+FAVICON = Path(__file__).resolve().parent / "ui" / "favicon.svg"
 
-if participant_mode_active():
-    # A participant (kiosk hand-over or one-time link) reaches one page and nothing else.
-    st.navigation([st.Page("pages/self_report.py", title="Questionnaire", url_path="questionnaire")],
-                  position="hidden").run()
-    st.stop()
 
-ensure_database()
-start_warmup(str(database_path()), current_protocol())  # once per server process: see ui/warmup.py
-user = current_user()
-specs = pages_for_role(user["role"]) if user else list(PAGES.values())
-st.navigation([st.Page(s.path, title=s.title, icon=s.icon, url_path=s.id) for s in specs], position="hidden").run()
+def main() -> None:
+    """One run of the app for one session: the page asked for, or the sign-in screen."""
+    # The tab icon is a file of ours, sent inline: a ":material/...:" page icon is fetched from
+    # fonts.gstatic.com by every browser that opens the app (issue 13 item 14).
+    st.set_page_config(page_title="Scalebook", page_icon=str(FAVICON), layout="centered")
+
+    if participant_mode_active():
+        # A participant (kiosk hand-over or one-time link) reaches one page and nothing else.
+        st.navigation([st.Page("pages/self_report.py", title="Questionnaire", url_path="questionnaire")],
+                      position="hidden").run()
+        st.stop()
+
+    ensure_database()
+    start_warmup(str(database_path()), current_protocol())  # once per server process: see ui/warmup.py
+    user = current_user()
+    specs = pages_for_role(user["role"]) if user else list(PAGES.values())
+    st.navigation([st.Page(s.path, title=s.title, icon=s.icon, url_path=s.id) for s in specs], position="hidden").run()
+
+
+if __name__ == "__main__":
+    main()
+else:
+    # Written out as st.App(...): `streamlit run` finds the ASGI app by reading this file.
+    from ui.server import middleware
+
+    app = st.App(__file__, middleware=middleware())

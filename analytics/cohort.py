@@ -524,8 +524,11 @@ def _table_row(protocol: Protocol, cohort: Cohort, p: Participant, outcome: Scal
 
 
 def to_csv(frame: pd.DataFrame) -> bytes:
-    """UTF-8 CSV (with a byte-order mark so spreadsheet programs read the '≥' and 'é' right)."""
-    return frame.to_csv(index=False).encode("utf-8-sig")
+    """UTF-8 CSV (with a byte-order mark so spreadsheet programs read the '≥' and 'é' right), text
+    neutralised against spreadsheet formulas by the one rule every CSV follows (exports/csvout.py)."""
+    from exports.csvout import frame_csv
+
+    return frame_csv(frame)
 
 
 def forget_memos() -> None:

@@ -131,7 +131,7 @@ def build_db(args, path: Path) -> dict[str, int]:
         create_site(db, system, "S1", "Bench site")
         rater = create_user(db, system, "bench.rater", "rater", "benchmark password", site="S1")
         create_user(db, system, "bench.rater2", "rater", "benchmark password", site="S1")
-        pi = create_user(db, system, "bench.pi", "pi", "benchmark password")
+        pi = create_user(db, system, "bench.pi", "pi", "benchmark password", all_sites=True)
         protocol_hash = "sha256:bench"
     definitions = {s: get_scale(s) for s in SCALES}
     scored_cache: dict[tuple, tuple] = {}

@@ -12,6 +12,7 @@ import getpass
 import sqlite3
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import NoReturn
 
 from db import audit, integrity, users
@@ -21,6 +22,7 @@ from db.errors import StorageError
 from db.migrations import LATEST_VERSION, init_database, require_latest
 from db.permissions import ROLES, system_actor
 from db.sites import create_site
+from scales.cli_input import argument_problems, unexpected_error_line
 from scales.errors import ScaleError
 
 
@@ -49,11 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
     add = commands.add_parser(
         "adduser", help="create an account",
         description="Create an account. The password is read from standard input when it is not a terminal "
-        "(first line), or asked twice when it is. The site is created if it does not exist yet.",
+        "(first line, UTF-8), or asked twice when it is: 10 to 128 characters, no NUL, not the user name, not a "
+        "common or repetitive password. The site is created if it does not exist yet.",
     )
     add.add_argument("username", metavar="USERNAME", help="sign-in name (letters, digits, '.', '_', '-', '@')")
     add.add_argument("--role", required=True, choices=ROLES, help="what the account may do")
-    add.add_argument("--site", metavar="SITE", help="site code; omit for an account that works across sites")
+    where = add.add_mutually_exclusive_group(required=True)  # never all sites by omission (issue 13 item 15)
+    where.add_argument("--site", metavar="SITE", help="code of the site the account works at")
+    where.add_argument("--all-sites", action="store_true",
+                       help="the account is tied to no site: it sees and changes every site's participants")
     add.set_defaults(run=_adduser)
 
     backup = commands.add_parser(
@@ -90,8 +96,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _existing_db(args):
+def _database_file(args):
+    """The database path; a directory is refused by name (SQLite would only say 'unable to open
+    database file')."""
     path = database_path(args.db)
+    if path.is_dir():
+        raise StorageError(f"{path} is a directory, not a database file; give the file, e.g. {path / 'scalebook.db'}")
+    return path
+
+
+def _not_a_directory(path: str, what: str) -> None:
+    if Path(path).is_dir():
+        raise StorageError(f"{path} is a directory; give the {what} file")
+
+
+def _existing_db(args):
+    path = _database_file(args)
     if not path.exists():
         raise StorageError(f"no database at {path}; run `python -m db init` first (or set {ENV_VAR})")
     db = connect(path)
@@ -104,7 +124,7 @@ def _existing_db(args):
 
 
 def _init(args) -> int:
-    path = database_path(args.db)
+    path = _database_file(args)
     existed = path.exists()
     version = init_database(path)
     print(f"{'migrated' if existed else 'created'} {path}: schema version {version} (latest is {LATEST_VERSION})")
@@ -112,14 +132,34 @@ def _init(args) -> int:
 
 
 def _read_password(username: str) -> str:
+    """The new password: the first line of standard input when it is not a terminal, else typed
+    twice. A line is read as bytes and decoded here, at most as many bytes as the longest allowed
+    password can take, so bytes that are not UTF-8 and a line of megabytes get a message (not a
+    traceback, and not a megabyte in memory); users.check_password then applies the policy
+    (length, NUL, common passwords) before anything is hashed."""
     if not sys.stdin.isatty():
-        line = sys.stdin.readline()
+        limit = 4 * users.MAX_PASSWORD_LENGTH + 2  # 4 bytes per character at most in UTF-8, and "\r\n"
+        stream = getattr(sys.stdin, "buffer", sys.stdin)
+        line = stream.readline(limit + 1)
+        if len(line) > limit:
+            raise StorageError(f"the password on standard input is longer than {users.MAX_PASSWORD_LENGTH} "
+                               "characters (the most a password may have); nothing was created")
+        if isinstance(line, bytes):
+            try:
+                line = line.decode("utf-8")
+            except UnicodeDecodeError:
+                raise StorageError("the password on standard input is not UTF-8 text; write it in UTF-8 (or type "
+                                   "it at the prompt); nothing was created") from None
         password = line[:-1] if line.endswith("\n") else line
         if not password:
             raise StorageError("no password on standard input; pipe it in, e.g. `printf '%s\\n' \"$PW\" | ...`")
         return password.removesuffix("\r")
-    first = getpass.getpass(f"Password for {username}: ")
-    second = getpass.getpass("Repeat the password: ")
+    try:
+        first = getpass.getpass(f"Password for {username}: ")
+        second = getpass.getpass("Repeat the password: ")
+    except UnicodeDecodeError:
+        raise StorageError("the terminal sent a password that is not UTF-8 text; set a UTF-8 locale and try "
+                           "again; nothing was created") from None
     if first != second:
         raise StorageError("the two passwords differ; nothing was created, try again")
     return first
@@ -134,7 +174,8 @@ def _adduser(args) -> int:
             if args.site and not db.execute("SELECT 1 FROM sites WHERE code = ?", [args.site]).fetchone():
                 create_site(db, actor, args.site)
                 print(f"created site {args.site}", file=sys.stderr)
-            user = users.create_user(db, actor, args.username, args.role, password, site=args.site)
+            user = users.create_user(db, actor, args.username, args.role, password, site=args.site,
+                                     all_sites=args.all_sites)
     finally:
         db.close()
     print(f"created user {user['username']} ({user['role']}{', site ' + args.site if args.site else ''})")
@@ -142,6 +183,7 @@ def _adduser(args) -> int:
 
 
 def _backup(args) -> int:
+    _not_a_directory(args.dest, "backup")
     info = backup_database(args.dest, args.db, overwrite=args.force)
     print(f"backed up to {info['path']}: {info['bytes']} bytes, schema version {info['schema_version']}, "
           f"{info['audit_events']} audit events, integrity {info['integrity']}")
@@ -149,6 +191,8 @@ def _backup(args) -> int:
 
 
 def _restore(args) -> int:
+    _not_a_directory(args.src, "backup")
+    _database_file(args)
     info = restore_database(args.src, args.db, overwrite=args.force, anchor_of=args.anchor_of)
     print(f"restored {args.src} into {info['path']}: schema version {info['schema_version']}, "
           f"{info['audit_events']} audit events, integrity {info['integrity']}")
@@ -156,7 +200,7 @@ def _restore(args) -> int:
 
 
 def _verify(args) -> int:
-    path = database_path(args.db)
+    path = _database_file(args)
     db = _existing_db(args)
     try:
         broken = audit.verify_audit(db)
@@ -186,6 +230,11 @@ def _verify(args) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if problems := argument_problems(argv):
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
@@ -195,3 +244,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; nothing more was done", file=sys.stderr)
         return 130
+    except Exception as exc:  # a case no check foresaw: still one line, never a traceback
+        print(unexpected_error_line(exc), file=sys.stderr)
+        return 1

@@ -39,6 +39,7 @@ from sqlite_utils import Database
 from db import _sql, audit, clock
 from db.baseline import baseline_rating
 from db.connection import transaction
+from db.deviations import insert_deviation
 from db.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from db.participants import get_participant
 from db.permissions import authorize
@@ -253,20 +254,6 @@ def infusion_warnings(db: Database, protocol: Protocol, participant_id: int, num
     return _infusion_warnings(db, protocol, get_participant(db, participant_id), number, started)
 
 
-def _record_deviation(db: Database, who: Mapping[str, Any], participant_id: int, kind: str, timepoint: str,
-                      description: str, reason: str | None) -> dict[str, Any]:
-    """Insert and audit one protocol deviation inside the caller's transaction."""
-    cursor = db.execute(
-        "INSERT INTO protocol_deviations (participant_id, timepoint, kind, description, reason, recorded_by, "
-        "recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [participant_id, timepoint, kind, description, reason, who.get("id"), clock.utc_now()],
-    )
-    audit.record(db, who, "deviation.record", "protocol_deviation", cursor.lastrowid, reason=reason,
-                 new={"kind": kind, "timepoint": timepoint, "description": description},
-                 participant_id=participant_id)
-    return _sql.one(db, "SELECT * FROM protocol_deviations WHERE id = ?", [cursor.lastrowid])
-
-
 def record_infusion(
     db: Database,
     actor: Mapping[str, Any],
@@ -350,7 +337,8 @@ def record_infusion(
             [participant["id"], *values.values(), who["id"], now, now],
         )
         audit.record(db, who, "infusion.create", "infusion", cursor.lastrowid, new=values, participant_id=participant["id"])
-        deviations = [_record_deviation(db, who, participant["id"], w.kind, w.timepoint, w.problem, reasons[w.kind])
+        deviations = [insert_deviation(db, who, participant["id"], w.timepoint, w.problem, kind=w.kind,
+                                     reason=reasons[w.kind])
                       for w in warnings]
         return _sql.one(db, "SELECT * FROM infusions WHERE id = ?", [cursor.lastrowid]) | {"deviations": deviations}
 

@@ -60,8 +60,7 @@ def connect(path: str | os.PathLike[str] | None = None) -> Database:
     memory = str(target) == ":memory:"
     if not memory:
         target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.exists():  # a new database file is readable by its owner only (SQLite's -wal follows)
-            os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o600))
+        _owner_only(target)
     # isolation_level=None: the sqlite3 module never opens transactions behind our back; every
     # transaction in this package is an explicit BEGIN IMMEDIATE / SAVEPOINT (see transaction()).
     conn = sqlite3.connect(str(target), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
@@ -77,6 +76,24 @@ def connect(path: str | os.PathLike[str] | None = None) -> Database:
     except sqlite3.Error as exc:
         conn.close()
         raise _translate(exc) from None
+
+
+def _owner_only(target: Path) -> None:
+    """A new database file is created readable and writable by its owner only (0600, whatever the
+    umask); SQLite gives the -wal and -shm files it creates the database file's mode. A database
+    file that others may read (one made before this rule, or copied in by hand) is tightened to
+    0600 on its next connection, with its -wal and -shm; a file of another owner is left as it is."""
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o600))
+        return
+    if mode & 0o077:
+        for path in (target, Path(f"{target}-wal"), Path(f"{target}-shm")):
+            try:
+                os.chmod(path, 0o600)
+            except (FileNotFoundError, PermissionError):
+                pass
 
 
 def _ensure_wal(conn: sqlite3.Connection) -> None:

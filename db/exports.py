@@ -35,7 +35,7 @@ from sqlite_utils import Database
 from db import _sql, audit
 from db.connection import transaction
 from db.errors import NotFoundError, PermissionDeniedError
-from db.permissions import SYSTEM, allowed, authorize
+from db.permissions import allowed, authorize
 from db.sites import get_study
 
 #: When a rating happened (the same expression db.analytics and db.baseline use).
@@ -275,7 +275,7 @@ def record_export(db: Database, actor: Mapping[str, Any], kind: str, counts: Map
     transaction (or the caller's). The actor is checked again here: the account still exists, is
     active and may export; the system actor of the command line may."""
     with transaction(db):
-        who = dict(actor) if actor.get("role") == SYSTEM else authorize(db, actor, "export.read")
+        who = authorize(db, actor, "export.read")  # the system actor too: only the one system_actor() made
         new = {"kind": kind, "site": site, "blinded": bool(blinded), "records": dict(counts),
                "total_records": int(sum(counts.values())), "destination": destination, **(details or {})}
         return audit.record(db, who, EXPORT_ACTION, "export", kind, new=new)

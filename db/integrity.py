@@ -45,6 +45,7 @@ from typing import Any
 
 from db import clock
 from db.errors import StorageError
+from scales.jsonfiles import parse_json_bytes
 
 KEY_ENV = "SCALEBOOK_AUDIT_KEY_FILE"
 GENESIS_HASH = "0" * 64
@@ -167,7 +168,7 @@ def read_witness(db_path: str | os.PathLike[str], key: bytes) -> tuple[list[dict
     entries, problems = [], []
     for number, line in enumerate(data.splitlines(), 1):
         try:
-            entry = json.loads(line)
+            entry = parse_json_bytes(line)  # strict: a line nested 100,000 deep is "not valid", not a crash
             ok = isinstance(entry, dict) and hmac.compare_digest(str(entry.get("mac", "")), _mac(key, entry))
         except (ValueError, KeyError, TypeError):
             ok = False
@@ -187,7 +188,7 @@ def _last_entry(fd: int, key: bytes) -> dict[str, Any] | None:
     start = max(0, size - 4096)
     tail = os.pread(fd, size - start, start).splitlines()
     try:
-        entry = json.loads(tail[-1])
+        entry = parse_json_bytes(tail[-1])
         if hmac.compare_digest(str(entry.get("mac", "")), _mac(key, entry)):
             return entry
     except (ValueError, KeyError, TypeError, AttributeError, IndexError):

@@ -673,6 +673,36 @@ def m007_no_deletes_of_clinical_records(db: Database) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# m008: a self-report link is held by one browser at a time (issue 13 item 6)
+# ---------------------------------------------------------------------------------------------
+
+_HOLDER_FIXED = ("CONFLICT: a self-report link stays with the browser that took it first; make a new link for "
+                 "another device")
+
+M008 = [
+    # The SHA-256 of the holder secret of the browser that took the link first (db.tokens.claim_link);
+    # the secret itself stays with that browser. NULL: nobody has taken the link yet.
+    "ALTER TABLE self_report_tokens ADD COLUMN holder_hash TEXT "
+    "CHECK (holder_hash IS NULL OR (length(holder_hash) = 64 AND holder_hash NOT GLOB '*[^0-9a-f]*'))",
+    f"ALTER TABLE self_report_tokens ADD COLUMN held_at TEXT {_ts('held_at')} "
+    "CHECK ((held_at IS NULL) = (holder_hash IS NULL))",
+    "CREATE UNIQUE INDEX idx_tokens_holder ON self_report_tokens(holder_hash) WHERE holder_hash IS NOT NULL",
+    # Once taken, a link stays with its first holder: another device needs a new link.
+    f"""CREATE TRIGGER self_report_tokens_holder_fixed BEFORE UPDATE OF holder_hash, held_at ON self_report_tokens
+       WHEN OLD.holder_hash IS NOT NULL
+            AND (NEW.holder_hash IS NOT OLD.holder_hash OR NEW.held_at IS NOT OLD.held_at)
+       BEGIN SELECT RAISE(ABORT, '{_HOLDER_FIXED}'); END""",
+]
+
+
+@_step
+def m008_link_holder(db: Database) -> None:
+    """A self-report link is held by the first browser that takes it: the hash of that browser's
+    holder secret and when it took the link, fixed once set (a trigger refuses any change)."""
+    _run(db, M008)
+
+
+# ---------------------------------------------------------------------------------------------
 
 LATEST_VERSION = len(STEP_NAMES)
 

@@ -1,15 +1,23 @@
 """Who may do what: roles, the action table, and the checks every write function makes.
 
-Every write function in db/ takes an `actor` (a dict with at least `id`, `username`, `role`;
+Every write function in db/ takes an `actor` (a mapping with at least `id`, `username`, `role`;
 `users.authenticate` returns one) and calls `authorize` before touching anything. Pages check
 roles too, to decide what to draw, but the check that counts is this one, because it runs on
 every route to the data.
 
-Two actors are not accounts:
-- a *participant* in self-report mode (`tokens.redeem_token` returns one): may answer and
-  complete the questionnaires their link opens (its set of assessments), and nothing else;
+No role is taken on trust from a mapping `authorize` did not load (issue 13 item 15). For a
+staff account the role, site and active flag are re-read from the users table by id on every
+call, and the caller's claimed role must still match. Two actors are not accounts, and exist only
+as `Actor` objects, which only the loaders below make (a plain dict saying role "system" or
+"participant", e.g. one rebuilt from a session, a form or a file, is refused):
+- a *participant* in self-report mode (`participant_actor`, called by `tokens.redeem_token`):
+  may answer and complete the questionnaires their link opens (its set of assessments), and
+  nothing else; the link is checked against the database on every call as well;
 - the *system* actor of the command line (`system_actor()`): account and site administration
   by whoever can run `python -m db` on the server (who can already read the file).
+
+Who may read the audit trail (a record's history, the certified copy of a participant's record)
+is one rule, `may_read_audit`, which every page that shows audit history asks.
 
 `require(actor, action)` is the pure role check. `authorize(db, actor, action, ...)` adds what
 only the database knows: the account still exists, is active and still has that role (a role
@@ -20,7 +28,8 @@ belongs to the actor's site, and a participant's link is still valid and is for 
 from __future__ import annotations
 
 import getpass
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from sqlite_utils import Database
@@ -67,12 +76,82 @@ def allowed(role: str, action: str) -> bool:
     return role in PERMISSIONS.get(action, frozenset())
 
 
+def may_read_audit(actor: Mapping[str, Any] | str | None) -> bool:
+    """Whether this actor (or role) may read audit history: an assessment's history on the
+    Assessments page, the certified copy of a participant's record on the trajectory page, and
+    any other view of audit events. The one rule every page asks, so no page shows the trail to
+    a role another page refuses it to."""
+    role = actor.get("role") if isinstance(actor, Mapping) else actor
+    return isinstance(role, str) and allowed(role, "audit.read")
+
+
+_LOADER = object()  # the key only this module's loaders hold
+
+
+class Actor(Mapping[str, Any]):
+    """An actor that is not an account (the system or a participant), made only by this module's
+    loaders (`system_actor`, `participant_actor`). Read-only: a copy (`dict(actor)`, `{**actor}`)
+    is a plain dict, which `authorize` and `require` refuse for these roles, so a mapping built
+    anywhere else cannot claim the system's or a participant's rights."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: Mapping[str, Any], *, _key: object = None) -> None:
+        if _key is not _LOADER:
+            raise TypeError("an Actor is made only by db.permissions.system_actor or participant_actor")
+        object.__setattr__(self, "_fields", MappingProxyType(dict(fields)))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("an Actor is read-only")
+
+    def __getitem__(self, key: str) -> Any:
+        return self._fields[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def __repr__(self) -> str:
+        return f"Actor({dict(self._fields)!r})"
+
+    def __reduce__(self):
+        raise TypeError("an Actor cannot be pickled: load it again (system_actor, or redeem the link)")
+
+
+def participant_actor(fields: Mapping[str, Any]) -> Actor:
+    """The participant actor of a redeemed self-report link (called by db.tokens.redeem_token only,
+    with the token's row as just read; `authorize` re-checks the link on every call anyway)."""
+    if fields.get("role") != PARTICIPANT:
+        raise ValueError("participant_actor needs role 'participant'")
+    return Actor(fields, _key=_LOADER)
+
+
+def _untrusted(actor: Mapping[str, Any]) -> str | None:
+    """Why a mapping may not act as the system or a participant (None when it may, or is staff)."""
+    role = actor.get("role")
+    if role == SYSTEM and not isinstance(actor, Actor):
+        return ("the system actor comes only from db.permissions.system_actor (the command line); a mapping that "
+                "says role 'system' is not trusted")
+    if role == PARTICIPANT and not isinstance(actor, Actor):
+        return ("this self-report session is not valid: a participant acts only through the link it opened "
+                "(db.tokens.redeem_token); open the link again")
+    return None
+
+
 def require(actor: Mapping[str, Any] | None, action: str) -> None:
-    """Raise PermissionDeniedError unless the actor's role may perform `action`."""
+    """Raise PermissionDeniedError unless the actor's role may perform `action`.
+
+    The pure role check, a pre-check only: a staff role is confirmed against the database by
+    `authorize`, which every write calls."""
     if action not in PERMISSIONS:
         raise PermissionDeniedError(f"unknown action '{action}'; known actions: {', '.join(sorted(PERMISSIONS))}")
     if not isinstance(actor, Mapping) or not actor.get("username") or not actor.get("role"):
         raise PermissionDeniedError("no signed-in user: sign in first (the actor needs an id, username and role)")
+    problem = _untrusted(actor)
+    if problem:
+        raise PermissionDeniedError(problem)
     role = actor["role"]
     if not allowed(role, action):
         who = sorted(PERMISSIONS[action])
@@ -82,14 +161,14 @@ def require(actor: Mapping[str, Any] | None, action: str) -> None:
         )
 
 
-def system_actor(name: str | None = None, channel: str = "cli") -> dict[str, Any]:
+def system_actor(name: str | None = None, channel: str = "cli") -> Actor:
     """The actor of the command line (named after the operating-system user running it) or of
     another trusted set-up path (`channel`, e.g. the first-run screen), as the audit trail shows it."""
     try:
         who = name or getpass.getuser()
     except Exception:  # no user name in a bare container
         who = "unknown"
-    return {"id": None, "username": f"{channel}:{who}", "role": SYSTEM, "site_id": None}
+    return Actor({"id": None, "username": f"{channel}:{who}", "role": SYSTEM, "site_id": None}, _key=_LOADER)
 
 
 def authorize(
@@ -100,16 +179,18 @@ def authorize(
     site_id: int | None = None,
     participant_id: int | None = None,
     assessment_id: int | None = None,
-) -> dict[str, Any]:
+) -> Mapping[str, Any]:
     """`require` plus the checks against the database; returns the actor as stored now.
 
-    For staff the returned dict is the account row (id, username, role, site_id), so callers
-    attribute changes to the account as it is, not as the session remembered it.
+    For staff the returned dict is the account row (id, username, role, site_id), re-read by id,
+    so callers attribute changes to the account as it is, not as the session remembered it. The
+    system and participant actors must be the `Actor` objects their loaders made (they are
+    returned as they are, so a function that passes them on is authorized again the same way).
     """
     require(actor, action)
     role = actor["role"]
     if role == SYSTEM:
-        return dict(actor)
+        return actor
     if role == PARTICIPANT:
         return _authorize_participant(db, actor, action, participant_id, assessment_id)
     row = db.execute(
@@ -140,7 +221,7 @@ def authorize(
     return user
 
 
-def _authorize_participant(db, actor, action, participant_id, assessment_id) -> dict[str, Any]:
+def _authorize_participant(db, actor, action, participant_id, assessment_id) -> Mapping[str, Any]:
     """A participant's link opens its own participant's questionnaires, those of its set only,
     while it is neither revoked, used up nor expired: checked in the database on every call, so
     what the session remembers (the actor's list of assessment ids) grants nothing by itself."""
@@ -164,4 +245,7 @@ def _authorize_participant(db, actor, action, participant_id, assessment_id) -> 
         raise PermissionDeniedError("this questionnaire has already been submitted; thank you")
     if expires_at <= clock.utc_now():
         raise PermissionDeniedError("this self-report link has expired; ask the study team for a new one")
-    return dict(actor)
+    from db.tokens import check_actor  # db.tokens imports this module
+
+    check_actor(db, actor)  # one holder at a time (issue 13 item 6): once a browser holds the link, only it writes
+    return actor

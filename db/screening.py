@@ -31,8 +31,6 @@ from protocol import Protocol, ProtocolError, load_protocol
 from protocol.eligibility import decide
 from protocol.errors import EligibilityError
 
-DEVIATION_KINDS = ("outside_window", "other")
-
 
 def baseline_severity(db: Database, protocol: Protocol, participant_id: int) -> dict[str, Any] | None:
     """The baseline rating of the protocol's severity scale (id, timepoint, total, happened_at),
@@ -203,38 +201,3 @@ def require_eligible(db: Database, participant: Mapping[str, Any]) -> None:
                               f"is {state}")
 
 
-def record_deviation(
-    db: Database,
-    actor: Mapping[str, Any],
-    participant_id: int,
-    timepoint: str,
-    description: str,
-    *,
-    kind: str = "outside_window",
-    assessment_id: int | None = None,
-    minutes_early: float | None = None,
-    minutes_late: float | None = None,
-) -> dict[str, Any]:
-    """Record a protocol deviation (audited). Any staff member who records data may record one."""
-    if kind not in DEVIATION_KINDS:
-        raise ValidationError(f"unknown deviation kind {kind!r}; choose one of {', '.join(DEVIATION_KINDS)}")
-    description = _sql.text(description, "deviation description", max_len=1000)
-    timepoint = _sql.text(timepoint, "timepoint", max_len=64)
-    with transaction(db):
-        participant = get_participant(db, participant_id)
-        who = authorize(db, actor, "assessment.start", site_id=participant["site_id"])
-        cursor = db.execute(
-            "INSERT INTO protocol_deviations (participant_id, assessment_id, timepoint, kind, description, "
-            "minutes_early, minutes_late, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [participant["id"], assessment_id, timepoint, kind, description, minutes_early or None,
-             minutes_late or None, who.get("id"), clock.utc_now()],
-        )
-        audit.record(db, who, "deviation.record", "protocol_deviation", cursor.lastrowid, new=description,
-                     participant_id=participant["id"])
-        return _sql.one(db, "SELECT * FROM protocol_deviations WHERE id = ?", [cursor.lastrowid])
-
-
-def list_deviations(db: Database, participant_id: int | None = None) -> list[dict[str, Any]]:
-    if participant_id is None:
-        return _sql.many(db, "SELECT * FROM protocol_deviations ORDER BY id")
-    return _sql.many(db, "SELECT * FROM protocol_deviations WHERE participant_id = ? ORDER BY id", [participant_id])

@@ -12,11 +12,17 @@ Staff side:
 
 Participant side:
 - `open_link_set` returns the questionnaires of the participant actor's link (the token is
-  checked against the database first, so a revoked or expired link stops at the next tap). It
-  carries the answers, never a score: participants are not shown totals.
-Answers and completion go through db.assessments (save_draft_response, complete_assessment),
-whose permission check (db.permissions) lets a participant actor touch only its link's set;
-completing the last questionnaire of the set uses the link up (db.tokens.consume).
+  checked against the database first, so a revoked or expired link, or one another browser
+  holds, stops at the next tap). It carries the answers and each questionnaire's version, never
+  a score: participants are not shown totals.
+- `save_answer` and `submit_questionnaire` are the participant's only writes. Each first asks
+  db.tokens who may use the link now (only its holder: one browser at a time), then goes through
+  db.assessments (save_draft_response, complete_assessment), whose permission check
+  (db.permissions) lets a participant actor touch only its link's set. Both take the version
+  of the answers the screen showed (optimistic concurrency, as the clinician form): a copy of
+  the page open twice (two tabs of the holder) cannot overwrite or send answers it did not show;
+  the stale write is refused with `StaleAnswers` and writes nothing.
+Completing the last questionnaire of the set uses the link up (db.tokens.consume).
 """
 
 from __future__ import annotations
@@ -27,10 +33,10 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from db import _sql, clock, tokens
+from db import _sql, assessments, clock, tokens
 from db.assessments import find_assessment, start_assessment
 from db.connection import transaction
-from db.errors import ValidationError
+from db.errors import ConflictError, ValidationError
 from db.participants import get_participant
 from db.permissions import authorize
 from scales import get_scale, self_report_scale_ids
@@ -39,6 +45,9 @@ from scales.errors import ScaleError
 SELF_REPORT_MODES = tokens.SELF_REPORT_MODES
 
 
+class StaleAnswers(ConflictError):
+    """A participant write from a screen that showed an older copy of the answers (the page is
+    open twice, e.g. two tabs): nothing was saved; the page shows the answers stored now."""
 
 
 def _check_scales(scale_ids: Any) -> list[str]:
@@ -139,6 +148,61 @@ def open_link_set(db: Database, actor: Mapping[str, Any]) -> dict[str, Any]:
     return {"token": token, "site_code": site["code"] if site else None, "questionnaires": rows}
 
 
+def _shown_version(expected_version: Any) -> int:
+    if isinstance(expected_version, bool) or not isinstance(expected_version, int):
+        raise ValidationError(f"expected_version must be the version of the answers on screen, not {expected_version!r}")
+    return expected_version
+
+
+def _stale(db: Database, assessment_id: Any, expected_version: int) -> StaleAnswers | None:
+    row = _sql.one(db, "SELECT version FROM assessments WHERE id = ?", [assessment_id])
+    if row is None or row["version"] == expected_version:
+        return None
+    return StaleAnswers(
+        f"the answers of assessment {assessment_id} were changed in another window or on another device since this "
+        f"screen was drawn (it showed version {expected_version}, the stored copy is version {row['version']}); nothing "
+        f"was saved: look at the answers stored now and answer again"
+    )
+
+
+def save_answer(db: Database, actor: Mapping[str, Any], assessment_id: int, item_id: str, value: int | None,
+                expected_version: int) -> dict[str, Any]:
+    """Save one answer the participant tapped, in one transaction with its audit event (and any
+    safety alert it raises), only if this browser holds the link (db.tokens.require_holder) and
+    the answers on its screen (`expected_version`) are still the stored ones; returns the
+    assessment as stored now. The same answer tapped again is accepted as a no-op.
+    StaleAnswers (a ConflictError) when another window saved in between; LinkRefused when the
+    link no longer opens anything for this browser."""
+    expected = _shown_version(expected_version)
+    with transaction(db):
+        tokens.require_holder(db, actor)
+        try:
+            return assessments.save_draft_response(db, actor, assessment_id, item_id, value, expected_version=expected)
+        except ConflictError:
+            stale = _stale(db, assessment_id, expected)
+            if stale is None:
+                raise
+            raise stale from None
+
+
+def submit_questionnaire(db: Database, actor: Mapping[str, Any], assessment_id: int,
+                         expected_version: int) -> dict[str, Any]:
+    """Send (complete) one questionnaire with exactly the answers the check page showed
+    (`expected_version`): score, store, raise any safety alert, use the link up after the last
+    one, in one transaction; only from the browser that holds the link. StaleAnswers when the
+    answers changed in another window since the check page was drawn (nothing is sent)."""
+    expected = _shown_version(expected_version)
+    with transaction(db):
+        tokens.require_holder(db, actor)
+        try:
+            return assessments.complete_assessment(db, actor, assessment_id, expected)
+        except ConflictError:
+            stale = _stale(db, assessment_id, expected)
+            if stale is None:
+                raise
+            raise stale from None
+
+
 # ---------------------------------------------------------------------------------------------
 # staff side: reading
 # ---------------------------------------------------------------------------------------------
@@ -146,7 +210,8 @@ def open_link_set(db: Database, actor: Mapping[str, Any]) -> dict[str, Any]:
 
 def list_links(db: Database, participant_id: int) -> list[dict[str, Any]]:
     """Every link made for the participant, newest first, each with its "state" (active, used,
-    revoked, expired) and "questionnaires" ([{assessment_id, scale_id, timepoint, status}])."""
+    revoked, expired), "held" (a browser has taken it: only that browser can use it now) and
+    "questionnaires" ([{assessment_id, scale_id, timepoint, status}])."""
     pid = _sql.record_id(participant_id, "participant")
     rows = _sql.many(db, f"SELECT {tokens.PUBLIC_COLUMNS} FROM self_report_tokens WHERE participant_id = ? ORDER BY id DESC",
                      [pid])
@@ -162,6 +227,7 @@ def list_links(db: Database, participant_id: int) -> list[dict[str, Any]]:
         row["questionnaires"] = by_token.get(row["id"], [])
         row["assessment_ids"] = [m["assessment_id"] for m in row["questionnaires"]]
         row["state"] = tokens.token_state(row, now)
+        row["held"] = row["held_at"] is not None
     return rows
 
 

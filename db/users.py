@@ -6,8 +6,11 @@ milliseconds, so it runs before the write transaction opens, never while holding
 
 Sign-in failures count per account: after `MAX_FAILED_ATTEMPTS` in a row the account is locked
 for `LOCKOUT_MINUTES` (`locked_until`), and `authenticate` refuses even the right password until
-then. Every account creation, role change, deactivation, reactivation, password reset,
-successful sign-in, failed sign-in and lock-out is an audit event.
+then; single sign-on (`authenticate_identity`) is refused too while the lock lasts. Every account
+creation, role change, deactivation, reactivation, password reset, successful sign-in, failed
+sign-in (password or single sign-on) and lock-out is an audit event. The password rules are in
+db/passwords.py; the waits between sign-in attempts and the bound on concurrent password checks
+in db/signin_throttle.py.
 """
 
 from __future__ import annotations
@@ -20,15 +23,15 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlite_utils import Database
 
-from db import _sql, audit, clock
+from db import _sql, audit, clock, passwords
 from db.connection import transaction
 from db.errors import ConflictError, NotFoundError, ValidationError
+from db.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH  # noqa: F401  (part of this module's API)
 from db.permissions import ROLES, authorize, system_actor
 from db.sites import get_site
 
 MAX_FAILED_ATTEMPTS = 5
 LOCKOUT_MINUTES = 15
-MIN_PASSWORD_LENGTH = 10
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{1,63}$")
 
 #: The hasher in use; tests may swap in cheaper parameters (old hashes still verify, and are
@@ -57,18 +60,26 @@ def _check_role(role: Any) -> str:
 
 
 def check_password(password: Any, username: str | None = None) -> str:
-    """The password policy: at least MIN_PASSWORD_LENGTH characters, not blank, not the username."""
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long")
-    if not password.strip():
-        raise ValidationError("the password cannot be only spaces")
-    if username and password.strip().lower() == username.strip().lower():
-        raise ValidationError("the password cannot be the username")
-    return password
+    """The password policy for a new password (db.passwords.check_new_password): 10 to 128
+    characters, no NUL, not blank, not the username, not repetitive, not a common password.
+    Every path that sets a password calls it, before hashing."""
+    return passwords.check_new_password(password, username)
 
 
 def _site_id(db: Database, site: int | str | None) -> int | None:
     return None if site is None or site == "" else get_site(db, site)["id"]
+
+
+def _account_site(db: Database, site: int | str | None, all_sites: bool) -> int | None:
+    """The site id of a new account: the site chosen, or None when all sites were chosen explicitly."""
+    chosen = not (site is None or (isinstance(site, str) and not site.strip()))
+    if chosen and all_sites:
+        raise ValidationError(f"choose either site {site!r} or all sites for the account, not both; nothing was "
+                              "created")
+    if not chosen and all_sites is not True:
+        raise ValidationError("choose the account's site, or confirm “all sites” for an account that works with "
+                              "every site's participants; nothing was created")
+    return _site_id(db, site) if chosen else None
 
 
 def create_user(
@@ -78,17 +89,25 @@ def create_user(
     role: str,
     password: str,
     site: int | str | None = None,
+    *,
+    all_sites: bool = False,
 ) -> dict[str, Any]:
-    """Create an active account and return it (without the hash). ConflictError if the name is taken."""
+    """Create an active account and return it (without the hash). ConflictError if the name is taken.
+
+    The account's site is never a default (issue 13 item 15): give `site` (id or code) for an
+    account tied to one site, or `all_sites=True` for one that works with every site's
+    participants. Neither, or both, is a ValidationError: an account without a site sees and
+    changes every site, so that must be a decision, not a field left blank.
+    """
     username = _check_username(username)
     role = _check_role(role)
     check_password(password, username)
     password_hash = hasher.hash(password)
     with transaction(db):
         who = authorize(db, actor, "user.manage")
-        site_id = _site_id(db, site)
         if _sql.one(db, "SELECT id FROM users WHERE username = ?", [username]):
             raise ConflictError(f"user '{username}' already exists; choose another name or reset their password")
+        site_id = _account_site(db, site, all_sites)
         now = clock.utc_now()
         cursor = db.execute(
             "INSERT INTO users (username, role, site_id, password_hash, active, password_changed_at, created_at, "
@@ -116,7 +135,8 @@ def create_first_admin(db: Database, username: str, password: str) -> dict[str, 
     with transaction(db):
         if has_users(db):
             raise ConflictError("accounts already exist; sign in, or ask an administrator for an account")
-        return create_user(db, system_actor("first-run", channel="setup"), username, "admin", password)
+        return create_user(db, system_actor("first-run", channel="setup"), username, "admin", password,
+                           all_sites=True)
 
 
 def get_user(db: Database, user: int | str) -> dict[str, Any]:
@@ -163,13 +183,21 @@ def list_users(db: Database) -> list[dict[str, Any]]:
 
 def authenticate(db: Database, username: str, password: str) -> dict[str, Any] | None:
     """The account (a ready-made actor) when the name and password match an active, unlocked
-    account; None otherwise. Records the attempt; locks the account after repeated failures."""
+    account; None otherwise. Records the attempt; locks the account after repeated failures.
+
+    A password that cannot be one (db.passwords.typed_password_problem: over 128 characters, a
+    NUL, bytes that are not UTF-8) is a wrong password and is never hashed. The pages check it
+    first to say what is wrong (db.signin_throttle.password_sign_in); this is the backstop for
+    every other caller (the signature)."""
     if not isinstance(username, str) or not isinstance(password, str):
         return None
     name = username.strip()[:64]
     row = _sql.one(db, "SELECT id, username, role, password_hash, active, locked_until FROM users WHERE username = ?", [name])
-    # Verify even for an unknown name, so the response time does not reveal which names exist.
-    good = _verify(row["password_hash"] if row else _dummy_hash(), password)
+    if passwords.typed_password_problem(password) is None:
+        # Verify even for an unknown name, so the response time does not reveal which names exist.
+        good = _verify(row["password_hash"] if row else _dummy_hash(), password)
+    else:
+        good = False
     now = clock.utc_now()
     with transaction(db):
         if row is None:
@@ -226,7 +254,69 @@ def _dummy_hash() -> str:
 
 
 def _anonymous(name: str) -> dict[str, Any]:
-    return {"id": None, "username": name or "(blank)", "role": "anonymous"}
+    """The actor of a failed sign-in under a name no account has: the name as typed, with any
+    character that cannot be printed (a NUL, a line break) shown as '?'."""
+    printable = "".join(ch if ch.isprintable() else "?" for ch in name)
+    return {"id": None, "username": printable or "(blank)", "role": "anonymous"}
+
+
+def _verified(value: Any) -> bool:
+    """An OIDC `email_verified` claim that says yes: true, or the text "true" (some providers
+    send the claim as a string)."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def authenticate_identity(db: Database, identity: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """(account, None) for an identity an OIDC provider vouched for (single sign-on through
+    Streamlit's st.login), the account as `authenticate` returns it; (None, the message for the
+    sign-in screen) when it may not enter. A refusal is returned, not raised, so the caller's
+    unit of work commits its audit event.
+
+    The account is the active local account whose user name is the identity's e-mail address, so
+    roles and sites stay in Scalebook. The identity must carry `email_verified` true: an address
+    the provider has not verified proves nothing about who holds it. Single sign-on is no way
+    around the lock-out: an account that is locked after failed password sign-ins, or
+    deactivated, is refused here too. Every attempt is audited like a password sign-in ("login",
+    or "login.failed" with the reason), the reason naming single sign-on and the issuer; a
+    successful one also ends a run of failed password sign-ins, as a password sign-in does."""
+    email = identity.get("email")
+    name = email.strip()[:320] if isinstance(email, str) else ""
+    issuer = identity.get("iss")
+    via = f"single sign-on ({issuer})" if isinstance(issuer, str) and issuer else "single sign-on"
+    now = clock.utc_now()
+    with transaction(db):
+        row = _sql.one(db, "SELECT id, username, role, active, locked_until FROM users WHERE username = ?",
+                       [name]) if name else None
+        if not name:
+            reason, message = "no e-mail address in the identity", (
+                "Your organisation's sign-in did not include an e-mail address, so Scalebook cannot tell which "
+                "account is yours. Sign in with your Scalebook user name and password, or ask your IT team to "
+                "release the e-mail address to Scalebook.")
+        elif not _verified(identity.get("email_verified")):
+            reason, message = "e-mail address not verified by the provider", (
+                f"Your organisation has not verified the e-mail address {name}, so it cannot sign you in to "
+                "Scalebook. Sign in with your Scalebook user name and password, or ask your IT team.")
+        elif row is None:
+            reason, message = "no account with this e-mail address", (
+                f"No Scalebook account has the user name {name}. Ask a Scalebook administrator to create one with "
+                "your e-mail address as its user name, or sign in with your user name and password.")
+        elif not row["active"]:
+            reason, message = "account deactivated", (
+                f"The Scalebook account {row['username']} is deactivated. Ask a Scalebook administrator.")
+        elif row["locked_until"] and row["locked_until"] > now:
+            reason, message = f"account locked until {row['locked_until']}", (
+                f"The Scalebook account {row['username']} is locked after repeated failed sign-ins until "
+                f"{row['locked_until']} (UTC). Try again then, or ask an administrator to reset the password.")
+        else:
+            reason = message = None
+        who = {"id": row["id"], "username": row["username"], "role": row["role"]} if row else _anonymous(name)
+        if message is not None:
+            audit.record(db, who, "login.failed", "user", row["id"] if row else None, reason=f"{via}: {reason}")
+            return None, message
+        db.execute("UPDATE users SET failed_attempts = 0, last_login_at = ?, updated_at = ? WHERE id = ?",
+                   [now, now, row["id"]])
+        audit.record(db, who, "login", "user", row["id"], reason=via)
+    return get_user(db, row["id"]), None
 
 
 def is_locked(db: Database, username: str) -> str | None:

@@ -12,9 +12,7 @@ missed_visits, append-only: a corrected reason is a new row and the latest per p
 timepoint counts), in one transaction with its audit event. A reason is accepted only for a
 visit that is missed at that moment, so the table never explains a visit that happened.
 
-Protocol deviations are recorded where they happen (db.screening.record_deviation, from the
-rating and infusion paths); here they are listed with the participant's code and who recorded
-them, for one participant or a whole study or site.
+Protocol deviations are recorded and listed by db.deviations.
 """
 
 from __future__ import annotations
@@ -31,19 +29,9 @@ from db.errors import ValidationError
 from db.participants import ENDED, get_participant
 from db.permissions import authorize
 from db.schedule import schedule_inputs
-from db.sites import get_study
 from protocol import Protocol
 from protocol.keys import timepoint_label
 from protocol.schedule import WorklistRow, worklist_and_missed
-
-#: How each deviation kind reads on screen (protocol_deviations.kind, migration m006).
-DEVIATION_LABELS = {
-    "outside_window": "Outside the window",
-    "infusion_before_baseline": "Infusion before baseline",
-    "infusion_interval": "Infusion interval",
-    "late_entry": "Entered late",
-    "other": "Other",
-}
 
 
 def _now(now: datetime | None) -> datetime:
@@ -150,27 +138,3 @@ def record_missed_reason(db: Database, actor: Mapping[str, Any], protocol: Proto
                      old=visit["reason"] if visit["reason"] is not None else audit.ABSENT, new=reason,
                      reason=reason, participant_id=participant["id"])
         return _sql.one(db, "SELECT * FROM missed_visits WHERE id = ?", [cursor.lastrowid])
-
-
-def list_deviations(db: Database, *, participant_id: int | None = None, site_id: int | None = None,
-                    study: int | str = "default") -> list[dict[str, Any]]:
-    """Protocol deviations, newest first, with participant code, site code, who recorded them and
-    the kind as a person reads it; one participant's, or a study's (optionally one site's)."""
-    where, params = ["p.study_id = ?"], [get_study(db, study)["id"]]
-    if participant_id is not None:
-        where.append("d.participant_id = ?")
-        params.append(_sql.record_id(participant_id, "participant"))
-    if site_id is not None:
-        where.append("p.site_id = ?")
-        params.append(site_id)
-    rows = _sql.many(
-        db,
-        "SELECT d.*, p.code AS participant, p.site_id, s.code AS site_code, u.username AS recorded_by_name "
-        "FROM protocol_deviations d JOIN participants p ON p.id = d.participant_id "
-        "JOIN sites s ON s.id = p.site_id LEFT JOIN users u ON u.id = d.recorded_by "
-        f"WHERE {' AND '.join(where)} ORDER BY d.recorded_at DESC, d.id DESC",
-        params,
-    )
-    for row in rows:
-        row["kind_label"] = DEVIATION_LABELS.get(row["kind"], row["kind"])
-    return rows

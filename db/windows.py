@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from db.deviations import record_deviation
 from db.schedule import schedule_inputs
-from db.screening import record_deviation
 from protocol import Protocol
 from protocol.keys import assessment_timepoint
 from protocol.schedule import plan_timepoints, window_check

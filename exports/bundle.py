@@ -47,6 +47,7 @@ from db.permissions import authorize
 from exports import csv_export, csvout, fhir, redcap, sdtm
 from exports.blinding import MASK
 from exports.cli import CommandError
+from exports.files import owner_only
 from exports.scope import STUDY_ID_PATTERN, Scope, scope_for, study_id_problems
 from protocol import Protocol, ProtocolError, load_protocol
 from scales.loader import registry
@@ -222,6 +223,7 @@ def build_zip(db_path: str | os.PathLike[str] | None, actor: Mapping[str, Any], 
                         "site": scope.site_code or "all sites", "blinded": scope.masked,
                         "notice": blinding_notice(scope), "kinds": kinds,
                         "study_id": study_id if "sdtm" in kinds else None, "records": counts, "notes": notes}
+            owner_only(staged)  # the ZIP keeps each file's mode: 0600 when unpacked, as every export
             with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
                 for file in sorted(p for p in staged.rglob("*") if p.is_file()):
                     archive.write(file, file.relative_to(staged).as_posix())

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from db.connection import ENV_VAR
+from scales.cli_input import argument_problems, unexpected_error_line
 
 # The modules that add subcommands, in --help order.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -59,11 +60,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
+    if problems := argument_problems(argv):
+        for problem in problems:
+            print(f"{parser.prog}: {problem}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     try:
         return args.run(args)
     except CommandError as exc:
         for problem in exc.problems:
             print(f"{parser.prog} {args.command}: {problem}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a case no check foresaw: still one line, never a traceback
+        print(f"{parser.prog} {args.command}: {unexpected_error_line(exc)}", file=sys.stderr)
         return 1

@@ -259,7 +259,8 @@ def dictionary_rows(files: Mapping[str, Sequence[Column]]) -> Iterator[dict[str,
     for file, columns in files.items():
         for column in columns:
             yield {"file": file, "column": column.name, "label": column.label, "type": column.type,
-                   "unit": column.unit, "allowed_values": column.allowed}
+                   "unit": column.unit,
+                   "allowed_values": column.allowed or (csvout.FREE_TEXT_NOTE if column.free else "")}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,6 +9,9 @@ complete or not at all.
   empty, filled in a hidden sibling directory that is renamed into place when every file is
   complete (exports/scope.py publishes it together with the export's audit event).
 
+Every file an export writes is readable by its owner only (0600, its directories 0700), whatever
+the umask: exports hold study data.
+
 Each turns bad input or a failed write into exports.cli.CommandError with a line naming the
 file or option, so no command prints a traceback and none leaves a half-written file behind.
 """
@@ -48,16 +51,6 @@ def open_database(args: argparse.Namespace) -> Iterator[Database]:
         raise CommandError(f"database {path}: {exc}") from None
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-# The mode a new file gets under this process's umask (mkstemp's files are 0600 otherwise).
-_FILE_MODE = 0o666 & ~_umask()
-
-
 class PendingFile:
     """A file written through a temporary file in the same directory and renamed into place by
     `commit()`, so that `path` is either the complete new content or untouched. Leaving the
@@ -79,8 +72,7 @@ class PendingFile:
                                                      dir=self.path.parent)
         except OSError as exc:
             raise CommandError(f"{self.path}: cannot write ({exc.strerror})") from None
-        self._temporary = Path(temporary)
-        os.chmod(self._temporary, _FILE_MODE)
+        self._temporary = Path(temporary)  # 0600, as every file an export writes (owner only)
         self.handle = os.fdopen(descriptor, "w", encoding="utf-8", newline="")
         self.committed = False
 
@@ -129,14 +121,22 @@ def out_dir_problems(value: str | None) -> list[str]:
     return []
 
 
+def owner_only(directory: Path) -> None:
+    """Every file under `directory` 0600 and every folder 0700: exports hold study data, so only
+    their owner reads them. (Files that other libraries write, such as pyreadstat's .xpt, come
+    out under the umask; the directory they are written in is 0700 until this has run.)"""
+    for path in directory.rglob("*"):
+        path.chmod(0o700 if path.is_dir() else 0o600)
+
+
 @contextmanager
 def staging(out: Path) -> Iterator[Path]:
     """A hidden directory beside `out` to write into; removed again if anything fails."""
     out = Path(out)
-    staged = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.resolve().parent))
-    staged.chmod(0o777 & ~_umask())  # a private temporary directory becomes an ordinary one
+    staged = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.resolve().parent))  # 0700
     try:
         yield staged
+        owner_only(staged)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise

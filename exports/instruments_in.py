@@ -52,6 +52,7 @@ from exports.fhir import CALCULATED_EXPRESSION, LOINC, VARIABLE, WEIGHT_EXTENSIO
 from exports.files import write_text_atomically
 from exports.redcap import API_NAMES, COLUMNS
 from scales.errors import DefinitionError
+from scales.jsonfiles import JsonInputError, parse_json
 from scales.loader import _sum_range, compile_definition
 
 ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -1062,9 +1063,10 @@ def _enable_when(item: Mapping[str, Any], options_of: Mapping[str, dict]) -> Con
 def read_questionnaire(path: str) -> dict[str, Any]:
     text = read_text(path)
     try:
-        resource = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CommandError(f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})") from None
+        resource = parse_json(text)
+    except JsonInputError as exc:
+        where = f"line {exc.line}, column {exc.column}: " if exc.line is not None else ""
+        raise CommandError(f"{path}: {where}{exc.message}") from None
     if not isinstance(resource, dict) or resource.get("resourceType") != "Questionnaire":
         found = resource.get("resourceType") if isinstance(resource, dict) else type(resource).__name__
         raise CommandError(f"{path}: resourceType: expected 'Questionnaire', found {found!r}")

@@ -46,6 +46,7 @@ import argparse
 import csv
 import hashlib
 import io
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,12 +68,13 @@ from protocol.keys import assessment_timepoint, parse_assessment_timepoint
 from scales import ScaleDefinition
 from scales.engine import check_responses, normalise_value, score
 from scales.errors import ResponseError
-from scales.loader import registry
+from scales.loader import registry, skipped_note
 
 REQUIRED_COLUMNS = ("participant", "scale", "timepoint", "assessed_at", "item", "value")
 OPTIONAL_COLUMNS = ("not_assessed_reason", "infusion_number")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 MAX_REASON = 500
+FIRST_YEAR, LAST_YEAR = 1900, 2200  # assessed_at outside these years is a typing slip (and year 1 or 9999 overflows)
 MODE_FOR_RATER = {"clinician": "clinician", "observer": "clinician", "self": "self"}
 
 
@@ -184,21 +186,32 @@ def _time(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
+        text = text if len(text) <= 40 else text[:40] + "…"
         raise ValueError(f"assessed_at '{text}' is not a date and time; write it in ISO 8601 with the UTC offset, "
                          f"e.g. 2026-03-02T09:40:00+00:00") from None
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"assessed_at '{text}' has no UTC offset; add it (e.g. {text}+00:00 or {text}Z) so the time "
                          f"is not read in the wrong time zone")
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        # Years 1 and 9999 parse, but their UTC time can fall outside what datetime holds; no rating is that old.
+        raise ValueError(f"assessed_at '{text}' is out of range; give a date between {FIRST_YEAR} and {LAST_YEAR}")
     return moment.astimezone(UTC)
+
+
+def _shown(text: str) -> str:
+    """A cell as quoted in a message: long ones cut, so that a problem stays one readable line."""
+    return text if len(text) <= 30 else f"{text[:20]}… ({len(text)} characters)"
 
 
 def _number(text: str, what: str) -> int | None:
     if not text:
         return None
     try:
-        number = int(text)
+        number = int(text) if len(text) <= 30 else None
     except ValueError:
-        raise ValueError(f"{what} '{text}' is not a whole number") from None
+        number = None
+    if number is None:
+        raise ValueError(f"{what} '{_shown(text)}' is not a whole number")
     if number < 1:
         raise ValueError(f"{what} {number} must be 1 or more")
     return number
@@ -220,7 +233,8 @@ def _check_row(line: int, cells: Mapping[str, str], protocol: Protocol,
     scale_id = cells["scale"]
     definition = definitions.get(scale_id)
     if definition is None:
-        problems.append(f"scale '{scale_id}' is unknown; the scales are {', '.join(sorted(definitions))}")
+        problems.append(f"scale '{scale_id}' is unknown; the scales are {', '.join(sorted(definitions))}"
+                        f"{skipped_note(scale_id)}")
 
     key = None
     number = None
@@ -276,7 +290,7 @@ def _check_row(line: int, cells: Mapping[str, str], protocol: Protocol,
             except (ResponseError, ValueError) as exc:
                 message = str(exc).removeprefix(f"item {item_id}: ")
                 problems.append(f"{item_id}: {message}" if isinstance(exc, ResponseError) else
-                                f"{item_id}: value '{raw_value}' is not a number; allowed values are "
+                                f"{item_id}: value '{_shown(raw_value)}' is not a number; allowed values are "
                                 f"{_allowed(definition, item_id)}")
             else:
                 if value is not None and value in item.scored_values and reason:
@@ -299,10 +313,15 @@ def _check_row(line: int, cells: Mapping[str, str], protocol: Protocol,
 def _value(text: str) -> int | float | None:
     if not text:
         return None
+    if len(text) > 30:  # no score is written with more; int() of 4,300+ digits would raise its own ValueError
+        raise ValueError(text)
     try:
         return int(text)
     except ValueError:
-        return float(text)  # '3.0' is 3; '3.5' is refused by normalise_value; 'x' raises ValueError
+        number = float(text)  # '3.0' is 3; '3.5' is refused by normalise_value; 'x' raises ValueError
+    if not math.isfinite(number):
+        raise ValueError(text)  # nan, inf: not a score
+    return number
 
 
 def read_rows(data: bytes, name: str, protocol: Protocol,
@@ -327,7 +346,9 @@ def read_rows(data: bytes, name: str, protocol: Protocol,
         except StopIteration:
             break
         except csv.Error as exc:
-            problems.append(f"{name}: line {line}: this line is not valid CSV ({exc}); check its quotes")
+            problems.append(f"{name}: line {line}: " + (
+                f"a field is longer than {csv.field_size_limit():,} characters; no cell of this import needs that"
+                if "field larger" in str(exc) else f"this line is not valid CSV ({exc}); check its quotes"))
             break
         if names is None:
             names = _header(cells, name)

@@ -64,7 +64,7 @@ class ExportProblem(Exception):
 class Scope:
     """Who exports what: the actor as audited, the site (None = every site) and blinding."""
 
-    actor: dict[str, Any]
+    actor: Mapping[str, Any]
     site: dict[str, Any] | None
     study_blinded: bool
     show_arm: bool
@@ -150,7 +150,7 @@ def scope_for(db: Database, actor: Mapping[str, Any], site_code: str | None,
                             f"{db_exports.site_code(db, own_site)} and may export only that site's participants")
         site = site or sites.get_site(db, own_site)
     blinded = blinding.study_blinded(protocol.blinded, db_exports.study_row(db)["blinded"])
-    scope = Scope(actor=dict(actor), site=site, study_blinded=blinded,
+    scope = Scope(actor=actor, site=site, study_blinded=blinded,  # as loaded: a copy would not be trusted
                   show_arm=blinding.arm_visible(actor.get("role", ""), blinded))
     return scope, problems
 

@@ -9,11 +9,13 @@ from db.permissions import ROLES
 from ui.feedback import run_write as run
 from ui.feedback import show_flash
 from ui.pickers import scoped_key
+from ui.scale_library import render_definition_problems
 from ui.session import require_page
 
 admin = require_page("admin")
 st.title("Users and sites")
 show_flash()
+render_definition_problems(admin)  # scale definition files skipped as broken, named with their problem
 
 with unit_of_work(write=False) as db:
     site_rows = sites.list_sites(db)
@@ -39,16 +41,21 @@ with users_tab:
         hide_index=True,
         use_container_width=True,
     )
+    # No site is preselected (issue 13 item 15): the admin picks one, or ticks "all sites", which an
+    # account may only get on purpose (it sees and changes every site's participants). db.users
+    # refuses neither and both, after the user name and password checks, so each problem is named
+    # in turn.
     with st.form("create_user", clear_on_submit=True):
         st.subheader("Create a user")
         username = st.text_input("User name")
         role = st.selectbox("Role", ROLES, index=ROLES.index("rater"))
-        site = st.selectbox("Site", ["(all sites)", *site_codes])
+        site = st.selectbox("Site", site_codes, index=None, placeholder="Choose the site the account works at")
+        all_sites = st.checkbox("All sites: this account is tied to no site and works with every site's participants")
         password = st.text_input("Initial password", type="password", help=f"At least {users.MIN_PASSWORD_LENGTH} characters")
         if st.form_submit_button("Create user", type="primary"):
             run(
-                lambda db: users.create_user(db, admin, username, role, password, None if site == "(all sites)" else site),
-                f"User '{username}' created as {role}.",
+                lambda db: users.create_user(db, admin, username, role, password, site, all_sites=all_sites),
+                f"User '{username}' created as {role}" + (f" at site {site}." if site else " for all sites."),
             )
 
     others = [u for u in user_rows if u["id"] != admin["id"]]

@@ -6,21 +6,28 @@ The page stays on the record acted on: the chosen assessment is remembered per p
 the picker is keyed by participant (its labels change with the status, e.g. "signed" → "locked",
 which would otherwise make Streamlit reset it to another assessment), and every amend and lock
 widget is keyed by the assessment id, so a save always targets the assessment shown. A refused
-amendment keeps what the user chose and shows why right under the form until the next try."""
+amendment keeps what the user chose and shows why right under the form until the next try.
+
+The audit history is drawn only for roles `db.permissions.may_read_audit` allows (the same rule
+as the certified copy on the trajectory page). An assessment whose scale definition file is no
+longer installed opens read-only, from what is stored, with a note saying so (it cannot be
+rescored, so it cannot be amended here). Every stored or typed text is shown through ui.text.md."""
 
 import pandas as pd
 import streamlit as st
 
 from db import assessments, audit
 from db.connection import unit_of_work
-from db.permissions import allowed
+from db.permissions import allowed, may_read_audit
 from protocol.keys import timepoint_label
 from scales import get_scale
+from scales.errors import ScaleError
 from ui.feedback import run_write, show_feedback, show_flash
 from ui.pickers import choose_participant, scoped_key
 from ui.scale_form import render_result
 from ui.session import require_page
 from ui.study import current_protocol
+from ui.text import md
 from ui.timefmt import local_time
 
 user = require_page("assessment")
@@ -33,7 +40,7 @@ code = participant["code"]
 with unit_of_work(write=False) as db:
     rows = assessments.list_assessments(db, participant_id=participant["id"])
 if not rows:
-    st.info(f"No assessments for {code} yet.")
+    st.info(f"No assessments for {md(code)} yet.")
     st.stop()
 
 
@@ -52,43 +59,66 @@ if current not in by_id:  # first visit, or the label sent back by the browser c
 st.session_state[picker_key] = current  # set on every run, so the box shows the current label ("… · locked")
 choice = st.selectbox("Assessment", ids, format_func=lambda i: describe(by_id[i]), key=picker_key)
 st.session_state[chosen_key] = choice
+read_audit = may_read_audit(user)  # the one rule for audit history, on every page
 with unit_of_work(write=False) as db:
     assessment = assessments.load_assessment(db, choice)
-    history = audit.events_for(db, "assessment", choice)
-definition = get_scale(assessment["scale_id"])
+    history = audit.events_for(db, "assessment", choice) if read_audit else []
+try:
+    definition = get_scale(assessment["scale_id"])
+except ScaleError:  # its definition file was removed (or is broken): show what is stored, change nothing
+    definition = None
+title = definition.abbreviation if definition else assessment["scale_id"].upper()
 
-st.subheader(f"{definition.abbreviation} · {timepoint_label(protocol, assessment['timepoint'])}")
-st.caption(f"Status {assessment['status']} · version {assessment['version']} · rater {assessment['rater'] or '—'} · "
-           f"mode {assessment['mode']} · recall {assessment['recall']} · started {local_time(assessment['started_at'], protocol.timezone)}")
+st.subheader(md(f"{title} · {timepoint_label(protocol, assessment['timepoint'])}"))
+st.caption(md(f"Status {assessment['status']} · version {assessment['version']} · rater {assessment['rater'] or '—'} · "
+              f"mode {assessment['mode']} · recall {assessment['recall']} · "
+              f"started {local_time(assessment['started_at'], protocol.timezone)}"))
 if assessment["assessed_at"]:  # a rating entered after it happened (paper source): both times, and why
-    st.caption(f"**Entered later** · rated {local_time(assessment['assessed_at'], protocol.timezone)} · reason: {assessment['late_entry_reason'] or '—'}")
+    st.caption(f"**Entered later** · rated {md(local_time(assessment['assessed_at'], protocol.timezone))} · "
+               f"reason: {md(assessment['late_entry_reason'] or '—')}")
+if definition is None:
+    st.warning(md(f"The definition of scale '{assessment['scale_id']}' (version {assessment['scale_version']}) is not "
+                  "installed on this server any more, so this assessment is shown read-only, as stored: answers by "
+                  "item id and the score kept when it was scored. It cannot be amended or locked until the "
+                  "definition file is restored; tell the data manager."), icon=":material/visibility:")
 render_result(assessment["score"], definition)
 
 answers = []
-for item in definition.items:
-    value = assessment["responses"].get(item.id)
-    label = next((o["label"] for o in (*item.options, *item.not_assessed) if o["value"] == value), "")
-    answers.append({"item": item.number, "name": item.short_name, "value": "" if value is None else value,
-                    "answer": label, "not-assessed reason": assessment["not_assessed_reasons"].get(item.id, "")})
+if definition is not None:
+    for item in definition.items:
+        value = assessment["responses"].get(item.id)
+        label = next((o["label"] for o in (*item.options, *item.not_assessed) if o["value"] == value), "")
+        answers.append({"item": item.number, "name": item.short_name, "value": "" if value is None else value,
+                        "answer": label, "not-assessed reason": assessment["not_assessed_reasons"].get(item.id, "")})
+else:
+    for item_id, value in assessment["responses"].items():
+        answers.append({"item": item_id, "value": "" if value is None else value,
+                        "not-assessed reason": assessment["not_assessed_reasons"].get(item_id, "")})
 st.dataframe(pd.DataFrame(answers), hide_index=True, use_container_width=True)
 
 for signature in assessment["signatures"]:
-    st.caption(f"Signed by {signature['username']} ({signature['meaning']}) at "
-               f"{local_time(signature['signed_at'], protocol.timezone)}, version {signature['assessment_version']}")
+    st.caption(md(f"Signed by {signature['username']} ({signature['meaning']}) at "
+                  f"{local_time(signature['signed_at'], protocol.timezone)}, version {signature['assessment_version']}"))
 
-with st.expander("History (audit trail)", expanded=assessment["status"] == "amended"):
-    st.dataframe(
-        pd.DataFrame(
-            [{"when": local_time(e["ts"], protocol.timezone), "who": e["username"], "action": e["action"],
-              "item": e["field"] or "", "old": "" if e["old_value"] is None else str(e["old_value"]),
-              "new": "" if e["new_value"] is None else str(e["new_value"]), "reason": e["reason"] or ""}
-             for e in history]
-        ),
-        hide_index=True, use_container_width=True,
-    )
+if read_audit:
+    with st.expander("History (audit trail)", expanded=assessment["status"] == "amended"):
+        st.dataframe(
+            pd.DataFrame(
+                [{"when": local_time(e["ts"], protocol.timezone), "who": e["username"], "action": e["action"],
+                  "item": e["field"] or "", "old": "" if e["old_value"] is None else str(e["old_value"]),
+                  "new": "" if e["new_value"] is None else str(e["new_value"]), "reason": e["reason"] or ""}
+                 for e in history]
+            ),
+            hide_index=True, use_container_width=True,
+        )
+else:
+    st.caption("The audit history of this assessment is shown to the PI, monitors and admins (who may read the "
+               "audit trail); every change is recorded in it.")
 
 aid = assessment["id"]
 lock_place = scoped_key("assessment", aid, "lock")
+if definition is None:
+    st.stop()
 if assessment["status"] == "locked":
     show_feedback(lock_place)
     st.info("This assessment is locked: it can no longer be changed.")
@@ -119,7 +149,7 @@ if allowed(user["role"], "assessment.amend"):
         run_write(
             lambda db: assessments.amend_assessment(db, user, aid, {item_id: new_value}, reason,
                                                     expected_version=assessment["version"]),
-            f"Item {item.number} amended; the score was recomputed and the change is in the history.",
+            f"Item {item.number} amended; the score was recomputed and the change is recorded in the audit trail.",
             place=amend_place,
         )
     show_feedback(amend_place)

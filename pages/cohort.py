@@ -13,19 +13,21 @@ from datetime import UTC, datetime
 import pandas as pd
 import streamlit as st
 
-from analytics.cohort import completeness, format_rate, to_csv
+from analytics.cohort import completeness, format_rate
 from charts import to_png, to_svg
 from charts.views import cohort_from_rows, cohort_view
 from db import alerts as alert_store
 from db import analytics as store
 from db.connection import database_path, unit_of_work
 from db.permissions import allowed
+from exports.csvout import frame_csv
 from ui import cohort_data
 from ui.blinding import arm_visible
 from ui.feedback import run_write, set_error, show_feedback, show_flash
 from ui.pickers import scoped_key
 from ui.session import require_page
 from ui.study import current_protocol
+from ui.text import md
 from ui.timefmt import local_time
 from ui.warmup import await_warmup
 
@@ -130,7 +132,7 @@ else:
         "remission": [format_rate(m, n) for m, n in zip(rates["remitters"], rates["remission_n"], strict=True)],
     }), hide_index=True)
     st.caption("Denominator: participants with a rating there for whom the rule could be decided (response "
-               "needs a baseline). " + "; ".join(r.label for r in protocol.outcome_rules_for(scale_id)))
+               "needs a baseline). " + "; ".join(md(r.label) for r in protocol.outcome_rules_for(scale_id)))
 
 st.subheader("Participants")
 table = view.participants.copy()
@@ -141,7 +143,7 @@ st.dataframe(table, hide_index=True, column_config={
     "dissociation_peak": st.column_config.NumberColumn("CADSS peak"),
     "dissociation_peak_minutes": st.column_config.NumberColumn("peak at (min)"),
 })
-st.download_button("Download the table (CSV)", data=to_csv(table), file_name=f"participants-{scale_id}.csv",
+st.download_button("Download the table (CSV)", data=frame_csv(table), file_name=f"participants-{scale_id}.csv",
                    mime="text/csv", key="table-csv", on_click="ignore", icon=":material/download:")
 
 st.subheader("Completeness")
@@ -150,4 +152,4 @@ st.caption("Each participant's planned timepoints from the protocol schedule: do
 st.dataframe(matrix.counts(), key="completeness-counts")
 st.dataframe(matrix.matrix, key="completeness-matrix")
 for code, problem in matrix.problems.items():
-    st.warning(f"{code}: schedule cannot be computed: {problem}")
+    st.warning(md(f"{code}: schedule cannot be computed: {problem}"))

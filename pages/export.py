@@ -14,6 +14,7 @@ from exports.cli import CommandError
 from ui.blinding import arm_visible
 from ui.session import require_page
 from ui.study import current_protocol
+from ui.text import md
 
 user = require_page("export")
 protocol = current_protocol()
@@ -28,7 +29,7 @@ with unit_of_work(write=False) as db:
 
 if user.get("site_id") is not None:
     site = site_codes.get(user["site_id"])
-    st.info(f"Your account belongs to site {site}: the export holds that site's participants only.",
+    st.info(f"Your account belongs to site {md(site)}: the export holds that site's participants only.",
             icon=":material/location_on:")
 else:
     choice = st.selectbox("Site", ["All sites", *sorted(site_codes.values())], key="export:site")
@@ -56,12 +57,12 @@ if st.button("Build the ZIP file", type="primary", key="export:build", disabled=
     except CommandError as exc:
         bar.empty()
         for problem in exc.problems:
-            st.error(problem)
+            st.error(md(problem))
     except Exception as exc:  # an internal fault: said plainly (and logged), never a traceback on screen
         logging.getLogger(__name__).exception("data export failed")
         bar.empty()
-        st.error(f"The export could not be built because of an internal error ({type(exc).__name__}: {exc}). "
-                 f"Nothing was exported or recorded; tell the data manager.")
+        st.error(md(f"The export could not be built because of an internal error ({type(exc).__name__}: {exc}). "
+                    "Nothing was exported or recorded; tell the data manager."))
     else:
         bar.empty()
         st.session_state[BUILT_KEY] = {"request": request, "zip": built}
@@ -72,12 +73,12 @@ done = st.session_state.get(BUILT_KEY)
 if done is not None and done["request"] == request:  # never offer a ZIP built for another choice
     built = done["zip"]
     files = len(built.counts)
-    st.success(f"{built.file_name}: {files} files, {built.total_records:,} records"
-               f"{' for site ' + built.site if built.site else ' for all sites'}.")
+    st.success(md(f"{built.file_name}: {files} files, {built.total_records:,} records"
+                  f"{' for site ' + built.site if built.site else ' for all sites'}."))
     if built.notice:
-        st.warning(built.notice)
+        st.warning(md(built.notice))
     for note in built.notes:
-        st.caption(note)
-    st.download_button(f"Download {built.file_name}", data=built.data, file_name=built.file_name,
+        st.caption(md(note))
+    st.download_button(f"Download {md(built.file_name)}", data=built.data, file_name=built.file_name,
                        mime="application/zip", key="export:download", on_click="ignore", type="primary",
                        icon=":material/download:")

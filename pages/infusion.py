@@ -28,6 +28,7 @@ from ui.feedback import run_write, set_error, show_feedback, show_flash
 from ui.pickers import choose_participant, scoped_key
 from ui.session import require_page
 from ui.study import current_protocol
+from ui.text import md
 from ui.timefmt import local_time
 
 user = require_page("infusion")
@@ -161,20 +162,20 @@ if dose_writer and running is None:
             try:
                 total = total_dose_mg(weight, mg_per_kg, dosing)
             except ProtocolInputError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
         if total is not None:
             st.metric("Total dose to prepare", f"{total} mg")
-            confirmed = st.checkbox(f"I have checked the total dose of {total} mg of {dosing.drug}",
+            confirmed = st.checkbox(f"I have checked the total dose of {total} mg of {md(dosing.drug)}",
                                     key=scoped_key("participant", pid, f"{here}-dose-checked"))
             try:
                 with unit_of_work(write=False) as db:
                     warnings = clinical.infusion_warnings(db, protocol, pid, number, utc_text(started))
             except StorageError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
                 warnings = []
             overrides = {}
             for warning in warnings:
-                st.warning(warning.message, icon=":material/warning:")
+                st.warning(md(warning.message), icon=":material/warning:")
                 reason = st.text_input("Reason for starting anyway", key=scoped_key("participant", pid,
                                                                                     f"{here}-{warning.kind}-reason"))
                 if st.checkbox(f"I confirm starting infusion {number} anyway; this is recorded as a protocol deviation",
@@ -255,8 +256,8 @@ if current is not None:
         attention = clinical.open_vitals_warning(db, protocol, pid, iid)
     if attention is not None:
         reading_id = attention["vitals"]["id"]
-        st.error("Vital sign outside the protocol's limits (reading at "
-                 f"{shown(attention['vitals']['measured_at'], '%H:%M')}): " + "; ".join(attention["warnings"]) + ".",
+        st.error(md("Vital sign outside the protocol's limits (reading at "
+                    f"{shown(attention['vitals']['measured_at'], '%H:%M')}): " + "; ".join(attention["warnings"]) + "."),
                  icon=":material/warning:")
         if writer:
             note = st.text_input("What was done (optional note)", key=scoped_key("vitals", reading_id, "note"),

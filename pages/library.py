@@ -3,5 +3,5 @@
 from ui.scale_library import render_library
 from ui.session import require_page
 
-require_page("library")
-render_library()
+user = require_page("library")
+render_library(user)  # an admin also sees which definition files were skipped, and why

@@ -9,12 +9,14 @@ import streamlit as st
 
 from db import participants, sites, visits
 from db.connection import unit_of_work
+from db.deviations import list_deviations
 from db.permissions import allowed
 from ui.blinding import arm_visible
 from ui.feedback import run_write, show_flash
 from ui.pickers import choose_participant
 from ui.session import require_page
 from ui.study import current_protocol
+from ui.text import md
 from ui.visits import deviation_cards, missed_visit_card, participation_controls, status_text
 
 user = require_page("participants")
@@ -61,18 +63,18 @@ if rows:
     st.subheader("Participant record")
     person = choose_participant(user)
     pid = person["id"]
-    st.markdown(f"**{person['code']}** · site {person['site_code']} · {status_text(protocol, person)}")
+    st.markdown(f"**{md(person['code'])}** · site {md(person['site_code'])} · {status_text(protocol, person)}")
     participation_controls(user, protocol, person)
     with unit_of_work(write=False) as db:
         missed = visits.missed_visits(db, protocol, participant_id=pid)
-        deviations = visits.list_deviations(db, participant_id=pid)
+        deviations = list_deviations(db, participant_id=pid)
     st.markdown("##### Missed visits")
     if not missed:
-        st.caption(f"No missed visits for {person['code']}.")
+        st.caption(f"No missed visits for {md(person['code'])}.")
     for visit in missed:
         missed_visit_card(user, protocol, visit, show_participant=False)
     st.markdown("##### Protocol deviations")
     if deviations:
         deviation_cards(protocol, deviations, pid)
     else:
-        st.caption(f"No protocol deviations recorded for {person['code']}.")
+        st.caption(f"No protocol deviations recorded for {md(person['code'])}.")

@@ -32,6 +32,7 @@ from ui.scale_form import render_form
 from ui.session import require_page
 from ui.study import current_protocol
 from ui.style import apply_tablet_style
+from ui.text import md
 from ui.timefmt import local_time
 
 user = require_page("rate")
@@ -65,7 +66,8 @@ if requested:
         with unit_of_work(write=False) as db:
             row = assessments.load_assessment(db, assessment_id)
     except (ValueError, StorageError):  # a mistyped or unknown id in the address: say so, nothing else
-        st.error(f"There is no assessment {requested!r} you can open here. Pick one below.")
+        # The address is anyone's to write: shown as text, never as Markdown (issue 13 item 8).
+        st.error(f"There is no assessment '{md(requested)}' you can open here. Pick one below.")
         st.query_params.clear()
         st.stop()
     if user["site_id"] is not None and row["site_id"] != user["site_id"]:
@@ -76,9 +78,9 @@ if requested:
         st.rerun()
     show_window_warning(assessment_id)
     if row["assessed_at"]:
-        st.info(f"Entered later: rated {local_time(row['assessed_at'], zone)}, entered "
-                f"{local_time(row['started_at'], zone)}."
-                + (f" Reason: {row['late_entry_reason']}" if row["late_entry_reason"] else ""),
+        st.info(md(f"Entered later: rated {local_time(row['assessed_at'], zone)}, entered "
+                   f"{local_time(row['started_at'], zone)}."
+                   + (f" Reason: {row['late_entry_reason']}" if row["late_entry_reason"] else "")),
                 icon=":material/history:")
     hide_total = st.toggle("Hide the live total and band (blinded rating)", key="hide_live_total",
                            value=protocol.blinded)
@@ -94,7 +96,7 @@ if drafts:
     st.subheader("Drafts in progress")
     for draft in drafts:
         label = f"{draft['participant_code']} · {timepoint_label(protocol, draft['timepoint'])} · {draft['scale_id']}"
-        if st.button(f"Resume {label}", key=f"resume-{draft['id']}", use_container_width=True):
+        if st.button(f"Resume {md(label)}", key=f"resume-{draft['id']}", use_container_width=True):
             open_assessment(draft["id"])
 
 st.subheader("Start or resume an assessment")
@@ -151,7 +153,7 @@ if st.toggle("Rated earlier (paper source / entered after the fact)", key=key("l
         late_problem = late_entry_problem(assessed_at, datetime.now(UTC), parse_utc(participant["created_at"]),
                                           late_reason, zone=zone)
     if late_problem:
-        st.error(late_problem, icon=":material/error:")
+        st.error(md(late_problem), icon=":material/error:")
     else:
         st.caption(f"The rating will be kept at {assessed_at.astimezone(zone):%Y-%m-%d %H:%M %Z} (when it was done) "
                    "and marked as entered later; schedule, window and charts use that time.")
@@ -160,7 +162,7 @@ else:
 
 if st.button("Open the form", type="primary", use_container_width=True):
     if late_problem:
-        st.error(f"The form was not opened: {late_problem}", icon=":material/error:")
+        st.error(f"The form was not opened: {md(late_problem)}", icon=":material/error:")
     else:
         opened = start_or_resume(user, protocol, pid, timepoint, infusion_number, scale_id, recall=recall,
                                  assessed_at=assessed_at, late_entry_reason=late_reason)

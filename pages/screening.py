@@ -16,6 +16,7 @@ from ui.feedback import run_write, show_feedback, show_flash
 from ui.pickers import choose_participant, scoped_key
 from ui.session import require_page
 from ui.study import current_protocol
+from ui.text import md
 from ui.timefmt import local_time
 
 user = require_page("screening")
@@ -35,15 +36,15 @@ severity = protocol.eligibility.severity
 if latest is not None:
     verdict = {True: "eligible", False: "not eligible", None: "pending"}[latest["eligible"]]
     show = {True: st.success, False: st.error, None: st.info}[latest["eligible"]]
-    show(f"Latest decision: **{verdict}** — by {latest['decided_by_name'] or '—'} at "
-         f"{local_time(latest['decided_at'], protocol.timezone)}")
+    show(f"Latest decision: **{verdict}** — " + md(f"by {latest['decided_by_name'] or '—'} at "
+                                                   f"{local_time(latest['decided_at'], protocol.timezone)}"))
     if latest.get("automatic"):
         st.caption(f"Decided again automatically when the baseline {severity.scale} rating (total "
                    f"{latest['baseline_total']}) was submitted, with the answers of the pending decision.")
     for reason in latest["reasons"]:
-        st.caption(f"• {reason}")
+        st.caption(f"• {md(reason)}")
     if latest["pending"]:
-        st.caption("Pending: " + "; ".join(question_text.get(p, p) for p in latest["pending"]))
+        st.caption("Pending: " + "; ".join(md(question_text.get(p, p)) for p in latest["pending"]))
     if latest["eligible"] is None and severity is not None and severity.id in latest["pending"] \
             and baseline is not None:
         st.warning(f"The baseline {severity.scale} rating (total {baseline['total']}) is stored, but this pending "
@@ -61,7 +62,7 @@ if not allowed(user["role"], "participant.update"):
     st.caption("Your role can read screening decisions but not record them.")
     st.stop()
 
-st.subheader(f"Criteria for {participant['code']}")
+st.subheader(f"Criteria for {md(participant['code'])}")
 previous = latest["answers"] if latest else {}
 answers: dict = {}
 for question in questions:

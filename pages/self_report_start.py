@@ -2,7 +2,9 @@
 phone, for the questionnaires due at a timepoint; see and withdraw the participant's links; see
 their submitted self-reports with the stored totals.
 
-A link's token is shown once (address and QR code) and stored only as a hash. A kiosk hand-over
+A link's token is shown once (address and QR code) and stored only as a hash. The first phone or
+computer that uses a link keeps it (db.tokens: one holder at a time); the list of links says
+which are taken, and a new link is the way to move to another device. A kiosk hand-over
 makes a short-lived link and redeems it in this browser session, which then shows nothing but
 the questionnaire until a staff member enters their password (ui.participant_mode).
 """
@@ -16,7 +18,7 @@ from db import selfreport, tokens
 from db.connection import unit_of_work
 from db.errors import StorageError
 from protocol.keys import timepoint_label
-from scales import get_scale, score, self_report_scale_ids
+from scales import get_scale, registry, score, self_report_scale_ids
 from selfreport import links, support
 from ui.feedback import run_write, show_flash
 from ui.participant_mode import begin_kiosk
@@ -24,6 +26,7 @@ from ui.pickers import choose_participant, scoped_key
 from ui.self_report import site_secrets
 from ui.session import require_page
 from ui.study import current_protocol
+from ui.text import md
 from ui.timefmt import local_time
 
 user = require_page("self_report_start")
@@ -60,9 +63,9 @@ missing = support.missing_values(supportive, site_values)
 if missing:
     names = ", ".join(f"{name} ({what}; e.g. {support.env_names(name, participant['site_code'])[0]})"
                       for name, what in missing)
-    st.warning(f"The supportive text a participant sees after a safety answer lacks this site's {names}. Until it "
-               "is set (server environment or secrets, see selfreport/support.py) participants see a short general "
-               "message instead.")
+    st.warning(md(f"The supportive text a participant sees after a safety answer lacks this site's {names}. Until "
+                  "it is set (server environment or secrets, see selfreport/support.py) participants see a short "
+                  "general message instead."))
 
 kiosk_tab, link_tab = st.tabs(["Hand this tablet over", "Send a link"])
 
@@ -76,13 +79,15 @@ with kiosk_tab:
                 started = selfreport.start_self_report(db, user, participant["id"], timepoint, chosen, channel="kiosk")
             begin_kiosk(user, started["token"])
         except StorageError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
         else:
             st.rerun()
 
 with link_tab:
     st.write("A link opens only these questionnaires for this participant, once. It works until it is used up, "
-             "withdrawn or expires; the participant can close it and continue later from the same link.")
+             "withdrawn or expires. The first phone or computer that uses it keeps it: the participant can stop and "
+             "carry on later on that device, and the link opens nothing anywhere else. To move to another device, "
+             "make a new link (the old one stops working; answers already given are kept).")
     ttl = st.number_input("Valid for (hours)", min_value=1, max_value=tokens.MAX_TTL_HOURS,
                           value=links.default_ttl_hours(os.environ), step=1)
     if st.button("Create the link", type="primary", disabled=not chosen, width="stretch"):
@@ -91,7 +96,7 @@ with link_tab:
                 made = selfreport.start_self_report(db, user, participant["id"], timepoint, chosen, channel="link",
                                                     ttl_hours=int(ttl))
         except StorageError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
         else:
             base = links.base_url(os.environ, st.context.url, "self_report_start")
             st.session_state[NEW_LINK_KEY] = {
@@ -106,7 +111,7 @@ with link_tab:
         st.session_state.pop(NEW_LINK_KEY, None)
         new_link = None
     if new_link:
-        st.success(f"Link for {new_link['participant']} ({', '.join(new_link['scales'])}), valid until "
+        st.success(f"Link for {md(new_link['participant'])} ({', '.join(new_link['scales'])}), valid until "
                    f"{local_time(new_link['expires_at'], protocol.timezone)}. It is shown only now: copy it, or let "
                    f"the participant scan the code.")
         if new_link["already_done"]:
@@ -121,7 +126,7 @@ with link_tab:
             st.session_state.pop(NEW_LINK_KEY, None)
             st.rerun()
 
-st.subheader(f"Links for {code}")
+st.subheader(f"Links for {md(code)}")
 with unit_of_work(write=False) as db:
     made_links = selfreport.list_links(db, participant["id"])
     reports = selfreport.list_self_reports(db, participant["id"])
@@ -130,7 +135,8 @@ if not made_links:
 for link in made_links:
     what = ", ".join(f"{q['scale_id']} ({timepoint_label(protocol, q['timepoint'])})" for q in link["questionnaires"])
     line = (f"**{link['state']}** · {link['channel']} · {what} · made {local_time(link['created_at'], protocol.timezone)}"
-            f" · expires {local_time(link['expires_at'], protocol.timezone)} · opened {link['use_count']}×")
+            f" · expires {local_time(link['expires_at'], protocol.timezone)} · opened {link['use_count']}×"
+            + (f" · in use on one device since {local_time(link['held_at'], protocol.timezone)}" if link["held"] else ""))
     if link["state"] != "active":
         st.caption(line)
         continue
@@ -140,20 +146,22 @@ for link in made_links:
         run_write(lambda db, token_id=link["id"]: tokens.revoke_token(db, user, token_id, reason="withdrawn by staff"),
                   "Link withdrawn: it no longer opens anything. Answers already given are kept.")
 
-st.subheader(f"Self-reports of {code}")
+st.subheader(f"Self-reports of {md(code)}")
 if not reports:
     st.caption("None yet.")
 else:
     for report in reports:
         if report["status"] != "draft" or not report["responses"]:
             continue
-        flags = score(get_scale(report["scale_id"]), report["responses"]).safety_flags
+        installed = registry().get(report["scale_id"])  # None: its definition file is gone (nothing to score)
+        flags = score(installed, report["responses"]).safety_flags if installed else []
         for flag in flags:
-            st.error(f"Not yet sent ({report['scale_id']}, {timepoint_label(protocol, report['timepoint'])}): "
-                     f"{flag['message']}", icon=":material/emergency:")
+            st.error(md(f"Not yet sent ({report['scale_id']}, {timepoint_label(protocol, report['timepoint'])}): "
+                        f"{flag['message']}"), icon=":material/emergency:")
     table = pd.DataFrame([{
         "timepoint": timepoint_label(protocol, r['timepoint']),
-        "questionnaire": get_scale(r["scale_id"]).abbreviation,
+        "questionnaire": registry()[r["scale_id"]].abbreviation if r["scale_id"] in registry()
+        else f"{r['scale_id']} (definition not installed)",
         "mode": r["mode"],
         "status": r["status"],
         "answered": r["answered"],

@@ -7,6 +7,8 @@ Load (db.analytics) → compute (analytics) → chart (charts) → draw. The vie
 participant on a cheap data version that changes with every audited write for that participant
 (a submitted rating, an amendment, a logged infusion), so a new rating shows at once.
 Staff tied to a site see only that site's participants; blinded roles see no arm and no dose.
+The certified copy holds the audit history, so it is offered only to roles
+`db.permissions.may_read_audit` allows (the same rule as the history on the Assessments page).
 """
 
 from datetime import UTC, datetime
@@ -21,11 +23,12 @@ from charts.views import participant_view
 from db import analytics as store
 from db import clinical
 from db.connection import database_path, unit_of_work
-from db.permissions import allowed
+from db.permissions import may_read_audit
 from ui.blinding import arm_visible
 from ui.pickers import choose_participant
 from ui.session import require_page
 from ui.study import current_protocol
+from ui.text import md
 from ui.visits import status_text
 
 user = require_page("trajectory")
@@ -62,29 +65,30 @@ if len(numbers) > 1:
 result, alerts = load_view(str(database_path()), participant["id"], version, view, infusion, not blinded,
                            protocol.hash)
 
-header = f"**{code}** · site {participant['site_code']} · {participant['status']}"
-header += " · arm hidden (blinded)" if blinded else f" · arm {participant['arm'] or 'not allocated'}"
+header = f"**{md(code)}** · " + md(f"site {participant['site_code']} · {participant['status']}")
+header += " · arm hidden (blinded)" if blinded else " · " + md(f"arm {participant['arm'] or 'not allocated'}")
 st.markdown(header)
 if participant["status"] in ("withdrawn", "completed") and participant.get("status_at"):
     ended = status_text(protocol, participant)
     st.caption(f"{ended[:1].upper()}{ended[1:]}. No ratings are expected after this date: the dashed line on "
                "each chart marks it.")
 for note in result.notes:
-    st.info(note)
+    st.info(md(note))
 open_alerts = [a for a in alerts if a["acknowledged_at"] is None and a["resolved_at"] is None]  # as db.alerts.OPEN
 for alert in open_alerts:
-    st.error(f"Open safety alert: {alert['message']} ({alert['scale_id']}, {alert['timepoint']})", icon=":material/emergency:")
+    st.error(md(f"Open safety alert: {alert['message']} ({alert['scale_id']}, {alert['timepoint']})"),
+             icon=":material/emergency:")
 
 if not result.outcomes.empty:
     st.subheader("Outcome at the primary endpoint")
     st.dataframe(result.outcomes, hide_index=True)
     st.caption("Rules from the study protocol: " + "; ".join(
-        f"{r.label}" for r in protocol.outcome_rules if r.scale in set(result.outcomes["scale"])))
+        md(r.label) for r in protocol.outcome_rules if r.scale in set(result.outcomes["scale"])))
 if result.rater_changes:
-    st.warning("Rater changed: " + "; ".join(result.rater_changes))
+    st.warning("Rater changed: " + "; ".join(md(change) for change in result.rater_changes))
 
 if not result.panels:
-    st.info(f"No submitted ratings for {code} yet.")
+    st.info(f"No submitted ratings for {md(code)} yet.")
 
 
 def draw(panel) -> None:
@@ -99,7 +103,7 @@ def draw(panel) -> None:
 
 
 for panel in result.panels:
-    st.markdown(f"#### {panel.title}")
+    st.markdown(f"#### {md(panel.title)}")
     draw(panel)
 
 if result.dissociation is not None:
@@ -112,7 +116,7 @@ if not result.infusions.empty:
     st.dataframe(result.infusions, hide_index=True)
 
 st.subheader("Certified copy")
-if allowed(user["role"], "audit.read"):
+if may_read_audit(user):
     st.caption("One HTML file with the trajectories, every assessment's items and scores, the alerts and the "
                "audit history, with a SHA-256 of its content printed in it so a kept copy can be checked."
                + (" Blinded copy: arm and doses are withheld." if blinded else ""))

@@ -7,6 +7,7 @@ import streamlit as st
 
 from db import visits
 from db.connection import unit_of_work
+from db.deviations import list_deviations
 from ui.session import require_page
 from ui.study import current_protocol
 from ui.visits import deviation_table, missed_visit_table
@@ -17,7 +18,7 @@ st.title("Visits and deviations")
 
 with unit_of_work(write=False) as db:
     missed = visits.missed_visits(db, protocol, site_id=user["site_id"])
-    deviations = visits.list_deviations(db, site_id=user["site_id"])
+    deviations = list_deviations(db, site_id=user["site_id"])
 
 st.subheader("Missed visits")
 if missed:

@@ -16,6 +16,7 @@ from ui.pickers import scoped_key
 from ui.session import require_page
 from ui.study import current_protocol
 from ui.style import apply_tablet_style
+from ui.text import md
 from ui.timefmt import local_time
 from ui.visits import explained_visit_list, may_record_reasons, missed_visit_card, reason_place
 
@@ -43,7 +44,7 @@ for index, row in enumerate(rows):
             else "not yet scheduled: its time follows from the infusion start, once logged")
     infusion = f" · infusion {row.infusion_number}" if row.infusion_number else ""
     with st.container(border=True, key=f"work-{index}"):
-        st.markdown(f"**{row.participant}** · {row.label}{infusion} · {STATE_BADGES[row.state]}")
+        st.markdown(f"**{md(row.participant)}** · {md(row.label + infusion)} · {STATE_BADGES[row.state]}")
         window = ""
         if row.window_start and row.window_end:
             window = (f" · window {local_time(row.window_start.strftime('%Y-%m-%dT%H:%M:%SZ'), protocol.timezone, '%d %b %H:%M')}"
@@ -51,7 +52,10 @@ for index, row in enumerate(rows):
         st.caption(f"{when}{window}{' · provisional' if row.provisional else ''}")
         columns = st.columns(max(len(row.scales), 1))
         for column, scale_id in zip(columns, row.scales, strict=False):
-            definition = registry()[scale_id]
+            definition = registry().get(scale_id)
+            if definition is None:  # its definition file is not installed (removed, or skipped as broken)
+                column.caption(md(f"{scale_id.upper()} (definition not installed)"))
+                continue
             if scale_id in clinician and may_rate:
                 rate_key = scoped_key("participant", ids[row.participant], f"rate-{row.timepoint_key}-{scale_id}")
                 if column.button(f"Rate {definition.abbreviation}", key=rate_key,

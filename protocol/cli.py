@@ -8,6 +8,7 @@ protocol files (`validate`), exit 2 for bad input or usage.
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -18,6 +19,7 @@ from protocol.errors import ProtocolError, ProtocolInputError
 from protocol.loader import STUDIES_DIR, default_protocol_path, load_file, study_files, validate_files
 from protocol.model import Protocol, Timepoint
 from protocol.schedule import plan_timepoints, planned_infusions
+from scales.cli_input import argument_problems, unexpected_error_line
 
 
 class CliError(Exception):
@@ -77,17 +79,26 @@ def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     for t in study.timepoints:
         rows.append([t.id + (" *" if t.primary_endpoint else ""), t.label, t.anchor, _offset_text(t),
                      _window_text(t), ", ".join(t.scales)])
-    out.write("\n".join(_header(study)) + "\n\n" + _table(rows) + "\n* primary endpoint\n")
+    text = "\n".join(_header(study)) + "\n\n" + _table(rows) + "\n* primary endpoint\n"
     if args.first_infusion:
-        _write_plan(study, args.first_infusion, out)
+        plan = io.StringIO()
+        _write_plan(study, args.first_infusion, plan)
+        text += plan.getvalue()
+    out.write(text)  # all or nothing: a bad --first-infusion leaves no half-printed table
     return 0
+
+
+FIRST_YEAR, LAST_YEAR = 1900, 2200  # a study's dates, with room; beyond them the plan would overflow datetime
 
 
 def _local_time(text: str, study: Protocol) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise CliError(f"--first-infusion '{text}' is not a date and time; write e.g. 2026-03-28T09:00") from None
+        raise CliError(f"--first-infusion '{text[:40]}' is not a date and time; write e.g. 2026-03-28T09:00") from None
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise CliError(f"--first-infusion {text}: the year {moment.year} is out of range; give a date between "
+                       f"{FIRST_YEAR} and {LAST_YEAR}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=study.timezone)
     return moment
@@ -139,10 +150,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if problems := argument_problems(argv):
+        sys.stderr.writelines(f"error: {problem}\n" for problem in problems)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.run(args, out or sys.stdout)
     except (CliError, ProtocolError, ProtocolInputError) as exc:
         sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except Exception as exc:  # a case no check foresaw: still one line, never a traceback
+        sys.stderr.write(unexpected_error_line(exc) + "\n")
         return 2

@@ -13,6 +13,7 @@ Which file: an explicit path, else the `SCALEBOOK_PROTOCOL` environment variable
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from decimal import Decimal
@@ -50,12 +51,15 @@ from protocol.timing import Duration
 from scales import registry
 from scales.definition import canonical_hash
 from scales.jsonfiles import check_schema, display_name, read_json_file
+from scales.loader import registry_version, skipped_note
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 SCHEMA_PATH = PACKAGE_DIR / "schema.json"
 STUDIES_DIR = PACKAGE_DIR / "studies"
 DEFAULT_PROTOCOL = STUDIES_DIR / "default.json"
 PROTOCOL_ENV = "SCALEBOOK_PROTOCOL"
+
+log = logging.getLogger(__name__)
 
 COMPARISONS = ("total_at_most", "total_below", "total_at_least", "total_above",
                "percent_reduction_at_least", "percent_reduction_below")
@@ -99,7 +103,7 @@ def _check_scale(scale_id: str, path: str, file: str, known: Iterable[str]) -> N
     if scale_id not in known:
         raise ProtocolError(
             file, path, "scale-exists",
-            f"scale '{scale_id}' is not a known scale; known scales: {', '.join(known)}",
+            f"scale '{scale_id}' is not a known scale; known scales: {', '.join(known)}{skipped_note(scale_id)}",
         )
 
 
@@ -409,27 +413,52 @@ def compile_protocol(raw: Any, file: str = "<protocol>") -> Protocol:
 
 
 def load_file(path: Path | str) -> Protocol:
-    """Load, validate and compile one protocol file (no caching)."""
+    """Load, validate and compile one protocol file (no caching).
+
+    Every failure is a ProtocolError, so that the pages and the command line show one message:
+    a case no check foresaw still names the file and the error (and is logged), never a traceback."""
     path = Path(path)
-    return compile_protocol(read_protocol_file(path), _display_name(path))
+    name = _display_name(path)
+    try:
+        return compile_protocol(read_protocol_file(path), name)
+    except ProtocolError:
+        raise
+    except Exception as exc:
+        log.warning("protocol %s could not be loaded: %s: %s", name, type(exc).__name__, exc)
+        raise ProtocolError(name, "$", "loadable", f"could not be loaded ({type(exc).__name__}: {exc}); "
+                            f"check it with `python -m protocol validate {name}`") from None
 
 
 @lru_cache(maxsize=8)
-def _cached_load(path: str, signature: tuple[int, int]) -> Protocol:
+def _cached_load(path: str, signature: tuple[int, int], scales_version: tuple) -> Protocol:
     return load_file(path)
+
+
+def protocol_version(path: Path | str | None = None) -> tuple:
+    """What `load_protocol(path)` depends on: the file chosen, its time and size, and the scale
+    definitions it is validated against. A cache keyed by it (ui/study.py) sees every change."""
+    chosen = Path(path) if path is not None else default_protocol_path()
+    try:
+        stat = chosen.stat()
+        signature = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        signature = None
+    return str(chosen), signature, registry_version()
 
 
 def load_protocol(path: Path | str | None = None) -> Protocol:
     """The study protocol: `path`, else $SCALEBOOK_PROTOCOL, else protocol/studies/default.json.
 
-    Reloaded only when the file changes. Raises ProtocolError naming file, JSON path and rule.
+    Reloaded only when the file (or a scale definition file) changes. Raises ProtocolError naming
+    file, JSON path and rule.
     """
     chosen = Path(path) if path is not None else default_protocol_path()
     try:
         stat = chosen.stat()
     except OSError as exc:
         raise ProtocolError(_display_name(chosen), "$", "readable", f"cannot read the file ({exc.strerror})") from None
-    return _cached_load(str(chosen.resolve()), (stat.st_mtime_ns, stat.st_size))
+    # Validated against the scale registry too: a changed or broken definition file is seen here.
+    return _cached_load(str(chosen.resolve()), (stat.st_mtime_ns, stat.st_size), registry_version())
 
 
 def study_files(directory: Path | str = STUDIES_DIR) -> list[Path]:

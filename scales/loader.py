@@ -6,11 +6,20 @@ for shape, then cross-field rules the schema cannot express (unique ids, option 
 the item range, not-assessed codes outside the scored values, bands that tile the total range,
 references that exist, a declared total range equal to the one the items imply). Any failure
 raises `DefinitionError` naming the file, the JSON path and the rule.
+
+The running app reads `registry()`, which skips a broken file (logged, and listed by
+`skipped_definitions()` for the admin's warning) and serves the others: one bad file must not
+take every scale, or the sign-in screen, down with it. `load_directory` is the strict variant.
+The directory is $SCALEBOOK_SCALES_DIR, else scales/definitions.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
+import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,6 +39,9 @@ from scales.jsonfiles import check_schema, display_name, read_json_file
 PACKAGE_DIR = Path(__file__).resolve().parent
 SCHEMA_PATH = PACKAGE_DIR / "schema.json"
 DEFINITIONS_DIR = PACKAGE_DIR / "definitions"
+SCALES_DIR_ENV = "SCALEBOOK_SCALES_DIR"
+
+log = logging.getLogger(__name__)
 
 
 def _display_name(path: Path) -> str:
@@ -77,11 +89,18 @@ def _check_item(raw: dict[str, Any], index: int, options: list[dict[str, Any]], 
                 file, f"{where}.options[{j}].value", "option-in-range",
                 f"value {value} is outside the item range {lo}-{hi}; fix the value or the item's min/max",
             )
-    gaps = sorted(set(range(lo, hi + 1)) - set(values))
-    if gaps:
+    if hi - lo + 1 != len(values):
+        # The values are unique and inside the range, so fewer values than the range is wide means gaps.
+        # Only the first few are listed, and the range is never built: a mistyped max of 10**9 must
+        # cost a message, not the server's memory (the schema caps the range too).
+        taken = set(values)
+        gaps = list(itertools.islice((v for v in range(lo, hi + 1) if v not in taken), 10))
+        count = hi - lo + 1 - len(values)
+        listed = f"{gaps}" + (f" and {count - len(gaps)} more" if count > len(gaps) else "")
         raise DefinitionError(
             file, f"{where}.options", "options-cover-range",
-            f"no option for value(s) {gaps} inside the item range {lo}-{hi}; add them (with a label) or narrow the range",
+            f"no option for value(s) {listed} inside the item range {lo}-{hi}; add them (with a label) or narrow "
+            f"the range",
         )
     for j, code in enumerate(item.get("not_assessed", [])):
         if lo <= code["value"] <= hi:
@@ -343,12 +362,22 @@ def load_file(path: Path | str) -> ScaleDefinition:
     return definition
 
 
-def definition_files(directory: Path | str = DEFINITIONS_DIR) -> list[Path]:
-    return sorted(Path(directory).glob("*.json"))
+def definitions_dir() -> Path:
+    """The directory of scale definitions: $SCALEBOOK_SCALES_DIR if set, else scales/definitions.
+
+    The variable lets a site try a definition (or a test use a copy of the directory) without
+    touching the shipped files."""
+    chosen = os.environ.get(SCALES_DIR_ENV, "").strip()
+    return Path(chosen) if chosen else DEFINITIONS_DIR
 
 
-def load_directory(directory: Path | str = DEFINITIONS_DIR) -> dict[str, ScaleDefinition]:
-    """Load every definition in a directory, failing on the first invalid one."""
+def definition_files(directory: Path | str | None = None) -> list[Path]:
+    return sorted(Path(directory or definitions_dir()).glob("*.json"))
+
+
+def load_directory(directory: Path | str | None = None) -> dict[str, ScaleDefinition]:
+    """Load every definition in a directory, failing on the first invalid one (for checks that
+    must see every file valid; the running app uses `registry`, which skips a broken file)."""
     return {d.id: d for d in (load_file(p) for p in definition_files(directory))}
 
 
@@ -363,26 +392,102 @@ def validate_files(paths: Iterable[Path | str]) -> list[str]:
     return problems
 
 
+@dataclass(frozen=True)
+class SkippedDefinition:
+    """A definition file the registry could not load: its file name (without .json, which is
+    the scale id it should have had) and the message naming file, JSON path and rule."""
+
+    stem: str
+    message: str
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    scales: dict[str, ScaleDefinition]
+    skipped: tuple[SkippedDefinition, ...]
+
+
 def _directory_signature(directory: Path) -> tuple[tuple[str, int, int], ...]:
-    return tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in definition_files(directory))
+    signature = []
+    for path in definition_files(directory):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue  # removed between the listing and the stat: the next call sees it gone
+        signature.append((path.name, stat.st_mtime_ns, stat.st_size))
+    return tuple(signature)
+
+
+def _load_leniently(directory: Path) -> _Loaded:
+    """Every valid definition in the directory; each invalid one is skipped with its message
+    and a warning in the log, so one bad file never takes the other scales (or the app) down."""
+    scales: dict[str, ScaleDefinition] = {}
+    skipped: list[SkippedDefinition] = []
+    if not directory.is_dir():
+        message = f"{directory}: the scale definitions directory does not exist (check ${SCALES_DIR_ENV})"
+        log.warning("no scale definitions loaded: %s", message)
+        return _Loaded({}, (SkippedDefinition("", message),))
+    for path in definition_files(directory):
+        try:
+            definition = load_file(path)
+        except DefinitionError as exc:
+            message = str(exc)
+        except Exception as exc:  # a rule the loader does not check yet: still skip the file, never crash
+            message = f"{_display_name(path)}: could not be loaded ({type(exc).__name__}: {exc})"
+        else:
+            scales[definition.id] = definition
+            continue
+        # One line per broken file each time the directory is (re)loaded: the server log in the app,
+        # stderr on the command line (where an export would otherwise silently lack the scale).
+        log.warning("scale definition skipped: %s", message)
+        skipped.append(SkippedDefinition(path.stem, message))
+    return _Loaded(scales, tuple(skipped))
 
 
 @lru_cache(maxsize=4)
-def _cached_registry(directory: str, signature: tuple) -> dict[str, ScaleDefinition]:
-    return load_directory(directory)
+def _cached_registry(directory: str, signature: tuple) -> _Loaded:
+    return _load_leniently(Path(directory))
 
 
-def registry(directory: Path | str = DEFINITIONS_DIR) -> dict[str, ScaleDefinition]:
-    """All shipped definitions by id; reloaded only when a file is added, removed or changed."""
-    directory = Path(directory)
-    return _cached_registry(str(directory), _directory_signature(directory))
+def registry_version(directory: Path | str | None = None) -> tuple[str, tuple]:
+    """What the registry's content depends on (the directory and each file's name, time and size),
+    for caches of things validated against it (protocol.loader)."""
+    directory = Path(directory or definitions_dir())
+    return str(directory), _directory_signature(directory)
 
 
-def get_scale(scale_id: str, directory: Path | str = DEFINITIONS_DIR) -> ScaleDefinition:
-    """One definition by id; UnknownScaleError names the known ids."""
+def _loaded(directory: Path | str | None) -> _Loaded:
+    return _cached_registry(*registry_version(directory))
+
+
+def registry(directory: Path | str | None = None) -> dict[str, ScaleDefinition]:
+    """Every valid definition by id; reloaded only when a file is added, removed or changed.
+
+    A file that fails validation is left out (see `skipped_definitions`), so the app keeps
+    serving every other scale while an admin fixes it."""
+    return _loaded(directory).scales
+
+
+def skipped_definitions(directory: Path | str | None = None) -> list[SkippedDefinition]:
+    """The definition files `registry` left out, each with the message saying what is wrong."""
+    return list(_loaded(directory).skipped)
+
+
+def skipped_note(scale_id: str, directory: Path | str | None = None) -> str:
+    """' (its definition file was skipped: ...)' when `scale_id`'s file failed to load, else ''."""
+    for entry in _loaded(directory).skipped:
+        if entry.stem == scale_id:
+            return f" (its definition file was skipped: {entry.message})"
+    return ""
+
+
+def get_scale(scale_id: str, directory: Path | str | None = None) -> ScaleDefinition:
+    """One definition by id; UnknownScaleError names the known ids (and says so when the
+    scale's file exists but is broken)."""
     scales = registry(directory)
     if scale_id not in scales:
-        raise UnknownScaleError(f"unknown scale '{scale_id}'; known scales: {', '.join(sorted(scales))}")
+        raise UnknownScaleError(f"unknown scale '{scale_id}'; known scales: {', '.join(sorted(scales))}"
+                                f"{skipped_note(scale_id, directory)}")
     return scales[scale_id]
 
 

@@ -5,6 +5,11 @@ environment variable SCALEBOOK_PUBLIC_URL when set (a clinic server behind a rev
 knows its public name only from its configuration), else from the address the staff member's
 browser used (`page_url`, minus the page's own path). The default validity is 72 hours, or
 SCALEBOOK_LINK_TTL_HOURS when set (1 to 336).
+
+Once a browser has taken a link (its first tap; db.tokens.claim_link), the page address carries
+that browser's holder secret instead of the token (`?questionnaire=continue&resume=<secret>`),
+so a reload, or a phone waking a tab it had put to sleep, continues as the holder, while the
+raw token itself opens nothing for any other browser.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from db.tokens import DEFAULT_TTL_HOURS, MAX_TTL_HOURS
 PUBLIC_URL_ENV = "SCALEBOOK_PUBLIC_URL"
 TTL_ENV = "SCALEBOOK_LINK_TTL_HOURS"
 TOKEN_PARAM = "token"
+RESUME_PARAM = "resume"  # the holder secret of a link taken on the participant's own device
 
 
 def default_ttl_hours(environ: Mapping[str, str]) -> int:

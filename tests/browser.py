@@ -63,6 +63,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.app_support import PASSWORD
+
 try:
     from playwright.sync_api import expect, sync_playwright
 except ImportError as exc:  # reported by require_chromium (skip locally, fail under CI)
@@ -605,3 +607,92 @@ def expect_no_exception(page: Page) -> None:
     if page.locator(f'{APP}[data-test-script-state="compilationError"]').count():
         shown.append("compilation error: " + " ".join(page.locator('[data-testid="stDialog"]').all_inner_texts()))
     assert not shown, f"Streamlit shows {len(shown)} error(s): {shown}{_server_traceback(page)}"
+
+
+# --- the taps every page test repeats -------------------------------------------------------------
+# One copy here, so that a fix for a slow machine (CI) lands in every test at once.
+
+OPTION_APPEARS_MS = 4_000  # a dropdown opened during a re-render can close again: reopen after this
+CHOOSE_ATTEMPTS = 3
+
+
+def _in_form(box: Locator) -> bool:
+    return box.locator("xpath=ancestor::*[@data-testid='stForm']").count() > 0
+
+
+def _shows(locator: Locator) -> bool:
+    try:
+        locator.wait_for(state="visible", timeout=OPTION_APPEARS_MS)
+    except Exception:
+        return False
+    return True
+
+
+def fill_in_form(page: Page, label: str, value: str) -> Locator:
+    """Type into a text input inside an st.form: nothing reaches the server before the form's
+    button, so there is no rerun to wait for (fill_text would wait NO_RERUN_GRACE_MS for one)."""
+    box = page.get_by_label(label, exact=True).filter(visible=True)
+    expect(box).to_be_visible()  # widgets can render a moment after the run is over (lazily loaded code)
+    box.fill(value)
+    box.blur()
+    return box
+
+
+def sign_in(page: Page, username: str, password: str | None = None, *, url: str | None = None) -> None:
+    """Sign in on the sign-in screen (opening `url` first when given: a new, signed-out session)
+    with the test accounts' password unless another is given, and wait until it took."""
+    if url is not None:
+        goto(page, url)
+    fill_in_form(page, "User name", username)
+    fill_in_form(page, "Password", PASSWORD if password is None else password)
+    click_button(page, "Sign in")
+    expect_text(page, "Signed in as")
+
+
+def open_page(page: Page, title: str) -> None:
+    """Tap a menu entry: loading a URL would start a new, signed-out session."""
+    with expect_rerun(page):
+        link = page.get_by_role("link", name=title, exact=True).filter(visible=True)
+        if _watch(page).touch:
+            link.tap()
+        else:
+            link.click()
+    expect_no_exception(page)
+
+
+def choose(page: Page, label: str, option: str, *, within: Locator | Page | None = None) -> None:
+    """Pick `option` in the selectbox `label` as a user does: tap it open, tap the option.
+
+    Outside a form the pick reruns the app and we wait for it; inside a form it is sent with the
+    form's button. On a slow machine a dropdown opened while the page is still settling can be
+    closed again by the re-render, and a long list only renders the options in view; so the
+    option is also typed into the box's search field (which filters the list to it), and the
+    whole pick is retried from a closed dropdown, at most CHOOSE_ATTEMPTS times.
+    """
+    box = (within or page).get_by_role("combobox", name=label, exact=True).filter(visible=True)
+    expect(box).to_be_visible()
+    if box.input_value() == option:
+        return
+    wanted = page.get_by_role("option", name=option, exact=True)
+    touch = _watch(page).touch
+    for attempt in range(1, CHOOSE_ATTEMPTS + 1):
+        wait_for_idle(page)
+        if touch:  # opening the list sends nothing to the server
+            box.tap()
+        else:
+            box.click()
+        if not _shows(wanted):
+            page.keyboard.type(option)
+        if not _shows(wanted):
+            page.keyboard.press("Escape")
+            if attempt == CHOOSE_ATTEMPTS:
+                raise AssertionError(f"option {option!r} never appeared in the selectbox {label!r} "
+                                     f"after {CHOOSE_ATTEMPTS} attempts")
+            continue
+        with expect_rerun(page, required=not _in_form(box)):
+            if touch:
+                wanted.tap()
+            else:
+                wanted.click()
+        break
+    expect(box).to_have_value(option)

@@ -126,7 +126,7 @@ def world(db, fast_passwords) -> SimpleNamespace:
         ("coord_s2", "coordinator", "S2"),
         ("monitor", "monitor", None),
     ):
-        made[name] = users.create_user(db, system, name, role, PASSWORD, site=site)
+        made[name] = users.create_user(db, system, name, role, PASSWORD, site=site, all_sites=site is None)
     p1 = participants.create_participant(db, made["coord"], "P001", "S1", arm="A")
     p2 = participants.create_participant(db, made["coord_s2"], "P002", "S2", arm="B")
     return SimpleNamespace(db=db, system=system, p1=p1, p2=p2, **made)

@@ -97,6 +97,9 @@ def test_amend_needs_a_reason_then_records_old_new_and_reason(study):
     assert row["status"] == "amended" and row["score"]["total"] == 23
     assert [(e["field"], e["old_value"], e["new_value"], e["reason"]) for e in events] == [
         ("madrs_3", 2, 5, "transcription error, corrected from worksheet")]
+    # the audit history is shown to the roles that may read the audit trail (issue 13 item 15): the PI
+    assert len(at.dataframe) == 1 and "shown to the PI, monitors and admins" in texts(at)
+    at = app("pages/assessment.py", study.users["pi"]).run()
     history = at.dataframe[1].value
     assert ("madrs_3", "2", "5") in set(zip(history["item"], history["old"], history["new"], strict=True))
 

@@ -80,13 +80,18 @@ def test_one_question_per_screen_nothing_preselected_and_every_tap_saved(study):
 def test_resume_after_closing_halfway(study):
     link = make_link(study)
     at = open_link(link["token"])
-    button(at, text("start")).click().run()
+    button(at, text("start")).click().run()  # the first tap: this browser now holds the link (issue 13 item 6)
     for value in (1, 0, 2, 1, 3):
         answer(at, value)
-    again = open_link(link["token"])  # a new session: the page was closed
+    address = dict(at.query_params)  # the page's own address carries the holder secret, never the token
+    assert set(address) == {"questionnaire", "resume"} and link["token"] not in repr(address)
+    again = app("app.py", query=address).run()  # a new session: the page was closed, reopened from history
+    assert not again.exception, again.exception
     assert "Question 6 of 16" in again.get("progress")[0].proto.text and again.radio[0].value is None
     button(again, text("back")).click().run()
     assert again.radio[0].value == 3
+    other = open_link(link["token"])  # the link itself no longer opens for any other browser
+    assert [m.value for m in other.markdown] == [f"#### {text('link_held')}"] and not other.radio
 
 
 def test_check_page_change_and_send_then_the_link_is_used_up(study):
@@ -274,11 +279,12 @@ def test_kiosk_answers_are_recorded_with_mode_kiosk_and_the_end_asks_for_the_tab
 
 
 def test_leaving_the_kiosk_needs_a_staff_password(study, monkeypatch):
-    monkeypatch.setattr("ui.session.sign_in_delay", lambda n: 0)
+    monkeypatch.setattr("db.signin_throttle.sign_in_delay", lambda n: 0)
     at = hand_over(study)
     button(at, text("staff_exit")).click().run()
     assert [t.label for t in at.text_input] == [text("staff_username"), text("staff_password")]
-    assert at.text_input[0].value == "rater"
+    assert at.text_input[0].value == ""  # no staff name offered to the participant (issue 13 item 12)
+    at.text_input[0].input("rater")
     at.text_input[1].input("not the password")
     button(at, text("staff_unlock")).click().run()
     assert text("staff_wrong") in texts(at) and "participant_actor" in at.session_state

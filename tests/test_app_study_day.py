@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from db import assessments, clinical, screening
 from db.connection import unit_of_work
+from db.deviations import list_deviations
 from tests.app_support import app, texts
 from tests.conftest_db import PASSING_SCREENING
 from tests.test_analytics_db import frozen
@@ -131,7 +132,7 @@ def test_worklist_follows_the_actual_infusion_and_opens_the_form(study):
         opened = assessments.find_assessment(db, study.p1["id"], "min_40", "cadss")
     assert opened is not None and opened["infusion_id"] is not None
     with unit_of_work(write=False) as db:
-        assert screening.list_deviations(db, study.p1["id"]) == []  # inside the window
+        assert list_deviations(db, participant_id=study.p1["id"]) == []  # inside the window
 
 
 def test_rating_outside_the_window_records_a_deviation(study):
@@ -144,7 +145,7 @@ def test_rating_outside_the_window_records_a_deviation(study):
     next(s for s in at.selectbox if s.label == "Scale").select("madrs").run()
     next(b for b in at.button if b.label == "Open the form").click().run()
     with unit_of_work(write=False) as db:
-        deviations = screening.list_deviations(db, study.p1["id"])
+        deviations = list_deviations(db, participant_id=study.p1["id"])
     assert len(deviations) == 1 and deviations[0]["timepoint"] == "day_1" and deviations[0]["minutes_late"] > 0
 
 

@@ -28,7 +28,7 @@ def seed(path) -> SimpleNamespace:
     system = system_actor("tests")
     with unit_of_work(path) as db:
         sites.create_site(db, system, "LON", "London clinic", "Europe/London")
-        pi = users.create_user(db, system, "pi.browser", "pi", PASSWORD)
+        pi = users.create_user(db, system, "pi.browser", "pi", PASSWORD, all_sites=True)
         rater = users.create_user(db, system, "rater.browser", "rater", PASSWORD, site="LON")
         coordinator = users.create_user(db, system, "coord.browser", "coordinator", PASSWORD, site="LON")
         person = participants.create_participant(db, coordinator, "KET-101", "LON", arm="ketamine")

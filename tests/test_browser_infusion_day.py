@@ -28,14 +28,15 @@ from playwright.sync_api import Locator, Page, expect
 
 from db import audit, clinical, participants, sites, users
 from db.connection import unit_of_work
+from db.deviations import list_deviations
 from db.migrations import init_database
 from db.permissions import system_actor
-from db.screening import list_deviations
 from protocol import load_protocol
 from protocol.loader import STUDIES_DIR
 from tests.app_support import PASSWORD
 from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
 from tests.browser import (
+    choose,
     click_button,
     expect_no_exception,
     expect_rerun,
@@ -91,15 +92,6 @@ def set_number(page: Page, label: str, value: float) -> None:
 def tick(page: Page, label: str) -> None:
     with expect_rerun(page):
         page.get_by_text(label, exact=False).filter(visible=True).tap()
-
-
-def choose(page: Page, label: str, option: str, *, within: Locator | None = None) -> None:
-    """Pick `option` in the selectbox `label` (tap it open, tap the option)."""
-    box = (within or page).get_by_role("combobox", name=label, exact=True).filter(visible=True)
-    with expect_rerun(page):
-        box.tap()
-        page.get_by_role("option", name=option, exact=True).tap()
-    expect(box).to_have_value(option)
 
 
 def set_when(page: Page, label: str, moment: datetime, *, within: Locator | None = None) -> None:
@@ -197,7 +189,7 @@ def test_infusion_before_baseline_needs_a_reason_then_late_and_high_vitals(fresh
     click_button(page, "Start infusion")
     expect_text(page, f"Infusion 1 started at {hhmm(started)}")
     with unit_of_work(fresh_app_server.db_path, write=False) as db:
-        [deviation] = list_deviations(db, world.participant["id"])
+        [deviation] = list_deviations(db, participant_id=world.participant["id"])
         [event] = audit.events_for(db, "protocol_deviation", deviation["id"])
     assert (deviation["kind"], deviation["reason"]) == (
         "infusion_before_baseline", "baseline MADRS done on paper before the infusion, typed in later")
@@ -263,7 +255,7 @@ def test_repeated_protocol_refuses_infusion_two_five_minutes_after_infusion_one(
         expect_text(page, "Infusion 2 started")
         expect_no_exception(page)
     with unit_of_work(db_path, write=False) as db:
-        [deviation] = list_deviations(db, world.participant["id"])
+        [deviation] = list_deviations(db, participant_id=world.participant["id"])
     assert (deviation["kind"], deviation["timepoint"], deviation["reason"]) == (
         "infusion_interval", "Infusion 2", "PI approved: participant travels from Wednesday")
 

@@ -31,7 +31,15 @@ from protocol import load_protocol
 from protocol.schedule import participant_schedule
 from tests.app_support import PASSWORD
 from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
-from tests.browser import click_button, expect_no_exception, expect_rerun, expect_text, goto, wait_for_idle
+from tests.browser import (
+    choose,
+    click_button,
+    expect_no_exception,
+    expect_rerun,
+    expect_text,
+    sign_in,
+    wait_for_idle,
+)
 from tests.conftest_db import full_responses, mark_eligible
 
 MADRS = "MADRS — Montgomery–Åsberg Depression Rating Scale"
@@ -92,28 +100,10 @@ def study(app_server) -> SimpleNamespace:
                            times=times)
 
 
-def sign_in(page: Page, url: str, username: str) -> None:
-    goto(page, url)
-    for label, value in (("User name", username), ("Password", PASSWORD)):
-        page.get_by_label(label, exact=True).fill(value)
-    click_button(page, "Sign in")
-
-
 def open_from_menu(page: Page, title: str) -> None:
     """Tap an entry of the sidebar menu (an st.page_link) and wait for the page."""
     with expect_rerun(page):
         page.get_by_role("link", name=title, exact=True).tap()
-
-
-def choose(page: Page, label: str, option: str) -> None:
-    """Pick `option` in the selectbox `label` by tapping it open and tapping the option."""
-    box = page.get_by_role("combobox", name=label, exact=True).filter(visible=True)
-    if box.input_value() == option:
-        return
-    with expect_rerun(page):
-        box.tap()
-        page.get_by_role("option", name=option, exact=True).tap()
-    expect(box).to_have_value(option)
 
 
 # --------------------------------------------------------------------------- point 4
@@ -122,7 +112,7 @@ def choose(page: Page, label: str, option: str) -> None:
 @pytest.mark.browser
 def test_rate_a_scale_from_the_menu_leaves_the_open_form_for_good(study, tablet_page):
     page = tablet_page
-    sign_in(page, study.url, "rita")
+    sign_in(page, "rita", url=study.url)
     open_from_menu(page, "Rate a scale")
     click_button(page, "Resume KET-001 · Baseline (before the infusion) · madrs")
     expect(page).to_have_url(re.compile(rf"[?&]assessment={study.draft['id']}\b"))
@@ -176,7 +166,7 @@ def expect_refused(page: Page, message: str) -> None:
 
 
 def pick_day_1_madrs_rated_earlier(page: Page, url: str, code: str) -> None:
-    sign_in(page, url, "rita")
+    sign_in(page, "rita", url=url)
     open_from_menu(page, "Rate a scale")
     choose(page, "Participant", code)
     choose(page, "Timepoint", "Day 1 (24 hours)")

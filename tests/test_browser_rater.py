@@ -26,13 +26,16 @@ from tests.app_support import PASSWORD
 from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
 from tests.browser import (
     NAVIGATION_TIMEOUT_MS,
+    choose,
     click_button,
     expect_no_exception,
     expect_rerun,
     expect_text,
+    fill_in_form,
     goto,
     new_page,
     running_app,
+    sign_in,
     snap,
     wait_for_idle,
 )
@@ -80,22 +83,6 @@ def study(app_server) -> SimpleNamespace:
 # --------------------------------------------------------------------------- page helpers
 
 
-def fill_in_form(page: Page, label: str, value: str) -> None:
-    """Type into a text input inside an st.form. Nothing reaches the server before the form's
-    button, so there is no rerun to wait for (tests.browser.fill_text would give one 0.5 s)."""
-    box = page.get_by_label(label, exact=True).filter(visible=True)
-    expect(box).to_be_visible()  # widgets can render a moment after the run is over (lazily loaded code)
-    assert box.locator("xpath=ancestor::*[@data-testid='stForm']").count() == 1, f"{label!r} is not in a form"
-    box.fill(value)
-    box.blur()
-
-
-def sign_in(page: Page, username: str, password: str = PASSWORD) -> None:
-    fill_in_form(page, "User name", username)
-    fill_in_form(page, "Password", password)
-    click_button(page, "Sign in")
-
-
 def expect_sign_in_screen(page: Page) -> None:
     expect(page.get_by_label("User name", exact=True)).to_be_visible()
     expect(page.get_by_label("Password", exact=True)).to_be_visible()
@@ -106,21 +93,6 @@ def open_from_menu(page: Page, title: str) -> None:
     """Tap an entry of the signed-in menu (the sidebar) and wait for the page."""
     with expect_rerun(page):
         page.get_by_role("link", name=title, exact=True).tap()
-
-
-def choose(page: Page, label: str, option: str) -> None:
-    """Pick `option` in the selectbox `label` by tapping it open and tapping the option."""
-    box = page.get_by_role("combobox", name=label, exact=True).filter(visible=True)
-    if box.input_value() == option:
-        return
-    if box.locator("xpath=ancestor::*[@data-testid='stForm']").count():  # sent with the form's button
-        box.tap()
-        page.get_by_role("option", name=option, exact=True).tap()
-    else:
-        with expect_rerun(page):
-            box.tap()
-            page.get_by_role("option", name=option, exact=True).tap()
-    expect(box).to_have_value(option)
 
 
 def open_madrs(page: Page, code: str) -> int:
@@ -460,7 +432,7 @@ def test_repeated_wrong_passwords_are_slowed_down_then_locked(app_server, study,
 
     fill_in_form(page, "Password", PASSWORD)  # the right password, too late
     click_button(page, "Sign in")
-    expect_text(page, "This account is locked after repeated failed sign-ins")
+    expect_text(page, "User name or password not recognised.")  # locked, said as for a wrong password (item 12)
     expect_sign_in_screen(page)
     expect(page.get_by_text("Signed in as")).to_have_count(0)
     with unit_of_work(study.path, write=False) as db:

@@ -27,12 +27,16 @@ from protocol.keys import timepoint_label
 from tests.app_support import PASSWORD
 from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
 from tests.browser import (
+    choose,
     click_button,
     expect_no_exception,
     expect_rerun,
     expect_text,
+    fill_in_form,
     goto,
     new_page,
+    open_page,
+    sign_in,
     snap,
 )
 from tests.conftest_db import PASSING_SCREENING
@@ -56,42 +60,9 @@ def seed(db_path, codes) -> SimpleNamespace:
         sites.create_site(db, system, "LON", "London clinic", "Europe/London")
         coordinator = users.create_user(db, system, "cora", "coordinator", PASSWORD, "LON")
         rater = users.create_user(db, system, "rita", "rater", PASSWORD, "LON")
-        pi = users.create_user(db, system, "pia", "pi", PASSWORD, None)
+        pi = users.create_user(db, system, "pia", "pi", PASSWORD, all_sites=True)
         people = {code: participants.create_participant(db, coordinator, code, "LON") for code in codes}
     return SimpleNamespace(path=db_path, coordinator=coordinator, rater=rater, pi=pi, people=people)
-
-
-def fill_in_form(page: Page, label: str, value: str) -> None:
-    """Type into a text input inside an st.form (nothing is sent before the form's button)."""
-    box = page.get_by_label(label, exact=True).filter(visible=True)
-    expect(box).to_be_visible()
-    box.fill(value)
-    box.blur()
-
-
-def sign_in(page: Page, username: str) -> None:
-    fill_in_form(page, "User name", username)
-    fill_in_form(page, "Password", PASSWORD)
-    click_button(page, "Sign in")
-    expect_text(page, "Signed in as")
-
-
-def open_page(page: Page, title: str) -> None:
-    """Through the menu: loading a URL would start a new, signed-out session."""
-    with expect_rerun(page):
-        page.get_by_role("link", name=title, exact=True).filter(visible=True).tap()
-
-
-def choose(page: Page, label: str, option: str) -> None:
-    """Pick `option` in the selectbox `label` by tapping it open and tapping the option."""
-    box = page.get_by_role("combobox", name=label, exact=True).filter(visible=True)
-    if box.input_value() == option:
-        return
-    in_form = box.locator("xpath=ancestor::*[@data-testid='stForm']").count() > 0
-    with expect_rerun(page, required=not in_form):
-        box.tap()
-        page.get_by_role("option", name=option, exact=True).tap()
-    expect(box).to_have_value(option)
 
 
 def combobox(page: Page, label: str) -> Locator:

@@ -18,8 +18,8 @@ from tests.browser import (
     expect_no_exception,
     expect_rerun,
     expect_text,
-    fill_text,
-    goto,
+    open_page,
+    sign_in,
     snap,
     wait_for_idle,
 )
@@ -40,19 +40,6 @@ def seed(db_path):
         mark_eligible(db, coordinator, rater, person["id"])
 
 
-def sign_in(page, url, username):
-    goto(page, url)
-    fill_text(page, "User name", username)
-    fill_text(page, "Password", PASSWORD)
-    click_button(page, "Sign in")
-
-
-def open_page(page, title):
-    """Through the menu: loading a URL would start a new, signed-out session."""
-    with expect_rerun(page):
-        page.get_by_role("link", name=title).filter(visible=True).click()
-
-
 def set_number(page, label, value):
     box = page.get_by_label(label, exact=True).filter(visible=True)
     in_form = box.locator("xpath=ancestor::*[@data-testid='stForm']").count() > 0
@@ -65,7 +52,7 @@ def set_number(page, label, value):
 def test_coordinator_logs_infusion_and_vitals_then_worklist_shows_cadss_due(fresh_app_server, tablet_page, browser):
     seed(fresh_app_server.db_path)
     page = tablet_page
-    sign_in(page, fresh_app_server.url, "cora")
+    sign_in(page, "cora", url=fresh_app_server.url)
     open_page(page, "Infusion day")
     expect_text(page, "Start infusion 1")
     set_number(page, "Weight (kg)", 72.5)
@@ -96,7 +83,7 @@ def test_coordinator_logs_infusion_and_vitals_then_worklist_shows_cadss_due(fres
     rater_page = browser.new_page(viewport={"width": 1024, "height": 640}, has_touch=True)
     try:
         rater_page.set_default_timeout(15_000)
-        sign_in(rater_page, fresh_app_server.url, "rita")
+        sign_in(rater_page, "rita", url=fresh_app_server.url)
         expect_text(rater_page, "Today's worklist")  # the rater's landing page
         card = rater_page.locator(".st-key-work-0")
         expect(card).to_contain_text("KET-101")

@@ -53,20 +53,24 @@ from selfreport.strings import text
 from tests.app_support import PASSWORD
 from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
 from tests.browser import (
+    choose,
     click_button,
     expect_no_exception,
     expect_rerun,
     expect_text,
+    fill_in_form,
     fill_text,
     goto,
     new_page,
+    open_page,
     running_app,
+    sign_in,
     snap,
     wait_for_idle,
 )
 from tests.test_browser_infusion_day import grid_rows, set_number, set_when, tick, vitals_grid
 from tests.test_browser_rate_times import set_rated_time
-from tests.test_browser_records import QUESTIONS, answer_number, answer_yes_no, fill_in_form, number_box, radio
+from tests.test_browser_records import QUESTIONS, answer_number, answer_yes_no, number_box, radio
 
 pytestmark = pytest.mark.browser
 
@@ -140,35 +144,6 @@ def day_part(db_path: Path, offset: timedelta) -> Iterator[SimpleNamespace]:
 
 
 # --------------------------------------------------------------------------- page helpers
-
-
-def sign_in(page: Page, url: str, username: str) -> None:
-    """Open the app (a new session: the sign-in screen) and sign in."""
-    goto(page, url)
-    fill_in_form(page, "User name", username)
-    fill_in_form(page, "Password", PASSWORD)
-    click_button(page, "Sign in")
-    expect_text(page, "Signed in as")
-    expect_no_exception(page)
-
-
-def open_page(page: Page, title: str) -> None:
-    """Tap a menu entry (loading a URL would start a new, signed-out session)."""
-    with expect_rerun(page):
-        page.get_by_role("link", name=title, exact=True).filter(visible=True).tap()
-    expect_no_exception(page)
-
-
-def choose(page: Page, label: str, option: str, *, within: Locator | None = None) -> None:
-    """Pick `option` in the selectbox `label` (tap it open, tap the option)."""
-    box = (within or page).get_by_role("combobox", name=label, exact=True).filter(visible=True)
-    if box.input_value() == option:
-        return
-    in_form = box.locator("xpath=ancestor::*[@data-testid='stForm']").count() > 0
-    with expect_rerun(page, required=not in_form):
-        box.tap()
-        page.get_by_role("option", name=option, exact=True).tap()
-    expect(box).to_have_value(option)
 
 
 def participant_shown(page: Page) -> str:
@@ -282,7 +257,7 @@ def test_a_whole_trial_day_puts_every_datum_on_its_record(browser, tmp_path):
 def morning(db_path: Path, coordinator: Page, rater: Page) -> None:
     with day_part(db_path, MORNING) as part:
         # The coordinator enrols both participants.
-        sign_in(coordinator, part.url, "cora")
+        sign_in(coordinator, "cora", url=part.url)
         open_page(coordinator, "Participants")
         for code in ("KET-001", "KET-002"):
             fill_in_form(coordinator, "Participant code (pseudonymous; never a name)", code)
@@ -303,7 +278,7 @@ def morning(db_path: Path, coordinator: Page, rater: Page) -> None:
         expect(number_box(coordinator, "failed_treatments")).to_have_value("2")
 
         # The rater rates KET-001's baseline MADRS from the worklist and signs it.
-        sign_in(rater, part.url, "rita")
+        sign_in(rater, "rita", url=part.url)
         expect_text(rater, "Today's worklist")
         card = work_card(rater, "KET-001", BASELINE)
         expect(card).to_have_count(1)
@@ -356,6 +331,7 @@ def morning(db_path: Path, coordinator: Page, rater: Page) -> None:
         click_button(rater, text("continue"))
         expect_text(rater, text("thanks_kiosk"))
         click_button(rater, text("staff_exit"))
+        fill_text(rater, text("staff_username"), "rita")  # typed: the exit form offers no name (issue 13 item 12)
         fill_text(rater, text("staff_password"), PASSWORD)
         click_button(rater, text("staff_unlock"))
         expect_text(rater, "Signed in as")
@@ -374,7 +350,7 @@ def morning(db_path: Path, coordinator: Page, rater: Page) -> None:
 def infusion(db_path: Path, coordinator: Page, rater: Page) -> datetime:
     """The infusion part; returns the infusion start as entered (UTC, to the minute)."""
     with day_part(db_path, INFUSION) as part:
-        sign_in(coordinator, part.url, "cora")
+        sign_in(coordinator, "cora", url=part.url)
         open_page(coordinator, "Infusion day")
         choose(coordinator, "Participant", "KET-002")  # still pending: cannot be dosed
         expect_text(coordinator, "This participant cannot be dosed")
@@ -400,7 +376,7 @@ def infusion(db_path: Path, coordinator: Page, rater: Page) -> datetime:
         snap(coordinator, "trial-day-2-infusion-day")
 
         # The rater: the 40-minute CADSS is due now; the tablet reloads half-way through.
-        sign_in(rater, part.url, "rita")
+        sign_in(rater, "rita", url=part.url)
         card = work_card(rater, "KET-001", MIN_40)
         expect(card).to_contain_text("due now")
         with expect_rerun(rater):
@@ -426,7 +402,7 @@ def afternoon(db_path: Path, coordinator: Page, rater: Page, pi: Page, started: 
     ids = participant_ids(db_path)
     with day_part(db_path, timedelta(0)) as part:
         # The rater types in the 40-minute MADRS done on paper, with the time it was rated.
-        sign_in(rater, part.url, "rita")
+        sign_in(rater, "rita", url=part.url)
         open_page(rater, "Rate a scale")
         choose(rater, "Participant", "KET-002")  # the picker is switched on the way, as a finger slips
         choose(rater, "Participant", "KET-001")
@@ -445,7 +421,7 @@ def afternoon(db_path: Path, coordinator: Page, rater: Page, pi: Page, started: 
         sign_and_submit(rater)
 
         # The coordinator types in the paper vital-signs reading of the 15-minute slot.
-        sign_in(coordinator, part.url, "cora")
+        sign_in(coordinator, "cora", url=part.url)
         open_page(coordinator, "Infusion day")
         assert participant_shown(coordinator) == "KET-001"
         slot = started + timedelta(minutes=15)
@@ -487,7 +463,7 @@ def afternoon(db_path: Path, coordinator: Page, rater: Page, pi: Page, started: 
         expect_no_exception(coordinator)
 
         # The PI lands on the worklist and sees the open alert there.
-        sign_in(pi, part.url, "pia")
+        sign_in(pi, "pia", url=part.url)
         banner = pi.locator(".st-key-alert-banner")
         expect(banner).to_contain_text("1 open safety alert")
         expect(banner).to_contain_text("KET-001 · PHQ-9 item 9")

@@ -13,7 +13,7 @@ from db.migrations import init_database
 from db.permissions import system_actor
 from tests.app_support import PASSWORD, actor
 from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
-from tests.browser import expect_no_exception, expect_rerun, expect_text, goto
+from tests.browser import expect_no_exception, expect_rerun, expect_text, goto, sign_in
 from tests.conftest_db import mark_eligible
 from tests.test_browser_rater import (
     RADIO_OPTION,
@@ -22,7 +22,6 @@ from tests.test_browser_rater import (
     open_madrs,
     rating,
     show_live_total,
-    sign_in,
     tap_rating,
 )
 
@@ -36,10 +35,10 @@ def seed(db_path):
     system = system_actor("tests")
     with unit_of_work(db_path) as db:
         sites.create_site(db, system, "LON", "London clinic", "Europe/London")
-        admin = users.create_user(db, system, "ada", "admin", PASSWORD, None)
+        admin = users.create_user(db, system, "ada", "admin", PASSWORD, all_sites=True)
         rater = users.create_user(db, system, "rita", "rater", PASSWORD, "LON")
         coordinator = users.create_user(db, system, "cora", "coordinator", PASSWORD, "LON")
-        pi = users.create_user(db, system, "petra", "pi", PASSWORD, None)
+        pi = users.create_user(db, system, "petra", "pi", PASSWORD, all_sites=True)
         person = participants.create_participant(db, coordinator, "KET-201", "LON")
         mark_eligible(db, coordinator, rater, person["id"])
         participants.create_participant(db, coordinator, "KET-202", "LON")  # not yet rated

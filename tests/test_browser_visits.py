@@ -19,12 +19,20 @@ from db import clock, participants, sites, users
 from db.assessments import save_assessment
 from db.clinical import record_infusion
 from db.connection import unit_of_work
+from db.deviations import record_deviation
 from db.migrations import init_database
 from db.permissions import system_actor
-from db.screening import record_deviation
 from tests.app_support import PASSWORD
 from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
-from tests.browser import click_button, expect_no_exception, expect_rerun, expect_text, fill_text, goto, snap
+from tests.browser import (
+    click_button,
+    expect_no_exception,
+    expect_rerun,
+    expect_text,
+    open_page,
+    sign_in,
+    snap,
+)
 from tests.conftest_db import full_responses, mark_eligible
 
 INFUSION_AGO = timedelta(minutes=87)
@@ -51,7 +59,7 @@ def seed(db_path, *, infused=True):
         sites.create_site(db, system, "LON", "London clinic", "Europe/London")
         coordinator = users.create_user(db, system, "cora", "coordinator", PASSWORD, "LON")
         rater = users.create_user(db, system, "rita", "rater", PASSWORD, "LON")
-        users.create_user(db, system, "petra", "pi", PASSWORD, None)
+        users.create_user(db, system, "petra", "pi", PASSWORD, all_sites=True)
         with clock_at(now - timedelta(hours=3)):
             person = participants.create_participant(db, coordinator, "KET-101", "LON")
             participants.create_participant(db, coordinator, "KET-102", "LON")
@@ -63,19 +71,6 @@ def seed(db_path, *, infused=True):
             with clock_at(now - INFUSION_AGO):
                 record_infusion(db, coordinator, person["id"], 1, now - INFUSION_AGO, 70, 0.5)
     return SimpleNamespace(participant=person, coordinator=coordinator, rater=rater)
-
-
-def sign_in(page, url, username):
-    goto(page, url)
-    fill_text(page, "User name", username)
-    fill_text(page, "Password", PASSWORD)
-    click_button(page, "Sign in")
-
-
-def open_page(page, title):
-    """Through the menu: loading a URL would start a new, signed-out session."""
-    with expect_rerun(page):
-        page.get_by_role("link", name=title, exact=True).filter(visible=True).click()
 
 
 def card(page, participant_id, name):
@@ -95,7 +90,7 @@ def test_overdue_until_the_window_closes_then_missed_with_a_reason(fresh_app_ser
     seeded = seed(fresh_app_server.db_path)
     pid = seeded.participant["id"]
     page = tablet_page
-    sign_in(page, fresh_app_server.url, "cora")
+    sign_in(page, "cora", url=fresh_app_server.url)
     expect_text(page, "Today's worklist")
     # The 80-minute rating is late but its window is open: overdue, first on the list.
     first = page.locator(".st-key-work-0")
@@ -135,11 +130,11 @@ def test_withdrawn_participant_leaves_the_worklist_and_the_trajectory_says_so(fr
     seed(fresh_app_server.db_path)
     rater = second_page(browser)
     try:
-        sign_in(rater, fresh_app_server.url, "rita")
+        sign_in(rater, "rita", url=fresh_app_server.url)
         expect(rater.locator(".st-key-work-0")).to_contain_text("KET-101")
 
         page = tablet_page
-        sign_in(page, fresh_app_server.url, "cora")
+        sign_in(page, "cora", url=fresh_app_server.url)
         open_page(page, "Participants")
         expect_text(page, "Participant record")
         page.get_by_role("tab", name="Withdraw KET-101").click()
@@ -170,7 +165,7 @@ def test_deviations_are_listed_per_participant_and_for_the_study(fresh_app_serve
         deviation_id = record_deviation(db, seeded.rater, seeded.participant["id"], "baseline",
                                         "MADRS rated by telephone, not in person", kind="other")["id"]
     page = tablet_page
-    sign_in(page, fresh_app_server.url, "petra")
+    sign_in(page, "petra", url=fresh_app_server.url)
     open_page(page, "Participants")
     expect_text(page, "Protocol deviations")
     deviation = page.locator(f".st-key-participant-{seeded.participant['id']}-deviation-{deviation_id}")

@@ -75,10 +75,10 @@ def test_adduser_on_a_terminal_asks_twice(db_path, fast_passwords, monkeypatch, 
     answers = iter([PASSWORD, PASSWORD + "x"])
     monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
-    assert main(["adduser", "ann", "--role", "rater"]) == 1
+    assert main(["adduser", "ann", "--role", "rater", "--all-sites"]) == 1
     assert capsys.readouterr().err == "error: the two passwords differ; nothing was created, try again\n"
     answers = iter([PASSWORD, PASSWORD])
-    assert main(["adduser", "ann", "--role", "rater"]) == 0
+    assert main(["adduser", "ann", "--role", "rater", "--all-sites"]) == 0
 
 
 def _main(capsys, monkeypatch, argv, stdin=""):
@@ -95,10 +95,10 @@ def _main(capsys, monkeypatch, argv, stdin=""):
 @pytest.mark.parametrize(
     ("args", "stdin", "code", "message"),
     [
-        (["adduser", "x1", "--role", "nurse"], PASSWORD, 2, "argument --role: invalid choice: 'nurse'"),
-        (["adduser", "x1", "--role", "rater"], "short\n", 1, "error: the password must be at least 10 characters"),
-        (["adduser", "x1", "--role", "rater"], "", 1, "error: no password on standard input"),
-        (["adduser", "bad name", "--role", "rater"], PASSWORD, 1, "error: username 'bad name' is not valid"),
+        (["adduser", "x1", "--role", "nurse", "--all-sites"], PASSWORD, 2, "argument --role: invalid choice: 'nurse'"),
+        (["adduser", "x1", "--role", "rater", "--all-sites"], "short\n", 1, "error: the password must be at least 10 characters"),
+        (["adduser", "x1", "--role", "rater", "--all-sites"], "", 1, "error: no password on standard input"),
+        (["adduser", "bad name", "--role", "rater", "--all-sites"], PASSWORD, 1, "error: username 'bad name' is not valid"),
         (["frobnicate"], "", 2, "invalid choice: 'frobnicate'"),
         (["backup"], "", 2, "the following arguments are required: DEST"),
         (["restore", "/no/such/backup.db"], "", 1, "error: no backup file at /no/such/backup.db"),
@@ -113,20 +113,20 @@ def test_bad_input_is_one_line_on_stderr_and_a_non_zero_exit(db_path, fast_passw
 
 
 def test_a_duplicate_account_is_refused(db_path, fast_passwords, capsys, monkeypatch):
-    assert _main(capsys, monkeypatch, ["adduser", "sam", "--role", "rater"], PASSWORD)[0] == 0
-    code, _, err = _main(capsys, monkeypatch, ["adduser", "SAM", "--role", "pi"], PASSWORD)
+    assert _main(capsys, monkeypatch, ["adduser", "sam", "--role", "rater", "--all-sites"], PASSWORD)[0] == 0
+    code, _, err = _main(capsys, monkeypatch, ["adduser", "SAM", "--role", "pi", "--all-sites"], PASSWORD)
     assert code == 1 and err == "error: user 'SAM' already exists; choose another name or reset their password\n"
 
 
 def test_a_failure_in_a_real_subprocess_has_no_traceback(db_path):
-    result = _run("adduser", "x1", "--role", "rater", stdin="short\n", env_db=db_path)
+    result = _run("adduser", "x1", "--role", "rater", "--all-sites", stdin="short\n", env_db=db_path)
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr == "error: the password must be at least 10 characters long\n"
 
 
 def test_commands_before_init_say_what_to_run(tmp_path, capsys):
     missing = tmp_path / "nothing.db"
-    for argv in (["verify-audit"], ["adduser", "a1", "--role", "pi"], ["backup", str(tmp_path / "b.db")]):
+    for argv in (["verify-audit"], ["adduser", "a1", "--role", "pi", "--all-sites"], ["backup", str(tmp_path / "b.db")]):
         assert main(["--db", str(missing), *argv]) == 1
         err = capsys.readouterr().err
         assert "python -m db init" in err and err.count("\n") == 1

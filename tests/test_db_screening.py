@@ -7,9 +7,10 @@ import pytest
 from db import assessments as A
 from db import audit, clock
 from db.clinical import record_infusion
+from db.deviations import record_deviation
 from db.errors import PermissionDeniedError, StorageError, ValidationError
 from db.participants import get_participant
-from db.screening import latest_eligibility, record_deviation, record_eligibility
+from db.screening import latest_eligibility, record_eligibility
 from protocol import load_protocol
 from tests.conftest_db import (  # noqa: F401
     PASSING_SCREENING,

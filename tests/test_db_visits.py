@@ -14,6 +14,7 @@ import pytest
 from db import audit, clock
 from db.assessments import save_assessment
 from db.clinical import record_infusion
+from db.deviations import list_deviations, record_deviation
 from db.errors import PermissionDeniedError, StorageError, ValidationError
 from db.participants import (
     complete_participant,
@@ -23,8 +24,7 @@ from db.participants import (
     withdraw_participant,
 )
 from db.schedule import schedule_inputs
-from db.screening import record_deviation
-from db.visits import list_deviations, missed_visits, record_missed_reason, worklist_view
+from db.visits import missed_visits, record_missed_reason, worklist_view
 from protocol import load_protocol
 from tests.conftest_db import (  # noqa: F401
     db,

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from db import assessments, clock, screening, windows
+from db import assessments, clock, windows
 from db.clinical import record_infusion
 from db.connection import unit_of_work
+from db.deviations import list_deviations
 from protocol import load_protocol
 from tests.conftest_db import mark_eligible
 
@@ -46,7 +47,7 @@ def test_a_live_rating_outside_its_window_is_a_deviation_saying_started(study, m
         # Started at the infusion's start: 40 minutes early for the 40-minute rating (window -5/+10).
         text = windows.record_window_deviation(db, study.users["rater"], PROTOCOL, study.p1["id"], "min_40", None,
                                                "madrs", rated["id"], now=started)
-        deviations = screening.list_deviations(db, study.p1["id"])
+        deviations = list_deviations(db, participant_id=study.p1["id"])
     assert text == deviations[0]["description"] and text.startswith("madrs at 40 minutes after infusion start "
                                                                     "started ")
     assert deviations[0]["kind"] == "outside_window" and deviations[0]["minutes_early"] == 35
@@ -62,7 +63,7 @@ def test_a_rating_entered_later_is_checked_when_it_happened(study, monkeypatch):
                                                  now=started)
         late = windows.record_window_deviation(db, study.users["rater"], PROTOCOL, study.p1["id"], "min_40", None,
                                                "cadss", rated["id"], assessed_at=started + timedelta(minutes=70))
-        deviations = screening.list_deviations(db, study.p1["id"])
+        deviations = list_deviations(db, participant_id=study.p1["id"])
     assert inside is None  # 41 minutes after the start: inside, though checked long before
     assert late.startswith("cadss at 40 minutes after infusion start rated ") and len(deviations) == 1
     assert deviations[0]["minutes_late"] == 20

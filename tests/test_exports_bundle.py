@@ -71,7 +71,7 @@ def trial(monkeypatch):
                              ("monitor_lon", "monitor", "LON"), ("rater", "rater", "LON"),
                              ("coord", "coordinator", "LON"), ("rater_oxf", "rater", "OXF"),
                              ("coord_oxf", "coordinator", "OXF")):
-        accounts[name] = users.create_user(db, system, name, role, PASSWORD, site=site)
+        accounts[name] = users.create_user(db, system, name, role, PASSWORD, site=site, all_sites=site is None)
     a = SimpleNamespace(**accounts)
     p1 = participants.create_participant(db, a.coord, "P001", "LON", arm="ketamine")
     p2 = participants.create_participant(db, a.coord_oxf, "P002", "OXF", arm="midazolam")
@@ -234,7 +234,7 @@ def test_an_empty_study_exports_headers_only(tmp_path, monkeypatch):
     monkeypatch.setattr(users, "hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
     init_database()
     db = connect(database_path())
-    admin = users.create_user(db, system_actor("tests"), "admin", "admin", PASSWORD)
+    admin = users.create_user(db, system_actor("tests"), "admin", "admin", PASSWORD, all_sites=True)
     db.close()
     built = bundle.build_zip(None, admin, list(bundle.KINDS), study_id="EMPTY")
     files = unzip(built)

@@ -81,7 +81,7 @@ def seed_study(monkeypatch) -> SimpleNamespace:
                              ("monitor_lon", "monitor", "LON"), ("rater", "rater", "LON"),
                              ("coord", "coordinator", "LON"), ("rater_nyc", "rater", "NYC"),
                              ("coord_nyc", "coordinator", "NYC")):
-        accounts[name] = users.create_user(db, system, name, role, PASSWORD, site=site)
+        accounts[name] = users.create_user(db, system, name, role, PASSWORD, site=site, all_sites=site is None)
     a = SimpleNamespace(**accounts)
     p1 = participants.create_participant(db, a.coord, "P001", "LON", arm="ketamine")
     p2 = participants.create_participant(db, a.coord_nyc, "P002", "NYC", arm="midazolam")
@@ -188,7 +188,7 @@ def export_events(path: Path | None = None) -> list[dict]:
 # --------------------------------------------------------------------------- csvout
 
 
-@pytest.mark.parametrize("text", ["=1+1", "+1", "-1+2", "@SUM(A1)", "\tx", "\rx", '=HYPERLINK("x")'])
+@pytest.mark.parametrize("text", ["=1+1", "+1 more", "-1+2", "@SUM(A1)", "\tx", "\rx", '=HYPERLINK("x")'])
 def test_formula_like_text_gets_an_apostrophe(text):
     assert csvout.neutralise(text) == "'" + text
     assert csvout.to_csv_text(["a"], [{"a": text}]).splitlines()[1].strip('"').startswith("'")

@@ -63,7 +63,7 @@ def trial(monkeypatch):
     for name, role, site in (("admin", "admin", None), ("pi", "pi", None), ("monitor", "monitor", None),
                              ("rater", "rater", "LON"), ("coord", "coordinator", "LON"),
                              ("rater_oxf", "rater", "OXF"), ("coord_oxf", "coordinator", "OXF")):
-        accounts[name] = users.create_user(db, system, name, role, PASSWORD, site=site)
+        accounts[name] = users.create_user(db, system, name, role, PASSWORD, site=site, all_sites=site is None)
     a = SimpleNamespace(**accounts)
     p1 = participants.create_participant(db, a.coord, "P001", "LON", arm="ketamine")
     p2 = participants.create_participant(db, a.coord_oxf, "P002", "OXF", arm="placebo")
@@ -455,7 +455,7 @@ def test_an_empty_study_refuses_unknown_participants_and_accepts_created_ones(tm
     init_database()
     db = connect(database_path())
     sites.create_site(db, system_actor("tests"), "LON", "London clinic", "Europe/London")
-    users.create_user(db, system_actor("tests"), "pi", "pi", PASSWORD)
+    users.create_user(db, system_actor("tests"), "pi", "pi", PASSWORD, all_sites=True)
     db.close()
     lines = rows("X01", "madrs", "baseline", "2026-01-05T09:00:00+00:00", madrs(4))
     path = write(tmp_path, lines)

@@ -15,6 +15,9 @@ the hand-back notice after a kiosk session, and the truth about who was alerted.
   the site) and from the e-mail settings and recorded attempts (notify/), never a blanket
   "the PI has been alerted".
 
+The sentences built here are plain text (user names, e-mail addresses, a mail server's error,
+participant codes); they are escaped (ui.text.md) where they are drawn, never read as Markdown.
+
 After every save that may raise an alert, `after_save` hands pending e-mails to a background
 thread (notify.dispatch), so a tap never waits for a mail server.
 """
@@ -40,6 +43,7 @@ from scales import get_scale
 from scales.errors import ScaleError
 from ui.navigation import STAFF, may_open, pages_for_role
 from ui.study import current_protocol
+from ui.text import md
 from ui.timefmt import local_time
 
 HANDBACK_KEY = "handback_safety_notice"
@@ -146,14 +150,14 @@ def render_item_alerts(rows: list[Mapping[str, Any]], context: Mapping[str, Any]
     settings = notification_settings()
     for alert in rows:
         if alert["acknowledged_at"] is not None:
-            st.success(f"Safety alert acknowledged by {alert['acknowledged_by_name']} at "
-                       f"{local_time(alert['acknowledged_at'], timezone)}.", icon=":material/task_alt:")
+            st.success(md(f"Safety alert acknowledged by {alert['acknowledged_by_name']} at "
+                          f"{local_time(alert['acknowledged_at'], timezone)}."), icon=":material/task_alt:")
         elif alert["resolved_at"] is not None:
-            st.info(f"**Safety alert resolved** at {local_time(alert['resolved_at'], timezone)} by "
-                    f"{alert['resolved_by']}: {alert['resolution']}. The alert stays in the record with its history.",
-                    icon=":material/history:")
+            st.info("**Safety alert resolved** " + md(
+                f"at {local_time(alert['resolved_at'], timezone)} by {alert['resolved_by']}: {alert['resolution']}. "
+                "The alert stays in the record with its history."), icon=":material/history:")
         else:
-            st.error(f"**Safety alert** — {alert['message']} {_who(alert, context, settings)}",
+            st.error("**Safety alert** — " + md(f"{alert['message']} {_who(alert, context, settings)}"),
                      icon=":material/emergency:")
 
 
@@ -174,12 +178,13 @@ def render_result_alerts(assessment_id: int, stored: Mapping[str, Any]) -> None:
             continue
         alert = by_rule.get(flag["id"])
         if alert is None:
-            st.error(f"**Safety alert** — {flag['message']}", icon=":material/emergency:")
+            st.error("**Safety alert** — " + md(flag["message"]), icon=":material/emergency:")
         elif alert["acknowledged_at"] is not None:
-            st.error(f"**Safety alert** — {flag['message']} Acknowledged by {alert['acknowledged_by_name']} at "
-                     f"{local_time(alert['acknowledged_at'], protocol.timezone)}.", icon=":material/emergency:")
+            st.error("**Safety alert** — " + md(f"{flag['message']} Acknowledged by {alert['acknowledged_by_name']} "
+                                                f"at {local_time(alert['acknowledged_at'], protocol.timezone)}."),
+                     icon=":material/emergency:")
         else:
-            st.error(f"**Safety alert** — {flag['message']} {_who(alert, context, settings)}",
+            st.error("**Safety alert** — " + md(f"{flag['message']} {_who(alert, context, settings)}"),
                      icon=":material/emergency:")
 
 
@@ -245,13 +250,13 @@ def render_handback_notice() -> None:
         return
     with st.container(border=True, key="handback-notice"):
         for n in notices:
+            said = f"**While the tablet was with the participant, {md(n['participant'])} answered a safety item**: "
             if n["resolved"]:
-                st.warning(f"**While the tablet was with the participant, {n['participant']} answered a safety "
-                           f"item**: {n['scale']} {n['item']}, then changed the answer ({n['resolution']}). "
-                           f"Talk to the participant before they leave.", icon=":material/emergency:")
+                st.warning(said + md(f"{n['scale']} {n['item']}, then changed the answer ({n['resolution']}). "
+                                     "Talk to the participant before they leave."), icon=":material/emergency:")
             else:
-                st.error(f"**While the tablet was with the participant, {n['participant']} answered a safety "
-                         f"item**: {n['scale']} {n['item']}. {n['message']} {n['who']}", icon=":material/emergency:")
+                st.error(said + md(f"{n['scale']} {n['item']}. {n['message']} {n['who']}"),
+                         icon=":material/emergency:")
         st.button("I have seen this and will act on it", key="handback-seen", on_click=_dismiss_handback)
         if st.session_state.pop(HANDBACK_SCROLL_KEY, False):
             scroll_into_view("handback-notice")
@@ -283,7 +288,7 @@ def render_alert_banner(user: Mapping[str, Any], page_id: str, sidebar: Any = No
             site = (alert_store.alert_audience(db, user["site_id"])["site_code"]
                     if user["site_id"] is not None else None)
     except StorageError as exc:
-        st.warning(f"Open safety alerts could not be read just now ({exc}); reload the page.")
+        st.warning(md(f"Open safety alerts could not be read just now ({exc}); reload the page."))
         return
     roles_pages = pages_for_role(user["role"])
     landing = bool(roles_pages) and roles_pages[0].id == page_id
@@ -297,28 +302,28 @@ def render_alert_banner(user: Mapping[str, Any], page_id: str, sidebar: Any = No
     if not landing:
         if rows:
             with sidebar if sidebar is not None else st.sidebar, st.container(key="alert-menu"):
-                st.error(f"**{count}** ({scope})", icon=":material/emergency:")
+                st.error(f"**{count}** ({md(scope)})", icon=":material/emergency:")
                 for alert in rows[:5]:
                     abbreviation, item = _item_words(alert)
-                    st.caption(f"**{alert['participant_code']}** · {abbreviation} {item} · {_state(alert)}")
+                    st.caption(f"**{md(alert['participant_code'])}** · " + md(f"{abbreviation} {item} · {_state(alert)}"))
                 if len(rows) > 5:
                     st.caption(f"… and {len(rows) - 5} more.")
                 _action_links(user, rows if page_id != "rate" else [])
-                st.caption(email)
+                st.caption(md(email))
         return
     if not rows:
-        st.caption(f"No open safety alerts ({scope}). {email}")
+        st.caption(md(f"No open safety alerts ({scope}). {email}"))
         return
     protocol = current_protocol()
     with st.container(border=True, key="alert-banner"):
-        st.error(f"**{count}** ({scope}): follow the study's suicide-risk procedure. {email}",
+        st.error(f"**{count}** " + md(f"({scope}): follow the study's suicide-risk procedure. {email}"),
                  icon=":material/emergency:")
         for alert in rows:  # one short block each: readable on a tablet, unlike a wide table
             abbreviation, item = _item_words(alert)
-            st.markdown(f"**{alert['participant_code']}** · {abbreviation} {item} · "
-                        f"{timepoint_label(protocol, alert['timepoint'])} · raised "
-                        f"{local_time(alert['created_at'], protocol.timezone)} · {_state(alert)}")
-            st.caption(f"{alert['message']} {_who(alert, context, settings)}")
+            st.markdown(f"**{md(alert['participant_code'])}** · " + md(
+                f"{abbreviation} {item} · {timepoint_label(protocol, alert['timepoint'])} · raised "
+                f"{local_time(alert['created_at'], protocol.timezone)} · {_state(alert)}"))
+            st.caption(md(f"{alert['message']} {_who(alert, context, settings)}"))
         _action_links(user, rows)
 
 
@@ -329,8 +334,8 @@ def _action_links(user: Mapping[str, Any], rows: list[Mapping[str, Any]]) -> Non
     if may_open(user["role"], "rate"):
         for alert in rows:
             if alert["mode"] == "clinician" and alert["assessment_status"] == "draft":
-                _page_link("pages/rate.py", f"Open the {alert['scale_id'].upper()} draft of "
-                           f"{alert['participant_code']}", assessment=str(alert["assessment_id"]))
+                _page_link("pages/rate.py", md(f"Open the {alert['scale_id'].upper()} draft of "
+                                               f"{alert['participant_code']}"), assessment=str(alert["assessment_id"]))
 
 
 _last_catch_up = {"at": 0.0}

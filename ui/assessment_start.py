@@ -19,6 +19,7 @@ from db.errors import StorageError
 from protocol import Protocol
 from protocol.keys import assessment_timepoint
 from scales.errors import ScaleError
+from ui.text import md
 
 
 def _warning_key(assessment_id: int) -> str:
@@ -57,11 +58,11 @@ def start_or_resume(user: dict[str, Any], protocol: Protocol, participant_id: in
                                                                  "deviation was recorded.")
             return started["id"]
     except (StorageError, ScaleError) as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         return None
 
 
 def show_window_warning(assessment_id: int) -> None:
     message = st.session_state.pop(_warning_key(assessment_id), None)
     if message:
-        st.warning(message, icon=":material/schedule:")
+        st.warning(md(message), icon=":material/schedule:")

@@ -12,6 +12,10 @@ control that caused it, and STAYS on every rerun (another tap elsewhere on the p
 it) until the same action is tried again; the success message shows there once after the rerun.
 Without `place`, an error shows where `run_write` was called, for that run only, and the success
 message goes to the top of the page (`show_flash`).
+
+Every message drawn here is plain text (ui.text.md): success messages name what was typed (a
+code, a term, a user name) and refusals repeat the input that was wrong, so none of it may be read
+as Markdown. Callers pass raw text and never escape it themselves.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import streamlit as st
 from db.connection import unit_of_work
 from db.errors import StorageError
 from scales.errors import ScaleError
+from ui.text import md
 
 _FLASH = "flash_message"
 _PLACED_FLASH = "flash-at:"
@@ -34,7 +39,7 @@ def show_flash() -> None:
     """The success message of a write run without a `place` (top of the page)."""
     message = st.session_state.pop(_FLASH, None)
     if message:
-        st.success(message)
+        st.success(md(message))
 
 
 def set_error(place: str, message: str) -> None:
@@ -53,10 +58,10 @@ def show_feedback(place: str) -> None:
     that follows a write), or its refusal for as long as it stands."""
     message = st.session_state.pop(_PLACED_FLASH + place, None)
     if message:
-        st.success(message)
+        st.success(md(message))
     error = st.session_state.get(_PLACED_ERROR + place)
     if error:
-        st.error(error, icon=":material/error:")
+        st.error(md(error), icon=":material/error:")
 
 
 _SAME = object()
@@ -81,7 +86,7 @@ def run_write(action: Callable[[Any], Any], success: str, *, place: str | None =
             action(db)
     except (StorageError, ScaleError) as exc:
         if place is None:
-            st.error(str(exc))
+            st.error(md(exc))
         else:
             set_error(place, str(exc))
         return False

@@ -10,16 +10,20 @@ page (pages/self_report_start.py) mints a short-lived link for the chosen questi
 hands its token to `begin_kiosk`, which redeems it at once. Either way the session then holds
 only the participant actor that db.tokens.redeem_token returned (whose every use the database
 checks again), and the token leaves the address bar at once (replaced by a marker that opens
-nothing: ?questionnaire=continue), so a reload or a screenshot does not leak it; a reload shows
-"open your link again", and the participant resumes by opening the original link.
+nothing: ?questionnaire=continue), so a reload or a screenshot does not leak it. Once the
+participant's first tap has taken the link for this browser, ui.self_report adds that browser's
+holder secret to the address (db.tokens: one holder at a time, issue 13 item 6), so a reload
+continues there, while the token itself no longer opens for any other browser.
 
-Kiosk: starting the hand-over forgets the staff sign-in; the session keeps only the staff
-member's user name, to offer it when someone leaves participant mode, which takes a staff
-password (`leave_kiosk`; failures are throttled like sign-in, and db.users locks the account
-after repeated failures). The participant never acts as staff. A reload of the tablet starts a
-new, empty session, which shows the staff sign-in: leaving still takes a password. Once the
-password is checked, the staff member is told which safety items (if any) the participant
-answered during the hand-over (ui.alerts.remember_handback); the participant never sees it.
+Kiosk: starting the hand-over forgets the staff sign-in (the session keeps the staff member's
+id and user name for the record, never on screen). Leaving participant mode takes a staff user
+name and password, typed in full: the exit form offers no name, so a participant holding the
+tablet learns no staff user name from it (`leave_kiosk`: the same checks, waits and lock-out as
+the sign-in screen, db.signin_throttle.password_sign_in). The participant never acts as staff.
+A reload of the tablet starts a new, empty session, which shows the staff sign-in: leaving
+still takes a password. Once the password is checked, the staff member is told which safety
+items (if any) the participant answered during the hand-over (ui.alerts.remember_handback); the
+participant never sees it.
 """
 
 from __future__ import annotations
@@ -33,9 +37,11 @@ from streamlit.errors import StreamlitAPIException
 from db import tokens, users
 from db.connection import unit_of_work
 from db.errors import StorageError
+from db.signin_throttle import password_sign_in
 from selfreport.strings import text
 from ui.alerts import remember_handback
 from ui.navigation import pages_for_role
+from ui.text import md
 
 KIOSK_KEY = "kiosk_session"
 PARTICIPANT_KEY = "participant_actor"
@@ -45,7 +51,6 @@ TOKEN_PARAM = "token"
 MARKER_PARAM = "questionnaire"
 MARKER_VALUE = "continue"
 FLOW_PREFIX = "sr_"  # session keys of the questionnaire screens (ui.self_report)
-EXIT_FAILURES_KEY = "sr_exit_failures"
 # The participant's last tap (not under FLOW_PREFIX: it outlives the flow's reset). A kiosk or link
 # session left alone for the idle time-out (ui.session.idle_timeout_seconds) ends like a staff one.
 PARTICIPANT_ACTIVITY_KEY = "participant_last_activity"
@@ -125,7 +130,7 @@ def show_refusal(reason: str) -> None:
     """One short, friendly sentence for a link that opens nothing, and nothing else."""
     apply_participant_style()
     key = {"invalid": "link_invalid", "revoked": "link_revoked", "expired": "link_expired", "used": "link_used",
-           "closed": "link_closed"}.get(reason, "link_invalid")
+           "closed": "link_closed", "held": "link_held"}.get(reason, "link_invalid")
     st.markdown(f"#### {text(key)}")
 
 
@@ -222,25 +227,19 @@ def require_participant_session() -> dict[str, Any]:
 def leave_kiosk(username: str, password: str) -> str | None:
     """End participant mode with a staff member's user name and password: on success the
     session is signed in as that account (and the kiosk link, if still open, is withdrawn;
-    every answer stays saved) and None is returned; otherwise the message to show."""
-    from ui.session import USER_KEY, sign_in_delay, touch  # ui.session imports this module
+    every answer stays saved) and None is returned; otherwise the message to show. The check is
+    the sign-in screen's (db.signin_throttle.password_sign_in): the wait grows per account and
+    per address, not per tablet session, and a locked account gets the same message as a wrong
+    password."""
+    from ui.session import SOURCE_KEY, USER_KEY, client_address, touch  # ui.session imports this module
 
-    if not username.strip() or not password:
-        return text("staff_missing")
-    failures = st.session_state.get(EXIT_FAILURES_KEY, 0)
-    time.sleep(sign_in_delay(failures))
-    try:
-        with unit_of_work(write=False) as db:
-            locked_until = users.is_locked(db, username)
-        if locked_until:
-            return text("staff_locked")
-        with unit_of_work() as db:
-            staff = users.authenticate(db, username, password)
-    except StorageError:
-        return text("busy")
+    result = password_sign_in(username, password, client_address())
+    staff = result.user
     if staff is None:
-        st.session_state[EXIT_FAILURES_KEY] = failures + 1
-        return text("staff_wrong")
+        if result.problem == "wait":
+            return text("staff_wait", seconds=result.wait_seconds)
+        return {"missing": text("staff_missing"), "busy": text("busy"), "input": result.message}.get(
+            result.problem, text("staff_wrong"))
     hand_over = kiosk() or {}
     token_id = hand_over.get("token_id")
     if token_id is not None:
@@ -253,6 +252,7 @@ def leave_kiosk(username: str, password: str) -> str | None:
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     st.session_state[USER_KEY] = {k: staff.get(k) for k in users.SESSION_FIELDS}  # as ui.session re-checks it
+    st.session_state[SOURCE_KEY] = "password"
     touch()
     remember_handback(token_id)  # tell the staff member about any safety item answered meanwhile
     return None
@@ -260,7 +260,8 @@ def leave_kiosk(username: str, password: str) -> str | None:
 
 def render_staff_exit() -> None:
     """The kiosk's way out, for the study team: a small button that opens a user name and
-    password form. Nothing else about staff is shown."""
+    password form, both empty (issue 13 item 12: a pre-filled name would show a participant a
+    staff user name, half of what leaving takes). Nothing else about staff is shown."""
     hand_over = kiosk()
     if not hand_over:
         return
@@ -272,8 +273,7 @@ def render_staff_exit() -> None:
         return
     with st.form("sr_exit_form"):
         st.markdown(text("staff_exit_intro"))
-        username = st.text_input(text("staff_username"), value=hand_over.get("staff_username", ""),
-                                 autocomplete="off")
+        username = st.text_input(text("staff_username"), autocomplete="off")
         password = st.text_input(text("staff_password"), type="password", autocomplete="off")
         submitted = st.form_submit_button(text("staff_unlock"), type="primary")
     if st.button(text("staff_cancel"), key="sr_exit_cancel"):
@@ -283,4 +283,4 @@ def render_staff_exit() -> None:
         problem = leave_kiosk(username, password)
         if problem is None:
             st.rerun()
-        st.error(problem)
+        st.error(md(problem))  # a sign-in refusal may repeat what was typed: shown as text

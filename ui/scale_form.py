@@ -27,6 +27,7 @@ from scales.errors import ScaleError
 from ui.alerts import after_save, load_context, render_item_alerts, render_result_alerts, scroll_into_view
 from ui.session import user_for_write
 from ui.study import current_protocol
+from ui.text import md
 from ui.timefmt import local_time
 
 ERROR_KEY = "form_error"
@@ -100,12 +101,12 @@ def _save(user: dict[str, Any], assessment_id: int, item_id: str, value: int | N
         # says who changed what.
         _reset_widgets(assessment_id)
         what = str(exc).split(";")[0]  # "someone else saved a newer copy of assessment 7 (you have version ...)"
-        notices[item_id] = (f"**Your answer here was not saved**: {what}. The form now shows the latest saved "
+        notices[item_id] = (f"**Your answer here was not saved**: {md(what)}. The form now shows the latest saved "
                             f"answers. Check this item and tap your answer again.")
         st.session_state[_scroll_key(assessment_id)] = item_id
     except (StorageError, ScaleError) as exc:
         st.session_state.pop(_key("v", assessment_id, item_id), None)  # show what is stored
-        notices[item_id] = f"**Your answer here was not saved** — {exc}. Tap your answer again."
+        notices[item_id] = f"**Your answer here was not saved** — {md(exc)}. Tap your answer again."
         st.session_state[_scroll_key(assessment_id)] = item_id
     else:
         notices.pop(item_id, None)
@@ -119,7 +120,8 @@ def _newest_event(assessment_id: int) -> int:
 
 def describe_changes(events: list[dict[str, Any]], since_event: int, definition: ScaleDefinition, zone) -> str:
     """Who changed what on this assessment after event `since_event` (from the audit trail), as one
-    line per change: "14:02 rater2 set item 3 (Suicide) from 1 to 2"."""
+    Markdown list item per change: "14:02 rater2 set item 3 (Suicide) from 1 to 2" (names and values
+    escaped: they are stored text)."""
     lines = []
     for event in events:
         if event["id"] <= since_event:
@@ -129,10 +131,10 @@ def describe_changes(events: list[dict[str, Any]], since_event: int, definition:
         if event["action"] in ("response.save", "response.clear") and item is not None:
             old = "no answer" if event["old_value"] is None else event["old_value"]
             new = "no answer" if event["new_value"] is None else event["new_value"]
-            lines.append(f"{when} {event['username']} changed item {item.number} ({item.short_name}) "
-                         f"from {old} to {new}")
+            lines.append(md(f"{when} {event['username']} changed item {item.number} ({item.short_name}) "
+                            f"from {old} to {new}"))
         elif not event["action"].startswith("alert"):
-            lines.append(f"{when} {event['username']}: {event['action']}")
+            lines.append(md(f"{when} {event['username']}: {event['action']}"))
     return "\n".join(f"- {line}" for line in lines) or "- (no recorded change found)"
 
 
@@ -234,26 +236,45 @@ def _draw_group_choice(user, assessment, group: tuple[str, ...], definition: Sca
 
 def render_header(assessment: dict[str, Any], definition: ScaleDefinition, timepoint_label: str) -> None:
     recall = next((o["label"] for o in definition.recall_options if o["id"] == assessment["recall"]), assessment["recall"])
-    st.subheader(f"{definition.abbreviation} — {assessment['participant_code']}")
-    st.caption(f"{definition.title} · timepoint: {timepoint_label} · recall: {recall} · status: {assessment['status']}")
+    st.subheader(md(f"{definition.abbreviation} — {assessment['participant_code']}"))
+    st.caption(md(f"{definition.title} · timepoint: {timepoint_label} · recall: {recall} · status: {assessment['status']}"))
 
 
-def render_result(stored: dict[str, Any] | None, definition: ScaleDefinition) -> None:
-    """The stored score: total, band, subscales, completeness and any safety alert, prominently."""
+def render_without_definition(assessment: dict[str, Any], timepoint_label: str) -> None:
+    """An assessment whose scale definition file is no longer installed (removed, or skipped as
+    broken): read-only, from what is stored, with a note saying why; nothing can be answered,
+    scored or signed without the definition (issue 13 item 15)."""
+    st.subheader(md(f"{assessment['scale_id'].upper()} — {assessment['participant_code']}"))
+    st.caption(md(f"timepoint: {timepoint_label} · recall: {assessment['recall']} · status: {assessment['status']}"))
+    st.warning(md(f"The definition of scale '{assessment['scale_id']}' (version {assessment['scale_version']}) is not "
+                  "installed on this server any more, so this assessment opens read-only: nothing can be answered, "
+                  "scored or signed until the definition file is restored. Tell the data manager."),
+               icon=":material/visibility:")
+    answered = {k: v for k, v in assessment["responses"].items() if v is not None}
+    if answered:
+        st.dataframe([{"item": k, "value": v, "not-assessed reason": assessment["not_assessed_reasons"].get(k, "")}
+                      for k, v in answered.items()], hide_index=True)
+    render_result(assessment["score"], None)
+
+
+def render_result(stored: dict[str, Any] | None, definition: ScaleDefinition | None) -> None:
+    """The stored score: total, band, subscales, completeness and any safety alert, prominently.
+    Without a definition (its file is no longer installed) subscales are named by their ids."""
     if stored is None:
         return
     render_result_alerts(stored["assessment_id"], stored)
     cols = st.columns(3)
     cols[0].metric("Total", "—" if stored["total"] is None else stored["total"])
-    cols[1].metric("Band", stored["band"] or "—")
+    cols[1].metric("Band", md(stored["band"] or "—"))  # a metric's value is Markdown too
     cols[2].metric("Complete", "yes" if stored["complete"] else "no")
     if stored["prorated"]:
         st.caption("Total prorated under the scale's missing-item rule.")
     if stored["subscales"]:
-        labels = {s.id: s.label for s in definition.subscales}
-        st.table([{"subscale": labels.get(k, k), "score": "—" if v is None else v} for k, v in stored["subscales"].items()])
+        labels = {s.id: s.label for s in definition.subscales} if definition else {}
+        st.table([{"subscale": md(labels.get(k, k)), "score": "—" if v is None else v}  # table cells are Markdown
+                  for k, v in stored["subscales"].items()])
     if stored["missing"]:
-        st.caption("Missing or not assessed: " + ", ".join(stored["missing"]))
+        st.caption("Missing or not assessed: " + md(", ".join(stored["missing"])))
 
 
 def render_form(user: dict[str, Any], assessment_id: int, timepoint_label: str, *, show_live_total: bool) -> None:
@@ -265,7 +286,11 @@ def render_form(user: dict[str, Any], assessment_id: int, timepoint_label: str, 
                       if assessment["status"] == "draft" else [])
         alert_context = load_context(db, alert_rows)
         events = audit.events_for(db, "assessment", assessment_id)
-    definition = get_scale(assessment["scale_id"])
+    try:
+        definition = get_scale(assessment["scale_id"])
+    except ScaleError:
+        render_without_definition(assessment, timepoint_label)
+        return
     # The expected version is always the version of the answers on screen. When the stored draft
     # moved on since they were drawn (another tablet saved), the widgets are redrawn from the
     # database, the change is named, and nothing is signed in this run.
@@ -280,7 +305,7 @@ def render_form(user: dict[str, Any], assessment_id: int, timepoint_label: str, 
     st.session_state[_event_key(assessment_id)] = max((e["id"] for e in events), default=0)
     render_header(assessment, definition, timepoint_label)
     if error:
-        st.error(error)
+        st.error(md(error))
     conflict = st.session_state.get(_conflict_key(assessment_id)) if assessment["status"] == "draft" else None
     if conflict:
         st.warning("**This form was changed on another device** since you last saw it. It now shows the "
@@ -363,7 +388,7 @@ def render_summary_and_submit(user, assessment, definition: ScaleDefinition, res
         st.warning(f"Still to rate (or mark not assessed with a reason): items {numbers}.")
     consistency = [f for f in result.flags if f["kind"] == "consistency"]
     for flag in consistency:
-        st.warning(f"Please check: {flag['message']}")
+        st.warning(f"Please check: {md(flag['message'])}")
     if not editable:
         return
 
@@ -403,7 +428,7 @@ def submit(user: dict[str, Any], assessment: dict[str, Any], password: str) -> N
             done = assessments.complete_assessment(db, user, assessment["id"], expected_version=assessment["version"])
             assessments.sign_assessment(db, user, assessment["id"], expected_version=done["version"], meaning="authored")
     except (StorageError, ScaleError) as exc:
-        st.error(f"Not submitted: {exc}")
+        st.error(f"Not submitted: {md(exc)}")
         return
     after_save()
     st.rerun()

@@ -4,9 +4,14 @@ Read-only reference material (no participant data), drawn straight from the defi
 that what a rater reads here is what the engine scores.
 """
 
+from collections.abc import Mapping
+from typing import Any
+
 import streamlit as st
 
 from scales import ScaleDefinition, registry
+from scales.loader import skipped_definitions
+from ui.text import md
 
 
 def _range_text(definition: ScaleDefinition) -> str:
@@ -35,8 +40,25 @@ def render_scale(definition: ScaleDefinition) -> None:
     st.caption("Licence: " + raw["licence"])
 
 
-def render_library() -> None:
+def render_definition_problems(user: Mapping[str, Any] | None) -> None:
+    """For an admin: one warning per definition file the registry skipped (scales.loader), naming
+    the file and what is wrong with it. The app serves the other scales meanwhile; the scale comes
+    back once its file is valid (the registry reloads a changed file). Other roles see the
+    library without it: the fix is the admin's, and the message quotes the file's contents."""
+    if not user or user.get("role") != "admin":
+        return
+    for skipped in skipped_definitions():
+        st.warning(f"Scale definition skipped: {md(skipped.message)}. Every other scale works as usual; fix the "
+                   f"file (check it with `python -m scales validate`) to bring this one back.",
+                   icon=":material/warning:")
+
+
+def render_library(user: Mapping[str, Any] | None = None) -> None:
+    render_definition_problems(user)
     scales = registry()
+    if not scales:
+        st.info("No scale definition is loaded.")
+        return
     tabs = st.tabs([d.abbreviation for d in scales.values()])
     for tab, definition in zip(tabs, scales.values(), strict=True):
         with tab:

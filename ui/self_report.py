@@ -2,17 +2,29 @@
 advance, Back and Next, progress, a check page with a Change button per answer, Send, the
 study's supportive text after a safety answer, and a thank-you screen.
 
-Every tap on an answer is saved at once (db.assessments.save_draft_response: one transaction
-and its audit event), so a dropped connection loses at most that tap, and a participant who
-closes the page continues from the same link. A safety answer raises the PI's alert as it is
-saved (the participant sees nothing of it; staff do, see ui.alerts). Next stays disabled until the answer on screen
-is stored, so nobody moves on past an answer that was not saved. Navigation runs in button
-callbacks, and each screen reads the link's questionnaires in one small read, so a tap costs
-one short run of the page. Nothing here shows a score: participants never see totals.
+Every tap on an answer is saved at once (db.selfreport.save_answer: one transaction and its
+audit event), so a dropped connection loses at most that tap, and a participant who closes the
+page continues from it (its address, e.g. from the browser's history). A safety answer raises
+the PI's alert as it is saved (the participant sees nothing of it; staff do, see ui.alerts).
+Next stays disabled until the answer on screen is stored, so nobody moves on past an answer
+that was not saved. Navigation runs in button callbacks, and each screen reads the link's
+questionnaires in one small read, so a tap costs one short run of the page. Nothing here shows a score: participants never see totals.
 
 The order of screens is decided by selfreport.flow (pure, tested without Streamlit); every word
 comes from selfreport.strings; the supportive text from the protocol and the site's values
 (selfreport.support).
+
+One holder at a time (issue 13 item 6): the first tap in a browser (Start, an answer, any step)
+claims the link for that browser (db.tokens.claim_link); a browser that opened the same link but
+was not first is refused at its next tap or run with one sentence (ask the study team for a new
+link). A link on the participant's own device then keeps the holder secret in the address
+(selfreport.links.RESUME_PARAM) so that a reload continues (`resume_from_address`, called by the
+page before its guard); the kiosk keeps it in the session only.
+
+Every write carries the version of the answers the screen showed (db.selfreport.save_answer,
+submit_questionnaire): the page open twice cannot overwrite or send answers it did not show. A
+stale tap or send is refused, says so, and the screen then shows the answers stored now; a run
+that finds the answers changed by another window redraws them from the database and says so.
 """
 
 from __future__ import annotations
@@ -22,22 +34,36 @@ from typing import Any
 
 import streamlit as st
 
-from db import assessments, selfreport, tokens
+from db import selfreport, tokens
 from db.connection import unit_of_work
 from db.errors import StorageError
 from scales import ScaleDefinition, get_scale
 from scales.errors import ScaleError
 from selfreport import flow, support
 from selfreport.flow import Step
+from selfreport.links import RESUME_PARAM
 from selfreport.strings import text
 from ui.alerts import after_save
-from ui.participant_mode import apply_participant_style, end_idle_participant, kiosk, render_staff_exit, show_refusal
+from ui.participant_mode import (
+    MARKER_PARAM,
+    MARKER_VALUE,
+    PARTICIPANT_ACTIVITY_KEY,
+    PARTICIPANT_KEY,
+    TOKEN_PARAM,
+    apply_participant_style,
+    end_idle_participant,
+    kiosk,
+    participant_touch,
+    render_staff_exit,
+    show_refusal,
+)
 from ui.study import current_protocol
 
 STEP_KEY = "sr_step"
 ERROR_KEY = "sr_error"
 SUPPORT_KEY = "sr_support_shown"  # a safety answer was sent in this session: repeat the text at the end
 FINISHED_KEY = "sr_finished"
+SHOWN_KEY = "sr_shown"  # {assessment id: the version of its answers this session last drew or saved}
 
 
 def _answer_key(assessment_id: int, item_id: str) -> str:
@@ -48,32 +74,103 @@ def _go(step: Step) -> None:
     st.session_state[STEP_KEY] = step.to_dict()
 
 
-def _on_answer(actor: dict[str, Any], assessment_id: int, item_id: str) -> None:
-    """Save the tapped answer at once (a callback: runs before the page is drawn again). A tap
-    after the idle time-out is not saved: the session ends instead (ui.participant_mode)."""
+def _forget_answers(assessment_id: int) -> None:
+    """Forget this session's answer widgets of one questionnaire: they are drawn again from the
+    database (after another window changed the answers)."""
+    prefix = _answer_key(assessment_id, "")
+    for key in [k for k in st.session_state.keys() if str(k).startswith(prefix)]:
+        del st.session_state[key]
+
+
+def _record_shown(assessment_id: int, version: int) -> None:
+    st.session_state.setdefault(SHOWN_KEY, {})[assessment_id] = version
+
+
+def _sync_shown(q: dict[str, Any]) -> bool:
+    """Make this run draw the answers of `q` as stored now: when their version differs from the
+    one this session last drew or saved itself, another window changed them, so the session's
+    answer widgets are forgotten (drawn again from the database). True in that case."""
+    before = st.session_state.get(SHOWN_KEY, {}).get(q["id"])
+    _record_shown(q["id"], q["version"])
+    if before is None or before == q["version"]:
+        return False
+    _forget_answers(q["id"])
+    return True
+
+
+def _holding_actor() -> dict[str, Any] | None:
+    """The participant actor of this session as the link's holder, for a tap: the first tap in a
+    browser claims the link for it (db.tokens.claim_link). None when the session has ended (idle
+    time-out) or the link no longer opens anything for this browser (taken by another browser
+    first, withdrawn, expired): the run that follows says which."""
     if end_idle_participant():
-        return
-    value = st.session_state.get(_answer_key(assessment_id, item_id))
+        return None
+    actor = st.session_state.get(PARTICIPANT_KEY)
+    if actor is None:
+        return None
+    if actor.get("holder"):
+        return actor
     try:
         with unit_of_work() as db:
-            assessments.save_draft_response(db, actor, assessment_id, item_id, value)  # raises any safety alert
+            actor = tokens.claim_link(db, actor)
+    except tokens.LinkRefused:
+        return None  # the page's check (db.selfreport.open_link_set) shows the refusal
+    except StorageError:
+        st.session_state[ERROR_KEY] = text("busy")
+        return None
+    st.session_state[PARTICIPANT_KEY] = actor
+    return actor
+
+
+def _step_to(step: Step) -> None:
+    """A step button (Start, Back, Next, Change, Continue): also the first tap that claims the link."""
+    if _holding_actor() is not None:
+        _go(step)
+
+
+def _on_answer(assessment_id: int, item_id: str, shown_version: int) -> None:
+    """Save the tapped answer at once (a callback: runs before the page is drawn again), with the
+    version of the answers the screen showed. A tap after the idle time-out is not saved: the
+    session ends instead (ui.participant_mode); nor is a tap from a browser that does not hold
+    the link, or from a screen whose answers were changed in another window meanwhile."""
+    key = _answer_key(assessment_id, item_id)
+    actor = _holding_actor()
+    if actor is None:
+        st.session_state.pop(key, None)  # show what is stored
+        return
+    try:
+        with unit_of_work() as db:
+            saved = selfreport.save_answer(db, actor, assessment_id, item_id, st.session_state.get(key),
+                                           shown_version)  # raises any safety alert
+    except selfreport.StaleAnswers:
+        _forget_answers(assessment_id)  # the next run draws the answers stored now
+        st.session_state[ERROR_KEY] = text("answer_changed_elsewhere")
+        return
     except StorageError:  # busy, or the link was withdrawn meanwhile (the next screen says so)
-        st.session_state.pop(_answer_key(assessment_id, item_id), None)  # show what is stored
+        st.session_state.pop(key, None)  # show what is stored
         st.session_state[ERROR_KEY] = text("save_failed")
         return
+    _record_shown(assessment_id, saved["version"])  # the screen shows exactly this version now
     after_save()  # the PI's e-mail of an alert this answer raised (background; nothing shown here)
 
 
-def _on_submit(actor: dict[str, Any], assessment_id: int, questionnaires: list[dict[str, Any]],
+def _on_submit(assessment_id: int, shown_version: int, questionnaires: list[dict[str, Any]],
                definitions: dict[str, ScaleDefinition]) -> None:
-    """Complete one questionnaire: score, store, raise any safety alert, use the link up after the
-    last one (one transaction, in db.assessments.complete_assessment)."""
-    if end_idle_participant():
+    """Complete one questionnaire with the answers the check page showed: score, store, raise any
+    safety alert, use the link up after the last one (one transaction, db.selfreport.submit_questionnaire).
+    Answers changed in another window since the check page was drawn are not sent: the page
+    says so and shows them."""
+    actor = _holding_actor()
+    if actor is None:
         return
     try:
         with unit_of_work() as db:
-            current = assessments.load_assessment(db, assessment_id)
-            done = assessments.complete_assessment(db, actor, assessment_id, expected_version=current["version"])
+            done = selfreport.submit_questionnaire(db, actor, assessment_id, shown_version)
+    except selfreport.StaleAnswers:
+        _forget_answers(assessment_id)
+        st.session_state[ERROR_KEY] = text("submit_changed_elsewhere")
+        _go(Step("review", assessment_id))
+        return
     except StorageError:
         st.session_state[ERROR_KEY] = text("submit_failed")
         return
@@ -113,10 +210,10 @@ def _intro(q: dict[str, Any], definition: ScaleDefinition, q_index: int, q_total
     if kiosk() is None:
         st.caption(text("resume_note"))
     first = flow.first_question(definition, q["id"], q["responses"])
-    _nav_row([(text("start"), "sr_start", True, _go, (first,))])
+    _nav_row([(text("start"), "sr_start", True, _step_to, (first,))])
 
 
-def _item(actor, q: dict[str, Any], definition: ScaleDefinition, step: Step, q_index: int, q_total: int) -> None:
+def _item(q: dict[str, Any], definition: ScaleDefinition, step: Step, q_index: int, q_total: int) -> None:
     responses = q["responses"]
     item = definition.item_by_id[step.item_id]
     number, total = flow.position(definition, responses, item.id)
@@ -129,18 +226,18 @@ def _item(actor, q: dict[str, Any], definition: ScaleDefinition, step: Step, q_i
     captions = [o.get("anchor", "") or "" for o in item.options]
     st.radio(item.prompt, options, index=None, format_func=labels.__getitem__,
              captions=captions if any(captions) else None, key=key, on_change=_on_answer,
-             args=(actor, q["id"], item.id), width="stretch")
+             args=(q["id"], item.id, q["version"]), width="stretch")
     answered = item.id in responses
     back = flow.previous_step(definition, step, responses)
     forward = flow.next_step(definition, step, responses)
     _nav_row([
-        (text("back"), "sr_back", False, _go, (back,)),
+        (text("back"), "sr_back", False, _step_to, (back,)),
         (text("return_to_review") if step.from_review else text("next"), "sr_next", True,
-         _go if answered else None, (forward,)),
+         _step_to if answered else None, (forward,)),
     ])
 
 
-def _review(actor, q: dict[str, Any], definition: ScaleDefinition, questionnaires, definitions,
+def _review(q: dict[str, Any], definition: ScaleDefinition, questionnaires, definitions,
             q_index: int, q_total: int) -> None:
     responses = q["responses"]
     if q_total > 1:
@@ -153,14 +250,16 @@ def _review(actor, q: dict[str, Any], definition: ScaleDefinition, questionnaire
             st.markdown(f"**{row.prompt}**")
             st.markdown(row.answer if row.answer is not None else f"*{text('not_answered')}*")
             label = text("change", number=row.number) if row.answer is not None else text("answer_now", number=row.number)
-            st.button(label, key=f"sr_change:{row.item_id}", on_click=_go,
+            st.button(label, key=f"sr_change:{row.item_id}", on_click=_step_to,
                       args=(Step("item", q["id"], row.item_id, from_review=True),))
     ready = flow.ready_to_submit(definition, responses)
     if not ready:
         st.markdown(f"**{text('submit_needs_all')}**")
     _nav_row([
-        (text("back"), "sr_back", False, _go, (flow.previous_step(definition, Step("review", q["id"]), responses),)),
-        (text("submit"), "sr_submit", True, _on_submit if ready else None, (actor, q["id"], questionnaires, definitions)),
+        (text("back"), "sr_back", False, _step_to,
+         (flow.previous_step(definition, Step("review", q["id"]), responses),)),
+        (text("submit"), "sr_submit", True, _on_submit if ready else None,
+         (q["id"], q["version"], questionnaires, definitions)),
     ])
 
 
@@ -184,7 +283,7 @@ def _support(site_code: str | None) -> None:
     st.markdown(f"## {text('support_title')}")
     st.info(_supportive_text(site_code))
     after = Step.from_dict(st.session_state.get("sr_after_support")) or flow.THANKS
-    _nav_row([(text("continue"), "sr_continue", True, _go, (after,))])
+    _nav_row([(text("continue"), "sr_continue", True, _step_to, (after,))])
 
 
 def _thanks(site_code: str | None) -> None:
@@ -194,9 +293,50 @@ def _thanks(site_code: str | None) -> None:
         st.info(_supportive_text(site_code))
 
 
+def resume_from_address() -> None:
+    """Before the page's guard (ui.participant_mode.require_participant_session): a new session
+    whose address carries the holder secret of a link (a reload, or a phone waking a tab it had
+    put to sleep) continues as that link's holder (db.tokens.resume_link); a secret that no
+    longer opens anything gets its one friendly sentence. A session that was a participant
+    before (e.g. ended by the idle time-out) is not revived by its own address: it shows the
+    guard's "reload" sentence, and the reload starts a new session."""
+    from ui.session import ensure_database  # ui.session imports ui.participant_mode, as this module does
+
+    secret = st.query_params.get(RESUME_PARAM)
+    if (not secret or st.query_params.get(TOKEN_PARAM) or kiosk() or st.session_state.get(PARTICIPANT_KEY)
+            or PARTICIPANT_ACTIVITY_KEY in st.session_state):
+        return
+    ensure_database()
+    try:
+        with unit_of_work() as db:
+            actor = tokens.resume_link(db, secret)
+    except tokens.LinkRefused as exc:
+        show_refusal(exc.reason)
+        st.stop()
+    except StorageError:
+        apply_participant_style()
+        st.markdown(f"#### {text('busy')}")
+        st.stop()
+    st.session_state[PARTICIPANT_KEY] = actor
+    participant_touch()
+
+
+def _keep_holder_in_address(actor: dict[str, Any]) -> None:
+    """A link on the participant's own device: once this browser holds it, the address carries
+    the holder secret (not the token), so a reload continues. The kiosk keeps it in the session
+    only (a reload of the clinic tablet shows the staff sign-in)."""
+    holder = actor.get("holder")
+    if not holder or actor.get("channel") != "link" or kiosk():
+        return
+    if st.query_params.get(RESUME_PARAM) != holder or st.query_params.get(MARKER_PARAM) != MARKER_VALUE:
+        st.query_params[MARKER_PARAM] = MARKER_VALUE
+        st.query_params[RESUME_PARAM] = holder
+
+
 def render_questionnaire(actor: dict[str, Any]) -> None:
     """Draw the screen this participant is on (the page calls this after its guard)."""
     apply_participant_style()
+    _keep_holder_in_address(actor)
     site_code = st.session_state.get("sr_site_code")
     if st.session_state.get(FINISHED_KEY):
         step = Step.from_dict(st.session_state.get(STEP_KEY)) or flow.THANKS
@@ -238,9 +378,12 @@ def render_questionnaire(actor: dict[str, Any]) -> None:
             _go(step)
             q = by_id.get(step.assessment_id)
 
+    changed = q is not None and _sync_shown(q)  # before any answer widget is drawn
     error = st.session_state.pop(ERROR_KEY, None)
     if error:
         st.warning(error)
+    elif changed:
+        st.info(text("answers_changed_elsewhere"))
     if step.kind == "support":
         _support(site_code)
     elif step.kind == "thanks" or q is None:
@@ -251,7 +394,7 @@ def render_questionnaire(actor: dict[str, Any]) -> None:
         if step.kind == "intro":
             _intro(q, definition, q_index, q_total)
         elif step.kind == "item":
-            _item(actor, q, definition, step, q_index, q_total)
+            _item(q, definition, step, q_index, q_total)
         else:
-            _review(actor, q, definition, questionnaires, definitions, q_index, q_total)
+            _review(q, definition, questionnaires, definitions, q_index, q_total)
     render_staff_exit()

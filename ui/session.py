@@ -7,6 +7,15 @@ ready, signs the visitor in (or shows nothing but the sign-in form), checks the 
 the role against `ui.navigation.PAGES`, and stops the script otherwise. Writes check the role
 again in db/ (db.permissions.authorize), so a page bug cannot bypass it either. The guard also
 draws the open safety alerts of the user's scope (ui.alerts), so they are seen where staff land.
+
+Two ways in. A password (db.signin_throttle.password_sign_in: input checks, the wait per account
+name and client address, the process-wide bound on password checks, then db.users.authenticate
+with its lock-out). Or, when `.streamlit/secrets.toml` has an `[auth]` section, single sign-on
+through an OIDC provider (st.login): the identity must have a verified e-mail address that is an
+active, unlocked account's user name (db.users.authenticate_identity, audited either way). A
+session that came from single sign-on ends it too when it signs out or times out (st.logout), or
+the provider's cookie would sign the browser straight back in. `oidc_identity` and
+`oidc_logout` are the only places that touch st.user and st.logout, so tests replace them.
 """
 
 from __future__ import annotations
@@ -18,19 +27,22 @@ from typing import Any
 import streamlit as st
 from streamlit.errors import StreamlitAPIException, StreamlitPageNotFoundError
 
-from db import users
+from db import signin_throttle, users
 from db.connection import database_path, unit_of_work
 from db.errors import StorageError
 from db.integrity import hold_app_lock
 from db.migrations import init_database
+from db.signin_throttle import sign_in_delay  # noqa: F401  (the delay curve, re-exported for callers of old)
 from ui.alerts import render_alert_banner
 from ui.navigation import PAGES, may_open, pages_for_role
 from ui.participant_mode import participant_mode_active
+from ui.text import md
 
 USER_KEY = "signed_in_user"
 ACTIVITY_KEY = "last_activity"
-FAILURES_KEY = "failed_sign_ins"
 NOTICE_KEY = "sign_in_notice"
+SOURCE_KEY = "sign_in_source"  # "password" or "oidc": how this session signed in
+OIDC_REFUSAL_KEY = "oidc_refusal"  # the single sign-on identity refused in this session, and why
 IDLE_ENV = "SCALEBOOK_IDLE_TIMEOUT_MINUTES"
 DEFAULT_IDLE_MINUTES = 15.0
 
@@ -48,7 +60,7 @@ def ensure_database() -> None:
     try:
         _database_ready(str(database_path()))
     except StorageError as exc:
-        st.error(f"The database could not be opened: {exc}")
+        st.error(f"The database could not be opened: {md(exc)}")
         st.stop()
 
 
@@ -60,15 +72,6 @@ def idle_timeout_seconds() -> float:
     except ValueError:
         minutes = DEFAULT_IDLE_MINUTES
     return max(minutes, 0.05) * 60
-
-
-def sign_in_delay(failed_attempts: int) -> float:
-    """Seconds to wait before checking a password after `failed_attempts` failures in a row:
-    nothing for the first, then 0.5, 1, 2, 4 s (capped). With the lock-out after five failures
-    (db.users) this turns password guessing from thousands a minute into a handful."""
-    if failed_attempts <= 0:
-        return 0.0
-    return min(0.5 * 2 ** (failed_attempts - 1), 4.0)
 
 
 def is_idle(last_activity: float | None, now: float, timeout: float) -> bool:
@@ -97,7 +100,9 @@ def current_user() -> dict[str, Any] | None:
     with unit_of_work(write=False) as db:
         problem = users.session_mismatch(user, users.session_account(db, user.get("id")))
     if problem:
-        sign_out(notice=problem)
+        # The provider's identity, if any, stays: the next run checks it against the account as
+        # it is now (refused, and audited, when deactivated; a new session for a new role).
+        sign_out(notice=problem, end_single_sign_on=False)
         return None
     return user
 
@@ -114,12 +119,21 @@ def user_for_write() -> dict[str, Any] | None:
     return user
 
 
-def sign_out(notice: str | None = None) -> None:
-    """Forget everything this browser session held (drafts are already in the database)."""
+def sign_out(notice: str | None = None, *, end_single_sign_on: bool = True) -> None:
+    """Forget everything this browser session held (drafts are already in the database).
+
+    When the session came from single sign-on, or the browser holds a provider identity, this
+    also ends that (`oidc_logout`: the identity cookie goes and the browser is sent through the
+    provider's logout), so signing out and the idle time-out really end the session instead of
+    the next run signing straight back in. The redirect starts a new browser session, so the
+    notice is not shown after it."""
+    via_oidc = st.session_state.get(SOURCE_KEY) == "oidc"
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     if notice:
         st.session_state[NOTICE_KEY] = notice
+    if end_single_sign_on and (via_oidc or oidc_identity() is not None):
+        oidc_logout()
 
 
 def _has_accounts() -> bool:
@@ -152,44 +166,48 @@ def render_first_run() -> None:
 
 
 def render_sign_in() -> None:
-    """The sign-in form (local accounts), with throttling and lock-out messages."""
+    """The sign-in form (local accounts) and, when configured, single sign-on. A refused
+    single sign-on identity is explained here, with a way to sign out of it."""
     st.title("Scalebook")
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice:
-        st.info(notice)
+        st.info(md(notice))
+    refusal = st.session_state.get(OIDC_REFUSAL_KEY)
+    if refusal:
+        st.error(md(refusal["message"]))
     with st.form("sign_in"):
         username = st.text_input("User name", autocomplete="username")
         password = st.text_input("Password", type="password", autocomplete="current-password")
         submitted = st.form_submit_button("Sign in", type="primary", use_container_width=True)
-    if _oidc_configured():
+    if refusal:
+        st.button("Sign out of your organisation account", on_click=oidc_logout)
+    elif _oidc_configured():
         st.button("Sign in with your organisation", on_click=st.login)
     if not submitted:
         return
-    if not username.strip() or not password:
-        st.error("Enter your user name and password.")
+    result = signin_throttle.password_sign_in(username, password, client_address())
+    if result.user is None:
+        st.error(md(result.message))
         return
-    failures = st.session_state.get(FAILURES_KEY, 0)
-    time.sleep(sign_in_delay(failures))
-    with unit_of_work(write=False) as db:
-        locked_until = users.is_locked(db, username)
-    if locked_until:
-        st.error(f"This account is locked after repeated failed sign-ins until {locked_until} (UTC). "
-                 "Try again later or ask an administrator to reset the password.")
-        return
-    with unit_of_work() as db:
-        user = users.authenticate(db, username, password)
-    if user is None:
-        st.session_state[FAILURES_KEY] = failures + 1
-        st.error("User name or password not recognised.")
-        return
-    _start_session(user)
+    _start_session(result.user, source="password")
     st.rerun()
 
 
-def _start_session(user: dict[str, Any]) -> None:
+def client_address() -> str | None:
+    """The client's IP address as Streamlit sees the connection (st.context.ip_address), for the
+    wait per address; None when unknown: a loopback peer (local use, or a reverse proxy on this
+    machine), or no browser connection at all (AppTest)."""
+    try:
+        return st.context.ip_address
+    except Exception:  # no connection context
+        return None
+
+
+def _start_session(user: dict[str, Any], source: str) -> None:
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     st.session_state[USER_KEY] = {k: user.get(k) for k in users.SESSION_FIELDS}
+    st.session_state[SOURCE_KEY] = source
     touch()
 
 
@@ -202,19 +220,51 @@ def _oidc_configured() -> bool:
         return False
 
 
-def _oidc_user() -> dict[str, Any] | None:
-    """Map an OIDC identity (st.login) to an active local account whose user name is its e-mail."""
-    if not _oidc_configured() or not getattr(st.user, "is_logged_in", False):
+def oidc_identity() -> dict[str, Any] | None:
+    """The identity the OIDC provider vouched for in this browser session (st.user, as a plain
+    dict with "email", "email_verified", "iss", ...), or None when single sign-on is not
+    configured or nobody signed in through it. The one place that reads st.user."""
+    if not _oidc_configured():
         return None
-    email = st.user.get("email")
-    if not email:
-        return None
-    with unit_of_work(write=False) as db:
-        try:
-            user = users.get_user(db, email)
-        except StorageError:
+    try:
+        if not st.user.is_logged_in:
             return None
-    return user if user["active"] else None
+        return dict(st.user.to_dict())
+    except Exception:  # no user information in this context
+        return None
+
+
+def oidc_logout() -> None:
+    """End the single sign-on identity of this browser (st.logout: the identity cookie goes and
+    the browser goes through the provider's logout, back to a new session). The one place that
+    calls st.logout."""
+    st.logout()
+
+
+def _single_sign_on() -> dict[str, Any] | None:
+    """Sign this session in with the provider's identity, if there is one and its account may
+    enter (db.users.authenticate_identity, which audits the attempt); else None. A refusal is
+    remembered for this identity in this session, so it is audited once, not at every rerun, and
+    the sign-in screen says why."""
+    identity = oidc_identity()
+    if identity is None:
+        st.session_state.pop(OIDC_REFUSAL_KEY, None)
+        return None
+    marker = "|".join(str(identity.get(k)) for k in ("iss", "sub", "email"))
+    refused = st.session_state.get(OIDC_REFUSAL_KEY)
+    if refused and refused["identity"] == marker:
+        return None
+    try:
+        with unit_of_work() as db:
+            account, refusal = users.authenticate_identity(db, identity)
+    except StorageError as exc:
+        st.error(f"Single sign-on could not be checked: {md(exc)}. Reload the page in a moment.")
+        return None
+    if account is None:
+        st.session_state[OIDC_REFUSAL_KEY] = {"identity": marker, "message": refusal}
+        return None
+    _start_session(account, source="oidc")
+    return st.session_state[USER_KEY]
 
 
 def require_signed_in() -> dict[str, Any]:
@@ -234,10 +284,9 @@ def require_signed_in() -> dict[str, Any]:
         st.stop()
     user = current_user()
     if user is None:
-        oidc = _oidc_user()
-        if oidc is not None:
-            _start_session(oidc)
-            return st.session_state[USER_KEY]
+        user = _single_sign_on()
+        if user is not None:
+            return user
         if _has_accounts():
             render_sign_in()
         else:
@@ -251,7 +300,7 @@ def render_menu(user: dict[str, Any]) -> None:
     """The sidebar: who is signed in, the pages of their role, and sign-out. Drawn by every
     page's guard, so it is there even when a page was served without app.py."""
     with st.sidebar:
-        st.caption(f"Signed in as **{user['username']}** ({user['role']})")
+        st.caption(f"Signed in as **{md(user['username'])}** ({user['role']})")
         section = None
         for spec in pages_for_role(user["role"]):
             if spec.section != section:

@@ -10,7 +10,6 @@ shown in the study's local time. The rules themselves live in db.visits and db.p
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +23,7 @@ from protocol.timing import local_date_at
 from scales import registry
 from ui.feedback import run_write, show_feedback
 from ui.pickers import scoped_key
+from ui.text import md
 
 ACTIVE = ("screening", "enrolled")
 
@@ -40,11 +40,6 @@ def local(moment: datetime | str | None, protocol: Protocol, fmt: str = "%Y-%m-%
 def _scales(scale_ids) -> str:
     known = registry()
     return ", ".join(known[s].abbreviation if s in known else s for s in scale_ids)
-
-
-def plain(text: str) -> str:
-    """Free text typed by a user, shown literally in Markdown (no accidental bold, links or colour)."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|:~<>$])", r"\\\1", text)
 
 
 def _name(timepoint: str) -> str:
@@ -68,14 +63,14 @@ def missed_visit_card(user: dict[str, Any], protocol: Protocol, visit: dict[str,
     pid, key, code = visit["participant_id"], visit["timepoint"], visit["participant"]
     name = _name(key)
     with st.container(border=True, key=scoped_key("participant", pid, f"missed-{name}")):
-        who = f"**{code}** · " if show_participant else ""
-        st.markdown(f"{who}{visit['label']} · :orange-badge[missed]")
-        st.caption(f"window {local(visit['window_start'], protocol, '%d %b %H:%M')} – "
-                   f"{local(visit['window_end'], protocol, '%d %b %H:%M %Z')} closed · not rated: "
-                   f"{_scales(visit['scales'])}")
+        who = f"**{md(code)}** · " if show_participant else ""
+        st.markdown(f"{who}{md(visit['label'])} · :orange-badge[missed]")
+        st.caption(md(f"window {local(visit['window_start'], protocol, '%d %b %H:%M')} – "
+                      f"{local(visit['window_end'], protocol, '%d %b %H:%M %Z')} closed · not rated: "
+                      f"{_scales(visit['scales'])}"))
         if visit["reason"]:
-            st.markdown(f"Reason: {plain(visit['reason'])}")
-            st.caption(f"recorded by {visit['reason_by'] or 'unknown'}, {local(visit['reason_at'], protocol)}")
+            st.markdown(f"Reason: {md(visit['reason'])}")
+            st.caption(md(f"recorded by {visit['reason_by'] or 'unknown'}, {local(visit['reason_at'], protocol)}"))
         else:
             st.caption("No reason recorded yet.")
         place = reason_place(visit)
@@ -96,8 +91,8 @@ def missed_visit_card(user: dict[str, Any], protocol: Protocol, visit: dict[str,
 def explained_visit_list(protocol: Protocol, rows: list[dict[str, Any]]) -> None:
     """Missed visits that have a reason, one compact line each (the worklist's short form)."""
     st.markdown("\n".join(
-        f"- **{v['participant']}** · {v['label']}: {plain(v['reason'])} ({v['reason_by'] or 'unknown'}, "
-        f"{local(v['reason_at'], protocol, '%d %b %H:%M')})" for v in rows))
+        f"- **{md(v['participant'])}** · " + md(f"{v['label']}: {v['reason']} ({v['reason_by'] or 'unknown'}, "
+                                                f"{local(v['reason_at'], protocol, '%d %b %H:%M')})") for v in rows))
 
 
 def missed_visit_table(protocol: Protocol, rows: list[dict[str, Any]], *, key: str) -> None:
@@ -112,15 +107,17 @@ def missed_visit_table(protocol: Protocol, rows: list[dict[str, Any]], *, key: s
 
 def deviation_table(protocol: Protocol, rows: list[dict[str, Any]], *, key: str, with_participant: bool) -> None:
     """Protocol deviations, newest first: when (local time), kind, timepoint, description, the
-    reason given for an override, how early or late, and who recorded it."""
+    reason given for an override, how early or late, and who recorded it. `st.table` renders
+    Markdown in every cell, so each cell is escaped (ui.text.md)."""
     table = []
     for d in rows:
-        table.append({
+        row = {
             **({"participant": d["participant"], "site": d["site_code"]} if with_participant else {}),
             "recorded": local(d["recorded_at"], protocol), "kind": d["kind_label"],
             "timepoint": timepoint_label(protocol, d["timepoint"]), "description": d["description"],
             "reason": d.get("reason") or "", "early / late": _early_late(d), "recorded by": d["recorded_by_name"] or "",
-        })
+        }
+        table.append({column: md(value) for column, value in row.items()})
     # A static table, not a grid: every cell is text on the page (printable, readable by
     # assistive technology and by the browser tests), and a study's deviations are a short list.
     with st.container(key=key):
@@ -131,12 +128,12 @@ def deviation_cards(protocol: Protocol, rows: list[dict[str, Any]], participant_
     """One participant's deviations, newest first, one card each (readable on a tablet)."""
     for d in rows:
         with st.container(border=True, key=scoped_key("participant", participant_id, f"deviation-{d['id']}")):
-            st.markdown(f"**{d['kind_label']}** · {timepoint_label(protocol, d['timepoint'])}")
-            st.markdown(plain(d["description"]))
+            st.markdown(f"**{md(d['kind_label'])}** · {md(timepoint_label(protocol, d['timepoint']))}")
+            st.markdown(md(d["description"]))
             if d.get("reason"):
-                st.markdown(f"Reason given: {plain(d['reason'])}")
-            st.caption(f"recorded {local(d['recorded_at'], protocol)} by {d['recorded_by_name'] or 'unknown'}"
-                       + (f" · {_early_late(d)}" if _early_late(d) else ""))
+                st.markdown(f"Reason given: {md(d['reason'])}")
+            st.caption(md(f"recorded {local(d['recorded_at'], protocol)} by {d['recorded_by_name'] or 'unknown'}"
+                          + (f" · {_early_late(d)}" if _early_late(d) else "")))
 
 
 def _early_late(d: dict[str, Any]) -> str:
@@ -148,13 +145,13 @@ def _early_late(d: dict[str, Any]) -> str:
 
 
 def status_text(protocol: Protocol, participant: dict[str, Any]) -> str:
-    """'withdrawn on 2026-05-05 10:00 BST: consent withdrawn', or the plain status (Markdown: the
-    reason, typed by a user, is escaped)."""
+    """'withdrawn on 2026-05-05 10:00 BST: consent withdrawn', or the plain status, as Markdown
+    that shows exactly that text (the reason is typed by a user)."""
     status = participant["status"].replace("_", " ")
     if participant["status"] in participants.ENDED and participant.get("status_at"):
         text = f"{status} on {local(participant['status_at'], protocol)}"
-        return text + (f": {plain(participant['status_reason'])}" if participant.get("status_reason") else "")
-    return status
+        return md(text + (f": {participant['status_reason']}" if participant.get("status_reason") else ""))
+    return md(status)
 
 
 def participation_controls(user: dict[str, Any], protocol: Protocol, participant: dict[str, Any]) -> None:
@@ -167,9 +164,9 @@ def participation_controls(user: dict[str, Any], protocol: Protocol, participant
         return
     now = datetime.now(UTC).astimezone(tz).replace(second=0, microsecond=0)
     actions = ["Withdraw"] + (["Complete"] if participant["status"] == "enrolled" else [])
-    tabs = st.tabs([f"{a} {code}" for a in actions])
+    tabs = st.tabs([f"{a} {md(code)}" for a in actions])  # tab labels are Markdown
     with tabs[0], st.form(scoped_key("participant", pid, "withdraw")):
-        st.caption(f"{code} leaves every worklist; nothing planned after this date counts as missed.")
+        st.caption(f"{md(code)} leaves every worklist; nothing planned after this date counts as missed.")
         reason = st.text_input("Reason for withdrawal", key=scoped_key("participant", pid, "withdraw-reason"),
                                placeholder="e.g. consent withdrawn; adverse event; lost to follow-up")
         left, right = st.columns(2)
@@ -183,7 +180,7 @@ def participation_controls(user: dict[str, Any], protocol: Protocol, participant
                       f"{code} withdrawn from {local(at, protocol)}.", place=place)
     if len(tabs) > 1:
         with tabs[1], st.form(scoped_key("participant", pid, "complete")):
-            st.caption(f"{code} completed the study schedule and leaves every worklist.")
+            st.caption(f"{md(code)} completed the study schedule and leaves every worklist.")
             note = st.text_input("Note (optional)", key=scoped_key("participant", pid, "complete-note"))
             left, right = st.columns(2)
             day = left.date_input("Date completed", value=now.date(), max_value=now.date(), format="YYYY-MM-DD",
