@@ -18,9 +18,9 @@ from pathlib import Path
 import streamlit as st
 
 from db.connection import database_path
+from ui.demo_banner import render_demo_banner
 from ui.navigation import PAGES, pages_for_role
-from ui.participant_mode import participant_mode_active
-from ui.session import current_user, ensure_database
+from ui.session import current_user, ensure_database, participant_mode_active
 from ui.study import current_protocol
 from ui.warmup import start_warmup
 
@@ -35,8 +35,10 @@ def main() -> None:
 
     if participant_mode_active():
         # A participant (kiosk hand-over or one-time link) reaches one page and nothing else.
-        st.navigation([st.Page("pages/self_report.py", title="Questionnaire", url_path="questionnaire")],
-                      position="hidden").run()
+        render_demo_banner()  # on a demo database the participant's page says so too
+        st.navigation(
+            [st.Page("pages/self_report.py", title="Questionnaire", url_path="questionnaire")], position="hidden"
+        ).run()
         st.stop()
 
     ensure_database()

@@ -9,22 +9,20 @@ Planned timepoints are keyed (timepoint id, infusion number) as `protocol.keys` 
 (`min_40@2`). They are ordered by their nominal time from the first infusion (each-infusion
 timepoints through the protocol's infusion plan), which is also the cohort chart's x order.
 
-Memos (module-level, process-wide, all pure): a rater's submission changes one participant, so
-the per-participant work is remembered on that participant's own rows: each scale's Assessment
-records, each scale's outcome, the CADSS peak, the planned timepoints (until an infusion is
-logged) and the completeness states (until the next instant at which a window opens, turns
-overdue or closes). A new data version reloads every row (three queries) but recomputes only
-what changed. Keys hold the full inputs, so a memo can never answer for different data.
-
-The bulk builders run with Python's cyclic garbage collector paused (analytics.gcpause): they
-allocate hundreds of thousands of small objects and build no reference cycles.
+Nothing here is remembered between calls, with one exception a reader finds in one place:
+each participant's `ParticipantData` keeps what these functions derived from that participant's
+data (their Assessment records per scale, outcome per scale, CADSS peak, planned timepoints and
+schedule states), and `build_cohort(..., previous=...)` hands an unchanged participant's object,
+with those results, to the next cohort. The cohort itself is held by the one cohort snapshot at
+the edge (ui/cohort_data.py), keyed by the database's data version; so a new rating recomputes
+one participant, and nothing outlives the snapshot that holds it.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -32,9 +30,7 @@ from typing import Any
 
 import pandas as pd
 
-from analytics import outcomes as _outcomes
-from analytics.dissociation import infusion_courses, peak_of
-from analytics.gcpause import without_cycle_collection
+from analytics.dissociation import infusion_courses, measure_pairs, peak_of
 from analytics.outcomes import ScaleOutcome, scale_outcome
 from analytics.records import (
     Assessment,
@@ -47,9 +43,11 @@ from analytics.records import (
     stored_time,
 )
 from analytics.stats import mean_ci
+from db.analytics import AssessmentRow, InfusionRow, ParticipantRow
 from protocol import Protocol, ScheduleError, plan_timepoints, planned_infusions, schedule_states
 from protocol.keys import assessment_timepoint, parse_assessment_timepoint
 from protocol.keys import timepoint_label as stored_timepoint_label
+from protocol.outcomes import compile_rules
 from protocol.timing import shift
 
 TimepointKey = tuple[str, int | None]
@@ -67,71 +65,122 @@ class Participant:
     enrolled_at: datetime | None = None
 
 
+_MISSING = object()
+
+
+class ParticipantData:
+    """One participant's stored data in a cohort (their row, assessment rows by scale, infusions)
+    and `derived`: what this module computed from exactly that data, keyed by what else it
+    depends on (the protocol's hash, the scale). Equal data gives equal results, so when the next
+    cohort holds equal data for the participant, build_cohort(previous=...) reuses this object
+    and every result on it; a participant whose data changed gets a fresh, empty one."""
+
+    __slots__ = ("participant", "rows", "infusions", "derived")
+
+    def __init__(self, participant: Participant | None, rows: Mapping[str, Sequence], infusions: tuple) -> None:
+        self.participant = participant
+        self.rows = rows
+        self.infusions = infusions
+        self.derived: dict[tuple, Any] = {}
+
+    def same_data(self, other: ParticipantData) -> bool:
+        """Equal stored data (rows compare by value; rows the database layer carried over unchanged
+        are the same objects, which makes the comparison cheap)."""
+        return self.participant == other.participant and self.infusions == other.infusions and self.rows == other.rows
+
+    def derive(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """The result stored under `key`, computed (and stored) the first time it is asked for."""
+        found = self.derived.get(key, _MISSING)
+        if found is _MISSING:
+            found = self.derived[key] = compute()
+        return found
+
+
 class Cohort:
-    """Participants with their stored assessments and infusions.
+    """Participants with their stored assessments and infusions (one ParticipantData each).
 
     Rows from the database are grouped by participant and scale once; the Assessment records of
     a scale are built the first time an analysis asks for that scale (the cohort view needs the
-    chosen scale and CADSS, not all 48,000 records). Read-only after construction, apart from
-    that memo, so one instance can be shared between page runs.
+    chosen scale and CADSS, not all 48,000 records). Read-only after construction apart from the
+    participants' derived results, so one instance can be shared between page runs.
     """
 
-    def __init__(self, participants: list[Participant], rows: Mapping[int, Mapping[str, list]] | None = None,
-                 infusions: Mapping[int, Sequence[InfusionEvent]] | None = None) -> None:
+    def __init__(
+        self,
+        participants: list[Participant],
+        rows: Mapping[int, Mapping[str, list]] | None = None,
+        infusions: Mapping[int, Sequence[InfusionEvent]] | None = None,
+    ) -> None:
         self.participants = participants
-        self._rows = {pid: dict(by_scale) for pid, by_scale in (rows or {}).items()}
-        self.infusions = {pid: sorted_infusions(v) for pid, v in (infusions or {}).items()}
-        self._built: dict[tuple[int, str], list[Assessment]] = {}
+        rows, infusions = rows or {}, infusions or {}
+        by_id = {p.id: p for p in participants}
+        self.data: dict[int, ParticipantData] = {
+            pid: ParticipantData(by_id.get(pid), dict(rows.get(pid, {})), sorted_infusions(infusions.get(pid, ())))
+            for pid in dict.fromkeys([*by_id, *rows, *infusions])
+        }
+
+    @property
+    def infusions(self) -> dict[int, tuple[InfusionEvent, ...]]:
+        return {pid: d.infusions for pid, d in self.data.items()}
 
     @classmethod
-    def from_assessments(cls, participants: list[Participant], assessments: Iterable[Assessment],
-                         infusions: Mapping[int, Sequence[InfusionEvent]] | None = None) -> Cohort:
+    def from_assessments(
+        cls,
+        participants: list[Participant],
+        assessments: Iterable[Assessment],
+        infusions: Mapping[int, Sequence[InfusionEvent]] | None = None,
+    ) -> Cohort:
         """A cohort from ready-made Assessment records (tests, notebooks)."""
-        cohort = cls(participants, {}, infusions)
+        rows: dict[int, dict[str, list]] = {}
         for a in assessments:
-            cohort._rows.setdefault(a.participant_id, {}).setdefault(a.scale_id, []).append(a)
-        return cohort
+            rows.setdefault(a.participant_id, {}).setdefault(a.scale_id, []).append(a)
+        return cls(participants, rows, infusions)
+
+    def carry_over(self, previous: Cohort | None) -> Cohort:
+        """This cohort, holding `previous`'s ParticipantData (with its derived results) for every
+        participant whose data is the same in both; returns self."""
+        if previous is not None:
+            for pid, data in self.data.items():
+                old = previous.data.get(pid)
+                if old is not None and old.same_data(data):
+                    self.data[pid] = old
+        return self
+
+    def _of(self, participant_id: int) -> ParticipantData:
+        found = self.data.get(participant_id)
+        return found if found is not None else ParticipantData(None, {}, ())
+
+    def infusions_of(self, participant_id: int) -> tuple[InfusionEvent, ...]:
+        return self._of(participant_id).infusions
 
     def scales_of(self, participant_id: int) -> list[str]:
-        return list(self._rows.get(participant_id, {}))
+        return list(self._of(participant_id).rows)
 
     def scale(self, participant_id: int, scale_id: str) -> list[Assessment]:
-        """The participant's usable assessments of one scale, in time order.
-
-        The same list object as last time (even from another Cohort) while the participant's
-        rows of that scale are unchanged: the per-participant memos below test identity first."""
-        key = (participant_id, scale_id)
-        built = self._built.get(key)
-        if built is None:
-            raw = tuple(self._rows.get(participant_id, {}).get(scale_id, ()))
-            remembered = _SCALE_MEMO.get(key)
-            if remembered is not None and remembered[0] == raw:
-                built = remembered[1]
-            else:
-                built = chronological(assessment_from_row(r) if type(r) is tuple else r for r in raw)
-                _SCALE_MEMO[key] = (raw, built)
-            self._built[key] = built
-        return built
-
-    def raw_key(self, participant_id: int) -> tuple:
-        """Everything stored for the participant, as comparable rows (for memo keys)."""
-        return tuple((scale_id, tuple(rows)) for scale_id, rows in self._rows.get(participant_id, {}).items())
+        """The participant's usable assessments of one scale, in time order (built once per data)."""
+        data = self._of(participant_id)
+        return data.derive(
+            ("scale", scale_id),
+            lambda: chronological(
+                assessment_from_row(r) if isinstance(r, AssessmentRow) else r for r in data.rows.get(scale_id, ())
+            ),
+        )
 
     def assessments(self, participant_id: int) -> list[Assessment]:
         return [a for s in self.scales_of(participant_id) for a in self.scale(participant_id, s)]
 
     def of(self, participant_id: int) -> tuple[list[Assessment], tuple[InfusionEvent, ...]]:
-        return self.assessments(participant_id), self.infusions.get(participant_id, ())
+        return self.assessments(participant_id), self.infusions_of(participant_id)
 
     def completed(self, participant_id: int) -> dict[TimepointKey, dict[str, datetime]]:
         """What the schedule needs of every submitted assessment, in the shape of
         protocol.schedule.completed_index: {(timepoint id, infusion number): {scale: completed_at}},
         the latest per scale (built from the stored rows; no Assessment records needed)."""
         done: dict[TimepointKey, dict[str, datetime]] = {}
-        for scale_id, rows in self._rows.get(participant_id, {}).items():
+        for scale_id, rows in self._of(participant_id).rows.items():
             for r in rows:
-                if type(r) is tuple:  # a stored row (ASSESSMENT_FIELDS order)
-                    key, completed_at = parse_assessment_timepoint(r[2]), stored_time(r[8])
+                if isinstance(r, AssessmentRow):
+                    key, completed_at = parse_assessment_timepoint(r.timepoint), stored_time(r.completed_at)
                 else:
                     key, completed_at = (r.timepoint_id, r.infusion_number), r.completed_at
                 if completed_at is None:
@@ -144,22 +193,26 @@ class Cohort:
         return done
 
 
-_SCALE_MEMO: dict[tuple[int, str], tuple[tuple, list[Assessment]]] = {}
-
-
-@without_cycle_collection
-def build_cohort(participant_rows: Iterable[Mapping[str, Any]], assessment_rows: Iterable[Sequence[Any]],
-                 infusion_rows: Iterable[Sequence[Any]]) -> Cohort:
-    """A Cohort from the rows `db.analytics.cohort_rows` returns (ASSESSMENT_FIELDS order)."""
-    participants = [Participant(int(r["id"]), r["code"], r.get("site_code"), r.get("arm"), r.get("status"),
-                                parse_time(r.get("created_at"))) for r in participant_rows]
+def build_cohort(
+    participant_rows: Iterable[ParticipantRow],
+    assessment_rows: Iterable[AssessmentRow],
+    infusion_rows: Iterable[InfusionRow],
+    *,
+    previous: Cohort | None = None,
+) -> Cohort:
+    """A Cohort from the rows `db.analytics.cohort_rows` returns. `previous`: the cohort built
+    from the last data version; participants whose data is unchanged keep their derived results
+    (Cohort.carry_over)."""
+    participants = [
+        Participant(int(r.id), r.code, r.site_code, r.arm, r.status, parse_time(r.created_at)) for r in participant_rows
+    ]
     rows: dict[int, dict[str, list]] = {p.id: {} for p in participants}
     for row in assessment_rows:
-        rows.setdefault(row[1], {}).setdefault(row[3], []).append(row)
+        rows.setdefault(row.participant_id, {}).setdefault(row.scale_id, []).append(row)
     infusions: dict[int, list[InfusionEvent]] = {}
-    for row in infusion_rows:
-        infusions.setdefault(int(row[0]), []).append(infusion_from_row(row))
-    return Cohort(participants, rows, infusions)
+    for infusion_row in infusion_rows:
+        infusions.setdefault(int(infusion_row.participant_id), []).append(infusion_from_row(infusion_row))
+    return Cohort(participants, rows, infusions).carry_over(previous)
 
 
 # --------------------------------------------------------------------------- planned timepoints
@@ -180,7 +233,9 @@ def timepoint_order(protocol: Protocol, keys: Iterable[TimepointKey]) -> list[Ti
         if timepoint.anchor == "enrolment":
             hours = -1e6 + _hours(timepoint.offset)
         elif timepoint.anchor == "first_infusion" or key[1] is None:
-            hours = (shift(_REFERENCE_START, timepoint.offset, protocol.timezone) - _REFERENCE_START).total_seconds() / 3600
+            hours = (
+                shift(_REFERENCE_START, timepoint.offset, protocol.timezone) - _REFERENCE_START
+            ).total_seconds() / 3600
         else:
             start = planned.get(key[1]) or (_REFERENCE_START + timedelta(days=7 * key[1]))
             hours = (shift(start, timepoint.offset, protocol.timezone) - _REFERENCE_START).total_seconds() / 3600
@@ -190,15 +245,9 @@ def timepoint_order(protocol: Protocol, keys: Iterable[TimepointKey]) -> list[Ti
     return sorted(unique, key=nominal)
 
 
-_LABELS: dict[tuple[str, TimepointKey], str] = {}
-
-
 def timepoint_label(protocol: Protocol, key: TimepointKey) -> str:
     """'Day 1 (24 hours)', or '40 minutes after infusion start · infusion 2' for a per-infusion key."""
-    found = _LABELS.get((protocol.hash, key))
-    if found is None:
-        found = _LABELS[(protocol.hash, key)] = stored_timepoint_label(protocol, assessment_timepoint(*key))
-    return found
+    return stored_timepoint_label(protocol, assessment_timepoint(*key))
 
 
 def key_text(key: TimepointKey) -> str:
@@ -208,61 +257,76 @@ def key_text(key: TimepointKey) -> str:
 # --------------------------------------------------------------------------- outcomes
 
 
-_OUTCOME_MEMO: dict[tuple[str, str, int], tuple[list, tuple, Any]] = {}
-
-
-def _memo(slot: str, protocol: Protocol, participant_id: int, own: list, infusions: tuple, compute):
-    """Per-participant memo, recomputed only when that participant's data changed: `own` is the
-    list Cohort.scale returns, the same object while the participant's rows are unchanged."""
-    where = (protocol.hash, slot, participant_id)
-    found = _OUTCOME_MEMO.get(where)
-    if found is not None and found[0] is own and found[1] == infusions:
-        return found[2]
-    value = compute()
-    _OUTCOME_MEMO[where] = (own, infusions, value)
-    return value
-
-
 def cohort_outcomes(protocol: Protocol, cohort: Cohort, scale_id: str) -> dict[int, ScaleOutcome]:
-    """scale_outcome for every participant (memoised per participant on their data)."""
-    out = {}
+    """scale_outcome for every participant (the protocol's rules compiled once for all of them;
+    each participant's outcome kept with their data, see ParticipantData)."""
+    rules = compile_rules(protocol, scale_id)
+    out: dict[int, ScaleOutcome] = {}
     for p in cohort.participants:
-        own, infusions = cohort.scale(p.id, scale_id), cohort.infusions.get(p.id, ())
-        out[p.id] = _memo(f"outcome:{scale_id}", protocol, p.id, own, infusions,
-                          lambda own=own, infusions=infusions: scale_outcome(protocol, scale_id, own, infusions))
+        data = cohort._of(p.id)
+        # mypy cannot type a lambda with default arguments (binding this loop's p and data) as Callable[[], Any]
+        out[p.id] = data.derive(
+            ("outcome", protocol.hash, scale_id),
+            lambda p=p, data=data: scale_outcome(  # type: ignore[misc]
+                protocol, scale_id, cohort.scale(p.id, scale_id), data.infusions, rules=rules
+            ),
+        )
     return out
 
 
-def cadss_peak(protocol: Protocol, cohort: Cohort, participant_id: int):
-    """The CADSS total's highest post-start value over all infusions (memoised per participant)."""
-    own, infusions = cohort.scale(participant_id, "cadss"), cohort.infusions.get(participant_id, ())
-    return _memo("cadss-peak", protocol, participant_id, own, infusions,
-                 lambda: peak_of(infusion_courses(own, infusions, (("cadss", "total"),))))
-
-
-_TRAJECTORY_ROWS: dict[int, tuple[Participant, ScaleOutcome, list[tuple]]] = {}
+def dissociation_peak(protocol: Protocol, cohort: Cohort, participant_id: int, measure: tuple[str, str] | None):
+    """The highest post-start value over all infusions of `measure`, the primary dissociation
+    measure's (scale id, score) (analytics.dissociation.measure_pairs()[0], from the definitions;
+    None when no definition marks one). Kept with the participant's data."""
+    if measure is None:
+        return None
+    data = cohort._of(participant_id)
+    scale_id, score = measure
+    return data.derive(
+        ("dissociation-peak", measure),
+        lambda: peak_of(
+            infusion_courses(cohort.scale(participant_id, scale_id), data.infusions, (measure,)), scale_id, score
+        ),
+    )
 
 
 def _trajectory_rows(p: Participant, outcome: ScaleOutcome) -> list[tuple]:
-    """The participant's rows of the trajectory frame (remembered while the outcome object, which
-    cohort_outcomes memoises, is the same)."""
-    found = _TRAJECTORY_ROWS.get(p.id)
-    if found is not None and found[1] is outcome and found[0] == p:
-        return found[2]
-    rows = []
+    """The participant's rows of the trajectory frame: the baseline and every post-baseline point."""
+    rows: list[tuple] = []
     if outcome.baseline is not None:
         b = outcome.baseline
         rows.append((p.code, p.arm, (b.timepoint_id, b.infusion_number), b.total, 0.0, True, None, None, b.amended))
     for point in outcome.points:
         a = point.assessment
-        rows.append((p.code, p.arm, (a.timepoint_id, a.infusion_number), a.total, point.percent_change, False,
-                     outcome.flag(point, "response"), outcome.flag(point, "remission"), a.amended))
-    _TRAJECTORY_ROWS[p.id] = (p, outcome, rows)
+        rows.append(
+            (
+                p.code,
+                p.arm,
+                (a.timepoint_id, a.infusion_number),
+                a.total,
+                point.percent_change,
+                False,
+                outcome.flag(point, "response"),
+                outcome.flag(point, "remission"),
+                a.amended,
+            )
+        )
     return rows
 
 
-TRAJECTORY_COLUMNS = ["participant", "arm", "timepoint", "label", "order", "total", "percent_change", "baseline",
-                      "response", "remission", "amended"]
+TRAJECTORY_COLUMNS = [
+    "participant",
+    "arm",
+    "timepoint",
+    "label",
+    "order",
+    "total",
+    "percent_change",
+    "baseline",
+    "response",
+    "remission",
+    "amended",
+]
 
 
 def trajectory_frame(protocol: Protocol, cohort: Cohort, outcomes: Mapping[int, ScaleOutcome]) -> pd.DataFrame:
@@ -280,19 +344,22 @@ def trajectory_frame(protocol: Protocol, cohort: Cohort, outcomes: Mapping[int, 
     kept = sorted((r for r in rows if r[2] in order), key=lambda r: (order[r[2]], r[0]))
     texts = {k: key_text(k) for k in order}
     labels = {k: timepoint_label(protocol, k) for k in order}
-    frame = pd.DataFrame({
-        "participant": pd.Series([r[0] for r in kept], dtype=object),
-        "arm": pd.Series([r[1] for r in kept], dtype=object),
-        "timepoint": pd.Series([texts[r[2]] for r in kept], dtype=object),
-        "label": pd.Series([labels[r[2]] for r in kept], dtype=object),
-        "order": pd.array([order[r[2]] for r in kept], dtype="Int64"),
-        "total": pd.array([r[3] for r in kept], dtype="Int64"),
-        "percent_change": pd.array([r[4] for r in kept], dtype="Float64"),
-        "baseline": pd.array([r[5] for r in kept], dtype=bool),
-        "response": pd.array([r[6] for r in kept], dtype="boolean"),
-        "remission": pd.array([r[7] for r in kept], dtype="boolean"),
-        "amended": pd.array([bool(r[8]) for r in kept], dtype=bool),
-    }, columns=TRAJECTORY_COLUMNS)
+    frame = pd.DataFrame(
+        {
+            "participant": pd.Series([r[0] for r in kept], dtype=object),
+            "arm": pd.Series([r[1] for r in kept], dtype=object),
+            "timepoint": pd.Series([texts[r[2]] for r in kept], dtype=object),
+            "label": pd.Series([labels[r[2]] for r in kept], dtype=object),
+            "order": pd.array([order[r[2]] for r in kept], dtype="Int64"),
+            "total": pd.array([r[3] for r in kept], dtype="Int64"),
+            "percent_change": pd.array([r[4] for r in kept], dtype="Float64"),
+            "baseline": pd.array([r[5] for r in kept], dtype=bool),
+            "response": pd.array([r[6] for r in kept], dtype="boolean"),
+            "remission": pd.array([r[7] for r in kept], dtype="boolean"),
+            "amended": pd.array([bool(r[8]) for r in kept], dtype=bool),
+        },
+        columns=TRAJECTORY_COLUMNS,
+    )
     return frame
 
 
@@ -376,11 +443,9 @@ class Completeness:
     def _counts(self) -> pd.DataFrame:
         states = list(STATE_LABELS.values())
         counted = {label: Counter(self.matrix[label].tolist()) for label in self.matrix.columns}
-        return pd.DataFrame({label: [c.get(state, 0) for state in states] for label, c in counted.items()},
-                            index=states, dtype=int)
-
-
-_SCHEDULE_MEMO: dict[int, tuple[tuple, datetime, tuple[dict, int], datetime]] = {}
+        return pd.DataFrame(
+            {label: [c.get(state, 0) for state in states] for label, c in counted.items()}, index=states, dtype=int
+        )
 
 
 def _boundaries(planned: Sequence[Any]) -> list[datetime]:
@@ -393,48 +458,45 @@ def _boundaries(planned: Sequence[Any]) -> list[datetime]:
     return out
 
 
-_PLAN_MEMO: dict[int, tuple[tuple, list]] = {}
+def _plan(protocol: Protocol, data: ParticipantData) -> list:
+    """protocol.schedule.plan_timepoints for one participant (kept with their data: a new rating
+    for someone else, or a minute passing, does not move their plan)."""
+    participant = data.participant
+
+    def plan() -> list:
+        infusions = [{"number": i.number, "started_at": i.started_at, "ended_at": i.ended_at} for i in data.infusions]
+        return plan_timepoints(protocol, participant.enrolled_at, infusions)
+
+    return data.derive(("plan", protocol.hash), plan)
 
 
-def _plan(protocol: Protocol, participant: Participant, given: tuple[InfusionEvent, ...]) -> list:
-    """protocol.schedule.plan_timepoints for one participant, remembered until their enrolment
-    time or infusions change (a new rating does not move the plan)."""
-    key = (protocol.hash, participant.code, participant.enrolled_at, given)
-    memo = _PLAN_MEMO.get(participant.id)
-    if memo is not None and memo[0] == key:
-        return memo[1]
-    infusions = [{"number": i.number, "started_at": i.started_at, "ended_at": i.ended_at} for i in given]
-    planned = plan_timepoints(protocol, participant.enrolled_at, infusions)
-    _PLAN_MEMO[participant.id] = (key, planned)
-    return planned
-
-
-def participant_states(protocol: Protocol, cohort: Cohort, participant: Participant, now: datetime
-                       ) -> tuple[dict[TimepointKey, str], int]:
+def participant_states(
+    protocol: Protocol, cohort: Cohort, participant: Participant, now: datetime
+) -> tuple[dict[TimepointKey, str], int]:
     """One participant's row of the completeness matrix: ({(timepoint id, infusion number): state
     label}, missed assessments), from protocol.schedule (plan_timepoints, then schedule_states on
     the stored completions).
 
-    Memoised on its inputs and reused until the next instant at which any of the participant's
-    timepoints can change state, so after one new rating, or a minute later, only the
-    participants concerned are planned again. The memo keeps this compact answer (strings and
-    numbers), not the schedule rows: a long-lived cache of 14,000 row objects would make every
-    later full garbage collection of the server process walk them."""
-    given = cohort.infusions.get(participant.id, ())
-    key = (protocol.hash, participant.code, participant.enrolled_at, given, cohort.raw_key(participant.id))
-    memo = _SCHEDULE_MEMO.get(participant.id)
-    if memo is not None and memo[3] <= now < memo[1] and memo[0] == key:
-        return memo[2]
-    planned = _plan(protocol, participant, given)
+    The answer is kept with the participant's data together with the span of time it holds for
+    (until the next instant at which a window opens, turns overdue or closes), so a minute later
+    only the participants whose timepoints changed state are judged again. It is the compact
+    answer (strings and numbers), not the schedule rows."""
+    data = cohort._of(participant.id)
+    key = ("states", protocol.hash)
+    held = data.derived.get(key)
+    if held is not None and held[0] <= now < held[1]:
+        return held[2]
+    planned = _plan(protocol, data)
     rows = schedule_states(participant.code, planned, cohort.completed(participant.id), now)
-    answer = ({(r.timepoint_id, r.infusion_number): STATE_LABELS[r.state] for r in rows},
-              sum(len(r.scales) for r in rows if r.state == "missed"))
+    answer = (
+        {(r.timepoint_id, r.infusion_number): STATE_LABELS[r.state] for r in rows},
+        sum(len(r.scales) for r in rows if r.state == "missed"),
+    )
     later = [b for b in _boundaries(planned) if b > now]
-    _SCHEDULE_MEMO[participant.id] = (key, min(later) if later else datetime.max.replace(tzinfo=UTC), answer, now)
+    data.derived[key] = (now, min(later) if later else datetime.max.replace(tzinfo=UTC), answer)
     return answer
 
 
-@without_cycle_collection
 def completeness(protocol: Protocol, cohort: Cohort, now: datetime) -> Completeness:
     """The participant × planned timepoint matrix from protocol.schedule (windows and states)."""
     now = parse_time(now)
@@ -452,58 +514,107 @@ def completeness(protocol: Protocol, cohort: Cohort, now: datetime) -> Completen
     # Categorical columns (five states and "" for a timepoint the participant does not have):
     # built and sent to the browser as small codes instead of 14,000 strings.
     categories = [*STATE_LABELS.values(), ""]
-    matrix = pd.DataFrame({label: pd.Categorical([row.get(k, "") for row in states.values()], categories=categories)
-                           for k, label in zip(columns, labels, strict=True)},
-                          index=pd.Index(list(states), name="participant"), columns=labels)
+    matrix = pd.DataFrame(
+        {
+            label: pd.Categorical([row.get(k, "") for row in states.values()], categories=categories)
+            for k, label in zip(columns, labels, strict=True)
+        },
+        index=pd.Index(list(states), name="participant"),
+        columns=labels,
+    )
     return Completeness(matrix, missed, problems, columns)
 
 
 # --------------------------------------------------------------------------- participant table
 
 
-PARTICIPANT_COLUMNS = ["participant", "site", "arm", "status", "baseline", "endpoint", "percent_change", "responder",
-                       "remitter", "response_and_remission", "first_response_hours", "first_response_at", "relapse_at",
-                       "dissociation_peak", "dissociation_peak_minutes", "missed_assessments", "rater_changes",
-                       "amended"]
+PARTICIPANT_COLUMNS = [
+    "participant",
+    "site",
+    "arm",
+    "status",
+    "baseline",
+    "endpoint",
+    "percent_change",
+    "responder",
+    "remitter",
+    "response_and_remission",
+    "first_response_hours",
+    "first_response_at",
+    "relapse_at",
+    "dissociation_peak",
+    "dissociation_peak_minutes",
+    "missed_assessments",
+    "rater_changes",
+    "amended",
+]
 
 
-def participant_table(protocol: Protocol, cohort: Cohort, outcomes: Mapping[int, ScaleOutcome],
-                      missed: Mapping[str, int], *, show_arm: bool) -> pd.DataFrame:
+def participant_table(
+    protocol: Protocol,
+    cohort: Cohort,
+    outcomes: Mapping[int, ScaleOutcome],
+    missed: Mapping[str, int],
+    *,
+    show_arm: bool,
+) -> pd.DataFrame:
     """One row per participant for the chosen scale: baseline, primary endpoint score, % change,
     responder/remitter at the endpoint, time to first response (hours from the start of infusion
     1), relapse, CADSS peak over all infusions (and its minute), missed assessments, rater
     changes and amended assessments. The arm column is dropped when the viewer is blinded."""
-    rows = [_table_row(protocol, cohort, p, outcomes[p.id], missed.get(p.code, 0)) for p in cohort.participants]
+    primary = next(iter(measure_pairs()), None)  # the definitions say which score; looked up once per table
+    rows = [
+        _table_row(protocol, cohort, p, outcomes[p.id], missed.get(p.code, 0), primary) for p in cohort.participants
+    ]
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(PARTICIPANT_COLUMNS)
-    dtypes = {**dict.fromkeys(("baseline", "endpoint", "dissociation_peak", "dissociation_peak_minutes",
-                               "missed_assessments", "rater_changes", "amended"), "Int64"),
-              **dict.fromkeys(("percent_change", "first_response_hours"), "Float64"),
-              **dict.fromkeys(("responder", "remitter", "response_and_remission"), "boolean")}
-    frame = pd.DataFrame({name: pd.array(list(values), dtype=dtypes.get(name, object))
-                          for name, values in zip(PARTICIPANT_COLUMNS, columns, strict=True)}, columns=PARTICIPANT_COLUMNS)
+    dtypes = {
+        **dict.fromkeys(
+            (
+                "baseline",
+                "endpoint",
+                "dissociation_peak",
+                "dissociation_peak_minutes",
+                "missed_assessments",
+                "rater_changes",
+                "amended",
+            ),
+            "Int64",
+        ),
+        **dict.fromkeys(("percent_change", "first_response_hours"), "Float64"),
+        **dict.fromkeys(("responder", "remitter", "response_and_remission"), "boolean"),
+    }
+    frame = pd.DataFrame(
+        {
+            name: pd.array(list(values), dtype=dtypes.get(name, object))
+            for name, values in zip(PARTICIPANT_COLUMNS, columns, strict=True)
+        },
+        columns=PARTICIPANT_COLUMNS,
+    )
     if not show_arm:
         frame = frame.drop(columns=["arm"])
     return frame
-
-
-_TABLE_ROWS: dict[tuple[str, int], tuple] = {}
 
 
 def _round(value: float | None, digits: int) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else round(value, digits)
 
 
-def _table_row(protocol: Protocol, cohort: Cohort, p: Participant, outcome: ScaleOutcome, missed: int) -> tuple:
-    """One participant's row of participant_table (PARTICIPANT_COLUMNS order), remembered while
-    the participant, their outcome and CADSS peak (memoised objects) and missed count are the same."""
-    peak = cadss_peak(protocol, cohort, p.id)
-    where = (outcome.scale_id, p.id)
-    found = _TABLE_ROWS.get(where)
-    if found is not None and found[0] == p and found[1] is outcome and found[2] is peak and found[3] == missed:
-        return found[4]
+def _table_row(
+    protocol: Protocol,
+    cohort: Cohort,
+    p: Participant,
+    outcome: ScaleOutcome,
+    missed: int,
+    dissociation: tuple[str, str] | None,
+) -> tuple:
+    """One participant's row of participant_table (PARTICIPANT_COLUMNS order)."""
+    peak = dissociation_peak(protocol, cohort, p.id, dissociation)
     first, relapse, endpoint = outcome.first_response, outcome.relapse, outcome.endpoint
     row = (
-        p.code, p.site_code, p.arm, p.status,
+        p.code,
+        p.site_code,
+        p.arm,
+        p.status,
         outcome.baseline_total,
         None if endpoint is None else endpoint.total,
         None if endpoint is None else _round(endpoint.percent_change, 1),
@@ -519,22 +630,12 @@ def _table_row(protocol: Protocol, cohort: Cohort, p: Participant, outcome: Scal
         len(outcome.rater_changes),
         sum(1 for a in cohort.scale(p.id, outcome.scale_id) if a.amended),
     )
-    _TABLE_ROWS[where] = (p, outcome, peak, missed, row)
     return row
 
 
 def to_csv(frame: pd.DataFrame) -> bytes:
     """UTF-8 CSV (with a byte-order mark so spreadsheet programs read the '≥' and 'é' right), text
-    neutralised against spreadsheet formulas by the one rule every CSV follows (exports/csvout.py)."""
-    from exports.csvout import frame_csv
+    neutralised against spreadsheet formulas by the one rule every CSV follows (scales/csvout.py)."""
+    from scales.csvout import frame_csv
 
     return frame_csv(frame)
-
-
-def forget_memos() -> None:
-    """Empty every per-participant memo of the cohort views (and the outcome flags'): the next
-    view computes everything again. For benchmarks and tests of the cold path; the app never
-    needs it, since every memo checks its full inputs."""
-    for memo in (_SCALE_MEMO, _OUTCOME_MEMO, _TRAJECTORY_ROWS, _SCHEDULE_MEMO, _PLAN_MEMO, _TABLE_ROWS,
-                 _outcomes._FLAG_MEMO):
-        memo.clear()

@@ -1,5 +1,10 @@
-"""Dissociation and psychotomimetic effects around each infusion: CADSS total and BPRS positive
-subscale, their course in minutes from the infusion start, and the peak and its time.
+"""Dissociation and psychotomimetic effects around each infusion: each dissociation measure's
+course in minutes from the infusion start, and the peak and its time.
+
+Which scores are dissociation measures, their ranges and labels come from the scale definitions
+(`"measures": "dissociation"` on a total or subscale, read by scales.loader.score_measures): in
+the shipped definitions the CADSS total and the BPRS positive subscale. A new definition that
+marks a score joins the panel and the cohort table without code changes.
 
 Which infusion an assessment belongs to: the infusion its timepoint names (`min_40@2` →
 infusion 2) when that infusion is logged; otherwise the latest infusion started at or before
@@ -19,11 +24,32 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from analytics.records import Assessment, InfusionEvent, chronological, sorted_infusions
+from scales.loader import ScoreMeasure, score_measures
 
-#: (scale id, measure) pairs the dissociation panel shows: CADSS total and BPRS positive (items
-#: 4, 11, 12, 15; 1-7 each, so 4-28).
-MEASURES: tuple[tuple[str, str], ...] = (("cadss", "total"), ("bprs", "positive"))
-MEASURE_LABELS = {("cadss", "total"): "CADSS total (0–92)", ("bprs", "positive"): "BPRS positive subscale (4–28)"}
+#: The `measures` kind (scales/schema.json) that marks a score as a dissociation measure.
+DISSOCIATION = "dissociation"
+
+
+def dissociation_measures() -> tuple[ScoreMeasure, ...]:
+    """The dissociation measures of the loaded definitions, the primary one (a whole-scale
+    total such as CADSS) first (order: scales.loader.score_measures)."""
+    return score_measures(DISSOCIATION)
+
+
+def measure_pairs() -> tuple[tuple[str, str], ...]:
+    """(scale id, score) of every dissociation measure, e.g. (("cadss", "total"), ("bprs", "positive"))."""
+    return tuple((m.scale_id, m.score) for m in dissociation_measures())
+
+
+def measure_of(scale_id: str, measure: str) -> ScoreMeasure | None:
+    """The dissociation measure scored as `measure` ("total" or a subscale id) on `scale_id`."""
+    return next((m for m in dissociation_measures() if (m.scale_id, m.score) == (scale_id, measure)), None)
+
+
+def measure_label(scale_id: str, measure: str) -> str:
+    """'CADSS total (0–92)'; for a score no definition marks, '<scale id> <measure>'."""
+    found = measure_of(scale_id, measure)
+    return found.label if found is not None else f"{scale_id} {measure}"
 
 
 class DissociationPoint(NamedTuple):
@@ -60,19 +86,20 @@ class InfusionCourse:
 
     @property
     def label(self) -> str:
-        return MEASURE_LABELS.get((self.scale_id, self.measure), f"{self.scale_id} {self.measure}")
+        return measure_label(self.scale_id, self.measure)
 
 
 class _Infusions:
     """The infusions indexed once for assigning many ratings."""
 
-    def __init__(self, infusions: Sequence[InfusionEvent]) -> None:
+    def __init__(self, infusions: Iterable[InfusionEvent]) -> None:
         self.ordered = sorted_infusions(infusions)
         self.by_number = {i.number: i for i in self.ordered}
 
 
-def _assign(assessment: Assessment, index: _Infusions, post_hours: float, pre_hours: float
-            ) -> tuple[InfusionEvent, float] | None:
+def _assign(
+    assessment: Assessment, index: _Infusions, post_hours: float, pre_hours: float
+) -> tuple[InfusionEvent, float] | None:
     at = assessment.completed_at
     if at is None or not index.ordered:
         return None
@@ -97,23 +124,33 @@ def _assign(assessment: Assessment, index: _Infusions, post_hours: float, pre_ho
     return None
 
 
-def assign_infusion(assessment: Assessment, infusions: Sequence[InfusionEvent], *, post_hours: float = 24.0,
-                    pre_hours: float = 7 * 24.0) -> tuple[InfusionEvent, float] | None:
+def assign_infusion(
+    assessment: Assessment, infusions: Sequence[InfusionEvent], *, post_hours: float = 24.0, pre_hours: float = 7 * 24.0
+) -> tuple[InfusionEvent, float] | None:
     """(infusion, minutes from its start) for an assessment, or None if around no infusion."""
     return _assign(assessment, _Infusions(infusions), post_hours, pre_hours)
 
 
-def infusion_courses(assessments: Iterable[Assessment], infusions: Iterable[InfusionEvent],
-                     measures: Sequence[tuple[str, str]] = MEASURES, *, post_hours: float = 24.0,
-                     pre_hours: float = 7 * 24.0) -> list[InfusionCourse]:
-    """Per measure and infusion (in that order), the pre value and the post-start course."""
+def infusion_courses(
+    assessments: Iterable[Assessment],
+    infusions: Iterable[InfusionEvent],
+    measures: Sequence[tuple[str, str]] | None = None,
+    *,
+    post_hours: float = 24.0,
+    pre_hours: float = 7 * 24.0,
+) -> list[InfusionCourse]:
+    """Per measure and infusion (in that order), the pre value and the post-start course.
+
+    `measures`: (scale id, score) pairs; None = every dissociation measure (`measure_pairs`)."""
+    measures = measure_pairs() if measures is None else measures
     index = _Infusions(infusions)
     ordered = index.ordered
     assessments = chronological(assessments)
     courses = []
     for scale_id, measure in measures:
         grouped: dict[int, tuple[list[DissociationPoint], list[DissociationPoint]]] = {
-            i.number: ([], []) for i in ordered}
+            i.number: ([], []) for i in ordered
+        }
         for a in assessments:
             value = a.value(measure) if a.scale_id == scale_id else None
             if value is None:
@@ -131,9 +168,18 @@ def infusion_courses(assessments: Iterable[Assessment], infusions: Iterable[Infu
     return courses
 
 
-def peak_of(courses: Iterable[InfusionCourse], scale_id: str = "cadss", measure: str = "total"
-            ) -> DissociationPoint | None:
-    """The highest post-start value over all infusions (earliest infusion on a tie)."""
+def peak_of(
+    courses: Iterable[InfusionCourse], scale_id: str | None = None, measure: str | None = None
+) -> DissociationPoint | None:
+    """The highest post-start value of one measure over all infusions (earliest infusion on a
+    tie); without `scale_id`, of the primary dissociation measure (the first of
+    `dissociation_measures`, CADSS total in the shipped definitions)."""
+    if scale_id is None:
+        primary = dissociation_measures()[:1]
+        if not primary:
+            return None
+        scale_id, measure = primary[0].scale_id, primary[0].score
+    measure = measure or "total"
     best = None
     for course in courses:
         if (course.scale_id, course.measure) != (scale_id, measure):

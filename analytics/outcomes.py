@@ -23,12 +23,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import NamedTuple
 
 from analytics.records import Assessment, InfusionEvent, chronological, first_infusion_start
 from protocol import Protocol, baseline_index, outcome_flags, percent_reduction
 from protocol.model import Condition, OutcomeRule
+from protocol.outcomes import CompiledRules
 
 Flag = bool | None
 KINDS = ("response", "remission", "combined", "relapse")
@@ -55,8 +56,8 @@ class RaterChange:
 
     assessment_id: int
     timepoint: str
-    previous_rater: str | None
-    rater: str | None
+    previous_rater: str | int | None  # as Assessment.rater: a username, or an account id in cohort rows
+    rater: str | int | None
 
 
 @dataclass(frozen=True)
@@ -119,25 +120,17 @@ class ScaleOutcome:
         return self.flag(self.endpoint, kind)
 
 
-_RULES: dict[tuple[str, str], dict[str, str | None]] = {}
-
-
 def rules_by_kind(protocol: Protocol, scale_id: str) -> dict[str, str | None]:
-    """{kind: id of the first rule of that kind for the scale, or None} (remembered per protocol)."""
-    found = _RULES.get((protocol.hash, scale_id))
-    if found is None:
-        found = dict.fromkeys(KINDS)
-        for rule in protocol.outcome_rules_for(scale_id):
-            if found.get(rule.kind) is None:
-                found[rule.kind] = rule.id
-        _RULES[(protocol.hash, scale_id)] = found
+    """{kind: id of the first rule of that kind for the scale, or None}."""
+    found: dict[str, str | None] = dict.fromkeys(KINDS)
+    for rule in protocol.outcome_rules_for(scale_id):
+        if found.get(rule.kind) is None:
+            found[rule.kind] = rule.id
     return found
 
 
-@lru_cache(maxsize=8192)
 def percent_change(baseline_total: int | None, total: int) -> float | None:
-    """Signed change from baseline in percent (−50.0 = halved); None without a baseline or at 0.
-    Memoised: a study has only a few thousand distinct (baseline, total) pairs."""
+    """Signed change from baseline in percent (−50.0 = halved); None without a baseline or at 0."""
     reduction: Fraction | None = percent_reduction(baseline_total, total)
     return None if reduction is None else float(-reduction)
 
@@ -155,53 +148,53 @@ def _rater_changes(ordered: Sequence[Assessment]) -> tuple[RaterChange, ...]:
     return tuple(changes)
 
 
-def scale_outcome(protocol: Protocol, scale_id: str, assessments: Iterable[Assessment],
-                  infusions: Iterable[InfusionEvent]) -> ScaleOutcome:
+def scale_outcome(
+    protocol: Protocol,
+    scale_id: str,
+    assessments: Iterable[Assessment],
+    infusions: Iterable[InfusionEvent],
+    *,
+    rules: CompiledRules | None = None,
+) -> ScaleOutcome:
     """Baseline, post-baseline points with flags, endpoint and rater changes for one scale.
 
-    `assessments`: the participant's assessments (any scale: others are ignored).
+    `assessments`: the participant's assessments (any scale: others are ignored). `rules`:
+    protocol.outcomes.compile_rules(protocol, scale_id), when judging many participants.
     """
     own = chronological(a for a in assessments if a.scale_id == scale_id)
     first = first_infusion_start(infusions)
-    rules = rules_by_kind(protocol, scale_id)
+    kinds = rules_by_kind(protocol, scale_id)
     if first is None:
-        return ScaleOutcome(scale_id, None, None, (), rules, None, _rater_changes(own))
-    chosen = baseline_index(protocol, [a.completed_at for a in own],
-                            [(a.timepoint_id, a.infusion_number) for a in own], first)
+        return ScaleOutcome(scale_id, None, None, (), kinds, None, _rater_changes(own))
+    chosen = baseline_index(
+        protocol, [a.completed_at for a in own], [(a.timepoint_id, a.infusion_number) for a in own], first
+    )
     baseline: Assessment | None = None if chosen is None else own[chosen]
     baseline_total = baseline.total if baseline else None
     # A rating at the baseline timepoint is never a post-baseline point: done after the start
     # (an infusion logged before it), it is neither the baseline nor a follow-up.
     at_baseline = protocol.baseline_rule.timepoint
-    post = [a for a in own if a.completed_at >= first
-            and not (a.timepoint_id == at_baseline and a.infusion_number in (None, 1))]
-    verdicts = _flags(protocol, scale_id, baseline_total, tuple(a.total for a in post))
+    post = [
+        a
+        for a in own
+        if a.completed_at >= first and not (a.timepoint_id == at_baseline and a.infusion_number in (None, 1))
+    ]
+    verdicts = outcome_flags(protocol, scale_id, baseline_total, [a.total for a in post], rules=rules)
     # Positional OutcomePoint(assessment, hours, total, change, percent_change, flags): built for
     # every post-baseline rating of a cohort, where keyword construction is measurably slower.
     points = tuple(
-        OutcomePoint(a, (a.completed_at - first).total_seconds() / 3600, a.total,
-                     None if baseline_total is None else a.total - baseline_total,
-                     percent_change(baseline_total, a.total), flags)
+        OutcomePoint(
+            a,
+            (a.completed_at - first).total_seconds() / 3600,
+            a.total,
+            None if baseline_total is None else a.total - baseline_total,
+            percent_change(baseline_total, a.total),
+            flags,
+        )
         for a, flags in zip(post, verdicts, strict=True)
     )
     endpoint = endpoint_point(protocol, points)
-    return ScaleOutcome(scale_id, first, baseline, points, rules, endpoint, _rater_changes(own))
-
-
-_FLAG_MEMO: dict[tuple, list] = {}
-_FLAG_MEMO_SIZE = 50_000
-
-
-def _flags(protocol: Protocol, scale_id: str, baseline_total: int | None, totals: tuple[int, ...]) -> list:
-    """protocol.outcomes.outcome_flags, memoised on its inputs (it is pure): after one new rating,
-    the cohort view re-judges one participant, not a thousand."""
-    key = (protocol.hash, scale_id, baseline_total, totals)
-    found = _FLAG_MEMO.get(key)
-    if found is None:
-        if len(_FLAG_MEMO) >= _FLAG_MEMO_SIZE:
-            _FLAG_MEMO.clear()
-        found = _FLAG_MEMO[key] = outcome_flags(protocol, scale_id, baseline_total, list(totals))
-    return found
+    return ScaleOutcome(scale_id, first, baseline, points, kinds, endpoint, _rater_changes(own))
 
 
 def endpoint_point(protocol: Protocol, points: Sequence[OutcomePoint]) -> OutcomePoint | None:
@@ -211,8 +204,9 @@ def endpoint_point(protocol: Protocol, points: Sequence[OutcomePoint]) -> Outcom
     return matches[-1] if matches else None
 
 
-def participant_outcomes(protocol: Protocol, assessments: Iterable[Assessment],
-                         infusions: Iterable[InfusionEvent]) -> dict[str, ScaleOutcome]:
+def participant_outcomes(
+    protocol: Protocol, assessments: Iterable[Assessment], infusions: Iterable[InfusionEvent]
+) -> dict[str, ScaleOutcome]:
     """scale_outcome for every scale the participant has usable assessments of, by scale id."""
     assessments = list(assessments)
     infusions = list(infusions)
@@ -235,8 +229,12 @@ def _threshold(rule: OutcomeRule, condition: Condition, baseline_total: int | No
         if not baseline_total:
             return None
         line = Fraction(baseline_total) * (100 - Fraction(condition.value)) / 100
-        return Threshold(rule.id, rule.kind, f"{rule.label}: total ≤ {float(line):g} "
-                         f"({value:g} % below the baseline of {baseline_total})", float(line))
+        return Threshold(
+            rule.id,
+            rule.kind,
+            f"{rule.label}: total ≤ {float(line):g} ({value:g} % below the baseline of {baseline_total})",
+            float(line),
+        )
     if condition.op == "total_at_most":
         return Threshold(rule.id, rule.kind, f"{rule.label}: total ≤ {value:g}", value)
     if condition.op == "total_below":

@@ -16,25 +16,23 @@ completion. `db.analytics` puts that time in the `completed_at` column (db.analy
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from db.analytics import AssessmentRow, InfusionRow
 from protocol.keys import parse_assessment_timepoint
 
 _EMPTY: Mapping[str, int | None] = MappingProxyType({})
 
-#: The columns `db.analytics` returns for assessments, in this order (one row per assessment).
-ASSESSMENT_FIELDS = (
-    "id", "participant_id", "timepoint", "scale_id", "status", "recall", "rater", "started_at", "completed_at",
-    "total", "band", "band_set", "subscales", "complete", "definition_hash", "engine_version", "n_scores",
-)
-#: The columns `db.analytics` returns for infusions.
-INFUSION_FIELDS = ("participant_id", "number", "started_at", "ended_at", "dose_mg_per_kg", "total_dose_mg",
-                   "planned_duration_min")
+#: The columns `db.analytics` returns for assessments and infusions (its row types own them).
+ASSESSMENT_FIELDS = AssessmentRow._fields
+INFUSION_FIELDS = InfusionRow._fields
+#: Stored subscales texts that hold nothing (decoding them would only cost time).
+_NO_SUBSCALES = (None, "", "{}", "null")
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -58,8 +56,8 @@ def parse_time(value: Any) -> datetime | None:
 class Assessment(NamedTuple):
     """One stored assessment and its current score (drafts have no score and are never here).
 
-    A NamedTuple (immutable, and built ten times faster than a frozen dataclass: the cohort
-    view makes 48,000 of them). `timepoint_id` and `infusion_number` are the parsed stored
+    A NamedTuple (immutable, and cheaper to build than a frozen dataclass: the cohort view makes
+    one per stored assessment). `timepoint_id` and `infusion_number` are the parsed stored
     timepoint (`min_40@2` → 'min_40', 2); `assessment()` fills them in. `amended`: the answers
     were changed after completion (a rescoring added a score row), even if the assessment has
     since been signed or locked again.
@@ -75,7 +73,7 @@ class Assessment(NamedTuple):
     band: str | None = None
     band_set: str | None = None
     recall: str | None = None
-    rater: str | None = None
+    rater: str | int | None = None  # the username, or in cohort rows the account id (db.analytics)
     started_at: datetime | None = None
     subscales: Mapping[str, int | None] = _EMPTY
     complete: bool = True
@@ -101,12 +99,30 @@ class Assessment(NamedTuple):
         return self.subscales.get(measure)
 
 
-def assessment(id: int, participant_id: int, scale_id: str, timepoint: str, status: str,
-               completed_at: datetime | None, total: int | None, **fields: Any) -> Assessment:
+def assessment(
+    id: int,
+    participant_id: int,
+    scale_id: str,
+    timepoint: str,
+    status: str,
+    completed_at: datetime | None,
+    total: int | None,
+    **fields: Any,
+) -> Assessment:
     """An Assessment with its parsed timepoint key (the way tests and callers should build one)."""
     timepoint_id, infusion_number = parse_assessment_timepoint(timepoint)
-    return Assessment(id, participant_id, scale_id, timepoint, status, completed_at, total, **fields,
-                      timepoint_id=timepoint_id, infusion_number=infusion_number)
+    return Assessment(
+        id,
+        participant_id,
+        scale_id,
+        timepoint,
+        status,
+        completed_at,
+        total,
+        **fields,
+        timepoint_id=timepoint_id,
+        infusion_number=infusion_number,
+    )
 
 
 @dataclass(frozen=True)
@@ -136,40 +152,61 @@ def stored_time(text: Any) -> datetime | None:
     return parse_time(text)
 
 
-def assessment_from_row(row: Sequence[Any] | Mapping[str, Any], *, subscale_scales: Iterable[str] | None = None
-                        ) -> Assessment:
-    """An Assessment from a row in ASSESSMENT_FIELDS order (or a mapping with those keys).
+def assessment_from_row(
+    row: AssessmentRow | Mapping[str, Any], *, subscale_scales: Iterable[str] | None = None
+) -> Assessment:
+    """An Assessment from a db.analytics.AssessmentRow (or a mapping with its field names).
 
-    `subscale_scales`: decode the stored subscales JSON only for these scales (None: all). The
-    cohort view needs BPRS/CADSS subscales only, and decoding 48,000 JSON texts costs time.
+    `subscale_scales`: decode the stored subscales JSON only for these scales (None: every scale
+    that stored any).
     """
-    if type(row) is not tuple:  # a database row is a plain tuple: skip the (slow) ABC check for it
-        row = tuple(row.get(name) for name in ASSESSMENT_FIELDS) if isinstance(row, Mapping) else tuple(row)
-    (aid, pid, timepoint, scale_id, status, recall, rater, started_at, completed_at, total, band, band_set, raw,
-     complete, definition_hash, engine_version, n_scores) = row
-    if raw is None:
+    if not isinstance(row, AssessmentRow):
+        row = AssessmentRow._make(row.get(name) for name in ASSESSMENT_FIELDS)
+    raw = row.subscales
+    if raw in _NO_SUBSCALES:
         subscales = _EMPTY
     elif isinstance(raw, str):
-        subscales = json.loads(raw) if subscale_scales is None or scale_id in subscale_scales else _EMPTY
+        subscales = json.loads(raw) if subscale_scales is None or row.scale_id in subscale_scales else _EMPTY
     elif isinstance(raw, Mapping):
         subscales = dict(raw)
     else:
         subscales = _EMPTY
-    timepoint_id, infusion_number = parse_assessment_timepoint(timepoint)
+    timepoint_id, infusion_number = parse_assessment_timepoint(row.timepoint)
+    total = row.total
     return Assessment(
-        aid, pid, scale_id, timepoint, status, stored_time(completed_at),
-        None if total is None or total != total else int(total), band, band_set, recall, rater, stored_time(started_at),
-        subscales, True if complete is None else bool(complete), definition_hash, engine_version, int(n_scores or 1),
-        timepoint_id, infusion_number,
+        row.id,
+        row.participant_id,
+        row.scale_id,
+        row.timepoint,
+        row.status,
+        stored_time(row.completed_at),
+        None if total is None or total != total else int(total),
+        row.band,
+        row.band_set,
+        row.recall,
+        row.rater,
+        stored_time(row.started_at),
+        subscales,
+        True if row.complete is None else bool(row.complete),
+        row.definition_hash,
+        row.engine_version,
+        int(row.n_scores or 1),
+        timepoint_id,
+        infusion_number,
     )
 
 
-def infusion_from_row(row: Sequence[Any] | Mapping[str, Any]) -> InfusionEvent:
-    get = row.get if isinstance(row, Mapping) else dict(zip(INFUSION_FIELDS, row, strict=True)).get
+def infusion_from_row(row: InfusionRow | Mapping[str, Any]) -> InfusionEvent:
+    """An InfusionEvent from a db.analytics.InfusionRow (or a mapping with its field names)."""
+    if not isinstance(row, InfusionRow):
+        row = InfusionRow._make(row.get(name) for name in INFUSION_FIELDS)
     return InfusionEvent(
-        number=int(get("number")), started_at=parse_time(get("started_at")), ended_at=parse_time(get("ended_at")),
-        dose_mg_per_kg=get("dose_mg_per_kg"), total_dose_mg=get("total_dose_mg"),
-        planned_duration_min=get("planned_duration_min"),
+        number=int(row.number),
+        started_at=parse_time(row.started_at),
+        ended_at=parse_time(row.ended_at),
+        dose_mg_per_kg=row.dose_mg_per_kg,
+        total_dose_mg=row.total_dose_mg,
+        planned_duration_min=row.planned_duration_min,
     )
 
 

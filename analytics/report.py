@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from analytics.outcomes import ScaleOutcome
 from protocol import Protocol
 from protocol.keys import timepoint_label
+from protocol.timing import local_text
 from scales import ENGINE_VERSION, get_scale
 from scales.errors import ScaleError
 
@@ -84,10 +85,7 @@ def _e(value: Any) -> str:
 
 
 def _local(utc_text: str | None, tz: ZoneInfo) -> str:
-    if not utc_text:
-        return ""
-    moment = datetime.fromisoformat(str(utc_text).replace("Z", "+00:00"))
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return local_text(utc_text, tz, "%Y-%m-%d %H:%M:%S %Z")
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], cls: str = "") -> str:
@@ -97,8 +95,11 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], cls: str = "")
 
 
 def _meta(rows: Iterable[tuple[str, Any]]) -> str:
-    return '<table class="meta"><tbody>' + "".join(
-        f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows) + "</tbody></table>"
+    return (
+        '<table class="meta"><tbody>'
+        + "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in rows)
+        + "</tbody></table>"
+    )
 
 
 def _flag(value: bool | None) -> str:
@@ -115,16 +116,30 @@ def _answer_label(definition, item, value) -> str:
 def _assessment_section(a: Mapping[str, Any], labels: Mapping[str, str], tz: ZoneInfo) -> str:
     score = a.get("score") or {}
     title = f"{a['scale_id']} · {labels.get(a['timepoint'], a['timepoint'])} · assessment {a['id']}"
-    parts = [f"<h3>{_e(title)}</h3>", _meta([
-        ("Status", a["status"]), ("Version", a["version"]), ("Mode", a["mode"]), ("Recall", a["recall"]),
-        ("Rater", a.get("rater") or ""), ("Started", _local(a["started_at"], tz)),
-        ("Completed", _local(a.get("completed_at"), tz)), ("Scale version", a["scale_version"]),
-        ("Definition hash", a["definition_hash"]),
-        ("Total", score.get("total")), ("Band", score.get("band")), ("Band set", score.get("band_set")),
-        ("Subscales", score.get("subscales")), ("Complete", score.get("complete")),
-        ("Prorated", score.get("prorated")), ("Missing items", ", ".join(score.get("missing") or [])),
-        ("Engine version", score.get("engine_version")),
-    ])]
+    parts = [
+        f"<h3>{_e(title)}</h3>",
+        _meta(
+            [
+                ("Status", a["status"]),
+                ("Version", a["version"]),
+                ("Mode", a["mode"]),
+                ("Recall", a["recall"]),
+                ("Rater", a.get("rater") or ""),
+                ("Started", _local(a["started_at"], tz)),
+                ("Completed", _local(a.get("completed_at"), tz)),
+                ("Scale version", a["scale_version"]),
+                ("Definition hash", a["definition_hash"]),
+                ("Total", score.get("total")),
+                ("Band", score.get("band")),
+                ("Band set", score.get("band_set")),
+                ("Subscales", score.get("subscales")),
+                ("Complete", score.get("complete")),
+                ("Prorated", score.get("prorated")),
+                ("Missing items", ", ".join(score.get("missing") or [])),
+                ("Engine version", score.get("engine_version")),
+            ]
+        ),
+    ]
     try:
         definition = get_scale(a["scale_id"])
     except ScaleError:
@@ -134,22 +149,48 @@ def _assessment_section(a: Mapping[str, Any], labels: Mapping[str, str], tz: Zon
     if definition is not None:
         for item in definition.items:
             value = responses.get(item.id)
-            rows.append((item.number, item.short_name, "" if value is None else value,
-                         "" if value is None else _answer_label(definition, item, value), reasons.get(item.id, "")))
+            rows.append(
+                (
+                    item.number,
+                    item.short_name,
+                    "" if value is None else value,
+                    "" if value is None else _answer_label(definition, item, value),
+                    reasons.get(item.id, ""),
+                )
+            )
     else:  # a definition no longer installed: the stored answers still go in the copy
         rows = [(item_id, "", value, "", reasons.get(item_id, "")) for item_id, value in sorted(responses.items())]
     parts.append(_table(("Item", "Name", "Value", "Answer", "Not-assessed reason"), rows))
     history = a.get("score_history") or []
     if len(history) > 1:
         parts.append('<p class="note">Score history (a rescoring after an amendment adds a row):</p>')
-        parts.append(_table(("Scored at", "By", "Total", "Band", "Subscales", "Reason"),
-                            [(_local(s["scored_at"], tz), s.get("scored_by"), s.get("total"), s.get("band"),
-                              s.get("subscales"), s.get("reason")) for s in history]))
+        parts.append(
+            _table(
+                ("Scored at", "By", "Total", "Band", "Subscales", "Reason"),
+                [
+                    (
+                        _local(s["scored_at"], tz),
+                        s.get("scored_by"),
+                        s.get("total"),
+                        s.get("band"),
+                        s.get("subscales"),
+                        s.get("reason"),
+                    )
+                    for s in history
+                ],
+            )
+        )
     signatures = a.get("signatures") or []
     if signatures:
-        parts.append(_table(("Signed by", "Meaning", "Version signed", "Signed at"),
-                            [(s["username"], s["meaning"], s["assessment_version"], _local(s["signed_at"], tz))
-                             for s in signatures]))
+        parts.append(
+            _table(
+                ("Signed by", "Meaning", "Version signed", "Signed at"),
+                [
+                    (s["username"], s["meaning"], s["assessment_version"], _local(s["signed_at"], tz))
+                    for s in signatures
+                ],
+            )
+        )
     return "\n".join(parts)
 
 
@@ -172,17 +213,26 @@ def build_report(
     hashes = sorted({(a["scale_id"], a["scale_version"], a["definition_hash"]) for a in record["assessments"]})
     body = [f"<h1>Participant record: {_e(participant['code'])}</h1>"]
     if blinded:
-        body.append('<p class="blinded">Blinded copy: the treatment arm and every dose are withheld for the role '
-                    f"{_e(generated_by.get('role'))} in this blinded study.</p>")
-    body.append(_meta([
-        ("Participant", participant["code"]), ("Site", participant.get("site_code")),
-        ("Status", participant.get("status")), ("Arm", BLINDED if blinded else (participant.get("arm") or "")),
-        ("Study protocol", f"{protocol.id} {protocol.version} ({protocol.title})"),
-        ("Protocol hash", protocol.hash), ("Scoring engine version", ENGINE_VERSION),
-        ("Generated at", f"{now.strftime('%Y-%m-%dT%H:%M:%SZ')} ({_local(now.isoformat(), tz)})"),
-        ("Generated by", f"{generated_by.get('username')} ({generated_by.get('role')})"),
-        ("Times shown in", str(tz)),
-    ]))
+        body.append(
+            '<p class="blinded">Blinded copy: the treatment arm and every dose are withheld for the role '
+            f"{_e(generated_by.get('role'))} in this blinded study.</p>"
+        )
+    body.append(
+        _meta(
+            [
+                ("Participant", participant["code"]),
+                ("Site", participant.get("site_code")),
+                ("Status", participant.get("status")),
+                ("Arm", BLINDED if blinded else (participant.get("arm") or "")),
+                ("Study protocol", f"{protocol.id} {protocol.version} ({protocol.title})"),
+                ("Protocol hash", protocol.hash),
+                ("Scoring engine version", ENGINE_VERSION),
+                ("Generated at", f"{local_text(now, UTC, '%Y-%m-%dT%H:%M:%SZ')} ({_local(now.isoformat(), tz)})"),
+                ("Generated by", f"{generated_by.get('username')} ({generated_by.get('role')})"),
+                ("Times shown in", str(tz)),
+            ]
+        )
+    )
     body.append("<h2>Scale definitions used</h2>")
     body.append(_table(("Scale", "Version", "Definition hash (sha256 of the canonical JSON)"), hashes))
 
@@ -190,17 +240,38 @@ def build_report(
     rows = []
     for scale_id, o in outcomes.items():
         first, relapse = o.first_response, o.relapse
-        rows.append((scale_id, o.baseline_total, None if o.endpoint is None else o.endpoint.total,
-                     None if o.endpoint_percent_change is None else f"{o.endpoint_percent_change:+.1f} %",
-                     _flag(o.endpoint_flag("response")), _flag(o.endpoint_flag("remission")),
-                     _flag(o.endpoint_flag("combined")),
-                     "" if first is None else f"{labels.get(first.timepoint, first.timepoint)} ({first.hours:.1f} h)",
-                     "" if relapse is None else labels.get(relapse.timepoint, relapse.timepoint),
-                     len(o.rater_changes)))
-    body.append(_table(("Scale", "Baseline", f"Endpoint ({protocol.primary_endpoint.timepoint})", "% change",
-                        "Responder", "Remitter", "Both", "First response", "Relapse", "Rater changes"), rows))
-    body.append('<p class="note">' + "<br>".join(
-        _e(f"{r.label}: {r.source}") for r in protocol.outcome_rules) + "</p>")
+        rows.append(
+            (
+                scale_id,
+                o.baseline_total,
+                None if o.endpoint is None else o.endpoint.total,
+                None if o.endpoint_percent_change is None else f"{o.endpoint_percent_change:+.1f} %",
+                _flag(o.endpoint_flag("response")),
+                _flag(o.endpoint_flag("remission")),
+                _flag(o.endpoint_flag("combined")),
+                "" if first is None else f"{labels.get(first.timepoint, first.timepoint)} ({first.hours:.1f} h)",
+                "" if relapse is None else labels.get(relapse.timepoint, relapse.timepoint),
+                len(o.rater_changes),
+            )
+        )
+    body.append(
+        _table(
+            (
+                "Scale",
+                "Baseline",
+                f"Endpoint ({protocol.primary_endpoint.timepoint})",
+                "% change",
+                "Responder",
+                "Remitter",
+                "Both",
+                "First response",
+                "Relapse",
+                "Rater changes",
+            ),
+            rows,
+        )
+    )
+    body.append('<p class="note">' + "<br>".join(_e(f"{r.label}: {r.source}") for r in protocol.outcome_rules) + "</p>")
 
     if charts_svg:
         body.append("<h2>Trajectories</h2>")
@@ -208,35 +279,85 @@ def build_report(
             body.append(f'<div class="chart"><p class="note">{_e(caption)}</p>{svg}</div>')
 
     body.append("<h2>Infusions</h2>")
-    body.append(_table(("Number", "Started", "Ended", "Weight (kg)", "Dose (mg/kg)", "Total dose (mg)"),
-                       [(i["number"], _local(i["started_at"], tz), _local(i.get("ended_at"), tz), i.get("weight_kg"),
-                         BLINDED if blinded else i.get("dose_mg_per_kg"),
-                         BLINDED if blinded else i.get("total_dose_mg")) for i in record["infusions"]]))
+    body.append(
+        _table(
+            ("Number", "Started", "Ended", "Weight (kg)", "Dose (mg/kg)", "Total dose (mg)"),
+            [
+                (
+                    i["number"],
+                    _local(i["started_at"], tz),
+                    _local(i.get("ended_at"), tz),
+                    i.get("weight_kg"),
+                    BLINDED if blinded else i.get("dose_mg_per_kg"),
+                    BLINDED if blinded else i.get("total_dose_mg"),
+                )
+                for i in record["infusions"]
+            ],
+        )
+    )
 
     body.append("<h2>Assessments</h2>")
     body += [_assessment_section(a, labels, tz) for a in record["assessments"]] or ["<p>None.</p>"]
 
     body.append("<h2>Safety alerts</h2>")
-    body.append(_table(("Alert", "Scale", "Timepoint", "Message", "Raised", "Resolved before submit", "Acknowledged",
-                        "By", "Note"),
-                       [(al["id"], al.get("scale_id"), labels.get(al.get("timepoint"), al.get("timepoint")),
-                         al["message"], _local(al["created_at"], tz),
-                         f"{_local(al['resolved_at'], tz)}: {al.get('resolution')}" if al.get("resolved_at") else "",
-                         _local(al.get("acknowledged_at"), tz),
-                         al.get("acknowledged_by_name"), al.get("acknowledgement_note")) for al in record["alerts"]]))
+    body.append(
+        _table(
+            (
+                "Alert",
+                "Scale",
+                "Timepoint",
+                "Message",
+                "Raised",
+                "Resolved before submit",
+                "Acknowledged",
+                "By",
+                "Note",
+            ),
+            [
+                (
+                    al["id"],
+                    al.get("scale_id"),
+                    labels.get(al.get("timepoint"), al.get("timepoint")),
+                    al["message"],
+                    _local(al["created_at"], tz),
+                    f"{_local(al['resolved_at'], tz)}: {al.get('resolution')}" if al.get("resolved_at") else "",
+                    _local(al.get("acknowledged_at"), tz),
+                    al.get("acknowledged_by_name"),
+                    al.get("acknowledgement_note"),
+                )
+                for al in record["alerts"]
+            ],
+        )
+    )
 
     body.append("<h2>Audit history</h2>")
     events = [redact_event(e) if blinded else e for e in record["audit"]]
-    body.append(_table(("Event", "When", "Who", "Role", "Action", "Record", "Field", "Old", "New", "Reason",
-                        "Row hash"),
-                       [(e["id"], _local(e["ts"], tz), e["username"], e["role"], e["action"],
-                         f"{e['entity']} {e.get('entity_id') or ''}", e.get("field"), e.get("old_value"),
-                         e.get("new_value"), e.get("reason"), (e.get("row_hash") or "")[:16]) for e in events]))
+    body.append(
+        _table(
+            ("Event", "When", "Who", "Role", "Action", "Record", "Field", "Old", "New", "Reason", "Row hash"),
+            [
+                (
+                    e["id"],
+                    _local(e["ts"], tz),
+                    e["username"],
+                    e["role"],
+                    e["action"],
+                    f"{e['entity']} {e.get('entity_id') or ''}",
+                    e.get("field"),
+                    e.get("old_value"),
+                    e.get("new_value"),
+                    e.get("reason"),
+                    (e.get("row_hash") or "")[:16],
+                )
+                for e in events
+            ],
+        )
+    )
 
     content = "\n".join(body)
     digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>Scalebook record {_e(participant['code'])}</title><style>{CSS}</style></head><body>\n"
         f"{CONTENT_START}\n{content}\n{CONTENT_END}\n"
         '<hr><p class="note">SHA-256 of the report content (the UTF-8 text between the two CONTENT markers in '

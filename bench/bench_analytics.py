@@ -13,9 +13,8 @@ Then, in the same run:
   as the PI: cold (Streamlit caches cleared, or a participant not viewed before) and warm (a
   rerun with the data unchanged, as after a widget click);
 * the cohort page after ONE new rating (a new score row for one participant: the data version
-  changes, so the cache misses; ui.cohort_data re-reads only that participant's rows, and the
-  per-participant memos in analytics recompute only that participant) - the case "as soon as a
-  rater submits";
+  changes, so the cohort snapshot (ui/cohort_data.py) is read again; only that participant's rows
+  are re-read and only their results recomputed) - the case "as soon as a rater submits";
 * a server start: nothing remembered, ui/warmup.py's background computation (timed by itself;
   no one waits for it), then the first PI view of the page;
 * the cohort view's compute steps alone (load + analytics + chart spec, no Streamlit), cold.
@@ -36,7 +35,6 @@ waits by joining the script thread. `--apptest-polling` keeps AppTest's own wait
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import logging
 import os
@@ -61,16 +59,20 @@ TARGETS_MS = {"cohort": 1000.0, "trajectory": 150.0}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Benchmark the trajectory and cohort views (see the module "
-                                                 "docstring).")
+    parser = argparse.ArgumentParser(
+        description="Benchmark the trajectory and cohort views (see the module docstring)."
+    )
     parser.add_argument("--participants", type=int, default=1000, help="participants (default 1000)")
     parser.add_argument("--runs", type=int, default=7, help="timed runs per variant (default 7)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 60 participants, 3 runs")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON rows (bench/results.py)")
     parser.add_argument("--dir", type=Path, help="keep the database in this directory (default: a temporary one)")
-    parser.add_argument("--apptest-polling", action="store_true",
-                        help="let AppTest poll its script thread every millisecond, as it does by default "
-                             "(see the module docstring)")
+    parser.add_argument(
+        "--apptest-polling",
+        action="store_true",
+        help="let AppTest poll its script thread every millisecond, as it does by default (see the module docstring)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.participants, args.runs = 60, 3
@@ -153,14 +155,16 @@ def build_db(args, path: Path) -> dict[str, int]:
         participants.append((p, f"K{p:05d}", "ketamine" if p % 2 else "midazolam", stamp(enrolled)))
         eligibility.append((p, stamp(enrolled + timedelta(days=1))))
         for n, start in ((1, first), (2, second)):
-            infusions.append((p, n, stamp(start), stamp(start + timedelta(minutes=40)), 70.0, 0.5, 35.0,
-                              stamp(start)))
+            infusions.append((p, n, stamp(start), stamp(start + timedelta(minutes=40)), 70.0, 0.5, 35.0, stamp(start)))
         base = rng.uniform(24, 40)
         responder = rng.random() < 0.5
         # Before infusion 1 the rating is the protocol's own Baseline timepoint (the baseline rule
         # reads only that one); before infusion 2 it is pre_infusion@2.
-        plan = [("baseline" if (n, tp) == (1, "pre_infusion") else f"{tp}@{n}", start + timedelta(minutes=m), n)
-                for n, start in ((1, first), (2, second)) for tp, m in PER_INFUSION]
+        plan = [
+            ("baseline" if (n, tp) == (1, "pre_infusion") else f"{tp}@{n}", start + timedelta(minutes=m), n)
+            for n, start in ((1, first), (2, second))
+            for tp, m in PER_INFUSION
+        ]
         plan += [(tp, first + timedelta(days=d), None) for tp, d in WEEKLY]
         for timepoint, when, _n in plan:
             hours = (when - first).total_seconds() / 3600
@@ -179,50 +183,111 @@ def build_db(args, path: Path) -> dict[str, int]:
                 done = stamp(when + timedelta(minutes=rng.randint(0, 9)))
                 who = rater["id"] if rng.random() < 0.9 else rater["id"] + 1
                 amended = rng.random() < 0.03
-                assessments.append((aid, p, timepoint, scale_id, definitions[scale_id].version,
-                                    definitions[scale_id].hash, "clinician", definitions[scale_id].default_recall,
-                                    who, "amended" if amended else "signed", 3, stamp(when), done, "bench.rater",
-                                    done, done, who))
+                assessments.append(
+                    (
+                        aid,
+                        p,
+                        timepoint,
+                        scale_id,
+                        definitions[scale_id].version,
+                        definitions[scale_id].hash,
+                        "clinician",
+                        definitions[scale_id].default_recall,
+                        who,
+                        "amended" if amended else "signed",
+                        3,
+                        stamp(when),
+                        done,
+                        "bench.rater",
+                        done,
+                        done,
+                        who,
+                    )
+                )
                 responses.extend((aid, item, value, done, "bench.rater") for item, value in answers.items())
                 for _ in range(2 if amended else 1):
                     sid += 1
-                    scores.append((sid, aid, result.total, json.dumps(result.subscales), result.band,
-                                   result.band_set, int(result.complete), json.dumps(result.missing),
-                                   json.dumps(result.not_assessed), int(result.prorated), json.dumps(result.flags),
-                                   result.engine_version, result.scale_version, result.definition_hash, done,
-                                   "bench.rater"))
+                    scores.append(
+                        (
+                            sid,
+                            aid,
+                            result.total,
+                            json.dumps(result.subscales),
+                            result.band,
+                            result.band_set,
+                            int(result.complete),
+                            json.dumps(result.missing),
+                            json.dumps(result.not_assessed),
+                            int(result.prorated),
+                            json.dumps(result.flags),
+                            result.engine_version,
+                            result.scale_version,
+                            result.definition_hash,
+                            done,
+                            "bench.rater",
+                        )
+                    )
                 if scale_id == "madrs" and rng.random() < 0.005:
-                    alerts.append((aid, p, sid, "madrs_item10", "MADRS item 10 (suicidal thoughts) is 4 or more.",
-                                   done))
+                    alerts.append(
+                        (aid, p, sid, "madrs_item10", "MADRS item 10 (suicidal thoughts) is 4 or more.", done)
+                    )
     with closing(sqlite3.connect(str(path), isolation_level=None)) as conn:
+        as_loader(conn)
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("BEGIN IMMEDIATE")
-        conn.executemany("INSERT INTO participants (id, study_id, code, site_id, arm, status, created_at, updated_at) "
-                         "VALUES (?, 1, ?, 1, ?, 'enrolled', ?, ?4)", participants)
-        conn.executemany("INSERT INTO eligibility_decisions (participant_id, eligible, answers, reasons, pending, "
-                         "protocol_id, protocol_hash, decided_at) VALUES (?, 1, '{}', '[]', '[]', 'bench', "
-                         f"'{protocol_hash}', ?)", eligibility)
-        conn.executemany("INSERT INTO infusions (participant_id, number, started_at, ended_at, weight_kg, "
-                         "dose_mg_per_kg, total_dose_mg, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?8)",
-                         infusions)
-        conn.executemany("INSERT INTO assessments (id, participant_id, timepoint, scale_id, scale_version, "
-                         "definition_hash, mode, recall, rater_id, status, version, started_at, completed_at, "
-                         "completed_by, updated_at, signed_at, signed_by) VALUES "
-                         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", assessments)
-        conn.executemany("INSERT INTO item_responses (assessment_id, item_id, value, answered_at, answered_by) "
-                         "VALUES (?, ?, ?, ?, ?)", responses)
-        conn.executemany("INSERT INTO scores (id, assessment_id, total, subscales, band, band_set, complete, missing, "
-                         "not_assessed, prorated, flags, engine_version, scale_version, definition_hash, scored_at, "
-                         "scored_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", scores)
-        conn.executemany("INSERT INTO safety_alerts (assessment_id, participant_id, score_id, rule_id, message, "
-                         "created_at) VALUES (?, ?, ?, ?, ?, ?)", alerts)
+        conn.executemany(
+            "INSERT INTO participants (id, study_id, code, site_id, arm, status, created_at, updated_at) "
+            "VALUES (?, 1, ?, 1, ?, 'enrolled', ?, ?4)",
+            participants,
+        )
+        conn.executemany(
+            "INSERT INTO eligibility_decisions (participant_id, eligible, answers, reasons, pending, "
+            "protocol_id, protocol_hash, decided_at) VALUES (?, 1, '{}', '[]', '[]', 'bench', "
+            f"'{protocol_hash}', ?)",
+            eligibility,
+        )
+        conn.executemany(
+            "INSERT INTO infusions (participant_id, number, started_at, ended_at, weight_kg, "
+            "dose_mg_per_kg, total_dose_mg, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?8)",
+            infusions,
+        )
+        conn.executemany(
+            "INSERT INTO assessments (id, participant_id, timepoint, scale_id, scale_version, "
+            "definition_hash, mode, recall, rater_id, status, version, started_at, completed_at, "
+            "completed_by, updated_at, signed_at, signed_by) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            assessments,
+        )
+        conn.executemany(
+            "INSERT INTO item_responses (assessment_id, item_id, value, answered_at, answered_by) "
+            "VALUES (?, ?, ?, ?, ?)",
+            responses,
+        )
+        conn.executemany(
+            "INSERT INTO scores (id, assessment_id, total, subscales, band, band_set, complete, missing, "
+            "not_assessed, prorated, flags, engine_version, scale_version, definition_hash, scored_at, "
+            "scored_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            scores,
+        )
+        conn.executemany(
+            "INSERT INTO safety_alerts (assessment_id, participant_id, score_id, rule_id, message, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            alerts,
+        )
         conn.execute("COMMIT")
         conn.execute("ANALYZE")
         # Fold the bulk load's write-ahead log into the database file, as SQLite's automatic
         # checkpoints keep it in a running study (readers of a 100 MB log pay for it).
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return {"participants": len(participants), "assessments": len(assessments), "responses": len(responses),
-            "scores": len(scores), "infusions": len(infusions), "alerts": len(alerts), "pi": pi["id"]}
+    return {
+        "participants": len(participants),
+        "assessments": len(assessments),
+        "responses": len(responses),
+        "scores": len(scores),
+        "infusions": len(infusions),
+        "alerts": len(alerts),
+        "pi": pi["id"],
+    }
 
 
 # --------------------------------------------------------------------------- floors
@@ -277,9 +342,11 @@ def wait_like_a_server() -> None:
 def page(script: str, pi: dict, query: dict | None = None):
     from streamlit.testing.v1 import AppTest
 
+    from db import users
+
     at = AppTest.from_file(str(ROOT / "pages" / script), default_timeout=120)
     logging.disable(logging.WARNING)  # "missing ScriptRunContext": session state is set from outside a run
-    at.session_state["signed_in_user"] = {k: pi[k] for k in ("id", "username", "role", "site_id")}
+    at.session_state["signed_in_user"] = {k: pi.get(k) for k in users.SESSION_FIELDS}  # as ui.session signs in
     at.session_state["last_activity"] = time.time()
     logging.disable(logging.NOTSET)
     for key, value in (query or {}).items():
@@ -293,11 +360,13 @@ def timed(at) -> float:
     elapsed = time.perf_counter() - start
     if at.exception:
         raise SystemExit(f"the page raised: {at.exception[0].value}")
+    if "signed_in_user" not in at.session_state:  # the sign-in page is not the page being measured
+        raise SystemExit("the page signed the bench user out")
     return elapsed
 
 
 def clear_streamlit_caches() -> None:
-    """Streamlit's caches only (what a server restart empties before the warm-up refills the memos)."""
+    """Streamlit's caches only (a server restart empties them too)."""
     import streamlit as st
 
     logging.disable(logging.WARNING)  # "No runtime found" notices: the caches are cleared from outside a run
@@ -307,28 +376,42 @@ def clear_streamlit_caches() -> None:
 
 
 def clear_caches() -> None:
-    """Streamlit's caches, the remembered cohort rows and the analytics memos: the next run reads
-    and computes everything."""
-    from analytics import cohort
+    """Streamlit's caches and the cohort snapshot: the next run reads and computes everything."""
     from ui import cohort_data
 
     clear_streamlit_caches()
     cohort_data.forget()
-    cohort.forget_memos()
+
+
+def as_loader(conn: sqlite3.Connection) -> None:
+    """Let this plain connection write like the app: a bulk loader stands in for years of app use.
+    (m009 refuses writes from connections that lack the app's SQL function; older commits, which
+    a comparison run may load, have neither.)"""
+    from db import connection
+
+    writer = getattr(connection, "APP_WRITER", None)
+    if writer:
+        conn.create_function(writer, 0, lambda: 1, deterministic=True)
 
 
 def new_rating(path: Path, participant_id: int, serial: int) -> None:
     """What an amendment stores: a new score row (total + 1) for one MADRS assessment."""
     with closing(sqlite3.connect(str(path), isolation_level=None)) as conn:
+        as_loader(conn)
         conn.execute("BEGIN IMMEDIATE")
-        aid, = conn.execute("SELECT id FROM assessments WHERE participant_id = ? AND scale_id = 'madrs' "
-                            "ORDER BY id LIMIT 1 OFFSET ?", [participant_id, 2 + serial % 8]).fetchone()
-        conn.execute("INSERT INTO scores (assessment_id, total, subscales, band, band_set, complete, missing, "
-                     "not_assessed, prorated, flags, engine_version, scale_version, definition_hash, scored_at, "
-                     "scored_by, reason) SELECT assessment_id, coalesce(total, 0) + 1, subscales, band, band_set, "
-                     "complete, missing, not_assessed, prorated, flags, engine_version, scale_version, "
-                     "definition_hash, scored_at, scored_by, 'bench' FROM scores WHERE assessment_id = ? "
-                     "ORDER BY id DESC LIMIT 1", [aid])
+        (aid,) = conn.execute(
+            "SELECT id FROM assessments WHERE participant_id = ? AND scale_id = 'madrs' ORDER BY id LIMIT 1 OFFSET ?",
+            [participant_id, 2 + serial % 8],
+        ).fetchone()
+        conn.execute(
+            "INSERT INTO scores (assessment_id, total, subscales, band, band_set, complete, missing, "
+            "not_assessed, prorated, flags, engine_version, scale_version, definition_hash, scored_at, "
+            "scored_by, reason) SELECT assessment_id, coalesce(total, 0) + 1, subscales, band, band_set, "
+            "complete, missing, not_assessed, prorated, flags, engine_version, scale_version, "
+            "definition_hash, scored_at, scored_by, 'bench' FROM scores WHERE assessment_id = ? "
+            "ORDER BY id DESC LIMIT 1",
+            [aid],
+        )
         conn.execute("COMMIT")
 
 
@@ -351,18 +434,22 @@ def main(argv=None) -> int:
         wait_like_a_server()
     start = time.perf_counter()
     built = build_db(args, path)
-    print(f"Scalebook analytics benchmark (SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}, "
-          f"{os.cpu_count()} CPUs; load average now {os.getloadavg()[0]:.1f})")
-    print(f"database: {built['participants']:,} participants x 12 timepoints x {len(SCALES)} scales = "
-          f"{built['assessments']:,} assessments, {built['responses']:,} responses, {built['scores']:,} scores, "
-          f"{built['infusions']:,} infusions, {built['alerts']} open alerts (built in {time.perf_counter() - start:.1f} s)")
+    print(
+        f"Scalebook analytics benchmark (SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs; load average now {os.getloadavg()[0]:.1f})"
+    )
+    print(
+        f"database: {built['participants']:,} participants x 12 timepoints x {len(SCALES)} scales = "
+        f"{built['assessments']:,} assessments, {built['responses']:,} responses, {built['scores']:,} scores, "
+        f"{built['infusions']:,} infusions, {built['alerts']} open alerts (built in {time.perf_counter() - start:.1f} s)"
+    )
 
     from analytics.cohort import completeness
     from charts.views import cohort_from_rows, cohort_view
     from db import analytics as A
     from db import unit_of_work, users
     from protocol import load_protocol
-    from ui.warmup import warm as server_warmup
+    from ui.warmup import warm_cohort as server_warmup
 
     protocol = load_protocol()
     with unit_of_work(write=False) as db:
@@ -396,10 +483,11 @@ def main(argv=None) -> int:
         warmups.append(time.perf_counter() - t0)
         clear_streamlit_caches()
         started.append(timed(at))
-        gc.unfreeze()  # undo the warm-up's freeze, so the next run's cold start is as cold as the first
     rows_loaded = len(rows["assessments"])
-    print(f"1. Cohort view, MADRS ({built['participants']:,} participants, {rows_loaded:,} assessment rows loaded; "
-          f"{args.runs} runs per variant)")
+    print(
+        f"1. Cohort view, MADRS ({built['participants']:,} participants, {rows_loaded:,} assessment rows loaded; "
+        f"{args.runs} runs per variant)"
+    )
     print(line("floor: raw SQL of the same data (sqlite3 fetchall)", raw_c))
     print(line("load + analytics + chart spec, cold (no Streamlit)", compute, raw_c))
     print(line("pages/cohort.py in AppTest, cold, no warm-up (all cleared)", cold, raw_c, TARGETS_MS["cohort"]))
@@ -420,11 +508,35 @@ def main(argv=None) -> int:
         next(s for s in at.selectbox if s.label == "Participant").select(f"K{pid:05d}")
         cold_p.append(timed(at))
         warm_p.append(timed(at))
-    print(f"2. Participant view (4 scale panels + dissociation panel, 48 assessments, 2 infusions; {len(pids)} "
-          f"participants, each picked for the first time in the session, then rerun)")
+    print(
+        f"2. Participant view (4 scale panels + dissociation panel, 48 assessments, 2 infusions; {len(pids)} "
+        f"participants, each picked for the first time in the session, then rerun)"
+    )
     print(line("floor: raw SQL of the same data (sqlite3 fetchall)", raw_p))
     print(line("pages/trajectory.py in AppTest, cold (not viewed before)", cold_p, raw_p, TARGETS_MS["trajectory"]))
     print(line("pages/trajectory.py in AppTest, warm (rerun)", warm_p, raw_p, TARGETS_MS["trajectory"]))
+    from bench import results
+
+    n = f"{built['participants']:,} participants"
+    results.write(
+        args.json,
+        [
+            results.row(
+                "participant view, first time in the session (AppTest)", cold_p, raw_p, "raw SQL of the same data"
+            ),
+            results.row("participant view, rerun (AppTest)", warm_p, raw_p, "raw SQL of the same data"),
+            results.row(
+                f"cohort view, {n}: first view after a server start (AppTest)",
+                started,
+                raw_c,
+                "raw SQL of the same data",
+            ),
+            results.row(f"cohort view, {n}: after one new rating (AppTest)", after, raw_c, "raw SQL of the same data"),
+            results.row(
+                f"cohort view, {n}: cold, nothing cached, no warm-up (AppTest)", cold, raw_c, "raw SQL of the same data"
+            ),
+        ],
+    )
     return 0
 
 

@@ -50,7 +50,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_analytics import PROTOCOL_FILE, build_db, stamp  # noqa: E402
+from bench import results  # noqa: E402
+from bench.bench_analytics import PROTOCOL_FILE, as_loader, build_db, stamp  # noqa: E402
 
 # The floor's statements: the rows the csv and sdtm exports read, in one pass each.
 FLOOR_SQL = (
@@ -87,14 +88,17 @@ AE_TERMS = ("Dissociation", "Nausea", "Headache", "Dizziness", "Blood pressure i
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Benchmark the csv and sdtm exports against a raw sqlite3 read of "
-                                                 "the same rows (see the module docstring).")
+    parser = argparse.ArgumentParser(
+        description="Benchmark the csv and sdtm exports against a raw sqlite3 read of "
+        "the same rows (see the module docstring)."
+    )
     parser.add_argument("--participants", type=int, default=1000, help="participants (default 1000)")
     parser.add_argument("--runs", type=int, default=3, help="timed runs per figure (default 3)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 100 participants")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     parser.add_argument("--db", type=Path, help="use this existing benchmark database as it is (no build)")
     parser.add_argument("--dir", type=Path, help="keep the database in this directory (default: a temporary one)")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON rows (bench/results.py)")
     parser.add_argument("--floor-child", type=Path, help=argparse.SUPPRESS)  # the floor's child process
     parser.add_argument("--build-child", type=Path, help=argparse.SUPPRESS)  # builds the database
     args = parser.parse_args(argv)
@@ -115,6 +119,7 @@ def add_safety_records(path: Path, seed: int) -> dict[str, int]:
     the analytics builder does not write, so the exports' VS and AE paths carry data."""
     rng = random.Random(seed)
     with closing(sqlite3.connect(str(path), isolation_level=None)) as conn:
+        as_loader(conn)
         infusions = conn.execute("SELECT id, participant_id, started_at FROM infusions ORDER BY id").fetchall()
         vitals, events = [], []
         for infusion_id, participant_id, started_at in infusions:
@@ -122,22 +127,50 @@ def add_safety_records(path: Path, seed: int) -> dict[str, int]:
             for minutes in (-10, 20, 60):
                 when = stamp(start + timedelta(minutes=minutes))
                 systolic = rng.randint(105, 150)
-                vitals.append((participant_id, infusion_id, when, systolic, systolic - rng.randint(30, 50),
-                               rng.randint(55, 100), rng.randint(12, 20), rng.randint(94, 100),
-                               round(rng.uniform(36.2, 37.4), 1), when))
+                vitals.append(
+                    (
+                        participant_id,
+                        infusion_id,
+                        when,
+                        systolic,
+                        systolic - rng.randint(30, 50),
+                        rng.randint(55, 100),
+                        rng.randint(12, 20),
+                        rng.randint(94, 100),
+                        round(rng.uniform(36.2, 37.4), 1),
+                        when,
+                    )
+                )
             if rng.random() < 0.17:
                 onset = start + timedelta(minutes=rng.randint(10, 90))
                 resolved = stamp(onset + timedelta(hours=rng.randint(1, 6)))
-                events.append((participant_id, infusion_id, rng.choice(AE_TERMS), stamp(onset), resolved,
-                               rng.choice(("mild", "mild", "moderate")), rng.choice(("possible", "probable")),
-                               "dose_not_changed", "recovered", stamp(onset), resolved))
+                events.append(
+                    (
+                        participant_id,
+                        infusion_id,
+                        rng.choice(AE_TERMS),
+                        stamp(onset),
+                        resolved,
+                        rng.choice(("mild", "mild", "moderate")),
+                        rng.choice(("possible", "probable")),
+                        "dose_not_changed",
+                        "recovered",
+                        stamp(onset),
+                        resolved,
+                    )
+                )
         conn.execute("BEGIN IMMEDIATE")
-        conn.executemany("INSERT INTO vitals (participant_id, infusion_id, measured_at, systolic, diastolic, "
-                         "heart_rate, resp_rate, spo2, temperature_c, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         vitals)
-        conn.executemany("INSERT INTO adverse_events (participant_id, infusion_id, term, onset_at, resolved_at, "
-                         "severity, relatedness, action_taken, outcome, created_at, updated_at) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", events)
+        conn.executemany(
+            "INSERT INTO vitals (participant_id, infusion_id, measured_at, systolic, diastolic, "
+            "heart_rate, resp_rate, spo2, temperature_c, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            vitals,
+        )
+        conn.executemany(
+            "INSERT INTO adverse_events (participant_id, infusion_id, term, onset_at, resolved_at, "
+            "severity, relatedness, action_taken, outcome, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            events,
+        )
         conn.execute("COMMIT")
         conn.execute("ANALYZE")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -146,9 +179,10 @@ def add_safety_records(path: Path, seed: int) -> dict[str, int]:
 
 def counts(path: Path) -> dict[str, int]:
     with closing(sqlite3.connect(str(path))) as conn:
-        return {table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - fixed names
-                for table in ("participants", "assessments", "item_responses", "infusions", "vitals",
-                              "adverse_events")}
+        return {
+            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - fixed names
+            for table in ("participants", "assessments", "item_responses", "infusions", "vitals", "adverse_events")
+        }
 
 
 # --------------------------------------------------------------------------- children
@@ -197,8 +231,10 @@ def main(argv=None) -> int:
         build_db(args, args.build_child)
         add_safety_records(args.build_child, args.seed)
         return 0
-    print(f"Scalebook export benchmark (SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}, "
-          f"{os.cpu_count()} CPUs; load average now {os.getloadavg()[0]:.1f})")
+    print(
+        f"Scalebook export benchmark (SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs; load average now {os.getloadavg()[0]:.1f})"
+    )
     with tempfile.TemporaryDirectory(prefix="scalebook-export-bench-") as tmp:
         workdir = args.dir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -211,18 +247,32 @@ def main(argv=None) -> int:
                 Path(str(path) + suffix).unlink(missing_ok=True)
             start = time.perf_counter()
             # In a child: a child's peak RSS counts its parent's at the fork, so the parent stays small.
-            subprocess.run([sys.executable, str(Path(__file__).resolve()), "--build-child", str(path),
-                            "--participants", str(args.participants), "--seed", str(args.seed)], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    "--build-child",
+                    str(path),
+                    "--participants",
+                    str(args.participants),
+                    "--seed",
+                    str(args.seed),
+                ],
+                check=True,
+            )
             print(f"database: {path} (built in {time.perf_counter() - start:.1f} s)")
         n = counts(path)
-        print(f"  {n['participants']:,} participants, {n['assessments']:,} assessments, {n['item_responses']:,} item "
-              f"responses, {n['infusions']:,} infusions, {n['vitals']:,} vital signs, {n['adverse_events']:,} "
-              f"adverse events")
+        print(
+            f"  {n['participants']:,} participants, {n['assessments']:,} assessments, {n['item_responses']:,} item "
+            f"responses, {n['infusions']:,} infusions, {n['vitals']:,} vital signs, {n['adverse_events']:,} "
+            f"adverse events"
+        )
         env = {**os.environ, "SCALEBOOK_DB": str(path), "SCALEBOOK_PROTOCOL": str(PROTOCOL_FILE)}
         os.environ.update(env)
         python = sys.executable
         figures: dict[str, tuple[list[float], list[float]]] = {
-            name: ([], []) for name in ("floor", "csv", "sdtm", "startup")}
+            name: ([], []) for name in ("floor", "csv", "sdtm", "startup")
+        }
         for run in range(args.runs):
             out = workdir / f"run-{run}"
             commands = {
@@ -237,18 +287,35 @@ def main(argv=None) -> int:
                 figures[name][0].append(seconds)
                 figures[name][1].append(mib)
             shutil.rmtree(out)
-            print(f"  run {run + 1} of {args.runs}: " + ", ".join(
-                f"{name} {times[-1]:.2f} s / {memory[-1]:.0f} MiB" for name, (times, memory) in figures.items()),
-                flush=True)
+            print(
+                f"  run {run + 1} of {args.runs}: "
+                + ", ".join(
+                    f"{name} {times[-1]:.2f} s / {memory[-1]:.0f} MiB" for name, (times, memory) in figures.items()
+                ),
+                flush=True,
+            )
         floor = figures["floor"]
-        print(f"\nMedian of {args.runs} run(s); each figure a child process (interpreter start and imports included); "
-              f"ratio = figure / floor")
-        print(f"  {'figure':<34} {'time':>11} {'floor':>11} {'ratio':>8}   {'peak RSS':>12} {'floor':>12} "
-              f"{'ratio':>8}")
+        print(
+            f"\nMedian of {args.runs} run(s); each figure a child process (interpreter start and imports included); "
+            f"ratio = figure / floor"
+        )
+        print(f"  {'figure':<34} {'time':>11} {'floor':>11} {'ratio':>8}   {'peak RSS':>12} {'floor':>12} {'ratio':>8}")
         print(row("raw sqlite3 fetchall (floor)", *floor, None))
         print(row("python -m exports csv", *figures["csv"], floor))
         print(row("python -m exports sdtm", *figures["sdtm"], floor))
         print(row("python -m exports --help (startup)", *figures["startup"], floor))
+        results.write(
+            args.json,
+            [
+                results.row(
+                    f"python -m exports {name} ({n['participants']:,} participants, child process)",
+                    figures[name][0],
+                    floor[0],
+                    "child reading the same rows with sqlite3",
+                )
+                for name in ("csv", "sdtm")
+            ],
+        )
     return 0
 
 

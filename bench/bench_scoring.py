@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import results  # noqa: E402
 from scales import registry, score  # noqa: E402
 
 
@@ -46,7 +47,11 @@ def main(argv=None) -> int:
     parser.add_argument("--assessments", type=int, default=100_000, help="how many assessments to score")
     parser.add_argument("--batch", type=int, default=1000, help="assessments per timed batch")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="20,000 assessments")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON rows (bench/results.py)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.assessments = 20_000
 
     rng = random.Random(args.seed)
     definitions = list(registry().values())
@@ -74,6 +79,17 @@ def main(argv=None) -> int:
     print(f"floor (plain sum)       {floor_median * 1e6:>10.2f} us")
     print(f"ratio engine / floor    {engine_median / floor_median:>10.1f} x")
     print(f"throughput              {1 / engine_median:>10,.0f} assessments/s")
+    results.write(
+        args.json,
+        [
+            results.row(
+                f"scoring, one assessment ({len(definitions)} scales, {len(work):,} scored)",
+                engine_times,
+                floor_times,
+                "plain sum of the same responses",
+            )
+        ],
+    )
     return 0
 
 

@@ -32,8 +32,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import results  # noqa: E402
 from db import connect, init_database, unit_of_work  # noqa: E402
 from db.assessments import HISTORY_SQL, participant_history, save_assessment  # noqa: E402
+from db.connection import APP_WRITER  # noqa: E402
 from db.participants import create_participant  # noqa: E402
 from db.permissions import system_actor  # noqa: E402
 from db.sites import create_site  # noqa: E402
@@ -50,15 +52,18 @@ def parse_args(argv=None) -> argparse.Namespace:
         description="Benchmark the Scalebook storage layer against raw sqlite3 (see the module docstring).",
     )
     parser.add_argument("--saves", type=int, default=200, help="timed saves per variant (default 200)")
-    parser.add_argument("--participants", type=int, default=1000, help="participants in the history database "
-                        "(default 1000)")
+    parser.add_argument(
+        "--participants", type=int, default=1000, help="participants in the history database (default 1000)"
+    )
     parser.add_argument("--timepoints", type=int, default=20, help="timepoints per participant (default 20)")
     parser.add_argument("--scales", type=int, default=4, help="scales per timepoint (default 4)")
     parser.add_argument("--loads", type=int, default=200, help="timed history loads per variant (default 200)")
-    parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run (30 saves, 50 x 20 x 4, "
-                        "30 loads)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes for a smoke run (30 saves, 50 x 20 x 4, 30 loads)"
+    )
     parser.add_argument("--dir", type=Path, help="keep the databases in this directory (default: a temporary one)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON rows (bench/results.py)")
     args = parser.parse_args(argv)
     if args.quick:
         args.saves, args.participants, args.loads = 30, 50, 30
@@ -115,8 +120,11 @@ def rows_of_one_save(conn: sqlite3.Connection, assessment_id: int) -> dict[str, 
         "item_responses": ("assessment_id = ?", [assessment_id]),
         "scores": ("assessment_id = ?", [assessment_id]),
         "safety_alerts": ("assessment_id = ?", [assessment_id]),
-        "audit_events": ("(entity = 'assessment' AND entity_id = ?) OR (entity = 'safety_alert' AND "
-                         "json_extract(new_value, '$.assessment_id') = ?)", [str(assessment_id), assessment_id]),
+        "audit_events": (
+            "(entity = 'assessment' AND entity_id = ?) OR (entity = 'safety_alert' AND "
+            "json_extract(new_value, '$.assessment_id') = ?)",
+            [str(assessment_id), assessment_id],
+        ),
     }
     out = {}
     for table, (clause, params) in where.items():
@@ -132,14 +140,17 @@ def raw_save(conn: sqlite3.Connection, rows, timepoint: str) -> None:
     names, values = rows["assessments"]
     record = list(values[0])
     record[names.index("timepoint")] = timepoint
-    aid = conn.execute(f"INSERT INTO assessments ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-                       record).lastrowid
+    aid = conn.execute(
+        f"INSERT INTO assessments ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", record
+    ).lastrowid
     for table in ("item_responses", "scores", "safety_alerts"):
         names, values = rows[table]
         if values:
             at = names.index("assessment_id")
-            conn.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-                             [(*v[:at], aid, *v[at + 1:]) for v in values])
+            conn.executemany(
+                f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                [(*v[:at], aid, *v[at + 1 :]) for v in values],
+            )
     names, values = rows["audit_events"]
     conn.executemany(f"INSERT INTO audit_events ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", values)
     conn.execute("COMMIT")
@@ -147,13 +158,14 @@ def raw_save(conn: sqlite3.Connection, rows, timepoint: str) -> None:
 
 def raw_connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), isolation_level=None, timeout=15)
+    conn.create_function(APP_WRITER, 0, lambda: 1, deterministic=True)  # the raw floor writes like the app (m009)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
 
 
-def bench_save(args, workdir: Path) -> None:
+def bench_save(args, workdir: Path) -> list[dict]:
     definition = get_scale(SAVE_SCALE)
     path = workdir / "save.db"
     init_database(path)
@@ -196,12 +208,23 @@ def bench_save(args, workdir: Path) -> None:
         raw_unit.append(time.perf_counter() - start)
 
     counts = {t: len(rows[t][1]) for t in TABLES}
-    print(f"1. Save one complete {definition.abbreviation} assessment ({args.saves} saves per variant; rows per save: "
-          + ", ".join(f"{t} {n}" for t, n in counts.items()) + ")")
+    print(
+        f"1. Save one complete {definition.abbreviation} assessment ({args.saves} saves per variant; rows per save: "
+        + ", ".join(f"{t} {n}" for t, n in counts.items())
+        + ")"
+    )
     print(line("raw sqlite3, open connection", raw_open))
     print(line("Scalebook save_assessment, open connection", open_conn, raw_open))
     print(line("raw sqlite3, connection per save", raw_unit))
     print(line("Scalebook, unit_of_work per save", per_unit, raw_unit))
+    return [
+        results.row(
+            f"assessment save ({definition.abbreviation}, connection per save, {args.saves} saves)",
+            per_unit,
+            raw_unit,
+            "raw sqlite3 inserts of the same rows",
+        )
+    ]
 
 
 # --- 2. history ----------------------------------------------------------------------------------
@@ -241,38 +264,84 @@ def build_history_db(args, path: Path) -> tuple[float, dict[str, int]]:
             for scale_id in scales:
                 aid += 1
                 definition, answers, result = rng.choice(variants[scale_id])
-                assessments.append((aid, p, f"tp{t:02d}", scale_id, definition.version, definition.hash, "clinician",
-                                    definition.default_recall, rater["id"], "complete", 2, started, started,
-                                    rater["username"], started))
+                assessments.append(
+                    (
+                        aid,
+                        p,
+                        f"tp{t:02d}",
+                        scale_id,
+                        definition.version,
+                        definition.hash,
+                        "clinician",
+                        definition.default_recall,
+                        rater["id"],
+                        "complete",
+                        2,
+                        started,
+                        started,
+                        rater["username"],
+                        started,
+                    )
+                )
                 responses_rows.extend((aid, item, value, started, rater["username"]) for item, value in answers.items())
-                scores_rows.append((aid, result.total, _json(result.subscales), result.band, result.band_set,
-                                    int(result.complete), _json(result.missing), _json(result.not_assessed),
-                                    int(result.prorated), _json(result.flags), result.engine_version,
-                                    result.scale_version, result.definition_hash, started, rater["username"]))
+                scores_rows.append(
+                    (
+                        aid,
+                        result.total,
+                        _json(result.subscales),
+                        result.band,
+                        result.band_set,
+                        int(result.complete),
+                        _json(result.missing),
+                        _json(result.not_assessed),
+                        int(result.prorated),
+                        _json(result.flags),
+                        result.engine_version,
+                        result.scale_version,
+                        result.definition_hash,
+                        started,
+                        rater["username"],
+                    )
+                )
     with closing(raw_connect(path)) as conn:
         conn.execute("BEGIN IMMEDIATE")
-        conn.executemany("INSERT INTO participants (id, study_id, code, site_id, status, created_at, updated_at) "
-                         "VALUES (?, 1, ?, 1, 'enrolled', ?, ?)",
-                         [(p, f"P{p:05d}", ts, ts) for p in range(1, args.participants + 1)])
-        conn.executemany("INSERT INTO assessments (id, participant_id, timepoint, scale_id, scale_version, "
-                         "definition_hash, mode, recall, rater_id, status, version, started_at, completed_at, "
-                         "completed_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", assessments)
-        conn.executemany("INSERT INTO item_responses (assessment_id, item_id, value, answered_at, answered_by) "
-                         "VALUES (?, ?, ?, ?, ?)", responses_rows)
-        conn.executemany("INSERT INTO scores (assessment_id, total, subscales, band, band_set, complete, missing, "
-                         "not_assessed, prorated, flags, engine_version, scale_version, definition_hash, scored_at, "
-                         "scored_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", scores_rows)
+        conn.executemany(
+            "INSERT INTO participants (id, study_id, code, site_id, status, created_at, updated_at) "
+            "VALUES (?, 1, ?, 1, 'enrolled', ?, ?)",
+            [(p, f"P{p:05d}", ts, ts) for p in range(1, args.participants + 1)],
+        )
+        conn.executemany(
+            "INSERT INTO assessments (id, participant_id, timepoint, scale_id, scale_version, "
+            "definition_hash, mode, recall, rater_id, status, version, started_at, completed_at, "
+            "completed_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            assessments,
+        )
+        conn.executemany(
+            "INSERT INTO item_responses (assessment_id, item_id, value, answered_at, answered_by) "
+            "VALUES (?, ?, ?, ?, ?)",
+            responses_rows,
+        )
+        conn.executemany(
+            "INSERT INTO scores (assessment_id, total, subscales, band, band_set, complete, missing, "
+            "not_assessed, prorated, flags, engine_version, scale_version, definition_hash, scored_at, "
+            "scored_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            scores_rows,
+        )
         conn.execute("COMMIT")
         conn.execute("ANALYZE")
-    return time.perf_counter() - start, {"assessments": len(assessments), "item_responses": len(responses_rows),
-                                         "scores": len(scores_rows), "scales": scales}
+    return time.perf_counter() - start, {
+        "assessments": len(assessments),
+        "item_responses": len(responses_rows),
+        "scores": len(scores_rows),
+        "scales": scales,
+    }
 
 
 def _json(value) -> str:
     return json.dumps(value)
 
 
-def bench_history(args, workdir: Path) -> None:
+def bench_history(args, workdir: Path) -> list[dict]:
     path = workdir / "history.db"
     build_seconds, built = build_history_db(args, path)
     rng = random.Random(args.seed + 1)
@@ -292,18 +361,30 @@ def bench_history(args, workdir: Path) -> None:
             start = time.perf_counter()
             conn.execute(HISTORY_SQL, [pid]).fetchall()
             raw.append(time.perf_counter() - start)
-    print(f"2. Load one participant's full history ({args.participants} participants x {args.timepoints} timepoints x "
-          f"{args.scales} scales [{', '.join(built['scales'])}] = {built['assessments']:,} assessments, "
-          f"{built['item_responses']:,} responses, {built['scores']:,} scores; built in {build_seconds:.1f} s; "
-          f"{rows_per_load} rows per load, {args.loads} loads per variant)")
+    print(
+        f"2. Load one participant's full history ({args.participants} participants x {args.timepoints} timepoints x "
+        f"{args.scales} scales [{', '.join(built['scales'])}] = {built['assessments']:,} assessments, "
+        f"{built['item_responses']:,} responses, {built['scores']:,} scores; built in {build_seconds:.1f} s; "
+        f"{rows_per_load} rows per load, {args.loads} loads per variant)"
+    )
     print(line("raw sqlite3 query + fetchall", raw))
     print(line("Scalebook participant_history (DataFrame)", ours, raw))
+    return [
+        results.row(
+            f"participant history load ({args.participants:,} participants, {rows_per_load} rows)",
+            ours,
+            raw,
+            "raw SQL + fetchall",
+        )
+    ]
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    print(f"Scalebook storage benchmark (SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}; WAL, "
-          f"synchronous=FULL, one durable commit per save)")
+    print(
+        f"Scalebook storage benchmark (SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}; WAL, "
+        f"synchronous=FULL, one durable commit per save)"
+    )
     with tempfile.TemporaryDirectory(prefix="scalebook-bench-") as tmp:
         workdir = args.dir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -311,8 +392,9 @@ def main(argv=None) -> int:
             for suffix in ("", "-wal", "-shm"):
                 (workdir / (name + suffix)).unlink(missing_ok=True)
         print(f"databases in {workdir}")
-        bench_save(args, workdir)
-        bench_history(args, workdir)
+        rows = bench_save(args, workdir)
+        rows += bench_history(args, workdir)
+    results.write(args.json, rows)
     return 0
 
 

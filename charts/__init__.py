@@ -1,4 +1,5 @@
-"""Altair chart builders for the trajectory and cohort views, and PNG/SVG export.
+"""Chart builders (Vega-Lite specifications, see charts.vegalite) for the trajectory and cohort
+views, and PNG/SVG export.
 
     from charts import trajectory_chart, dissociation_chart, cohort_chart, to_png, to_svg
 

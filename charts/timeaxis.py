@@ -18,8 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import altair as alt
-
 VIEWS = ("compressed", "day", "course")
 VIEW_LABELS = {
     "compressed": "Whole course (compressed time)",
@@ -34,8 +32,34 @@ LABEL_EXPR = (
     "abs(datum.value) < 24 ? format(datum.value, '~g') + ' h' : format(datum.value / 24, '~g') + ' d'"
 )
 HOURS_EXPR = "datum.value == 0 ? '0' : format(datum.value, '~g') + ' h'"
-_COMPRESSED_TICKS = (-672, -336, -168, -72, -48, -24, -4, 0, 2 / 3, 2, 4, 8, 24, 48, 72, 168, 336, 504, 672, 1008, 1344,
-                     2016, 2688, 4032, 5376, 8760)
+_COMPRESSED_TICKS = (
+    -672,
+    -336,
+    -168,
+    -72,
+    -48,
+    -24,
+    -4,
+    0,
+    2 / 3,
+    2,
+    4,
+    8,
+    24,
+    48,
+    72,
+    168,
+    336,
+    504,
+    672,
+    1008,
+    1344,
+    2016,
+    2688,
+    4032,
+    5376,
+    8760,
+)
 
 
 def offset_text(hours: float | None) -> str:
@@ -73,26 +97,41 @@ class TimeAxis:
         # compressed: 30 % more room at both ends (small on the log part) keeps end points off the frame
         return low * 1.3 - 0.1, high * 1.3
 
-    def scale(self, domain: tuple[float, float]) -> alt.Scale:
+    def scale(self, domain: tuple[float, float]) -> dict:
+        """The Vega-Lite x scale for `domain`."""
         if self.view == "compressed":
-            return alt.Scale(type="symlog", constant=SYMLOG_CONSTANT_HOURS, domain=list(domain), nice=False)
-        return alt.Scale(domain=list(domain), nice=False)
+            return {"type": "symlog", "constant": SYMLOG_CONSTANT_HOURS, "domain": list(domain), "nice": False}
+        return {"domain": list(domain), "nice": False}
 
-    def axis(self, domain: tuple[float, float]) -> alt.Axis:
+    def axis(self, domain: tuple[float, float]) -> dict:
+        """The Vega-Lite x axis for `domain`: ticks in their own unit (see the module docstring)."""
         if self.view == "compressed":
             ticks = [t for t in _COMPRESSED_TICKS if domain[0] <= t <= domain[1]]
-            return alt.Axis(values=ticks, labelExpr=LABEL_EXPR, labelOverlap="greedy", grid=True, title=self.title)
+            return {
+                "values": ticks,
+                "labelExpr": LABEL_EXPR,
+                "labelOverlap": "greedy",
+                "grid": True,
+                "title": self.title,
+            }
         if self.view == "day":
             ticks = [h for h in range(-24, 31, 2) if domain[0] <= h <= domain[1]]
-            return alt.Axis(values=ticks, labelExpr=HOURS_EXPR, labelOverlap="greedy", grid=True, title=self.title)
-        return alt.Axis(tickMinStep=1, grid=True, title=self.title)
+            return {
+                "values": ticks,
+                "labelExpr": HOURS_EXPR,
+                "labelOverlap": "greedy",
+                "grid": True,
+                "title": self.title,
+            }
+        return {"tickMinStep": 1, "grid": True, "title": self.title}
 
 
 def time_axis(view: str, infusion: int = 1) -> TimeAxis:
     """The axis of a view: 'compressed', 'day' (around infusion `infusion`) or 'course'."""
     if view == "compressed":
-        return TimeAxis(view, "Time since the start of infusion 1 (non-linear: minutes near the infusion, "
-                              "then hours and days)")
+        return TimeAxis(
+            view, "Time since the start of infusion 1 (non-linear: minutes near the infusion, then hours and days)"
+        )
     if view == "day":
         return TimeAxis(view, f"Hours since the start of infusion {infusion}", infusion)
     if view == "course":

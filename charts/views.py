@@ -22,7 +22,6 @@ from analytics.cohort import (
     trajectory_frame,
 )
 from analytics.dissociation import infusion_courses
-from analytics.gcpause import without_cycle_collection
 from analytics.outcomes import ScaleOutcome, participant_outcomes, threshold_lines
 from analytics.records import (
     Assessment,
@@ -93,25 +92,40 @@ def outcome_rows(protocol: Protocol, outcomes: Mapping[str, ScaleOutcome], label
         if not protocol.outcome_rules_for(scale_id):
             continue
         first, relapse, end = o.first_response, o.relapse, o.endpoint
-        rows.append({
-            "scale": scale_id,
-            "baseline": o.baseline_total,
-            "endpoint": None if end is None else end.total,
-            "% change": None if end is None or end.percent_change is None else round(end.percent_change, 1),
-            "responder": _yes_no(o.endpoint_flag("response")),
-            "remitter": _yes_no(o.endpoint_flag("remission")),
-            "response and remission": _yes_no(o.endpoint_flag("combined")),
-            "first response": "" if first is None else f"{labels.get(first.timepoint, first.timepoint)} "
-                                                       f"({offset_text(first.hours)})",
-            "relapse": "" if relapse is None else labels.get(relapse.timepoint, relapse.timepoint),
-        })
-    return pd.DataFrame(rows, columns=["scale", "baseline", "endpoint", "% change", "responder", "remitter",
-                                       "response and remission", "first response", "relapse"])
+        rows.append(
+            {
+                "scale": scale_id,
+                "baseline": o.baseline_total,
+                "endpoint": None if end is None else end.total,
+                "% change": None if end is None or end.percent_change is None else round(end.percent_change, 1),
+                "responder": _yes_no(o.endpoint_flag("response")),
+                "remitter": _yes_no(o.endpoint_flag("remission")),
+                "response and remission": _yes_no(o.endpoint_flag("combined")),
+                "first response": ""
+                if first is None
+                else f"{labels.get(first.timepoint, first.timepoint)} ({offset_text(first.hours)})",
+                "relapse": "" if relapse is None else labels.get(relapse.timepoint, relapse.timepoint),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "scale",
+            "baseline",
+            "endpoint",
+            "% change",
+            "responder",
+            "remitter",
+            "response and remission",
+            "first response",
+            "relapse",
+        ],
+    )
 
 
-@without_cycle_collection
-def participant_view(protocol: Protocol, rows: Mapping[str, Any], *, view: str = "compressed", infusion: int = 1,
-                     show_dose: bool = False) -> ParticipantView:
+def participant_view(
+    protocol: Protocol, rows: Mapping[str, Any], *, view: str = "compressed", infusion: int = 1, show_dose: bool = False
+) -> ParticipantView:
     """Panels (one per scale given), dissociation panel and tables for one participant.
 
     `rows`: db.analytics.participant_rows(...). `show_dose`: False for blinded viewers.
@@ -123,8 +137,11 @@ def participant_view(protocol: Protocol, rows: Mapping[str, Any], *, view: str =
     axis = time_axis(view, infusion)
     tz = protocol.timezone
     person = rows.get("participant") or {}
-    ended = (person["status"], stored_time(person["status_at"])) \
-        if person.get("status") in ("withdrawn", "completed") and person.get("status_at") else None
+    ended = (
+        (person["status"], stored_time(person["status_at"]))
+        if person.get("status") in ("withdrawn", "completed") and person.get("status_at")
+        else None
+    )
     panels = []
     for scale_id in scale_order(protocol, [a.scale_id for a in assessments if a.usable]):
         try:
@@ -133,36 +150,83 @@ def participant_view(protocol: Protocol, rows: Mapping[str, Any], *, view: str =
             continue
         outcome = outcomes.get(scale_id)
         lines = threshold_lines(protocol, scale_id, outcome.baseline_total if outcome else None)
-        chart = trajectory_chart(definition, assessments, infusions, outcome=outcome, thresholds=lines, axis=axis,
-                                 tz=tz, show_dose=show_dose, timepoint_labels=labels, status_change=ended)
+        chart = trajectory_chart(
+            definition,
+            assessments,
+            infusions,
+            outcome=outcome,
+            thresholds=lines,
+            axis=axis,
+            tz=tz,
+            show_dose=show_dose,
+            timepoint_labels=labels,
+            status_change=ended,
+        )
         panels.append(Panel(scale_id, definition.abbreviation, spec(chart)))
     courses = infusion_courses(assessments, infusions)
     dissociation = None
     if courses:
-        dissociation = Panel("dissociation", "Dissociation",
-                             spec(dissociation_chart(courses, tz=tz, timepoint_labels=labels)))
-    peaks = pd.DataFrame([{
-        "measure": c.label, "infusion": c.infusion.number,
-        "pre-infusion": None if c.pre is None else c.pre.value,
-        "peak": None if c.peak is None else c.peak.value,
-        "peak at (min)": None if c.peak is None else round(c.peak.minutes),
-        "change at peak": c.peak_change,
-        "ratings after start": len(c.post),
-    } for c in courses], columns=["measure", "infusion", "pre-infusion", "peak", "peak at (min)", "change at peak",
-                                  "ratings after start"])
-    infusion_table = pd.DataFrame([{
-        "infusion": i.number, "started": local_text(i.started_at, tz), "ended": local_text(i.ended_at, tz),
-        "dose (mg/kg)": i.dose_mg_per_kg if show_dose else "blinded",
-        "total dose (mg)": i.total_dose_mg if show_dose else "blinded",
-    } for i in infusions], columns=["infusion", "started", "ended", "dose (mg/kg)", "total dose (mg)"])
-    changes = [f"{o.scale_id}: {labels.get(c.timepoint, c.timepoint)} rated by {c.rater or '?'} "
-               f"(before: {c.previous_rater or '?'})" for o in outcomes.values() for c in o.rater_changes]
+        dissociation = Panel(
+            "dissociation", "Dissociation", spec(dissociation_chart(courses, tz=tz, timepoint_labels=labels))
+        )
+    peaks = pd.DataFrame(
+        [
+            {
+                "measure": c.label,
+                "infusion": c.infusion.number,
+                "pre-infusion": None if c.pre is None else c.pre.value,
+                "peak": None if c.peak is None else c.peak.value,
+                "peak at (min)": None if c.peak is None else round(c.peak.minutes),
+                "change at peak": c.peak_change,
+                "ratings after start": len(c.post),
+            }
+            for c in courses
+        ],
+        columns=[
+            "measure",
+            "infusion",
+            "pre-infusion",
+            "peak",
+            "peak at (min)",
+            "change at peak",
+            "ratings after start",
+        ],
+    )
+    infusion_table = pd.DataFrame(
+        [
+            {
+                "infusion": i.number,
+                "started": local_text(i.started_at, tz),
+                "ended": local_text(i.ended_at, tz),
+                "dose (mg/kg)": i.dose_mg_per_kg if show_dose else "blinded",
+                "total dose (mg)": i.total_dose_mg if show_dose else "blinded",
+            }
+            for i in infusions
+        ],
+        columns=["infusion", "started", "ended", "dose (mg/kg)", "total dose (mg)"],
+    )
+    changes = [
+        f"{o.scale_id}: {labels.get(c.timepoint, c.timepoint)} rated by {c.rater or '?'} "
+        f"(before: {c.previous_rater or '?'})"
+        for o in outcomes.values()
+        for c in o.rater_changes
+    ]
     notes = []
     if not infusions:
-        notes.append("No infusion is logged yet: times count from the first rating, and no baseline or response "
-                     "can be judged until infusion 1 is logged.")
-    return ParticipantView(panels, dissociation, outcome_rows(protocol, outcomes, labels), peaks, infusion_table,
-                           changes, [i.number for i in infusions], notes)
+        notes.append(
+            "No infusion is logged yet: times count from the first rating, and no baseline or response "
+            "can be judged until infusion 1 is logged."
+        )
+    return ParticipantView(
+        panels,
+        dissociation,
+        outcome_rows(protocol, outcomes, labels),
+        peaks,
+        infusion_table,
+        changes,
+        [i.number for i in infusions],
+        notes,
+    )
 
 
 # --------------------------------------------------------------------------- cohort
@@ -182,9 +246,9 @@ def cohort_from_rows(rows: Mapping[str, Any]) -> Cohort:
     return build_cohort(rows["participants"], rows["assessments"], rows["infusions"])
 
 
-@without_cycle_collection
-def cohort_view(protocol: Protocol, cohort: Cohort, scale_id: str, *, show_arm: bool,
-                missed: Mapping[str, int] | None = None) -> CohortView:
+def cohort_view(
+    protocol: Protocol, cohort: Cohort, scale_id: str, *, show_arm: bool, missed: Mapping[str, int] | None = None
+) -> CohortView:
     """Chart spec, per-timepoint summary and rates, and the participant table for one scale."""
     definition = get_scale(scale_id)
     outcomes = cohort_outcomes(protocol, cohort, scale_id)
@@ -192,7 +256,14 @@ def cohort_view(protocol: Protocol, cohort: Cohort, scale_id: str, *, show_arm: 
     summary = timepoint_summary(frame, by_arm=show_arm)
     rates = response_rates(frame, by_arm=show_arm)
     arms = [a.id for a in protocol.arms] if show_arm else []
-    chart = Panel("cohort", definition.abbreviation, spec(cohort_chart(definition, frame, summary, by_arm=show_arm,
-                                                                      arms=arms))) if len(frame) else None
+    chart = (
+        Panel(
+            "cohort",
+            definition.abbreviation,
+            spec(cohort_chart(definition, frame, summary, by_arm=show_arm, arms=arms)),
+        )
+        if len(frame)
+        else None
+    )
     table = participant_table(protocol, cohort, outcomes, missed or {}, show_arm=show_arm)
     return CohortView(scale_id, chart, summary, rates, table, len(cohort.participants))

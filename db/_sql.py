@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 from sqlite_utils import Database
 
@@ -16,6 +16,15 @@ def one(db: Database, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | 
     if row is None:
         return None
     return dict(zip((d[0] for d in cursor.description), row, strict=True))
+
+
+def new_id(cursor: Any) -> int:
+    """The rowid of the row an INSERT just added (the sqlite3 stubs say it may be None; after an
+    INSERT into a rowid table it never is)."""
+    rowid = cursor.lastrowid
+    if rowid is None:
+        raise RuntimeError("the INSERT added no row")
+    return rowid
 
 
 def many(db: Database, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
@@ -39,6 +48,13 @@ def require_row(row: dict[str, Any] | None, what: str, key: Any, hint: str = "")
     if row is None:
         raise NotFoundError(f"no {what} {key!r}" + (f"; {hint}" if hint else ""))
     return row
+
+
+# For the type checker: a required field always comes back as text, an optional one may be None.
+@overload
+def text(value: Any, what: str, *, max_len: int = 200, required: Literal[True] = True) -> str: ...
+@overload
+def text(value: Any, what: str, *, max_len: int = 200, required: bool) -> str | None: ...
 
 
 def text(value: Any, what: str, *, max_len: int = 200, required: bool = True) -> str | None:

@@ -21,7 +21,7 @@ the change; a trigger (m006 `safety_alerts_fixed`) refuses any other update and 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlite_utils import Database
@@ -61,38 +61,70 @@ def _trigger_item(rule: Any, responses: Mapping[str, Any]) -> tuple[str | None, 
     return (rule.items[0] if rule.items else None), None
 
 
-def _insert(db: Database, assessment: Mapping[str, Any], flag: Mapping[str, str], score_id: int | None,
-            item_id: str | None, item_value: int | None) -> dict[str, Any]:
+def _insert(
+    db: Database,
+    assessment: Mapping[str, Any],
+    flag: Mapping[str, str],
+    score_id: int | None,
+    item_id: str | None,
+    item_value: int | None,
+) -> dict[str, Any]:
     cursor = db.execute(
         "INSERT INTO safety_alerts (assessment_id, participant_id, score_id, rule_id, message, item_id, item_value, "
         "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [assessment["id"], assessment["participant_id"], score_id, flag["id"], flag["message"], item_id, item_value,
-         clock.utc_now()],
+        [
+            assessment["id"],
+            assessment["participant_id"],
+            score_id,
+            flag["id"],
+            flag["message"],
+            item_id,
+            item_value,
+            clock.utc_now(),
+        ],
     )
     return audit.event(
-        "alert.create", "safety_alert", cursor.lastrowid, participant_id=assessment["participant_id"],
-        new={"assessment_id": assessment["id"], "rule_id": flag["id"], "message": flag["message"],
-             "item_id": item_id, "item_value": item_value, "score_id": score_id,
-             "raised": "in the draft" if score_id is None else "at completion"},
+        "alert.create",
+        "safety_alert",
+        cursor.lastrowid,
+        participant_id=assessment["participant_id"],
+        new={
+            "assessment_id": assessment["id"],
+            "rule_id": flag["id"],
+            "message": flag["message"],
+            "item_id": item_id,
+            "item_value": item_value,
+            "score_id": score_id,
+            "raised": "in the draft" if score_id is None else "at completion",
+        },
     )
 
 
-def _reopen(db: Database, row: Mapping[str, Any], item_id: str | None, item_value: int | None,
-            reason: str) -> dict[str, Any]:
+def _reopen(
+    db: Database, row: Mapping[str, Any], item_id: str | None, item_value: int | None, reason: str
+) -> dict[str, Any]:
     db.execute(
         "UPDATE safety_alerts SET resolved_at = NULL, resolved_by = NULL, resolution = NULL, item_id = ?, "
-        "item_value = ? WHERE id = ?", [item_id, item_value, row["id"]],
+        "item_value = ? WHERE id = ?",
+        [item_id, item_value, row["id"]],
     )
     return audit.event(
-        "alert.reopen", "safety_alert", row["id"], field="resolved_at",
+        "alert.reopen",
+        "safety_alert",
+        row["id"],
+        field="resolved_at",
         old={"resolved_at": row["resolved_at"], "resolved_by": row["resolved_by"], "resolution": row["resolution"]},
-        new={"resolved_at": None, "item_id": item_id, "item_value": item_value}, reason=reason,
+        new={"resolved_at": None, "item_id": item_id, "item_value": item_value},
+        reason=reason,
         participant_id=row["participant_id"],
     )
 
 
 def sync_draft_alerts(
-    db: Database, who: Mapping[str, Any], assessment: Mapping[str, Any], definition: ScaleDefinition,
+    db: Database,
+    who: Mapping[str, Any],
+    assessment: Mapping[str, Any],
+    definition: ScaleDefinition,
     responses: Mapping[str, int],
 ) -> list[dict[str, Any]]:
     """Bring a draft's alerts in line with its answers so far (inside the caller's transaction,
@@ -108,8 +140,10 @@ def sync_draft_alerts(
     if not rules:
         return []
     firing = {f["id"]: f for f in score(definition, responses).safety_flags}
-    existing = {r["rule_id"]: r for r in _sql.many(db, "SELECT * FROM safety_alerts WHERE assessment_id = ?",
-                                                    [assessment["id"]])}
+    existing = {
+        r["rule_id"]: r
+        for r in _sql.many(db, "SELECT * FROM safety_alerts WHERE assessment_id = ?", [assessment["id"]])
+    }
     events: list[dict[str, Any]] = []
     for rule_id, flag in firing.items():
         item_id, value = _trigger_item(rules.get(rule_id), responses)
@@ -122,11 +156,17 @@ def sync_draft_alerts(
             events.append(_reopen(db, row, item_id, value, f"{item_id} answered {value} again before submit"))
         elif (row["item_id"], row["item_value"]) != (item_id, value):
             db.execute("UPDATE safety_alerts SET item_id = ?, item_value = ? WHERE id = ?", [item_id, value, row["id"]])
-            events.append(audit.event(
-                "alert.update", "safety_alert", row["id"], field="item_value",
-                old={"item_id": row["item_id"], "item_value": row["item_value"]},
-                new={"item_id": item_id, "item_value": value}, participant_id=row["participant_id"],
-            ))
+            events.append(
+                audit.event(
+                    "alert.update",
+                    "safety_alert",
+                    row["id"],
+                    field="item_value",
+                    old={"item_id": row["item_id"], "item_value": row["item_value"]},
+                    new={"item_id": item_id, "item_value": value},
+                    participant_id=row["participant_id"],
+                )
+            )
     for rule_id, row in existing.items():
         if rule_id in firing or row["acknowledged_at"] is not None or row["resolved_at"] is not None:
             continue
@@ -134,25 +174,44 @@ def sync_draft_alerts(
             continue  # raised by a stored score: only the PI's acknowledgement closes it
         now_value = responses.get(row["item_id"]) if row["item_id"] else None
         item = definition.item_by_id.get(row["item_id"] or "")
-        now_text = ("no answer" if now_value is None else "not assessed"
-                    if item is not None and now_value in item.not_assessed_values else str(now_value))
+        now_text = (
+            "no answer"
+            if now_value is None
+            else "not assessed"
+            if item is not None and now_value in item.not_assessed_values
+            else str(now_value)
+        )
         resolution = (
             f"answer corrected before submit: {row['item_id']} changed from {row['item_value']} to {now_text}; "
             f"the safety rule no longer holds"
         )
         now = clock.utc_now()
-        db.execute("UPDATE safety_alerts SET resolved_at = ?, resolved_by = ?, resolution = ? WHERE id = ?",
-                   [now, who["username"], resolution, row["id"]])
-        events.append(audit.event(
-            "alert.resolve", "safety_alert", row["id"], field="resolved_at", old=None, new=now, reason=resolution,
-            participant_id=row["participant_id"],
-        ))
+        db.execute(
+            "UPDATE safety_alerts SET resolved_at = ?, resolved_by = ?, resolution = ? WHERE id = ?",
+            [now, who["username"], resolution, row["id"]],
+        )
+        events.append(
+            audit.event(
+                "alert.resolve",
+                "safety_alert",
+                row["id"],
+                field="resolved_at",
+                old=None,
+                new=now,
+                reason=resolution,
+                participant_id=row["participant_id"],
+            )
+        )
     return events
 
 
 def raise_for_flags(
-    db: Database, assessment: Mapping[str, Any], score_id: int, flags: list[Mapping[str, str]],
-    definition: ScaleDefinition | None = None, responses: Mapping[str, int] | None = None,
+    db: Database,
+    assessment: Mapping[str, Any],
+    score_id: int,
+    flags: Sequence[Mapping[str, str]],
+    definition: ScaleDefinition | None = None,
+    responses: Mapping[str, int] | None = None,
 ) -> list[dict[str, Any]]:
     """At completion (or a rescoring after an amendment), inside the caller's transaction: for
     each safety flag of the stored score, link the alert already raised for this assessment and
@@ -167,8 +226,9 @@ def raise_for_flags(
         if flag.get("kind") != "safety":
             continue
         item_id, value = _trigger_item(rules.get(flag["id"]), responses or {})
-        row = _sql.one(db, "SELECT * FROM safety_alerts WHERE assessment_id = ? AND rule_id = ?",
-                       [assessment["id"], flag["id"]])
+        row = _sql.one(
+            db, "SELECT * FROM safety_alerts WHERE assessment_id = ? AND rule_id = ?", [assessment["id"], flag["id"]]
+        )
         if row is None:
             events.append(_insert(db, assessment, flag, score_id, item_id, value))
             continue
@@ -177,11 +237,18 @@ def raise_for_flags(
         if row["resolved_at"] is not None:
             events.append(_reopen(db, row, item_id, value, "the stored score fires the rule"))
         db.execute("UPDATE safety_alerts SET score_id = ? WHERE id = ?", [score_id, row["id"]])
-        events.append(audit.event(
-            "alert.link", "safety_alert", row["id"], field="score_id", old=None, new=score_id,
-            reason="the assessment was completed; the alert raised in the draft now belongs to its score",
-            participant_id=row["participant_id"],
-        ))
+        events.append(
+            audit.event(
+                "alert.link",
+                "safety_alert",
+                row["id"],
+                field="score_id",
+                old=None,
+                new=score_id,
+                reason="the assessment was completed; the alert raised in the draft now belongs to its score",
+                participant_id=row["participant_id"],
+            )
+        )
     return events
 
 
@@ -199,7 +266,11 @@ def get_alert(db: Database, alert_id: int) -> dict[str, Any]:
 
 
 def list_alerts(
-    db: Database, *, open_only: bool = True, site_id: int | None = None, participant_id: int | None = None,
+    db: Database,
+    *,
+    open_only: bool = True,
+    site_id: int | None = None,
+    participant_id: int | None = None,
     assessment_id: int | None = None,
 ) -> list[dict[str, Any]]:
     """Alerts, newest first; by default only the open ones (neither acknowledged nor resolved;
@@ -207,8 +278,11 @@ def list_alerts(
     where, params = [], []
     if open_only:
         where.append(OPEN)
-    for column, value in (("p.site_id", site_id), ("a.participant_id", participant_id),
-                          ("a.assessment_id", assessment_id)):
+    for column, value in (
+        ("p.site_id", site_id),
+        ("a.participant_id", participant_id),
+        ("a.assessment_id", assessment_id),
+    ):
         if value is not None:
             where.append(f"{column} = ?")
             params.append(value)
@@ -221,8 +295,10 @@ def alerts_for_link(db: Database, token_id: int) -> list[dict[str, Any]]:
     first: what the staff member who takes the tablet back must be told."""
     token_id = _sql.record_id(token_id, "link")
     return _sql.many(
-        db, f"{_SELECT} WHERE a.assessment_id IN (SELECT assessment_id FROM self_report_link_assessments "
-        "WHERE token_id = ?) ORDER BY a.created_at, a.id", [token_id],
+        db,
+        f"{_SELECT} WHERE a.assessment_id IN (SELECT assessment_id FROM self_report_link_assessments "
+        "WHERE token_id = ?) ORDER BY a.created_at, a.id",
+        [token_id],
     )
 
 
@@ -230,11 +306,20 @@ def alert_audience(db: Database, site_id: int) -> dict[str, Any]:
     """Who an alert of this site reaches inside the app: the site's code and the active PI
     accounts whose scope covers it (no site, or this site), by user name."""
     site = _sql.one(db, "SELECT code, timezone FROM sites WHERE id = ?", [site_id])
-    pis = [r[0] for r in db.execute(
-        "SELECT username FROM users WHERE role = 'pi' AND active = 1 AND (site_id IS NULL OR site_id = ?) "
-        "ORDER BY username", [site_id]).fetchall()]
-    return {"site_id": site_id, "site_code": site["code"] if site else None, "pis": pis,
-            "pi_emails": [name for name in pis if EMAIL_PATTERN.match(name)]}
+    pis = [
+        r[0]
+        for r in db.execute(
+            "SELECT username FROM users WHERE role = 'pi' AND active = 1 AND (site_id IS NULL OR site_id = ?) "
+            "ORDER BY username",
+            [site_id],
+        ).fetchall()
+    ]
+    return {
+        "site_id": site_id,
+        "site_code": site["code"] if site else None,
+        "pis": pis,
+        "pi_emails": [name for name in pis if EMAIL_PATTERN.match(name)],
+    }
 
 
 def acknowledge_alert(db: Database, actor: Mapping[str, Any], alert_id: int, note: str | None = None) -> dict:
@@ -254,8 +339,16 @@ def acknowledge_alert(db: Database, actor: Mapping[str, Any], alert_id: int, not
             [now, who["id"], note, alert["id"]],
         )
         audit.record(
-            db, who, "alert.acknowledge", "safety_alert", alert["id"], field="acknowledged_at", old=None, new=now,
-            reason=note, participant_id=alert["participant_id"],
+            db,
+            who,
+            "alert.acknowledge",
+            "safety_alert",
+            alert["id"],
+            field="acknowledged_at",
+            old=None,
+            new=now,
+            reason=note,
+            participant_id=alert["participant_id"],
         )
         return get_alert(db, alert["id"])
 
@@ -271,8 +364,10 @@ def alerts_awaiting_notification(db: Database, since: str) -> list[dict[str, Any
     """Alerts raised at or after `since` (UTC) with no notification attempt recorded yet, oldest
     first, each with its site's audience (`alert_audience`)."""
     rows = _sql.many(
-        db, f"{_SELECT} WHERE a.created_at >= ? AND NOT EXISTS "
-        "(SELECT 1 FROM alert_notifications n WHERE n.alert_id = a.id) ORDER BY a.created_at, a.id", [since],
+        db,
+        f"{_SELECT} WHERE a.created_at >= ? AND NOT EXISTS "
+        "(SELECT 1 FROM alert_notifications n WHERE n.alert_id = a.id) ORDER BY a.created_at, a.id",
+        [since],
     )
     audiences: dict[int, dict[str, Any]] = {}
     for row in rows:
@@ -282,8 +377,9 @@ def alerts_awaiting_notification(db: Database, since: str) -> list[dict[str, Any
     return rows
 
 
-def record_notifications(db: Database, alert_id: int, attempts: Iterable[Mapping[str, Any]],
-                         channel: str = "email") -> list[dict[str, Any]]:
+def record_notifications(
+    db: Database, alert_id: int, attempts: Iterable[Mapping[str, Any]], channel: str = "email"
+) -> list[dict[str, Any]]:
     """Record notification attempts for one alert ({recipient, status: sent|failed, error}), with
     one audit event each, in one transaction; return the stored rows."""
     if channel not in CHANNELS:
@@ -300,14 +396,20 @@ def record_notifications(db: Database, alert_id: int, attempts: Iterable[Mapping
             error = _sql.text(attempt.get("error"), "notification error", max_len=1000, required=False)
             cursor = db.execute(
                 "INSERT INTO alert_notifications (alert_id, channel, recipient, status, error, attempted_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)", [alert["id"], channel, recipient, attempt["status"], error, clock.utc_now()],
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [alert["id"], channel, recipient, attempt["status"], error, clock.utc_now()],
             )
             ids.append(cursor.lastrowid)
-            events.append(audit.event(
-                "alert.notify", "safety_alert", alert["id"], field=channel,
-                new={"recipient": recipient, "status": attempt["status"], "error": error},
-                participant_id=alert["participant_id"],
-            ))
+            events.append(
+                audit.event(
+                    "alert.notify",
+                    "safety_alert",
+                    alert["id"],
+                    field=channel,
+                    new={"recipient": recipient, "status": attempt["status"], "error": error},
+                    participant_id=alert["participant_id"],
+                )
+            )
         audit.record_many(db, NOTIFIER, events)
         if not ids:
             return []

@@ -120,8 +120,10 @@ def load_assessment(db: Database, assessment_id: int) -> dict[str, Any]:
     row["not_assessed_reasons"] = {a["item_id"]: a["not_assessed_reason"] for a in answers if a["not_assessed_reason"]}
     row["score"] = current_score(db, row["id"])
     row["signatures"] = _sql.many(
-        db, "SELECT user_id, username, meaning, assessment_version, signed_at FROM signatures "
-        "WHERE assessment_id = ? ORDER BY id", [row["id"]],
+        db,
+        "SELECT user_id, username, meaning, assessment_version, signed_at FROM signatures "
+        "WHERE assessment_id = ? ORDER BY id",
+        [row["id"]],
     )
     return row
 
@@ -146,8 +148,12 @@ def list_assessments(
 ) -> list[dict[str, Any]]:
     """Assessments (without responses) filtered as given, oldest first: worklists and review queues."""
     where, params = [], []
-    for column, value in (("a.participant_id", participant_id), ("a.status", status), ("p.site_id", site_id),
-                          ("a.scale_id", scale_id)):
+    for column, value in (
+        ("a.participant_id", participant_id),
+        ("a.status", status),
+        ("p.site_id", site_id),
+        ("a.scale_id", scale_id),
+    ):
         if value is not None:
             where.append(f"{column} = ?")
             params.append(value)
@@ -156,9 +162,29 @@ def list_assessments(
 
 
 HISTORY_COLUMNS = [
-    "assessment_id", "participant_id", "participant_code", "timepoint", "scale_id", "scale_version", "mode",
-    "recall", "status", "version", "rater", "started_at", "completed_at", "total", "band", "band_set", "complete",
-    "prorated", "subscales", "missing", "engine_version", "definition_hash", "scored_at",
+    "assessment_id",
+    "participant_id",
+    "participant_code",
+    "timepoint",
+    "scale_id",
+    "scale_version",
+    "mode",
+    "recall",
+    "status",
+    "version",
+    "rater",
+    "started_at",
+    "completed_at",
+    "total",
+    "band",
+    "band_set",
+    "complete",
+    "prorated",
+    "subscales",
+    "missing",
+    "engine_version",
+    "definition_hash",
+    "scored_at",
 ]
 
 HISTORY_SQL = """
@@ -303,22 +329,43 @@ def _store_score(db, who, row, result: ScoreResult, reason: str) -> tuple[int, l
         "prorated, flags, engine_version, scale_version, definition_hash, scored_at, scored_by, reason) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            row["id"], result.total, json.dumps(result.subscales), result.band, result.band_set,
-            int(result.complete), json.dumps(result.missing), json.dumps(result.not_assessed), int(result.prorated),
-            json.dumps(result.flags), result.engine_version, result.scale_version, result.definition_hash,
-            clock.utc_now(), who["username"], reason,
+            row["id"],
+            result.total,
+            json.dumps(result.subscales),
+            result.band,
+            result.band_set,
+            int(result.complete),
+            json.dumps(result.missing),
+            json.dumps(result.not_assessed),
+            int(result.prorated),
+            json.dumps(result.flags),
+            result.engine_version,
+            result.scale_version,
+            result.definition_hash,
+            clock.utc_now(),
+            who["username"],
+            reason,
         ],
     )
     score_id = cursor.lastrowid
     summary = {
-        "score_id": score_id, "total": result.total, "band": result.band, "complete": result.complete,
-        "prorated": result.prorated, "subscales": result.subscales, "engine_version": result.engine_version,
+        "score_id": score_id,
+        "total": result.total,
+        "band": result.band,
+        "complete": result.complete,
+        "prorated": result.prorated,
+        "subscales": result.subscales,
+        "engine_version": result.engine_version,
     }
-    events = [audit.event("score.store", "assessment", row["id"], field="score", new=summary,
-                          participant_id=row["participant_id"])]
+    events = [
+        audit.event(
+            "score.store", "assessment", row["id"], field="score", new=summary, participant_id=row["participant_id"]
+        )
+    ]
     # An alert raised in the draft for the same rule is linked to this score, not duplicated.
-    events += alerts.raise_for_flags(db, row, score_id, result.safety_flags, _definition_for(row),
-                                     _responses(db, row["id"]))
+    events += alerts.raise_for_flags(
+        db, row, score_id, result.safety_flags, _definition_for(row), _responses(db, row["id"])
+    )
     return score_id, events
 
 
@@ -330,8 +377,18 @@ def _complete(db, who, row, definition, responses) -> list[dict]:
     _, events = _store_score(db, who, row, result, "completed")
     now = clock.utc_now()
     _bump(db, row, status="complete", completed_at=now, completed_by=who["username"])
-    events.insert(0, audit.event("assessment.complete", "assessment", row["id"], field="status", old=row["status"],
-                                 new="complete", participant_id=row["participant_id"]))
+    events.insert(
+        0,
+        audit.event(
+            "assessment.complete",
+            "assessment",
+            row["id"],
+            field="status",
+            old=row["status"],
+            new="complete",
+            participant_id=row["participant_id"],
+        ),
+    )
     return events
 
 
@@ -351,8 +408,9 @@ def _happened_time(value: Any) -> str:
             return clock.format_utc(clock.parse_utc(value.strip()))
         except ValueError:
             pass
-    raise ValidationError(f"the time it was rated must be a date and time with a time zone, such as "
-                          f"'2026-03-02T09:00:00Z', not {value!r}")
+    raise ValidationError(
+        f"the time it was rated must be a date and time with a time zone, such as '2026-03-02T09:00:00Z', not {value!r}"
+    )
 
 
 def _late_entry(db, participant, assessed_at, late_entry_reason) -> tuple[str | None, str | None]:
@@ -362,21 +420,37 @@ def _late_entry(db, participant, assessed_at, late_entry_reason) -> tuple[str | 
     reason = _sql.text(late_entry_reason, "late-entry reason", max_len=1000, required=False)
     if assessed_at is None:
         if reason:
-            raise ValidationError("a late-entry reason goes with the time the rating was done; give that time too, "
-                                  "or leave the reason out for a rating entered as it happens")
+            raise ValidationError(
+                "a late-entry reason goes with the time the rating was done; give that time too, "
+                "or leave the reason out for a rating entered as it happens"
+            )
         return None, None
     happened = _happened_time(assessed_at)
     site = _sql.one(db, "SELECT timezone FROM sites WHERE id = ?", [participant["site_id"]])
-    problem = late_entry_problem(clock.parse_utc(happened), clock.parse_utc(clock.utc_now()),
-                                 clock.parse_utc(participant["created_at"]), reason,
-                                 zone=ZoneInfo(site["timezone"]) if site else None)
+    problem = late_entry_problem(
+        clock.parse_utc(happened),
+        clock.parse_utc(clock.utc_now()),
+        clock.parse_utc(participant["created_at"]),
+        reason,
+        zone=ZoneInfo(site["timezone"]) if site else None,
+    )
     if problem:
         raise ValidationError(problem)
     return happened, reason
 
 
-def _start(db, actor, participant_id, timepoint, definition, mode, recall, infusion_id, assessed_at=None,
-           late_entry_reason=None):
+def _start(
+    db,
+    actor,
+    participant_id,
+    timepoint,
+    definition,
+    mode,
+    recall,
+    infusion_id,
+    assessed_at=None,
+    late_entry_reason=None,
+):
     """Insert a draft (inside the caller's transaction); return (row, who, audit events).
 
     `assessed_at`: when the rating was actually done, for one entered after the fact (paper
@@ -401,11 +475,13 @@ def _start(db, actor, participant_id, timepoint, definition, mode, recall, infus
         )
     if infusion_id is not None:
         infusion_id = _sql.record_id(infusion_id, "infusion")
-        if not _sql.one(db, "SELECT id FROM infusions WHERE id = ? AND participant_id = ?",
-                        [infusion_id, participant["id"]]):
+        if not _sql.one(
+            db, "SELECT id FROM infusions WHERE id = ? AND participant_id = ?", [infusion_id, participant["id"]]
+        ):
             raise NotFoundError(f"participant {participant['code']} has no infusion with id {infusion_id}")
     existing = _sql.one(
-        db, "SELECT id, status FROM assessments WHERE participant_id = ? AND timepoint = ? AND scale_id = ?",
+        db,
+        "SELECT id, status FROM assessments WHERE participant_id = ? AND timepoint = ? AND scale_id = ?",
         [participant["id"], timepoint, definition.id],
     )
     if existing:
@@ -413,24 +489,50 @@ def _start(db, actor, participant_id, timepoint, definition, mode, recall, infus
             f"{definition.id} at timepoint '{timepoint}' was already started for participant {participant['code']} "
             f"(assessment {existing['id']}, {existing['status']}); open that one instead"
         )
-    planned = _sql.one(db, "SELECT id FROM planned_timepoints WHERE study_id = ? AND name = ?",
-                       [participant["study_id"], timepoint])
     assessed_at, late_entry_reason = _late_entry(db, participant, assessed_at, late_entry_reason)
     now = clock.utc_now()
     cursor = db.execute(
-        "INSERT INTO assessments (participant_id, timepoint, timepoint_id, infusion_id, scale_id, scale_version, "
+        "INSERT INTO assessments (participant_id, timepoint, infusion_id, scale_id, scale_version, "
         "definition_hash, mode, recall, rater_id, status, version, started_at, updated_at, assessed_at, "
-        "late_entry_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'draft', 1, ?, ?, ?, ?)",
-        [participant["id"], timepoint, planned["id"] if planned else None, infusion_id, definition.id,
-         definition.version, definition.hash, mode, recall, who.get("id"), now, now, assessed_at, late_entry_reason],
+        "late_entry_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'draft', 1, ?, ?, ?, ?)",
+        [
+            participant["id"],
+            timepoint,
+            infusion_id,
+            definition.id,
+            definition.version,
+            definition.hash,
+            mode,
+            recall,
+            who.get("id"),
+            now,
+            now,
+            assessed_at,
+            late_entry_reason,
+        ],
     )
     row = _get(db, cursor.lastrowid)
-    started = {"participant": participant["code"], "timepoint": timepoint, "scale_id": definition.id,
-               "scale_version": definition.version, "definition_hash": definition.hash, "mode": mode, "recall": recall}
+    started = {
+        "participant": participant["code"],
+        "timepoint": timepoint,
+        "scale_id": definition.id,
+        "scale_version": definition.version,
+        "definition_hash": definition.hash,
+        "mode": mode,
+        "recall": recall,
+    }
     if assessed_at is not None:
         started.update(assessed_at=assessed_at, late_entry_reason=late_entry_reason)
-    events = [audit.event("assessment.start", "assessment", row["id"], participant_id=participant["id"], new=started,
-                          reason=late_entry_reason)]
+    events = [
+        audit.event(
+            "assessment.start",
+            "assessment",
+            row["id"],
+            participant_id=participant["id"],
+            new=started,
+            reason=late_entry_reason,
+        )
+    ]
     return row, who, events
 
 
@@ -460,8 +562,9 @@ def start_assessment(
     """
     definition = _definition(scale_id)
     with transaction(db):
-        row, who, events = _start(db, actor, participant_id, timepoint, definition, mode, recall, infusion_id,
-                                  assessed_at, late_entry_reason)
+        row, who, events = _start(
+            db, actor, participant_id, timepoint, definition, mode, recall, infusion_id, assessed_at, late_entry_reason
+        )
         audit.record_many(db, who, events)
         return load_assessment(db, row["id"])
 
@@ -501,8 +604,14 @@ def save_draft_response(
     reason = _sql.text(not_assessed_reason, "not-assessed reason", max_len=500, required=False)
     with transaction(db):
         row = _get(db, assessment_id)
-        who = authorize(db, actor, "assessment.respond", site_id=row["site_id"],
-                        participant_id=row["participant_id"], assessment_id=row["id"])
+        who = authorize(
+            db,
+            actor,
+            "assessment.respond",
+            site_id=row["site_id"],
+            participant_id=row["participant_id"],
+            assessment_id=row["id"],
+        )
         _require_participant_answers(row, who)
         _require_status(row, ("draft",), "answer items")
         definition = _definition_for(row)
@@ -512,8 +621,11 @@ def save_draft_response(
                 f"item {item_id}: a not-assessed reason goes with a not-assessed code or an unanswered item, not "
                 f"with the score {value}; remove the reason or record the item as not assessed"
             )
-        stored = _sql.one(db, "SELECT value, not_assessed_reason FROM item_responses WHERE assessment_id = ? "
-                              "AND item_id = ?", [row["id"], item_id])
+        stored = _sql.one(
+            db,
+            "SELECT value, not_assessed_reason FROM item_responses WHERE assessment_id = ? AND item_id = ?",
+            [row["id"], item_id],
+        )
         old_value = stored["value"] if stored else None
         if (old_value, stored["not_assessed_reason"] if stored else None) == (value, reason):
             return load_assessment(db, row["id"])  # the same tap again: nothing to do
@@ -529,12 +641,20 @@ def save_draft_response(
             [row["id"], item_id, value, reason, clock.utc_now(), who["username"]],
         )
         _bump(db, row)
-        events = [audit.event("response.clear" if value is None else "response.save", "assessment", row["id"],
-                              field=item_id, old=old_value, new=value, reason=reason,
-                              participant_id=row["participant_id"])]
+        events = [
+            audit.event(
+                "response.clear" if value is None else "response.save",
+                "assessment",
+                row["id"],
+                field=item_id,
+                old=old_value,
+                new=value,
+                reason=reason,
+                participant_id=row["participant_id"],
+            )
+        ]
         # A safety answer alerts now, in this transaction, not at submit (and a corrected one resolves it).
-        events += alerts.sync_draft_alerts(db, who, row, definition,
-                                           {k: v for k, v in others.items() if v is not None})
+        events += alerts.sync_draft_alerts(db, who, row, definition, {k: v for k, v in others.items() if v is not None})
         audit.record_many(db, who, events)
         return load_assessment(db, row["id"])
 
@@ -547,8 +667,14 @@ def complete_assessment(db: Database, actor: Mapping[str, Any], assessment_id: i
     """
     with transaction(db):
         row = _get(db, assessment_id)
-        who = authorize(db, actor, "assessment.complete", site_id=row["site_id"],
-                        participant_id=row["participant_id"], assessment_id=row["id"])
+        who = authorize(
+            db,
+            actor,
+            "assessment.complete",
+            site_id=row["site_id"],
+            participant_id=row["participant_id"],
+            assessment_id=row["id"],
+        )
         _require_participant_answers(row, who)
         _require_status(row, ("draft",), "complete")
         _check_version(row, expected_version, required=True)
@@ -561,8 +687,9 @@ def complete_assessment(db: Database, actor: Mapping[str, Any], assessment_id: i
         return load_assessment(db, row["id"])
 
 
-def _not_assessed_reasons(definition: ScaleDefinition, values: Mapping[str, int],
-                          reasons: Mapping[str, Any] | None) -> dict[str, str]:
+def _not_assessed_reasons(
+    definition: ScaleDefinition, values: Mapping[str, int], reasons: Mapping[str, Any] | None
+) -> dict[str, str]:
     """The not-assessed reasons given to save_assessment, checked: known items, text, and never
     beside a score (the rule save_draft_response applies to one item)."""
     if reasons is None:
@@ -617,8 +744,9 @@ def save_assessment(
     reasons = _not_assessed_reasons(definition, values, not_assessed_reasons)
     require(actor, "assessment.complete")
     with transaction(db):
-        row, who, events = _start(db, actor, participant_id, timepoint, definition, mode, recall, infusion_id,
-                                  assessed_at, late_entry_reason)
+        row, who, events = _start(
+            db, actor, participant_id, timepoint, definition, mode, recall, infusion_id, assessed_at, late_entry_reason
+        )
         now = clock.utc_now()
         answered = list(values) + [item for item in reasons if item not in values]
         db.conn.executemany(
@@ -627,8 +755,16 @@ def save_assessment(
             [(row["id"], item, values.get(item), reasons.get(item), now, who["username"]) for item in answered],
         )
         events += [
-            audit.event("response.save", "assessment", row["id"], field=item, old=None, new=values.get(item),
-                        reason=reasons.get(item), participant_id=row["participant_id"])
+            audit.event(
+                "response.save",
+                "assessment",
+                row["id"],
+                field=item,
+                old=None,
+                new=values.get(item),
+                reason=reasons.get(item),
+                participant_id=row["participant_id"],
+            )
             for item in answered
         ]
         events += _complete(db, who, row, definition, values)
@@ -658,17 +794,32 @@ def sign_assessment(
                 "only the rater who administered a clinician-rated assessment can sign it as author; "
                 "sign it as 'reviewed' instead"
             )
-        if _sql.one(db, "SELECT id FROM signatures WHERE assessment_id = ? AND user_id = ? AND meaning = ? "
-                        "AND assessment_version = ?", [row["id"], who["id"], meaning, row["version"] + 1]):
+        if _sql.one(
+            db,
+            "SELECT id FROM signatures WHERE assessment_id = ? AND user_id = ? AND meaning = ? "
+            "AND assessment_version = ?",
+            [row["id"], who["id"], meaning, row["version"] + 1],
+        ):
             raise ConflictError(f"you have already signed this version of assessment {row['id']} as {meaning}")
         now = clock.utc_now()
         version = _bump(db, row, status="signed", signed_at=now, signed_by=who["id"], signature_meaning=meaning)
         db.execute(
             "INSERT INTO signatures (assessment_id, user_id, username, meaning, assessment_version, signed_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)", [row["id"], who["id"], who["username"], meaning, version, now],
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [row["id"], who["id"], who["username"], meaning, version, now],
         )
-        audit.record(db, who, "assessment.sign", "assessment", row["id"], field="status", old=row["status"],
-                     new="signed", reason=f"signature meaning: {meaning}", participant_id=row["participant_id"])
+        audit.record(
+            db,
+            who,
+            "assessment.sign",
+            "assessment",
+            row["id"],
+            field="status",
+            old=row["status"],
+            new="signed",
+            reason=f"signature meaning: {meaning}",
+            participant_id=row["participant_id"],
+        )
         return load_assessment(db, row["id"])
 
 
@@ -717,13 +868,33 @@ def amend_assessment(
                 "THEN not_assessed_reason END",
                 [row["id"], item, value, now, who["username"]],
             )
-            events.append(audit.event("assessment.amend", "assessment", row["id"], field=item, old=current.get(item),
-                                      new=value, reason=reason, participant_id=row["participant_id"]))
+            events.append(
+                audit.event(
+                    "assessment.amend",
+                    "assessment",
+                    row["id"],
+                    field=item,
+                    old=current.get(item),
+                    new=value,
+                    reason=reason,
+                    participant_id=row["participant_id"],
+                )
+            )
         _, score_events = _store_score(db, who, row, _score(definition, _responses(db, row["id"])), reason)
         _bump(db, row, status="amended")
         if row["status"] != "amended":
-            events.append(audit.event("assessment.status", "assessment", row["id"], field="status", old=row["status"],
-                                      new="amended", reason=reason, participant_id=row["participant_id"]))
+            events.append(
+                audit.event(
+                    "assessment.status",
+                    "assessment",
+                    row["id"],
+                    field="status",
+                    old=row["status"],
+                    new="amended",
+                    reason=reason,
+                    participant_id=row["participant_id"],
+                )
+            )
         audit.record_many(db, who, events + score_events)
         return load_assessment(db, row["id"])
 
@@ -740,6 +911,16 @@ def lock_assessment(
         _require_status(row, AMENDABLE, "lock")
         _check_version(row, expected_version, required=True)
         _bump(db, row, status="locked", locked_at=clock.utc_now(), locked_by=who["id"])
-        audit.record(db, who, "assessment.lock", "assessment", row["id"], field="status", old=row["status"],
-                     new="locked", reason=reason, participant_id=row["participant_id"])
+        audit.record(
+            db,
+            who,
+            "assessment.lock",
+            "assessment",
+            row["id"],
+            field="status",
+            old=row["status"],
+            new="locked",
+            reason=reason,
+            participant_id=row["participant_id"],
+        )
         return load_assessment(db, row["id"])

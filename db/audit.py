@@ -152,8 +152,7 @@ def verify_audit(db: Database) -> dict[str, Any] | None:
         row = dict(zip(_COLUMNS, values, strict=True))
         if row["id"] != expected_id:
             problem = (
-                f"event ids jump from {expected_id - 1} to {row['id']}: "
-                f"{row['id'] - expected_id} event(s) deleted"
+                f"event ids jump from {expected_id - 1} to {row['id']}: {row['id'] - expected_id} event(s) deleted"
                 if row["id"] > expected_id
                 else f"event id {row['id']} is out of sequence (expected {expected_id})"
             )

@@ -42,8 +42,9 @@ def _open_readonly(path: Path) -> Database:
     return Database(sqlite3.connect(uri, uri=True, isolation_level=None), execute_plugins=False)
 
 
-def backup_database(dest: str | os.PathLike[str], path: str | os.PathLike[str] | None = None, *,
-                    overwrite: bool = False) -> dict[str, Any]:
+def backup_database(
+    dest: str | os.PathLike[str], path: str | os.PathLike[str] | None = None, *, overwrite: bool = False
+) -> dict[str, Any]:
     """Copy the database at `path` (default $SCALEBOOK_DB) to `dest`; return what was copied."""
     source_path = database_path(path)
     if not source_path.exists():
@@ -75,8 +76,13 @@ def backup_database(dest: str | os.PathLike[str], path: str | os.PathLike[str] |
     return {"path": str(dest), "bytes": dest.stat().st_size, **info}
 
 
-def restore_database(src: str | os.PathLike[str], path: str | os.PathLike[str] | None = None, *,
-                     overwrite: bool = False, anchor_of: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+def restore_database(
+    src: str | os.PathLike[str],
+    path: str | os.PathLike[str] | None = None,
+    *,
+    overwrite: bool = False,
+    anchor_of: str | os.PathLike[str] | None = None,
+) -> dict[str, Any]:
     """Copy the backup `src` into the database at `path` (default $SCALEBOOK_DB) after checking it.
 
     Refused while the app runs (it holds `<db>.app-lock`), and before anything is replaced the
@@ -93,8 +99,10 @@ def restore_database(src: str | os.PathLike[str], path: str | os.PathLike[str] |
     anchor = Path(anchor_of) if anchor_of else target_path
     running = integrity.app_running(target_path)
     if running:
-        raise StorageError(f"{running}: the app is running on {target_path}; stop it first (a restore under a "
-                           f"running app would silently lose the saves it acknowledges); nothing was replaced")
+        raise StorageError(
+            f"{running}: the app is running on {target_path}; stop it first (a restore under a "
+            f"running app would silently lose the saves it acknowledges); nothing was replaced"
+        )
     if target_path.exists() and not overwrite:
         raise ValidationError(
             f"{target_path} already exists; stop the app and pass --force to replace it with the backup"
@@ -103,22 +111,30 @@ def restore_database(src: str | os.PathLike[str], path: str | os.PathLike[str] |
     try:
         info = _check(backup)
         if info["schema_version"] > LATEST_VERSION:
-            raise ValidationError(f"the backup is at schema version {info['schema_version']}, newer than this code "
-                                  f"({LATEST_VERSION}); upgrade Scalebook first")
+            raise ValidationError(
+                f"the backup is at schema version {info['schema_version']}, newer than this code "
+                f"({LATEST_VERSION}); upgrade Scalebook first"
+            )
         broken = verify_audit(backup)
         if broken:
             raise StorageError(f"the backup's audit trail is broken at event {broken['id']}: {broken['problem']}")
         heads, problems = integrity.witnessed_heads(anchor)
         if problems:
             hint = "" if anchor_of else " (restoring into a new file? pass --anchor-of DB, the database it came from)"
-            raise StorageError(f"the backup cannot be checked against the witness of {anchor}: {'; '.join(problems)}"
-                               f"{hint}; nothing was replaced")
+            raise StorageError(
+                f"the backup cannot be checked against the witness of {anchor}: {'; '.join(problems)}"
+                f"{hint}; nothing was replaced"
+            )
         backup_head = integrity.head(backup)
         if backup_head not in heads:
             raise StorageError(
                 f"the backup's audit trail ends at event {backup_head[0]}, which the witness of {anchor} never recorded "
                 f"with that content: it is a backup of another database, or its trail was rewritten or cut; nothing "
                 f"was replaced"
+            )
+        if tampered := integrity.check_schema(backup):
+            raise StorageError(
+                f"the backup's guards were changed outside the app: {'; '.join(tampered)}; nothing was replaced"
             )
         key = integrity.read_key(anchor)
         target_key = integrity.key_path(target_path)
@@ -130,8 +146,9 @@ def restore_database(src: str | os.PathLike[str], path: str | os.PathLike[str] |
             finally:
                 os.close(fd)
         elif integrity.read_key(target_path) != key:
-            raise StorageError(f"{target_key} holds a different audit key than {integrity.key_path(anchor)}; nothing "
-                               f"was replaced")
+            raise StorageError(
+                f"{target_key} holds a different audit key than {integrity.key_path(anchor)}; nothing was replaced"
+            )
         target = connect(target_path)
         try:
             backup.conn.backup(target.conn)

@@ -26,13 +26,15 @@ HAPPENED_AT = "coalesce(a.assessed_at, a.completed_at)"
 
 def first_infusion_start(db: Database, participant_id: int) -> datetime | None:
     """The start of the participant's infusion 1 (aware UTC), or None before it is logged."""
-    row = _sql.one(db, "SELECT started_at FROM infusions WHERE participant_id = ? ORDER BY number LIMIT 1",
-                   [participant_id])
+    row = _sql.one(
+        db, "SELECT started_at FROM infusions WHERE participant_id = ? ORDER BY number LIMIT 1", [participant_id]
+    )
     return None if row is None else clock.parse_utc(row["started_at"])
 
 
-def baseline_rating(db: Database, protocol: Protocol, participant_id: int, scale_id: str, *,
-                    infusion_start: datetime | None = None) -> dict[str, Any] | None:
+def baseline_rating(
+    db: Database, protocol: Protocol, participant_id: int, scale_id: str, *, infusion_start: datetime | None = None
+) -> dict[str, Any] | None:
     """The participant's baseline rating of `scale_id` by protocol.baseline's rule, or None.
 
     Returns {id, timepoint, total, happened_at (stored UTC text)}. The rule is applied to the
@@ -48,6 +50,10 @@ def baseline_rating(db: Database, protocol: Protocol, participant_id: int, scale
         "ORDER BY a.id",
         [participant_id, scale_id],
     )
-    index = baseline_index(protocol, [clock.parse_utc(r["happened_at"]) for r in rows],
-                           [parse_assessment_timepoint(r["timepoint"]) for r in rows], first_infusion_at)
+    index = baseline_index(
+        protocol,
+        [clock.parse_utc(r["happened_at"]) for r in rows],
+        [parse_assessment_timepoint(r["timepoint"]) for r in rows],
+        first_infusion_at,
+    )
     return None if index is None else rows[index]

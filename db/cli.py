@@ -43,13 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
-    init = commands.add_parser("init", help="create the database, or migrate it to the latest schema",
-                               description="Create the database (and its directory) if missing, then apply every "
-                               "pending migration. Safe to run again: a database at the latest version is left as is.")
+    init = commands.add_parser(
+        "init",
+        help="create the database, or migrate it to the latest schema",
+        description="Create the database (and its directory) if missing, then apply every "
+        "pending migration. Safe to run again: a database at the latest version is left as is.",
+    )
     init.set_defaults(run=_init)
 
     add = commands.add_parser(
-        "adduser", help="create an account",
+        "adduser",
+        help="create an account",
         description="Create an account. The password is read from standard input when it is not a terminal "
         "(first line, UTF-8), or asked twice when it is: 10 to 128 characters, no NUL, not the user name, not a "
         "common or repetitive password. The site is created if it does not exist yet.",
@@ -58,12 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=ROLES, help="what the account may do")
     where = add.add_mutually_exclusive_group(required=True)  # never all sites by omission (issue 13 item 15)
     where.add_argument("--site", metavar="SITE", help="code of the site the account works at")
-    where.add_argument("--all-sites", action="store_true",
-                       help="the account is tied to no site: it sees and changes every site's participants")
+    where.add_argument(
+        "--all-sites",
+        action="store_true",
+        help="the account is tied to no site: it sees and changes every site's participants",
+    )
     add.set_defaults(run=_adduser)
 
     backup = commands.add_parser(
-        "backup", help="copy the database to a file, safely while the app runs",
+        "backup",
+        help="copy the database to a file, safely while the app runs",
         description="Copy a consistent snapshot with SQLite's online backup API (the app keeps saving meanwhile), "
         "check its integrity, and write it to DEST.",
     )
@@ -72,26 +80,35 @@ def build_parser() -> argparse.ArgumentParser:
     backup.set_defaults(run=_backup)
 
     restore = commands.add_parser(
-        "restore", help="replace the database with a backup (refused while the app runs)",
+        "restore",
+        help="replace the database with a backup (refused while the app runs)",
         description="Check a backup (integrity, schema version, audit chain, and its newest event against the witness "
         "kept outside the database) and copy it into the database file. Refused while the app runs.",
     )
     restore.add_argument("src", metavar="SRC", help="backup file made by `backup`")
     restore.add_argument("--force", action="store_true", help="replace an existing database")
-    restore.add_argument("--anchor-of", metavar="DB", help="check the backup against the audit key and witness of "
-                         "this database (default: the database being replaced); needed when restoring into a new file")
+    restore.add_argument(
+        "--anchor-of",
+        metavar="DB",
+        help="check the backup against the audit key and witness of "
+        "this database (default: the database being replaced); needed when restoring into a new file",
+    )
     restore.set_defaults(run=_restore)
 
     verify = commands.add_parser(
-        "verify-audit", help="check the audit trail and that the data matches it",
+        "verify-audit",
+        help="check the audit trail and that the data matches it",
         description="Recompute the hash chain of the audit trail, check its head against the HMAC-signed witness "
         "kept outside the database (<db>.witness, key <db>.key), re-score every stored assessment and compare each "
         "audited field of responses, infusions, vital signs and adverse events with its latest audit event. Exit 0 "
         "when all agree; exit 1 with one line per problem otherwise.",
     )
-    verify.add_argument("--accept-unwitnessed", action="store_true",
-                        help="after reviewing them, witness events that are past the witness (a process stopped "
-                        "between its commit and the witness); refused if anything else is wrong")
+    verify.add_argument(
+        "--accept-unwitnessed",
+        action="store_true",
+        help="after reviewing them, witness events that are past the witness (a process stopped "
+        "between its commit and the witness); refused if anything else is wrong",
+    )
     verify.set_defaults(run=_verify)
     return parser
 
@@ -142,14 +159,18 @@ def _read_password(username: str) -> str:
         stream = getattr(sys.stdin, "buffer", sys.stdin)
         line = stream.readline(limit + 1)
         if len(line) > limit:
-            raise StorageError(f"the password on standard input is longer than {users.MAX_PASSWORD_LENGTH} "
-                               "characters (the most a password may have); nothing was created")
+            raise StorageError(
+                f"the password on standard input is longer than {users.MAX_PASSWORD_LENGTH} "
+                "characters (the most a password may have); nothing was created"
+            )
         if isinstance(line, bytes):
             try:
                 line = line.decode("utf-8")
             except UnicodeDecodeError:
-                raise StorageError("the password on standard input is not UTF-8 text; write it in UTF-8 (or type "
-                                   "it at the prompt); nothing was created") from None
+                raise StorageError(
+                    "the password on standard input is not UTF-8 text; write it in UTF-8 (or type "
+                    "it at the prompt); nothing was created"
+                ) from None
         password = line[:-1] if line.endswith("\n") else line
         if not password:
             raise StorageError("no password on standard input; pipe it in, e.g. `printf '%s\\n' \"$PW\" | ...`")
@@ -158,8 +179,9 @@ def _read_password(username: str) -> str:
         first = getpass.getpass(f"Password for {username}: ")
         second = getpass.getpass("Repeat the password: ")
     except UnicodeDecodeError:
-        raise StorageError("the terminal sent a password that is not UTF-8 text; set a UTF-8 locale and try "
-                           "again; nothing was created") from None
+        raise StorageError(
+            "the terminal sent a password that is not UTF-8 text; set a UTF-8 locale and try again; nothing was created"
+        ) from None
     if first != second:
         raise StorageError("the two passwords differ; nothing was created, try again")
     return first
@@ -174,8 +196,9 @@ def _adduser(args) -> int:
             if args.site and not db.execute("SELECT 1 FROM sites WHERE code = ?", [args.site]).fetchone():
                 create_site(db, actor, args.site)
                 print(f"created site {args.site}", file=sys.stderr)
-            user = users.create_user(db, actor, args.username, args.role, password, site=args.site,
-                                     all_sites=args.all_sites)
+            user = users.create_user(
+                db, actor, args.username, args.role, password, site=args.site, all_sites=args.all_sites
+            )
     finally:
         db.close()
     print(f"created user {user['username']} ({user['role']}{', site ' + args.site if args.site else ''})")
@@ -185,8 +208,10 @@ def _adduser(args) -> int:
 def _backup(args) -> int:
     _not_a_directory(args.dest, "backup")
     info = backup_database(args.dest, args.db, overwrite=args.force)
-    print(f"backed up to {info['path']}: {info['bytes']} bytes, schema version {info['schema_version']}, "
-          f"{info['audit_events']} audit events, integrity {info['integrity']}")
+    print(
+        f"backed up to {info['path']}: {info['bytes']} bytes, schema version {info['schema_version']}, "
+        f"{info['audit_events']} audit events, integrity {info['integrity']}"
+    )
     return 0
 
 
@@ -194,8 +219,10 @@ def _restore(args) -> int:
     _not_a_directory(args.src, "backup")
     _database_file(args)
     info = restore_database(args.src, args.db, overwrite=args.force, anchor_of=args.anchor_of)
-    print(f"restored {args.src} into {info['path']}: schema version {info['schema_version']}, "
-          f"{info['audit_events']} audit events, integrity {info['integrity']}")
+    print(
+        f"restored {args.src} into {info['path']}: schema version {info['schema_version']}, "
+        f"{info['audit_events']} audit events, integrity {info['integrity']}"
+    )
     return 0
 
 
@@ -207,19 +234,34 @@ def _verify(args) -> int:
         total = audit.count_events(db)
         anchor = integrity.check_anchor(db, path)
         data = integrity.check_data(db)
-        if args.accept_unwitnessed and not broken and not data and len(anchor) == 1 \
-                and "not in the witness" in anchor[0]:
+        schema = integrity.check_schema(db)
+        if (
+            args.accept_unwitnessed
+            and not broken
+            and not data
+            and len(anchor) == 1
+            and "not in the witness" in anchor[0]
+        ):
             first, last = integrity.accept_unwitnessed(db, path)
-            for row in db.execute("SELECT id, ts, username, action, entity, entity_id, field FROM audit_events "
-                                  "WHERE id > ? ORDER BY id", [first]):
+            for row in db.execute(
+                "SELECT id, ts, username, action, entity, entity_id, field FROM audit_events WHERE id > ? ORDER BY id",
+                [first],
+            ):
                 print("accepted event " + " ".join("-" if v is None else str(v) for v in row))
             anchor = []
     finally:
         db.close()
-    problems = ([f"audit trail broken at event {broken['id']}: {broken['problem']} "
-                 f"({broken['checked']} of {total} events verified before it)"] if broken else [])
+    problems = (
+        [
+            f"audit trail broken at event {broken['id']}: {broken['problem']} "
+            f"({broken['checked']} of {total} events verified before it)"
+        ]
+        if broken
+        else []
+    )
     problems += [f"audit anchor: {p}" for p in anchor]
     problems += [f"data differs from the audit trail: {p}" for p in data]
+    problems += [f"database guard: {p}" for p in schema]
     for line in problems:
         print(line, file=sys.stderr)
     if problems:

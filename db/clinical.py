@@ -28,7 +28,6 @@ Adverse events are edited field by field with a reason; each changed field is au
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,7 +43,7 @@ from db.errors import ConflictError, NotFoundError, PermissionDeniedError, Valid
 from db.participants import get_participant
 from db.permissions import authorize
 from db.screening import require_eligible
-from db.sites import check_code, get_study
+from db.sites import get_study
 from protocol import Protocol, ProtocolError, load_protocol
 from protocol.baseline import describe as describe_baseline
 from protocol.baseline import earliest_accepted
@@ -53,6 +52,7 @@ from protocol.dosing import check_duration, spacing_problem
 from protocol.dosing import total_dose_mg as protocol_total_dose
 from protocol.errors import ProtocolInputError
 from protocol.late_entry import CLOCK_TOLERANCE, is_late, late_entry_problem
+from protocol.timing import DAY_FORMAT, local_text
 from protocol.vitals import MEASURES, check_vitals
 from scales import get_scale
 from scales.errors import ScaleError
@@ -97,11 +97,23 @@ RELATEDNESS = tuple(RELATEDNESS_LABELS)
 OUTCOMES = tuple(OUTCOME_LABELS)
 ACTIONS = tuple(ACTION_LABELS)
 ENDED_OUTCOMES = ("recovered", "recovered_with_sequelae", "fatal")  # an event with this outcome has an end date
-LABELS = {"severity": SEVERITY_LABELS, "relatedness": RELATEDNESS_LABELS, "outcome": OUTCOME_LABELS,
-          "action_taken": ACTION_LABELS}
-AE_EDITABLE = ("term", "onset_at", "resolved_at", "severity", "serious", "serious_at", "relatedness",
-               "action_taken", "outcome")
-ANCHORS = ("enrolment", "first_infusion", "each_infusion", "calendar")
+LABELS = {
+    "severity": SEVERITY_LABELS,
+    "relatedness": RELATEDNESS_LABELS,
+    "outcome": OUTCOME_LABELS,
+    "action_taken": ACTION_LABELS,
+}
+AE_EDITABLE = (
+    "term",
+    "onset_at",
+    "resolved_at",
+    "severity",
+    "serious",
+    "serious_at",
+    "relatedness",
+    "action_taken",
+    "outcome",
+)
 
 BEFORE_BASELINE = "infusion_before_baseline"
 INTERVAL = "infusion_interval"
@@ -147,14 +159,14 @@ def _protocol(protocol: Protocol | None) -> Protocol:
     try:
         return load_protocol()
     except ProtocolError as exc:
-        raise ValidationError(f"the study protocol cannot be loaded, so nothing can be checked against it: {exc}") \
-            from None
+        raise ValidationError(
+            f"the study protocol cannot be loaded, so nothing can be checked against it: {exc}"
+        ) from None
 
 
 def _shown(stored: str | datetime, protocol: Protocol) -> str:
     """A time for a message, in the study's local time."""
-    moment = clock.parse_utc(stored) if isinstance(stored, str) else stored
-    return moment.astimezone(protocol.timezone).strftime("%a %d %b %Y %H:%M %Z")
+    return local_text(stored, protocol.timezone, DAY_FORMAT)
 
 
 def _participant_for_write(db, actor, participant_id, action="clinical.record"):
@@ -167,16 +179,24 @@ def _infusion_of(db, participant, infusion_id) -> int | None:
     if infusion_id is None:
         return None
     infusion_id = _sql.record_id(infusion_id, "infusion")
-    if not _sql.one(db, "SELECT id FROM infusions WHERE id = ? AND participant_id = ?", [infusion_id, participant["id"]]):
+    if not _sql.one(
+        db, "SELECT id FROM infusions WHERE id = ? AND participant_id = ?", [infusion_id, participant["id"]]
+    ):
         raise NotFoundError(f"participant {participant['code']} has no infusion with id {infusion_id}")
     return infusion_id
 
 
-def _entry_problem(happened: str, participant: Mapping[str, Any], reason: str | None, protocol: Protocol,
-                   what: str) -> None:
+def _entry_problem(
+    happened: str, participant: Mapping[str, Any], reason: str | None, protocol: Protocol, what: str
+) -> None:
     """protocol.late_entry's rule for a time something happened, entered now; ValidationError if broken."""
-    problem = late_entry_problem(clock.parse_utc(happened), clock.parse_utc(clock.utc_now()),
-                                 clock.parse_utc(participant["created_at"]), reason, zone=protocol.timezone)
+    problem = late_entry_problem(
+        clock.parse_utc(happened),
+        clock.parse_utc(clock.utc_now()),
+        clock.parse_utc(participant["created_at"]),
+        reason,
+        zone=protocol.timezone,
+    )
     if problem:
         raise ValidationError(f"{what}: {problem}")
 
@@ -206,8 +226,9 @@ class InfusionWarning:
         return f"{self.problem} {self.advice}"
 
 
-def _infusion_warnings(db: Database, protocol: Protocol, participant: Mapping[str, Any], number: int,
-                       started: str) -> list[InfusionWarning]:
+def _infusion_warnings(
+    db: Database, protocol: Protocol, participant: Mapping[str, Any], number: int, started: str
+) -> list[InfusionWarning]:
     """infusion_warnings for a checked participant row and a stored-form start time."""
     start = clock.parse_utc(started)
     warnings = []
@@ -219,34 +240,56 @@ def _infusion_warnings(db: Database, protocol: Protocol, participant: Mapping[st
             scale = scale_id
         if baseline_rating(db, protocol, participant["id"], scale_id, infusion_start=start) is None:
             last = baseline_rating(db, protocol, participant["id"], scale_id)  # infusion 1 not logged: unbounded
-            problem = (f"{participant['code']} has no accepted baseline {scale} for an infusion starting "
-                       f"{_shown(start, protocol)} (the baseline is {describe_baseline(protocol)}).")
+            problem = (
+                f"{participant['code']} has no accepted baseline {scale} for an infusion starting "
+                f"{_shown(start, protocol)} (the baseline is {describe_baseline(protocol)})."
+            )
             if last is not None and clock.parse_utc(last["happened_at"]) >= start:
-                problem += (f" The baseline {scale} on record was done {_shown(last['happened_at'], protocol)}, "
-                            f"after this start.")
-            elif last is not None and clock.parse_utc(last["happened_at"]) < (earliest_accepted(protocol, start) or start):
-                problem += (f" The baseline {scale} on record ({_shown(last['happened_at'], protocol)}) is older than "
-                            f"the protocol accepts.")
-            warnings.append(InfusionWarning(
-                BEFORE_BASELINE, protocol.baseline_rule.timepoint, problem,
-                f"Rate the baseline {scale} first (or correct the start time), or give a reason to start anyway: "
-                f"it is recorded as a protocol deviation.",
-            ))
+                problem += (
+                    f" The baseline {scale} on record was done {_shown(last['happened_at'], protocol)}, "
+                    f"after this start."
+                )
+            elif last is not None and clock.parse_utc(last["happened_at"]) < (
+                earliest_accepted(protocol, start) or start
+            ):
+                problem += (
+                    f" The baseline {scale} on record ({_shown(last['happened_at'], protocol)}) is older than "
+                    f"the protocol accepts."
+                )
+            warnings.append(
+                InfusionWarning(
+                    BEFORE_BASELINE,
+                    protocol.baseline_rule.timepoint,
+                    problem,
+                    f"Rate the baseline {scale} first (or correct the start time), or give a reason to start anyway: "
+                    f"it is recorded as a protocol deviation.",
+                )
+            )
     else:
-        previous = _sql.one(db, "SELECT number, started_at FROM infusions WHERE participant_id = ? AND number = ?",
-                            [participant["id"], number - 1])
+        previous = _sql.one(
+            db,
+            "SELECT number, started_at FROM infusions WHERE participant_id = ? AND number = ?",
+            [participant["id"], number - 1],
+        )
         if previous is not None:
-            problem = spacing_problem(protocol, number, start, previous["number"], clock.parse_utc(previous["started_at"]))
+            problem = spacing_problem(
+                protocol, number, start, previous["number"], clock.parse_utc(previous["started_at"])
+            )
             if problem:
-                warnings.append(InfusionWarning(
-                    INTERVAL, f"Infusion {number}", problem[0].upper() + problem[1:] + ".",
-                    "Choose a later start, or give a reason to start it now: it is recorded as a protocol deviation.",
-                ))
+                warnings.append(
+                    InfusionWarning(
+                        INTERVAL,
+                        f"Infusion {number}",
+                        problem[0].upper() + problem[1:] + ".",
+                        "Choose a later start, or give a reason to start it now: it is recorded as a protocol deviation.",
+                    )
+                )
     return warnings
 
 
-def infusion_warnings(db: Database, protocol: Protocol, participant_id: int, number: int,
-                      started_at: Any) -> list[InfusionWarning]:
+def infusion_warnings(
+    db: Database, protocol: Protocol, participant_id: int, number: int, started_at: Any
+) -> list[InfusionWarning]:
     """The overridable protocol rules an infusion `number` starting at `started_at` would break
     (none: it may start). record_infusion applies exactly these; the page shows them first."""
     number = int(_number(number, "infusion number", 1, 1000, integer=True))
@@ -296,11 +339,15 @@ def record_infusion(
     if total_dose_mg is not None:
         given = _number(total_dose_mg, "total dose (mg)", 0.1, 700)
         if abs(given - float(total)) > 1e-9:
-            raise ValidationError(f"the total dose {given:g} mg does not match the weight × dose ({weight_kg:g} kg × "
-                                  f"{dose_mg_per_kg:g} mg/kg = {total} mg, rounded to 0.1 mg); check the entries")
+            raise ValidationError(
+                f"the total dose {given:g} mg does not match the weight × dose ({weight_kg:g} kg × "
+                f"{dose_mg_per_kg:g} mg/kg = {total} mg, rounded to 0.1 mg); check the entries"
+            )
     notes = _sql.text(notes, "notes", max_len=2000, required=False)
-    reasons = {kind: _sql.text(text, "reason for starting anyway", max_len=1000, required=False)
-               for kind, text in (override_reasons or {}).items()}
+    reasons = {
+        kind: _sql.text(text, "reason for starting anyway", max_len=1000, required=False)
+        for kind, text in (override_reasons or {}).items()
+    }
     with transaction(db):
         participant, who = _participant_for_write(db, actor, participant_id)
         # The one blinding rule (protocol.blinding) also decides who may record a dose.
@@ -308,38 +355,57 @@ def record_infusion(
         if refusal:
             raise PermissionDeniedError(f"{who['username']} may not record an infusion: {refusal}")
         require_eligible(db, participant)
-        if _sql.one(db, "SELECT id FROM infusions WHERE participant_id = ? AND number = ?", [participant["id"], number]):
+        if _sql.one(
+            db, "SELECT id FROM infusions WHERE participant_id = ? AND number = ?", [participant["id"], number]
+        ):
             raise ConflictError(f"participant {participant['code']} already has infusion {number}")
-        last = _sql.one(db, "SELECT * FROM infusions WHERE participant_id = ? ORDER BY number DESC LIMIT 1",
-                        [participant["id"]])
+        last = _sql.one(
+            db, "SELECT * FROM infusions WHERE participant_id = ? ORDER BY number DESC LIMIT 1", [participant["id"]]
+        )
         expected = 1 if last is None else last["number"] + 1
         if number != expected:
-            raise ValidationError(f"participant {participant['code']}'s next infusion is number {expected}; "
-                                  f"log infusion {expected} before infusion {number}")
+            raise ValidationError(
+                f"participant {participant['code']}'s next infusion is number {expected}; "
+                f"log infusion {expected} before infusion {number}"
+            )
         if last is not None:
             if last["ended_at"] is None:
-                raise ValidationError(f"infusion {last['number']} of {participant['code']} is still running: record "
-                                      f"its end before starting infusion {number}")
+                raise ValidationError(
+                    f"infusion {last['number']} of {participant['code']} is still running: record "
+                    f"its end before starting infusion {number}"
+                )
             if started < last["ended_at"]:
-                raise ValidationError(f"infusion {number} cannot start ({_shown(started, protocol)}) before infusion "
-                                      f"{last['number']} ended ({_shown(last['ended_at'], protocol)}); check the time")
+                raise ValidationError(
+                    f"infusion {number} cannot start ({_shown(started, protocol)}) before infusion "
+                    f"{last['number']} ended ({_shown(last['ended_at'], protocol)}); check the time"
+                )
         warnings = _infusion_warnings(db, protocol, participant, number, started)
         unexplained = [w for w in warnings if not reasons.get(w.kind)]
         if unexplained:
             raise ValidationError(" ".join(w.message for w in unexplained))
         now = clock.utc_now()
-        values = {"number": number, "started_at": started, "ended_at": ended, "weight_kg": float(weight_kg),
-                  "dose_mg_per_kg": float(dose_mg_per_kg), "total_dose_mg": float(total),
-                  "planned_duration_min": duration, "notes": notes}
+        values = {
+            "number": number,
+            "started_at": started,
+            "ended_at": ended,
+            "weight_kg": float(weight_kg),
+            "dose_mg_per_kg": float(dose_mg_per_kg),
+            "total_dose_mg": float(total),
+            "planned_duration_min": duration,
+            "notes": notes,
+        }
         cursor = db.execute(
             f"INSERT INTO infusions (participant_id, {', '.join(values)}, recorded_by, created_at, updated_at) "
             f"VALUES (?, {', '.join('?' for _ in values)}, ?, ?, ?)",
             [participant["id"], *values.values(), who["id"], now, now],
         )
-        audit.record(db, who, "infusion.create", "infusion", cursor.lastrowid, new=values, participant_id=participant["id"])
-        deviations = [insert_deviation(db, who, participant["id"], w.timepoint, w.problem, kind=w.kind,
-                                     reason=reasons[w.kind])
-                      for w in warnings]
+        audit.record(
+            db, who, "infusion.create", "infusion", cursor.lastrowid, new=values, participant_id=participant["id"]
+        )
+        deviations = [
+            insert_deviation(db, who, participant["id"], w.timepoint, w.problem, kind=w.kind, reason=reasons[w.kind])
+            for w in warnings
+        ]
         return _sql.one(db, "SELECT * FROM infusions WHERE id = ?", [cursor.lastrowid]) | {"deviations": deviations}
 
 
@@ -348,14 +414,26 @@ def end_infusion(db: Database, actor: Mapping[str, Any], infusion_id: int, ended
     with transaction(db):
         infusion = _sql.require_row(
             _sql.one(db, "SELECT * FROM infusions WHERE id = ?", [_sql.record_id(infusion_id, "infusion")]),
-            "infusion", infusion_id,
+            "infusion",
+            infusion_id,
         )
         _, who = _participant_for_write(db, actor, infusion["participant_id"])
         if ended < infusion["started_at"]:
             raise ValidationError("the infusion cannot end before it starts; check the time")
-        db.execute("UPDATE infusions SET ended_at = ?, updated_at = ? WHERE id = ?", [ended, clock.utc_now(), infusion["id"]])
-        audit.record(db, who, "infusion.end", "infusion", infusion["id"], field="ended_at", old=infusion["ended_at"],
-                     new=ended, participant_id=infusion["participant_id"])
+        db.execute(
+            "UPDATE infusions SET ended_at = ?, updated_at = ? WHERE id = ?", [ended, clock.utc_now(), infusion["id"]]
+        )
+        audit.record(
+            db,
+            who,
+            "infusion.end",
+            "infusion",
+            infusion["id"],
+            field="ended_at",
+            old=infusion["ended_at"],
+            new=ended,
+            participant_id=infusion["participant_id"],
+        )
         return _sql.one(db, "SELECT * FROM infusions WHERE id = ?", [infusion["id"]])
 
 
@@ -376,8 +454,15 @@ def vitals_warnings(protocol: Protocol, reading: Mapping[str, Any]) -> list[str]
 
 
 def record_vitals(
-    db: Database, actor: Mapping[str, Any], participant_id: int, measured_at: Any, *, infusion_id: int | None = None,
-    late_entry_reason: str | None = None, protocol: Protocol | None = None, **values: Any,
+    db: Database,
+    actor: Mapping[str, Any],
+    participant_id: int,
+    measured_at: Any,
+    *,
+    infusion_id: int | None = None,
+    late_entry_reason: str | None = None,
+    protocol: Protocol | None = None,
+    **values: Any,
 ) -> dict[str, Any]:
     """One set of vital signs (any of systolic, diastolic, heart_rate, resp_rate, spo2,
     temperature_c) measured at `measured_at` (when it happened; see the module docstring for
@@ -386,8 +471,11 @@ def record_vitals(
     unknown = sorted(set(values) - set(VITAL_RANGES))
     if unknown:
         raise ValidationError(f"unknown vital sign(s) {', '.join(unknown)}; use {', '.join(VITAL_RANGES)}")
-    checked = {k: _number(v, k.replace("_", " "), *VITAL_RANGES[k], integer=k != "temperature_c")
-               for k, v in values.items() if v is not None}
+    checked = {
+        k: _number(v, k.replace("_", " "), *VITAL_RANGES[k], integer=k != "temperature_c")
+        for k, v in values.items()
+        if v is not None
+    }
     if not checked:
         raise ValidationError("no vital sign given; enter at least one measurement")
     if "systolic" in checked and "diastolic" in checked and checked["systolic"] <= checked["diastolic"]:
@@ -403,8 +491,15 @@ def record_vitals(
             f"recorded_by, created_at) VALUES (?, ?, ?, {', '.join('?' for _ in checked)}, ?, ?, ?)",
             [participant["id"], infusion, measured, *checked.values(), reason, who["id"], clock.utc_now()],
         )
-        audit.record(db, who, "vitals.create", "vitals", cursor.lastrowid, participant_id=participant["id"],
-                     new={"measured_at": measured, "infusion_id": infusion, **checked, "late_entry_reason": reason})
+        audit.record(
+            db,
+            who,
+            "vitals.create",
+            "vitals",
+            cursor.lastrowid,
+            participant_id=participant["id"],
+            new={"measured_at": measured, "infusion_id": infusion, **checked, "late_entry_reason": reason},
+        )
         row = _vitals_row(db, cursor.lastrowid)
         return row | {"warnings": vitals_warnings(protocol, row)}
 
@@ -421,8 +516,11 @@ def list_vitals(db: Database, participant_id: int, infusion_id: int | None = Non
     if infusion_id is None:
         rows = _sql.many(db, "SELECT * FROM vitals WHERE participant_id = ? ORDER BY measured_at, id", [participant_id])
     else:
-        rows = _sql.many(db, "SELECT * FROM vitals WHERE participant_id = ? AND infusion_id = ? ORDER BY measured_at, id",
-                         [participant_id, infusion_id])
+        rows = _sql.many(
+            db,
+            "SELECT * FROM vitals WHERE participant_id = ? AND infusion_id = ? ORDER BY measured_at, id",
+            [participant_id, infusion_id],
+        )
     for row in rows:
         row["entered_later"] = entered_later(row["measured_at"], row["created_at"])
     return rows
@@ -431,8 +529,9 @@ def list_vitals(db: Database, participant_id: int, infusion_id: int | None = Non
 VITALS_ACKNOWLEDGE = "vitals.acknowledge"
 
 
-def open_vitals_warning(db: Database, protocol: Protocol, participant_id: int,
-                        infusion_id: int | None) -> dict[str, Any] | None:
+def open_vitals_warning(
+    db: Database, protocol: Protocol, participant_id: int, infusion_id: int | None
+) -> dict[str, Any] | None:
     """The warnings that still need attention for one infusion's vital signs: those of its LATEST
     reading (by the time measured), unless acknowledged. A later reading closes them (a normal one
     by having none). {vitals: row, warnings: [...]} or None."""
@@ -443,26 +542,40 @@ def open_vitals_warning(db: Database, protocol: Protocol, participant_id: int,
         return None
     latest = rows[-1]
     warnings = vitals_warnings(protocol, latest)
-    if not warnings or _sql.one(db, "SELECT id FROM audit_events WHERE entity = 'vitals' AND entity_id = ? AND action = ?",
-                                [str(latest["id"]), VITALS_ACKNOWLEDGE]):
+    if not warnings or _sql.one(
+        db,
+        "SELECT id FROM audit_events WHERE entity = 'vitals' AND entity_id = ? AND action = ?",
+        [str(latest["id"]), VITALS_ACKNOWLEDGE],
+    ):
         return None
     return {"vitals": latest, "warnings": warnings}
 
 
-def acknowledge_vitals_warning(db: Database, actor: Mapping[str, Any], vitals_id: int, note: str | None = None, *,
-                               protocol: Protocol | None = None) -> dict[str, Any]:
+def acknowledge_vitals_warning(
+    db: Database, actor: Mapping[str, Any], vitals_id: int, note: str | None = None, *, protocol: Protocol | None = None
+) -> dict[str, Any]:
     """Record (audited) that a reading's threshold warnings were seen and acted on, with an
     optional note (e.g. 'repeated after 5 minutes, physician informed')."""
     protocol = _protocol(protocol)
     note = _sql.text(note, "note", max_len=1000, required=False)
     with transaction(db):
-        row = _sql.require_row(_vitals_row(db, _sql.record_id(vitals_id, "vital signs")), "vital-signs reading", vitals_id)
+        row = _sql.require_row(
+            _vitals_row(db, _sql.record_id(vitals_id, "vital signs")), "vital-signs reading", vitals_id
+        )
         _, who = _participant_for_write(db, actor, row["participant_id"])
         warnings = vitals_warnings(protocol, row)
         if not warnings:
             raise ValidationError("this reading is inside the protocol's limits; there is nothing to acknowledge")
-        audit.record(db, who, VITALS_ACKNOWLEDGE, "vitals", row["id"], new={"warnings": warnings, "note": note},
-                     reason=note, participant_id=row["participant_id"])
+        audit.record(
+            db,
+            who,
+            VITALS_ACKNOWLEDGE,
+            "vitals",
+            row["id"],
+            new={"warnings": warnings, "note": note},
+            reason=note,
+            participant_id=row["participant_id"],
+        )
         return row
 
 
@@ -479,8 +592,9 @@ def _code(value: Any, allowed: Mapping[str, str], what: str, *, required: bool =
 
 def _not_future(stored: str | None, what: str, protocol: Protocol) -> None:
     if stored and clock.parse_utc(stored) > clock.parse_utc(clock.utc_now()) + CLOCK_TOLERANCE:
-        raise ValidationError(f"the {what} ({_shown(stored, protocol)}) is in the future; enter the date and time it "
-                              f"actually happened")
+        raise ValidationError(
+            f"the {what} ({_shown(stored, protocol)}) is in the future; enter the date and time it actually happened"
+        )
 
 
 def _adverse_event_values(values: Mapping[str, Any], protocol: Protocol) -> dict[str, Any]:
@@ -508,13 +622,25 @@ def _adverse_event_values(values: Mapping[str, Any], protocol: Protocol) -> dict
     if serious_at and resolved and serious_at > resolved:
         raise ValidationError("an adverse event cannot become serious after it ended; check the SAE date and the end")
     if outcome in ENDED_OUTCOMES and resolved is None:
-        raise ValidationError(f"the outcome '{label('outcome', outcome)}' means the event has ended: give its end "
-                              f"date and time")
+        raise ValidationError(
+            f"the outcome '{label('outcome', outcome)}' means the event has ended: give its end date and time"
+        )
     if resolved and outcome in ("recovering", "not_recovered"):
-        raise ValidationError(f"an event that has ended cannot be '{label('outcome', outcome)}'; choose its outcome "
-                              f"at the end, or clear the end date")
-    return {"term": term, "onset_at": onset, "resolved_at": resolved, "severity": severity, "serious": int(serious),
-            "serious_at": serious_at, "relatedness": relatedness, "action_taken": action, "outcome": outcome}
+        raise ValidationError(
+            f"an event that has ended cannot be '{label('outcome', outcome)}'; choose its outcome "
+            f"at the end, or clear the end date"
+        )
+    return {
+        "term": term,
+        "onset_at": onset,
+        "resolved_at": resolved,
+        "severity": severity,
+        "serious": int(serious),
+        "serious_at": serious_at,
+        "relatedness": relatedness,
+        "action_taken": action,
+        "outcome": outcome,
+    }
 
 
 def _ae_row(db: Database, ae_id: int) -> dict[str, Any] | None:
@@ -525,19 +651,41 @@ def _ae_row(db: Database, ae_id: int) -> dict[str, Any] | None:
 
 
 def record_adverse_event(
-    db: Database, actor: Mapping[str, Any], participant_id: int, term: str, onset_at: Any, severity: str,
-    relatedness: str, *, serious: bool = False, infusion_id: int | None = None, resolved_at: Any = None,
-    action_taken: str | None = None, outcome: str | None = None, serious_at: Any = None,
-    late_entry_reason: str | None = None, protocol: Protocol | None = None,
+    db: Database,
+    actor: Mapping[str, Any],
+    participant_id: int,
+    term: str,
+    onset_at: Any,
+    severity: str,
+    relatedness: str,
+    *,
+    serious: bool = False,
+    infusion_id: int | None = None,
+    resolved_at: Any = None,
+    action_taken: str | None = None,
+    outcome: str | None = None,
+    serious_at: Any = None,
+    late_entry_reason: str | None = None,
+    protocol: Protocol | None = None,
 ) -> dict[str, Any]:
     """Record an adverse event with its onset as it happened (late entries need a reason), its
     controlled terms (codes of SEVERITY_LABELS, RELATEDNESS_LABELS, OUTCOME_LABELS, ACTION_LABELS),
     and for a serious one the date it became serious."""
     protocol = _protocol(protocol)
-    values = _adverse_event_values({"term": term, "onset_at": onset_at, "resolved_at": resolved_at,
-                                    "severity": severity, "serious": serious, "serious_at": serious_at,
-                                    "relatedness": relatedness, "action_taken": action_taken, "outcome": outcome},
-                                   protocol)
+    values = _adverse_event_values(
+        {
+            "term": term,
+            "onset_at": onset_at,
+            "resolved_at": resolved_at,
+            "severity": severity,
+            "serious": serious,
+            "serious_at": serious_at,
+            "relatedness": relatedness,
+            "action_taken": action_taken,
+            "outcome": outcome,
+        },
+        protocol,
+    )
     reason = _sql.text(late_entry_reason, "reason for the late entry", max_len=1000, required=False)
     with transaction(db):
         participant, who = _participant_for_write(db, actor, participant_id)
@@ -552,14 +700,27 @@ def record_adverse_event(
             f"VALUES (?, {', '.join('?' for _ in values)}, ?, ?, ?)",
             [participant["id"], *values.values(), who["id"], now, now],
         )
-        audit.record(db, who, "adverse_event.create", "adverse_event", cursor.lastrowid, new=values,
-                     participant_id=participant["id"])
+        audit.record(
+            db,
+            who,
+            "adverse_event.create",
+            "adverse_event",
+            cursor.lastrowid,
+            new=values,
+            participant_id=participant["id"],
+        )
         return _ae_row(db, cursor.lastrowid)
 
 
 def update_adverse_event(
-    db: Database, actor: Mapping[str, Any], ae_id: int, changes: Mapping[str, Any], reason: str, *,
-    expected_updated_at: str | None = None, protocol: Protocol | None = None,
+    db: Database,
+    actor: Mapping[str, Any],
+    ae_id: int,
+    changes: Mapping[str, Any],
+    reason: str,
+    *,
+    expected_updated_at: str | None = None,
+    protocol: Protocol | None = None,
 ) -> dict[str, Any]:
     """Change an adverse event's fields (any of AE_EDITABLE) for a stated reason.
 
@@ -572,15 +733,19 @@ def update_adverse_event(
         raise ValidationError("no change given; say which fields of the adverse event change")
     unknown = sorted(set(changes) - set(AE_EDITABLE))
     if unknown:
-        raise ValidationError(f"cannot change {', '.join(unknown)} of an adverse event; editable: {', '.join(AE_EDITABLE)}")
+        raise ValidationError(
+            f"cannot change {', '.join(unknown)} of an adverse event; editable: {', '.join(AE_EDITABLE)}"
+        )
     reason = _sql.text(reason, "reason for the change", max_len=1000)
     with transaction(db):
         row = _sql.require_row(_ae_row(db, _sql.record_id(ae_id, "adverse event")), "adverse event", ae_id)
         participant, who = _participant_for_write(db, actor, row["participant_id"])
         if expected_updated_at is not None and row["updated_at"] != expected_updated_at:
-            raise ConflictError(f"adverse event '{row['term']}' was changed by someone else "
-                                f"({_shown(row['updated_at'], protocol)}) since you opened it; reload the page and "
-                                f"make your change again")
+            raise ConflictError(
+                f"adverse event '{row['term']}' was changed by someone else "
+                f"({_shown(row['updated_at'], protocol)}) since you opened it; reload the page and "
+                f"make your change again"
+            )
         merged = _adverse_event_values({**{k: row[k] for k in AE_EDITABLE}, **changes}, protocol)
         changed = {k: (row[k], merged[k]) for k in AE_EDITABLE if row[k] != merged[k]}
         if not changed:
@@ -591,13 +756,27 @@ def update_adverse_event(
             if field in changed:
                 _not_future(merged[field], what, protocol)
         now = clock.utc_now()
-        db.execute(f"UPDATE adverse_events SET {', '.join(f'{k} = ?' for k in changed)}, updated_at = ? WHERE id = ?",
-                   [*(new for _, new in changed.values()), now, row["id"]])
-        audit.record_many(db, who, [
-            audit.event("adverse_event.update", "adverse_event", row["id"], field=field, old=old, new=new,
-                        reason=reason, participant_id=row["participant_id"])
-            for field, (old, new) in changed.items()
-        ])
+        db.execute(
+            f"UPDATE adverse_events SET {', '.join(f'{k} = ?' for k in changed)}, updated_at = ? WHERE id = ?",
+            [*(new for _, new in changed.values()), now, row["id"]],
+        )
+        audit.record_many(
+            db,
+            who,
+            [
+                audit.event(
+                    "adverse_event.update",
+                    "adverse_event",
+                    row["id"],
+                    field=field,
+                    old=old,
+                    new=new,
+                    reason=reason,
+                    participant_id=row["participant_id"],
+                )
+                for field, (old, new) in changed.items()
+            ],
+        )
         return _ae_row(db, row["id"])
 
 
@@ -607,56 +786,9 @@ def get_adverse_event(db: Database, ae_id: int) -> dict[str, Any]:
 
 def list_adverse_events(db: Database, participant_id: int) -> list[dict[str, Any]]:
     """A participant's adverse events by onset; `entered_later` marks late entries."""
-    rows = _sql.many(db, "SELECT * FROM adverse_events WHERE participant_id = ? ORDER BY onset_at, id", [participant_id])
+    rows = _sql.many(
+        db, "SELECT * FROM adverse_events WHERE participant_id = ? ORDER BY onset_at, id", [participant_id]
+    )
     for row in rows:
         row["entered_later"] = entered_later(row["onset_at"], row["created_at"])
-    return rows
-
-
-# --------------------------------------------------------------------------- planned timepoints
-
-
-def define_timepoint(
-    db: Database, actor: Mapping[str, Any], name: str, anchor: str, offset_minutes: int, scales: list[str], *,
-    study: int | str = "default", label: str | None = None, window_before_minutes: int = 0,
-    window_after_minutes: int = 0, sort_order: int = 0,
-) -> dict[str, Any]:
-    """Add a planned timepoint to a study's schedule (e.g. 'inf1_40min', each_infusion, +40, [cadss])."""
-    name = check_code(name, "timepoint name")
-    if anchor not in ANCHORS:
-        raise ValidationError(f"unknown anchor {anchor!r}; choose one of {', '.join(ANCHORS)}")
-    offset = _number(offset_minutes, "offset (minutes)", -525_600, 525_600, integer=True)
-    before = _number(window_before_minutes, "window before (minutes)", 0, 525_600, integer=True)
-    after = _number(window_after_minutes, "window after (minutes)", 0, 525_600, integer=True)
-    if not isinstance(scales, list | tuple) or not all(isinstance(s, str) for s in scales):
-        raise ValidationError("scales must be a list of scale ids")
-    for scale_id in scales:
-        try:
-            get_scale(scale_id)
-        except ScaleError as exc:
-            raise ValidationError(str(exc)) from None
-    with transaction(db):
-        who = authorize(db, actor, "study.configure")
-        study_row = get_study(db, study)
-        if _sql.one(db, "SELECT id FROM planned_timepoints WHERE study_id = ? AND name = ?", [study_row["id"], name]):
-            raise ConflictError(f"timepoint '{name}' already exists in study '{study_row['code']}'")
-        values = {"name": name, "label": label, "anchor": anchor, "offset_minutes": offset,
-                  "window_before_minutes": before, "window_after_minutes": after, "scales": json.dumps(list(scales)),
-                  "sort_order": int(sort_order)}
-        cursor = db.execute(
-            f"INSERT INTO planned_timepoints (study_id, {', '.join(values)}) VALUES (?, {', '.join('?' for _ in values)})",
-            [study_row["id"], *values.values()],
-        )
-        audit.record(db, who, "timepoint.create", "planned_timepoint", cursor.lastrowid, new=values)
-        return list_timepoints(db, study_row["id"], timepoint_id=cursor.lastrowid)[0]
-
-
-def list_timepoints(db: Database, study: int | str = "default", *, timepoint_id: int | None = None) -> list[dict]:
-    study_row = get_study(db, study)
-    sql, params = "SELECT * FROM planned_timepoints WHERE study_id = ?", [study_row["id"]]
-    if timepoint_id is not None:
-        sql, params = sql + " AND id = ?", params + [timepoint_id]
-    rows = _sql.many(db, sql + " ORDER BY sort_order, offset_minutes, name", params)
-    for row in rows:
-        row["scales"] = json.loads(row["scales"])
     return rows

@@ -39,6 +39,9 @@ from db.errors import BusyError, ConflictError, IntegrityViolation, LockedError,
 ENV_VAR = "SCALEBOOK_DB"
 DEFAULT_PATH = Path("data") / "scalebook.db"
 BUSY_TIMEOUT_MS = 15_000
+#: The SQL function the m009 triggers require of every writer of trial data (db/migrations.py):
+#: only connections opened here define it, so a write from any other tool is refused by SQLite.
+APP_WRITER = "scalebook_app_writer"
 _savepoints = itertools.count(1)
 
 
@@ -70,12 +73,17 @@ def connect(path: str | os.PathLike[str] | None = None) -> Database:
         if not memory:
             _ensure_wal(conn)
         conn.execute("PRAGMA synchronous = FULL")
+        conn.create_function(APP_WRITER, 0, _app_writer, deterministic=True)
         db = Database(conn, execute_plugins=False)
-        db._sb_path = None if memory else str(target)  # for the audit witness (db/integrity.py)
+        db._sb_path = None if memory else str(target)  # type: ignore[attr-defined]  # for the audit witness (db/integrity.py)
         return db
     except sqlite3.Error as exc:
         conn.close()
         raise _translate(exc) from None
+
+
+def _app_writer() -> int:
+    return 1
 
 
 def _owner_only(target: Path) -> None:

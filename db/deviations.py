@@ -31,9 +31,19 @@ KIND_LABELS = {
 }
 
 
-def insert_deviation(db: Database, who: Mapping[str, Any], participant_id: int, timepoint: str, description: str,
-                     *, kind: str, reason: str | None = None, assessment_id: int | None = None,
-                     minutes_early: float | None = None, minutes_late: float | None = None) -> dict[str, Any]:
+def insert_deviation(
+    db: Database,
+    who: Mapping[str, Any],
+    participant_id: int,
+    timepoint: str,
+    description: str,
+    *,
+    kind: str,
+    reason: str | None = None,
+    assessment_id: int | None = None,
+    minutes_early: float | None = None,
+    minutes_late: float | None = None,
+) -> dict[str, Any]:
     """Insert and audit one deviation inside the caller's transaction; `who` is already authorized
     for the act the deviation belongs to."""
     if kind not in KIND_LABELS:
@@ -45,30 +55,71 @@ def insert_deviation(db: Database, who: Mapping[str, Any], participant_id: int, 
     cursor = db.execute(
         "INSERT INTO protocol_deviations (participant_id, assessment_id, timepoint, kind, description, reason, "
         "minutes_early, minutes_late, recorded_by, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [participant_id, assessment_id, timepoint, kind, description, reason, minutes_early or None,
-         minutes_late or None, who.get("id"), clock.utc_now()],
+        [
+            participant_id,
+            assessment_id,
+            timepoint,
+            kind,
+            description,
+            reason,
+            minutes_early or None,
+            minutes_late or None,
+            who.get("id"),
+            clock.utc_now(),
+        ],
     )
-    audit.record(db, who, "deviation.record", "protocol_deviation", cursor.lastrowid, reason=reason,
-                 new={"kind": kind, "timepoint": timepoint, "description": description},
-                 participant_id=participant_id)
-    return _sql.one(db, "SELECT * FROM protocol_deviations WHERE id = ?", [cursor.lastrowid])
+    audit.record(
+        db,
+        who,
+        "deviation.record",
+        "protocol_deviation",
+        cursor.lastrowid,
+        reason=reason,
+        new={"kind": kind, "timepoint": timepoint, "description": description},
+        participant_id=participant_id,
+    )
+    return _sql.require_row(
+        _sql.one(db, "SELECT * FROM protocol_deviations WHERE id = ?", [cursor.lastrowid]),
+        "protocol deviation",
+        cursor.lastrowid,
+    )
 
 
-def record_deviation(db: Database, actor: Mapping[str, Any], participant_id: int, timepoint: str, description: str,
-                     *, kind: str = "outside_window", reason: str | None = None, assessment_id: int | None = None,
-                     minutes_early: float | None = None, minutes_late: float | None = None) -> dict[str, Any]:
+def record_deviation(
+    db: Database,
+    actor: Mapping[str, Any],
+    participant_id: int,
+    timepoint: str,
+    description: str,
+    *,
+    kind: str = "outside_window",
+    reason: str | None = None,
+    assessment_id: int | None = None,
+    minutes_early: float | None = None,
+    minutes_late: float | None = None,
+) -> dict[str, Any]:
     """Record a deviation on its own (audited): any staff member who records data at the
     participant's site may record one."""
     with transaction(db):
         participant = get_participant(db, participant_id)
         who = authorize(db, actor, "assessment.start", site_id=participant["site_id"])
-        return insert_deviation(db, who, participant["id"], timepoint, description, kind=kind, reason=reason,
-                                assessment_id=assessment_id, minutes_early=minutes_early,
-                                minutes_late=minutes_late)
+        return insert_deviation(
+            db,
+            who,
+            participant["id"],
+            timepoint,
+            description,
+            kind=kind,
+            reason=reason,
+            assessment_id=assessment_id,
+            minutes_early=minutes_early,
+            minutes_late=minutes_late,
+        )
 
 
-def list_deviations(db: Database, *, participant_id: int | None = None, site_id: int | None = None,
-                    study: int | str = "default") -> list[dict[str, Any]]:
+def list_deviations(
+    db: Database, *, participant_id: int | None = None, site_id: int | None = None, study: int | str = "default"
+) -> list[dict[str, Any]]:
     """Protocol deviations, newest first, with participant code, site code, who recorded them and
     the kind as a person reads it; one participant's, or a study's (optionally one site's)."""
     where, params = ["p.study_id = ?"], [get_study(db, study)["id"]]

@@ -50,12 +50,18 @@ EXPORT_ACTION = "export.create"
 SELF_REPORT_MODES = ("self", "kiosk", "link")
 
 
-def transcription_event(assessment_id: int, participant_id: int, *, source_file: str | None = None,
-                        lines: Sequence[int] = ()) -> dict[str, Any]:
+def transcription_event(
+    assessment_id: int, participant_id: int, *, source_file: str | None = None, lines: Sequence[int] = ()
+) -> dict[str, Any]:
     """The audit event (for audit.record_many) that marks an assessment as transcribed: the
     importing path writes it in the transaction that stores the assessment."""
-    return audit.event(TRANSCRIBED_ACTION, "assessment", assessment_id, participant_id=participant_id,
-                       new={"source": "transcribed", "file": source_file, "lines": list(lines)})
+    return audit.event(
+        TRANSCRIBED_ACTION,
+        "assessment",
+        assessment_id,
+        participant_id=participant_id,
+        new={"source": "transcribed", "file": source_file, "lines": list(lines)},
+    )
 
 
 def _where(db: Database, study: int | str, site_id: int | None, alias: str = "p") -> tuple[str, list[Any]]:
@@ -86,12 +92,14 @@ def _stream_rows(db: Database, sql: str, params: Sequence[Any]) -> Iterator[sqli
 # who exports
 # ---------------------------------------------------------------------------------------------
 
-def export_account(db: Database, username: str) -> dict[str, Any]:
+
+def export_account(db: Database, username: str) -> Mapping[str, Any]:
     """The account an export runs as (`--as USERNAME`): it must exist, be active and have a role
     that may export (permission export.read). Returns id, username, role, site_id."""
     try:
-        row = _sql.one(db, "SELECT id, username, role, site_id, active FROM users WHERE username = ?",
-                       [str(username).strip()])
+        row = _sql.one(
+            db, "SELECT id, username, role, site_id, active FROM users WHERE username = ?", [str(username).strip()]
+        )
     except Exception:  # pragma: no cover - defensive: a name the driver cannot bind
         row = None
     if row is None:
@@ -99,8 +107,9 @@ def export_account(db: Database, username: str) -> dict[str, Any]:
     if not row["active"]:
         raise PermissionDeniedError(f"account '{row['username']}' is deactivated; ask an admin")
     if not allowed(row["role"], "export.read"):
-        raise PermissionDeniedError(f"'{row['username']}' is a {row['role']} account; exports need an admin, pi or "
-                                    f"monitor account")
+        raise PermissionDeniedError(
+            f"'{row['username']}' is a {row['role']} account; exports need an admin, pi or monitor account"
+        )
     return authorize(db, row, "export.read")
 
 
@@ -120,11 +129,14 @@ def study_row(db: Database, study: int | str = "default") -> dict[str, Any]:
 # the study's records
 # ---------------------------------------------------------------------------------------------
 
+
 def participant_rows(db: Database, *, site_id: int | None = None, study: int | str = "default") -> list[dict]:
     """Every participant of the study (optionally one site), by code, with the site's time zone
     and the number, first start and last end of their infusions."""
     where, params = _where(db, study, site_id)
-    return _sql.many(db, f"""
+    return _sql.many(
+        db,
+        f"""
         SELECT p.id AS participant_id, p.code AS participant, s.code AS site, s.timezone AS site_timezone,
                p.arm AS arm, p.status AS status, p.status_reason AS status_reason, p.status_at AS status_at,
                p.created_at AS entered_at, i.n AS n_infusions, i.first_start AS first_infusion_at,
@@ -135,16 +147,30 @@ def participant_rows(db: Database, *, site_id: int | None = None, study: int | s
                           max(started_at) AS last_start, max(coalesce(ended_at, started_at)) AS last_end
                    FROM infusions GROUP BY participant_id) i ON i.participant_id = p.id
         WHERE {where}
-        ORDER BY p.code""", params)
+        ORDER BY p.code""",
+        params,
+    )
 
 
-def _participant_records(db: Database, *, site_id: int | None, study: int | str, table: str, alias: str,
-                         id_name: str, columns: str, joins: str, order: str) -> list[dict]:
+def _participant_records(
+    db: Database,
+    *,
+    site_id: int | None,
+    study: int | str,
+    table: str,
+    alias: str,
+    id_name: str,
+    columns: str,
+    joins: str,
+    order: str,
+) -> list[dict]:
     """The rows of one per-participant table (infusions, vitals, adverse events, eligibility
     decisions): its id as `id_name`, participant_id, participant (code), site and site_timezone,
     then `columns`; `joins` adds LEFT JOINs, `order` sorts within each participant code."""
     where, params = _where(db, study, site_id)
-    return _sql.many(db, f"""
+    return _sql.many(
+        db,
+        f"""
         SELECT {alias}.id AS {id_name}, {alias}.participant_id AS participant_id, p.code AS participant,
                s.code AS site, s.timezone AS site_timezone, {columns}
         FROM {table} {alias}
@@ -152,57 +178,87 @@ def _participant_records(db: Database, *, site_id: int | None, study: int | str,
         JOIN sites s ON s.id = p.site_id
         {joins}
         WHERE {where}
-        ORDER BY p.code, {order}""", params)
+        ORDER BY p.code, {order}""",
+        params,
+    )
 
 
 def infusion_rows(db: Database, *, site_id: int | None = None, study: int | str = "default") -> list[dict]:
     """Every infusion, by participant code and infusion number."""
     return _participant_records(
-        db, site_id=site_id, study=study, table="infusions", alias="i", id_name="infusion_id",
+        db,
+        site_id=site_id,
+        study=study,
+        table="infusions",
+        alias="i",
+        id_name="infusion_id",
         columns="""i.number AS infusion_number, i.started_at AS started_at, i.ended_at AS ended_at,
                    i.weight_kg AS weight_kg, i.dose_mg_per_kg AS dose_mg_per_kg, i.total_dose_mg AS total_dose_mg,
                    i.planned_duration_min AS planned_duration_min, i.notes AS notes, u.username AS recorded_by,
                    i.created_at AS entered_at""",
-        joins="LEFT JOIN users u ON u.id = i.recorded_by", order="i.number")
+        joins="LEFT JOIN users u ON u.id = i.recorded_by",
+        order="i.number",
+    )
 
 
 def vitals_rows(db: Database, *, site_id: int | None = None, study: int | str = "default") -> list[dict]:
     """Every set of vital signs, by participant code and time measured."""
     return _participant_records(
-        db, site_id=site_id, study=study, table="vitals", alias="v", id_name="vitals_id",
+        db,
+        site_id=site_id,
+        study=study,
+        table="vitals",
+        alias="v",
+        id_name="vitals_id",
         columns="""i.number AS infusion_number, v.measured_at AS measured_at, v.systolic AS systolic,
                    v.diastolic AS diastolic, v.heart_rate AS heart_rate, v.resp_rate AS resp_rate, v.spo2 AS spo2,
                    v.temperature_c AS temperature_c, v.late_entry_reason AS late_entry_reason,
                    u.username AS recorded_by, v.created_at AS entered_at""",
         joins="""LEFT JOIN infusions i ON i.id = v.infusion_id
-                 LEFT JOIN users u ON u.id = v.recorded_by""", order="v.measured_at, v.id")
+                 LEFT JOIN users u ON u.id = v.recorded_by""",
+        order="v.measured_at, v.id",
+    )
 
 
 def adverse_event_rows(db: Database, *, site_id: int | None = None, study: int | str = "default") -> list[dict]:
     """Every adverse event as it stands now (edits are in the audit trail), by participant and onset."""
     return _participant_records(
-        db, site_id=site_id, study=study, table="adverse_events", alias="e", id_name="ae_id",
+        db,
+        site_id=site_id,
+        study=study,
+        table="adverse_events",
+        alias="e",
+        id_name="ae_id",
         columns="""i.number AS infusion_number, e.term AS term, e.onset_at AS onset_at,
                    e.resolved_at AS resolved_at, e.severity AS severity, e.serious AS serious,
                    e.serious_at AS serious_at, e.relatedness AS relatedness, e.action_taken AS action_taken,
                    e.outcome AS outcome, e.late_entry_reason AS late_entry_reason, u.username AS recorded_by,
                    e.created_at AS entered_at, e.updated_at AS updated_at""",
         joins="""LEFT JOIN infusions i ON i.id = e.infusion_id
-                 LEFT JOIN users u ON u.id = e.recorded_by""", order="e.onset_at, e.id")
+                 LEFT JOIN users u ON u.id = e.recorded_by""",
+        order="e.onset_at, e.id",
+    )
 
 
 def eligibility_rows(db: Database, *, site_id: int | None = None, study: int | str = "default") -> list[dict]:
     """Every eligibility decision (append-only; `current` = 1 on each participant's latest, the
     one that counts), with answers, reasons and pending items as JSON text."""
     return _participant_records(
-        db, site_id=site_id, study=study, table="eligibility_decisions", alias="d", id_name="decision_id",
+        db,
+        site_id=site_id,
+        study=study,
+        table="eligibility_decisions",
+        alias="d",
+        id_name="decision_id",
         columns="""d.decided_at AS decided_at, d.eligible AS eligible, d.answers AS answers, d.reasons AS reasons,
                    d.pending AS pending, d.baseline_total AS baseline_total,
                    d.baseline_assessment_id AS baseline_assessment_id, d.protocol_id AS protocol_id,
                    d.protocol_hash AS protocol_hash, u.username AS decided_by,
                    (d.id = (SELECT max(id) FROM eligibility_decisions WHERE participant_id = d.participant_id))
                        AS current""",
-        joins="LEFT JOIN users u ON u.id = d.decided_by", order="d.id")
+        joins="LEFT JOIN users u ON u.id = d.decided_by",
+        order="d.id",
+    )
 
 
 _ASSESSMENTS_SQL = f"""
@@ -243,8 +299,9 @@ def _scales(scale_ids: Sequence[str] | None) -> tuple[str, list[str]]:
     return f"AND a.scale_id IN ({', '.join('?' for _ in scale_ids)})", list(scale_ids)
 
 
-def assessment_rows(db: Database, *, site_id: int | None = None, study: int | str = "default",
-                    scale_ids: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+def assessment_rows(
+    db: Database, *, site_id: int | None = None, study: int | str = "default", scale_ids: Sequence[str] | None = None
+) -> Iterator[dict[str, Any]]:
     """Every submitted assessment with its current score (subscales as JSON text), the number
     of the infusion it was recorded against (or None), `happened_at` and `source`, in the
     ordering contract's order. A generator: consume it inside the unit of work."""
@@ -253,8 +310,9 @@ def assessment_rows(db: Database, *, site_id: int | None = None, study: int | st
     return _stream(db, _ASSESSMENTS_SQL.format(where=where, scales=scales), params + scale_params)
 
 
-def response_rows(db: Database, *, site_id: int | None = None, study: int | str = "default",
-                  scale_ids: Sequence[str] | None = None) -> Iterator[sqlite3.Row]:
+def response_rows(
+    db: Database, *, site_id: int | None = None, study: int | str = "default", scale_ids: Sequence[str] | None = None
+) -> Iterator[sqlite3.Row]:
     """Every stored item response of the submitted assessments (an answer, or a not-assessed
     code or reason; cleared answers are left out), in the ordering contract's order and by
     answer order within an assessment: assessment_id, item_id, value, not_assessed_reason, read
@@ -268,14 +326,30 @@ def response_rows(db: Database, *, site_id: int | None = None, study: int | str 
 # the audit event of an export
 # ---------------------------------------------------------------------------------------------
 
-def record_export(db: Database, actor: Mapping[str, Any], kind: str, counts: Mapping[str, int], *,
-                  site: str | None = None, blinded: bool, destination: str | None = None,
-                  details: Mapping[str, Any] | None = None) -> dict[str, Any]:
+
+def record_export(
+    db: Database,
+    actor: Mapping[str, Any],
+    kind: str,
+    counts: Mapping[str, int],
+    *,
+    site: str | None = None,
+    blinded: bool,
+    destination: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Audit one export (who, which kind, site scope, blinding, records per file) in its own
     transaction (or the caller's). The actor is checked again here: the account still exists, is
     active and may export; the system actor of the command line may."""
     with transaction(db):
         who = authorize(db, actor, "export.read")  # the system actor too: only the one system_actor() made
-        new = {"kind": kind, "site": site, "blinded": bool(blinded), "records": dict(counts),
-               "total_records": int(sum(counts.values())), "destination": destination, **(details or {})}
+        new = {
+            "kind": kind,
+            "site": site,
+            "blinded": bool(blinded),
+            "records": dict(counts),
+            "total_records": int(sum(counts.values())),
+            "destination": destination,
+            **(details or {}),
+        }
         return audit.record(db, who, EXPORT_ACTION, "export", kind, new=new)

@@ -29,11 +29,14 @@ def importing_account(db: Database, username: str) -> dict[str, Any]:
     """The account an import runs as (`--as USERNAME`): it must exist and be active; what it may
     do at which site is checked by db.permissions.authorize on every write. Returns id,
     username, role, site_id."""
-    row = _sql.one(db, "SELECT id, username, role, site_id, active FROM users WHERE username = ?",
-                   [str(username).strip()])
+    row = _sql.one(
+        db, "SELECT id, username, role, site_id, active FROM users WHERE username = ?", [str(username).strip()]
+    )
     if row is None:
-        raise NotFoundError(f"no account '{username}'; give the username of the rater, PI or coordinator who is "
-                            f"responsible for the transcription")
+        raise NotFoundError(
+            f"no account '{username}'; give the username of the rater, PI or coordinator who is "
+            f"responsible for the transcription"
+        )
     if not row["active"]:
         raise PermissionDeniedError(f"account '{row['username']}' is deactivated; ask an admin")
     return {k: row[k] for k in ("id", "username", "role", "site_id")}
@@ -41,19 +44,40 @@ def importing_account(db: Database, username: str) -> dict[str, Any]:
 
 def find_import(db: Database, sha256: str) -> dict[str, Any] | None:
     """The earlier import of the file with this SHA-256 (ts, username, file, counts), or None."""
-    row = _sql.one(db, "SELECT ts, username, new_value FROM audit_events WHERE entity = ? AND entity_id = ? "
-                       "AND action = ? ORDER BY id LIMIT 1", [IMPORT_ENTITY, sha256, IMPORT_ACTION])
+    row = _sql.one(
+        db,
+        "SELECT ts, username, new_value FROM audit_events WHERE entity = ? AND entity_id = ? "
+        "AND action = ? ORDER BY id LIMIT 1",
+        [IMPORT_ENTITY, sha256, IMPORT_ACTION],
+    )
     if row is None:
         return None
     details = audit.decode(row["new_value"])
     return {"ts": row["ts"], "username": row["username"], **(details if isinstance(details, dict) else {})}
 
 
-def import_event(sha256: str, file_name: str, counts: Mapping[str, int], *, assessment_ids: Sequence[int] = (),
-                 participants_created: Sequence[str] = (), site: str | None = None) -> dict[str, Any]:
+def import_event(
+    sha256: str,
+    file_name: str,
+    counts: Mapping[str, int],
+    *,
+    assessment_ids: Sequence[int] = (),
+    participants_created: Sequence[str] = (),
+    site: str | None = None,
+) -> dict[str, Any]:
     """The audit event of one import (for audit.record_many, in the import's transaction)."""
-    return audit.event(IMPORT_ACTION, IMPORT_ENTITY, sha256,
-                       new={"file": file_name, "sha256": sha256, "records": dict(counts),
-                            "total_records": int(sum(counts.values())), "assessment_ids": list(assessment_ids),
-                            "participants_created": list(participants_created), "site": site},
-                       reason="transcribed ratings imported from a source document")
+    return audit.event(
+        IMPORT_ACTION,
+        IMPORT_ENTITY,
+        sha256,
+        new={
+            "file": file_name,
+            "sha256": sha256,
+            "records": dict(counts),
+            "total_records": int(sum(counts.values())),
+            "assessment_ids": list(assessment_ids),
+            "participants_created": list(participants_created),
+            "site": site,
+        },
+        reason="transcribed ratings imported from a source document",
+    )

@@ -34,6 +34,7 @@ consistently; keep the key readable only by the account that runs the app.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import hmac
 import json
@@ -95,8 +96,9 @@ def read_key(db_path: str | os.PathLike[str]) -> bytes | None:
     except ValueError:
         key = b""
     if len(key) < 16:
-        raise StorageError(f"the audit key {path} is not a key written by `python -m db init`; restore it from "
-                           f"where it is kept safe")
+        raise StorageError(
+            f"the audit key {path} is not a key written by `python -m db init`; restore it from where it is kept safe"
+        )
     return key
 
 
@@ -123,8 +125,15 @@ def _mac(key: bytes, entry: Mapping[str, Any]) -> str:
 
 
 def _entry(key: bytes, kind: str, head: tuple[int, str], before: tuple[int, str] | None = None) -> bytes:
-    entry = {"kind": kind, "id": head[0], "row_hash": head[1], "count": head[0], "ts": clock.utc_now(),
-             "from_id": before[0] if before else None, "from_hash": before[1] if before else None}
+    entry = {
+        "kind": kind,
+        "id": head[0],
+        "row_hash": head[1],
+        "count": head[0],
+        "ts": clock.utc_now(),
+        "from_id": before[0] if before else None,
+        "from_hash": before[1] if before else None,
+    }
     entry["mac"] = _mac(key, entry)
     return (json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
 
@@ -142,8 +151,16 @@ def _acceptable(last: Mapping[str, Any]) -> set[tuple[int, str]]:
     return heads
 
 
-def append_witness(db_path: str | os.PathLike[str], key: bytes, kind: str, head: tuple[int, str],
-                   fd: int | None = None, *, before: tuple[int, str] | None = None, sync: bool = True) -> None:
+def append_witness(
+    db_path: str | os.PathLike[str],
+    key: bytes,
+    kind: str,
+    head: tuple[int, str],
+    fd: int | None = None,
+    *,
+    before: tuple[int, str] | None = None,
+    sync: bool = True,
+) -> None:
     """Append one signed head to the witness and fsync it (opens the file unless `fd` is given)."""
     own = fd is None
     if own:
@@ -163,8 +180,9 @@ def read_witness(db_path: str | os.PathLike[str], key: bytes) -> tuple[list[dict
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        return [], [f"the witness file {path} is missing (deleted or moved): the audit trail cannot be checked "
-                    f"against it"]
+        return [], [
+            f"the witness file {path} is missing (deleted or moved): the audit trail cannot be checked against it"
+        ]
     entries, problems = [], []
     for number, line in enumerate(data.splitlines(), 1):
         try:
@@ -173,8 +191,10 @@ def read_witness(db_path: str | os.PathLike[str], key: bytes) -> tuple[list[dict
         except (ValueError, KeyError, TypeError):
             ok = False
         if not ok:
-            problems.append(f"witness line {number} does not carry a valid HMAC for this key (the witness was "
-                            f"edited, or the key was replaced)")
+            problems.append(
+                f"witness line {number} does not carry a valid HMAC for this key (the witness was "
+                f"edited, or the key was replaced)"
+            )
             continue
         entries.append(entry)
     return entries, problems
@@ -193,8 +213,10 @@ def _last_entry(fd: int, key: bytes) -> dict[str, Any] | None:
             return entry
     except (ValueError, KeyError, TypeError, AttributeError, IndexError):
         pass
-    raise StorageError("the audit witness's last line is not valid for this key; nothing was saved. An "
-                       "administrator must run `python -m db verify-audit`")
+    raise StorageError(
+        "the audit witness's last line is not valid for this key; nothing was saved. An "
+        "administrator must run `python -m db verify-audit`"
+    )
 
 
 def db_file(db) -> str | None:
@@ -294,10 +316,14 @@ def check_anchor(db, db_path: str | os.PathLike[str]) -> list[str]:
     key = read_key(db_path)
     if key is None:
         if witness_path(db_path).exists():
-            return [f"the audit key {key_path(db_path)} is missing but a witness exists: restore the key (or set "
-                    f"{KEY_ENV}); without it the trail cannot be checked"]
-        return [f"the audit trail is not anchored (no key at {key_path(db_path)}); run `python -m db init` to "
-                f"anchor it from now on"]
+            return [
+                f"the audit key {key_path(db_path)} is missing but a witness exists: restore the key (or set "
+                f"{KEY_ENV}); without it the trail cannot be checked"
+            ]
+        return [
+            f"the audit trail is not anchored (no key at {key_path(db_path)}); run `python -m db init` to "
+            f"anchor it from now on"
+        ]
     entries, problems = read_witness(db_path, key)
     if not entries:
         return problems or [f"the witness {witness_path(db_path)} is empty"]
@@ -312,8 +338,10 @@ def check_anchor(db, db_path: str | os.PathLike[str]) -> list[str]:
         row = db.execute("SELECT row_hash FROM audit_events WHERE id = ?", [entry["id"]]).fetchone()
         stored = row[0] if row else (GENESIS_HASH if entry["id"] == 0 else None)
         if stored != entry["row_hash"]:
-            problems.append(f"event {entry['id']} differs from the witnessed one (witnessed {entry['ts']}): the trail "
-                            f"was rewritten and its chain recomputed, or this is a different database file")
+            problems.append(
+                f"event {entry['id']} differs from the witnessed one (witnessed {entry['ts']}): the trail "
+                f"was rewritten and its chain recomputed, or this is a different database file"
+            )
             break
     last = entries[-1]
     allowed = _acceptable(last)
@@ -321,16 +349,22 @@ def check_anchor(db, db_path: str | os.PathLike[str]) -> list[str]:
         newest = max(h[0] for h in allowed)
         oldest = min(h[0] for h in allowed)
         if current[0] < oldest:
-            problems.append(f"the database's audit trail ends at event {current[0]} but the witness recorded event "
-                            f"{newest} at {last['ts']}: {oldest - current[0]} newest event(s) were deleted, or an older "
-                            f"copy of the file was put in place")
+            problems.append(
+                f"the database's audit trail ends at event {current[0]} but the witness recorded event "
+                f"{newest} at {last['ts']}: {oldest - current[0]} newest event(s) were deleted, or an older "
+                f"copy of the file was put in place"
+            )
         elif current[0] > newest:
-            problems.append(f"events {newest + 1}-{current[0]} are not in the witness: added outside the app (every "
-                            f"commit of the app is witnessed first). Review them; if they are genuine, run "
-                            f"`python -m db verify-audit --accept-unwitnessed`")
+            problems.append(
+                f"events {newest + 1}-{current[0]} are not in the witness: added outside the app (every "
+                f"commit of the app is witnessed first). Review them; if they are genuine, run "
+                f"`python -m db verify-audit --accept-unwitnessed`"
+            )
         elif not any("differs from the witnessed" in p for p in problems):
-            problems.append(f"event {current[0]}, the newest, differs from the witnessed head (witnessed {last['ts']}): "
-                            f"the trail was rewritten and its chain recomputed, or this is a different database file")
+            problems.append(
+                f"event {current[0]}, the newest, differs from the witnessed head (witnessed {last['ts']}): "
+                f"the trail was rewritten and its chain recomputed, or this is a different database file"
+            )
     count = db.execute("SELECT count(*) FROM audit_events").fetchone()[0]
     if count != current[0]:
         problems.append(f"the trail holds {count} events but its last id is {current[0]}")
@@ -358,13 +392,57 @@ def witnessed_heads(db_path: str | os.PathLike[str]) -> tuple[set[tuple[int, str
     return {(e["id"], e["row_hash"]) for e in entries}, problems
 
 
+def _triggers(db) -> dict[str, str]:
+    return {
+        name: " ".join(sql.split())
+        for name, sql in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    }
+
+
+@functools.cache
+def expected_triggers(version: int) -> dict[str, str]:
+    """The triggers the migrations up to `version` create, as they read in sqlite_master
+    (from a fresh in-memory database: the code is the reference, not the file)."""
+    from db.connection import connect
+    from db.migrations import STEP_NAMES, migrate
+
+    fresh = connect(":memory:")
+    try:
+        if version < len(STEP_NAMES):
+            migrate(fresh, stop_before=STEP_NAMES[version])
+        else:
+            migrate(fresh)
+        return _triggers(fresh)
+    finally:
+        fresh.close()
+
+
+def check_schema(db) -> list[str]:
+    """Every trigger that guards the data is present and unaltered. A trigger dropped or rewritten
+    by hand (to let a change past the database's refusals) is named here."""
+    from db.migrations import schema_version
+
+    expected, actual = expected_triggers(schema_version(db)), _triggers(db)
+    problems = [
+        f"trigger {name} is missing (dropped outside the app)" for name in sorted(expected.keys() - actual.keys())
+    ]
+    problems += [
+        f"trigger {name} was altered outside the app"
+        for name in sorted(expected.keys() & actual.keys())
+        if expected[name] != actual[name]
+    ]
+    problems += [f"trigger {name} was added outside the app" for name in sorted(actual.keys() - expected.keys())]
+    return problems
+
+
 def check_database(db, db_path: str | os.PathLike[str]) -> list[str]:
-    """Everything app start checks: the chain recomputes, and it agrees with its witness."""
+    """Everything app start checks: the chain recomputes, it agrees with its witness, and the
+    triggers that guard the data are the ones the migrations made."""
     from db.audit import verify_audit
 
     broken = verify_audit(db)
     problems = [f"audit trail broken at event {broken['id']}: {broken['problem']}"] if broken else []
-    return problems + check_anchor(db, db_path)
+    return problems + check_anchor(db, db_path) + check_schema(db)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -438,7 +516,8 @@ def check_data(db) -> list[str]:
     audited: dict[tuple[str, str], Any] = {}
     for entity_id, field, new in db.execute(
         f"SELECT entity_id, field, new_value FROM audit_events WHERE entity = 'assessment' AND action IN "
-        f"({', '.join('?' for _ in _RESPONSE_ACTIONS)}) ORDER BY id", list(_RESPONSE_ACTIONS)
+        f"({', '.join('?' for _ in _RESPONSE_ACTIONS)}) ORDER BY id",
+        list(_RESPONSE_ACTIONS),
     ):
         value = decode(new)
         audited[(entity_id, field)] = None if value is ABSENT_VALUE else value
@@ -466,22 +545,31 @@ def check_data(db) -> list[str]:
                 definitions[scale_id] = exc
         definition = definitions[scale_id]
         if isinstance(definition, Exception):
-            out.append(f"assessment {aid} score: not re-scored, the {scale_id} definition cannot be loaded "
-                       f"({definition})")
+            out.append(
+                f"assessment {aid} score: not re-scored, the {scale_id} definition cannot be loaded ({definition})"
+            )
             continue
         if definition.hash != def_hash:
-            out.append(f"assessment {aid} score: not re-scored, the {scale_id} definition changed since "
-                       f"({def_hash[:19]} stored, {definition.hash[:19]} installed)")
+            out.append(
+                f"assessment {aid} score: not re-scored, the {scale_id} definition changed since "
+                f"({def_hash[:19]} stored, {definition.hash[:19]} installed)"
+            )
             continue
-        answers = dict(db.execute("SELECT item_id, value FROM item_responses WHERE assessment_id = ? AND value IS "
-                                  "NOT NULL", [aid]).fetchall())
+        answers = dict(
+            db.execute(
+                "SELECT item_id, value FROM item_responses WHERE assessment_id = ? AND value IS NOT NULL", [aid]
+            ).fetchall()
+        )
         try:
             result = score(definition, answers)
         except Exception as exc:  # noqa: BLE001 - stored answers the engine refuses are a finding
             out.append(f"assessment {aid} score: the stored answers cannot be scored ({exc})")
             continue
-        for name, stored, fresh in (("total", total, result.total), ("band", band, result.band),
-                                    ("complete", complete, int(result.complete))):
+        for name, stored, fresh in (
+            ("total", total, result.total),
+            ("band", band, result.band),
+            ("complete", complete, int(result.complete)),
+        ):
             if not _same(stored, fresh):
                 out.append(f"assessment {aid} score.{name}: row {stored!r}, engine {fresh!r} from the stored answers")
 
@@ -503,7 +591,10 @@ def check_data(db) -> list[str]:
             if row is None:
                 out.append(f"{entity} {entity_id}: row (deleted), audited (created)")
                 continue
-            out += [f"{entity} {entity_id} {k}: row {row[k]!r}, audited {v!r}" for k, v in fields.items()
-                    if not _same(row[k], v)]
+            out += [
+                f"{entity} {entity_id} {k}: row {row[k]!r}, audited {v!r}"
+                for k, v in fields.items()
+                if not _same(row[k], v)
+            ]
         out += [f"{entity} {i}: row exists, audited (no create event)" for i in rows if i not in expected]
     return out

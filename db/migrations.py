@@ -25,7 +25,7 @@ import re
 from sqlite_utils import Database, Migrations
 
 from db import integrity
-from db.connection import connect, database_path, transaction
+from db.connection import APP_WRITER, connect, database_path, transaction
 from db.errors import StorageError
 
 MIGRATIONS = Migrations("scalebook")
@@ -40,9 +40,7 @@ def _step(fn):
 
 def _ts(column: str) -> str:
     """CHECK that a time column holds the stored UTC form (NULL passes: nullable columns)."""
-    return (
-        f"CHECK ({column} GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]*Z')"
-    )
+    return f"CHECK ({column} GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]*Z')"
 
 
 def _code(column: str, max_len: int = 40, extra: str = "") -> str:
@@ -333,74 +331,78 @@ GENESIS_HASH = "0" * 64
 
 _ASSESSMENT_LOCKED = "SELECT status FROM assessments WHERE id = {ref}.assessment_id"
 
-M002 = [
-    # The audit trail is append-only: nobody, admins included, can change or delete an event.
-    """CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+M002 = (
+    [
+        # The audit trail is append-only: nobody, admins included, can change or delete an event.
+        """CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
        BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: audit events can never be changed'); END""",
-    """CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+        """CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
        BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: audit events can never be deleted'); END""",
-    # Each new event must extend the chain: the next id, and the previous event's hash.
-    f"""CREATE TRIGGER audit_events_chain BEFORE INSERT ON audit_events
+        # Each new event must extend the chain: the next id, and the previous event's hash.
+        f"""CREATE TRIGGER audit_events_chain BEFORE INSERT ON audit_events
        WHEN NEW.id IS NOT (SELECT coalesce(max(id), 0) + 1 FROM audit_events)
          OR NEW.prev_hash IS NOT coalesce(
               (SELECT row_hash FROM audit_events ORDER BY id DESC LIMIT 1), '{GENESIS_HASH}')
        BEGIN SELECT RAISE(ABORT, 'CONFLICT: an audit event must extend the hash chain (next id, previous hash)'); END""",
-    # Stored scores are history: a rescoring adds a row, it never rewrites one.
-    """CREATE TRIGGER scores_no_update BEFORE UPDATE ON scores
+        # Stored scores are history: a rescoring adds a row, it never rewrites one.
+        """CREATE TRIGGER scores_no_update BEFORE UPDATE ON scores
        BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: stored scores can never be changed; rescoring adds a new row'); END""",
-    """CREATE TRIGGER scores_no_delete BEFORE DELETE ON scores
+        """CREATE TRIGGER scores_no_delete BEFORE DELETE ON scores
        BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: stored scores can never be deleted'); END""",
-    """CREATE TRIGGER signatures_no_update BEFORE UPDATE ON signatures
+        """CREATE TRIGGER signatures_no_update BEFORE UPDATE ON signatures
        BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: signatures can never be changed'); END""",
-    """CREATE TRIGGER signatures_no_delete BEFORE DELETE ON signatures
+        """CREATE TRIGGER signatures_no_delete BEFORE DELETE ON signatures
        BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: signatures can never be deleted'); END""",
-    # Locked assessments: nothing about them may change, by any route.
-    # (The checks below skip locked rows so that this one, with its LOCKED message, answers for them.)
-    """CREATE TRIGGER assessments_locked_no_update BEFORE UPDATE ON assessments
+        # Locked assessments: nothing about them may change, by any route.
+        # (The checks below skip locked rows so that this one, with its LOCKED message, answers for them.)
+        """CREATE TRIGGER assessments_locked_no_update BEFORE UPDATE ON assessments
        WHEN OLD.status = 'locked'
        BEGIN SELECT RAISE(ABORT, 'LOCKED: this assessment is locked and can no longer be changed'); END""",
-    """CREATE TRIGGER assessments_completed_no_delete BEFORE DELETE ON assessments
+        """CREATE TRIGGER assessments_completed_no_delete BEFORE DELETE ON assessments
        WHEN OLD.status <> 'draft'
        BEGIN SELECT RAISE(ABORT, 'LOCKED: a completed assessment can never be deleted; amend it with a reason'); END""",
-    """CREATE TRIGGER assessments_identity_fixed BEFORE UPDATE ON assessments
+        """CREATE TRIGGER assessments_identity_fixed BEFORE UPDATE ON assessments
        WHEN OLD.status <> 'locked' AND (NEW.participant_id IS NOT OLD.participant_id OR NEW.scale_id IS NOT OLD.scale_id
          OR NEW.scale_version IS NOT OLD.scale_version OR NEW.definition_hash IS NOT OLD.definition_hash
          OR NEW.started_at IS NOT OLD.started_at OR NEW.mode IS NOT OLD.mode)
        BEGIN SELECT RAISE(ABORT, 'CONFLICT: the participant, scale, definition, mode and start time of an assessment are fixed'); END""",
-    """CREATE TRIGGER assessments_version_step BEFORE UPDATE ON assessments
+        """CREATE TRIGGER assessments_version_step BEFORE UPDATE ON assessments
        WHEN OLD.status <> 'locked' AND NEW.version IS NOT OLD.version + 1
        BEGIN SELECT RAISE(ABORT, 'CONFLICT: every change to an assessment must raise its version by exactly one'); END""",
-    """CREATE TRIGGER assessments_status_transition BEFORE UPDATE OF status ON assessments
+        """CREATE TRIGGER assessments_status_transition BEFORE UPDATE OF status ON assessments
        WHEN OLD.status <> 'locked' AND NEW.status <> OLD.status AND (OLD.status || '>' || NEW.status) NOT IN (
            'draft>complete', 'complete>signed', 'complete>amended', 'complete>locked',
            'signed>amended', 'signed>locked', 'amended>signed', 'amended>locked')
        BEGIN SELECT RAISE(ABORT, 'CONFLICT: this status change is not allowed (draft > complete > signed/amended > locked)'); END""",
-] + [
-    f"""CREATE TRIGGER {table}_locked_no_{verb.lower()} BEFORE {verb} ON {table}
+    ]
+    + [
+        f"""CREATE TRIGGER {table}_locked_no_{verb.lower()} BEFORE {verb} ON {table}
        WHEN ({_ASSESSMENT_LOCKED.format(ref=ref)}) = 'locked'
        BEGIN SELECT RAISE(ABORT, 'LOCKED: the assessment is locked; its {what} can no longer be changed'); END"""
-    for table, what in (("item_responses", "responses"), ("scores", "scores"))
-    for verb, ref in (("INSERT", "NEW"), ("UPDATE", "OLD"), ("DELETE", "OLD"))
-    if not (table == "scores" and verb != "INSERT")  # scores already refuse UPDATE and DELETE
-] + [
-    # Responses that moved to another assessment would escape the lock check above.
-    """CREATE TRIGGER item_responses_fixed_owner BEFORE UPDATE ON item_responses
+        for table, what in (("item_responses", "responses"), ("scores", "scores"))
+        for verb, ref in (("INSERT", "NEW"), ("UPDATE", "OLD"), ("DELETE", "OLD"))
+        if not (table == "scores" and verb != "INSERT")  # scores already refuse UPDATE and DELETE
+    ]
+    + [
+        # Responses that moved to another assessment would escape the lock check above.
+        """CREATE TRIGGER item_responses_fixed_owner BEFORE UPDATE ON item_responses
        WHEN NEW.assessment_id IS NOT OLD.assessment_id OR NEW.item_id IS NOT OLD.item_id
        BEGIN SELECT RAISE(ABORT, 'CONFLICT: a response cannot move to another assessment or item'); END""",
-    # An acknowledged alert stays acknowledged; alerts are never deleted.
-    """CREATE TRIGGER safety_alerts_ack_once BEFORE UPDATE ON safety_alerts
+        # An acknowledged alert stays acknowledged; alerts are never deleted.
+        """CREATE TRIGGER safety_alerts_ack_once BEFORE UPDATE ON safety_alerts
        WHEN OLD.acknowledged_at IS NOT NULL OR NEW.rule_id IS NOT OLD.rule_id
          OR NEW.message IS NOT OLD.message OR NEW.assessment_id IS NOT OLD.assessment_id
          OR NEW.created_at IS NOT OLD.created_at
        BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: a safety alert can only be acknowledged, once'); END""",
-    """CREATE TRIGGER safety_alerts_no_delete BEFORE DELETE ON safety_alerts
+        """CREATE TRIGGER safety_alerts_no_delete BEFORE DELETE ON safety_alerts
        BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: safety alerts can never be deleted'); END""",
-    # People are deactivated and participants withdrawn, never deleted: the record stays attributable.
-    """CREATE TRIGGER users_no_delete BEFORE DELETE ON users
+        # People are deactivated and participants withdrawn, never deleted: the record stays attributable.
+        """CREATE TRIGGER users_no_delete BEFORE DELETE ON users
        BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: accounts are deactivated, never deleted'); END""",
-    """CREATE TRIGGER participants_no_delete BEFORE DELETE ON participants
+        """CREATE TRIGGER participants_no_delete BEFORE DELETE ON participants
        BEGIN SELECT RAISE(ABORT, 'APPEND-ONLY: participants are withdrawn, never deleted'); END""",
-]
+    ]
+)
 
 
 @_step
@@ -533,9 +535,11 @@ def m005_screening_and_deviations(db: Database) -> None:
 # m006: the trial day as it happened (issue 11)
 # ---------------------------------------------------------------------------------------------
 
-_ALERT_IMMUTABLE = ("NEW.rule_id IS NOT OLD.rule_id OR NEW.message IS NOT OLD.message "
-                    "OR NEW.assessment_id IS NOT OLD.assessment_id OR NEW.created_at IS NOT OLD.created_at "
-                    "OR NEW.participant_id IS NOT OLD.participant_id")
+_ALERT_IMMUTABLE = (
+    "NEW.rule_id IS NOT OLD.rule_id OR NEW.message IS NOT OLD.message "
+    "OR NEW.assessment_id IS NOT OLD.assessment_id OR NEW.created_at IS NOT OLD.created_at "
+    "OR NEW.participant_id IS NOT OLD.participant_id"
+)
 
 M006 = [
     # When a rating happened (assessed_at) beside when it was entered (started_at/completed_at):
@@ -676,8 +680,9 @@ def m007_no_deletes_of_clinical_records(db: Database) -> None:
 # m008: a self-report link is held by one browser at a time (issue 13 item 6)
 # ---------------------------------------------------------------------------------------------
 
-_HOLDER_FIXED = ("CONFLICT: a self-report link stays with the browser that took it first; make a new link for "
-                 "another device")
+_HOLDER_FIXED = (
+    "CONFLICT: a self-report link stays with the browser that took it first; make a new link for another device"
+)
 
 M008 = [
     # The SHA-256 of the holder secret of the browser that took the link first (db.tokens.claim_link);
@@ -700,6 +705,81 @@ def m008_link_holder(db: Database) -> None:
     """A self-report link is held by the first browser that takes it: the hash of that browser's
     holder secret and when it took the link, fixed once set (a trigger refuses any change)."""
     _run(db, M008)
+
+
+# ---------------------------------------------------------------------------------------------
+# m009: clinical data changes only through the app (issue 13 item 3)
+# ---------------------------------------------------------------------------------------------
+
+#: Every table whose rows are trial data, accounts or their trail. A write to any of them must
+#: come from a connection opened by db.connection.connect, which defines APP_WRITER (a plain
+#: `sqlite3` shell, DB Browser or any other tool does not, so SQLite refuses its statement).
+GUARDED_TABLES = (
+    "studies",
+    "sites",
+    "users",
+    "participants",
+    "eligibility_decisions",
+    "infusions",
+    "vitals",
+    "adverse_events",
+    "assessments",
+    "item_responses",
+    "scores",
+    "signatures",
+    "safety_alerts",
+    "alert_notifications",
+    "protocol_deviations",
+    "missed_visits",
+    "self_report_tokens",
+    "self_report_link_assessments",
+    "audit_events",
+)
+
+M009 = [
+    f"""CREATE TRIGGER {table}_app_writes_only_{verb.lower()} BEFORE {verb} ON {table}
+       WHEN {APP_WRITER}() IS NOT 1
+       BEGIN SELECT RAISE(ABORT, 'OUTSIDE THE APP: {table} change only through Scalebook, where they are audited'); END"""
+    for table in GUARDED_TABLES
+    for verb in ("INSERT", "UPDATE", "DELETE")
+]
+
+
+@_step
+def m009_app_writes_only(db: Database) -> None:
+    """Refuse every INSERT, UPDATE and DELETE of trial data that does not come through the app.
+
+    The triggers call APP_WRITER, an SQL function that only Scalebook's connections define; SQLite
+    compiles a table's triggers into every statement that writes it, so in any other tool the
+    statement fails ("no such function") before it changes a row. Someone who defines the function
+    themselves, or drops the triggers, gets past this: verify-audit then finds the dropped or
+    altered trigger (db.integrity.check_schema) and every changed row (check_data)."""
+    _run(db, M009)
+
+
+# ---------------------------------------------------------------------------------------------
+# m010: the leftovers of a schedule kept in the database (issue 14 item 7)
+# ---------------------------------------------------------------------------------------------
+
+#: The study protocol (protocol/, one JSON file) is the one schedule: assessments name their
+#: timepoint by its protocol id (assessments.timepoint). The m001 table of planned timepoints and
+#: the assessments.timepoint_id that pointed into it were never read by anything and only
+#: suggested a second schedule, so they go. ALTER TABLE ... DROP COLUMN refuses a column that an
+#: index, a trigger, a view or a CHECK of another column names: its index goes first, and no
+#: trigger or view names it; the column's own REFERENCES clause goes with the column. The audit
+#: events of any planned timepoint once defined stay in the trail (it is append-only).
+M010 = [
+    "DROP INDEX IF EXISTS idx_assessments_timepoint",
+    "ALTER TABLE assessments DROP COLUMN timepoint_id",
+    "DROP TABLE planned_timepoints",
+]
+
+
+@_step
+def m010_drop_leftovers(db: Database) -> None:
+    """Drop the unused planned_timepoints table and assessments.timepoint_id (the protocol file
+    is the schedule; see M010)."""
+    _run(db, M010)
 
 
 # ---------------------------------------------------------------------------------------------

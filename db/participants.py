@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,6 +28,7 @@ from db.connection import transaction
 from db.errors import ConflictError, NotFoundError, ValidationError
 from db.permissions import authorize
 from db.sites import get_site, get_study
+from protocol.timing import local_text
 
 STATUSES = ("screening", "enrolled", "completed", "withdrawn", "screen_failed")
 ENDED = ("withdrawn", "completed")
@@ -83,8 +84,10 @@ def create_participant(
             raise ConflictError(f"participant code '{code}' is already used in study '{study_row['code']}'")
         now = clock.utc_now()
         if enrolled is not None and enrolled > now:
-            raise ValidationError(f"the enrolment time of {code} ({enrolled}) is in the future; give the time the "
-                                  f"participant was enrolled")
+            raise ValidationError(
+                f"the enrolment time of {code} ({enrolled}) is in the future; give the time the "
+                f"participant was enrolled"
+            )
         cursor = db.execute(
             "INSERT INTO participants (study_id, code, site_id, arm, status, created_by, created_at, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -94,8 +97,7 @@ def create_participant(
         created = {"code": code, "site": site_row["code"], "study": study_row["code"], "arm": arm, "status": status}
         if enrolled is not None:
             created["enrolled_at"] = enrolled
-        audit.record(db, who, "participant.create", "participant", pid, participant_id=pid, new=created,
-                     reason=reason)
+        audit.record(db, who, "participant.create", "participant", pid, participant_id=pid, new=created, reason=reason)
         return get_participant(db, pid)
 
 
@@ -143,8 +145,9 @@ def list_participants(
     )
 
 
-def participant_codes(db: Database, site: int | str | None = None, study: int | str = "default"
-                      ) -> list[tuple[int, str, str]]:
+def participant_codes(
+    db: Database, site: int | str | None = None, study: int | str = "default"
+) -> list[tuple[int, str, str]]:
     """(id, code, status) of a study's participants (optionally one site's), by code: what a
     picker lists. Three columns as tuples, not list_participants' full records: a picker runs on
     every rerun of its page, and a 1,000-participant study made that the page's slowest step."""
@@ -152,8 +155,9 @@ def participant_codes(db: Database, site: int | str | None = None, study: int | 
     if site is not None:
         where.append("site_id = ?")
         params.append(get_site(db, site)["id"])
-    return db.execute(f"SELECT id, code, status FROM participants WHERE {' AND '.join(where)} ORDER BY code",
-                      params).fetchall()
+    return db.execute(
+        f"SELECT id, code, status FROM participants WHERE {' AND '.join(where)} ORDER BY code", params
+    ).fetchall()
 
 
 def update_participant(
@@ -194,8 +198,14 @@ def update_participant(
             who,
             [
                 audit.event(
-                    f"participant.change_{k}", "participant", current["id"], field=k, old=current[k], new=v,
-                    reason=reason, participant_id=current["id"],
+                    f"participant.change_{k}",
+                    "participant",
+                    current["id"],
+                    field=k,
+                    old=current[k],
+                    new=v,
+                    reason=reason,
+                    participant_id=current["id"],
                 )
                 for k, v in changed.items()
             ],
@@ -203,20 +213,32 @@ def update_participant(
         return get_participant(db, current["id"])
 
 
-def withdraw_participant(db: Database, actor: Mapping[str, Any], participant_id: int, reason: str,
-                         at: datetime | str | None = None) -> dict[str, Any]:
+def withdraw_participant(
+    db: Database, actor: Mapping[str, Any], participant_id: int, reason: str, at: datetime | str | None = None
+) -> dict[str, Any]:
     """Withdraw a participant (screening or enrolled) from `at` (default now), with a reason."""
     return end_participation(db, actor, participant_id, "withdrawn", reason, at)
 
 
-def complete_participant(db: Database, actor: Mapping[str, Any], participant_id: int,
-                         at: datetime | str | None = None, reason: str | None = None) -> dict[str, Any]:
+def complete_participant(
+    db: Database,
+    actor: Mapping[str, Any],
+    participant_id: int,
+    at: datetime | str | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
     """Mark an enrolled participant as having completed the study at `at` (default now)."""
     return end_participation(db, actor, participant_id, "completed", reason, at)
 
 
-def end_participation(db: Database, actor: Mapping[str, Any], participant_id: int, status: str,
-                      reason: str | None, at: datetime | str | None = None) -> dict[str, Any]:
+def end_participation(
+    db: Database,
+    actor: Mapping[str, Any],
+    participant_id: int,
+    status: str,
+    reason: str | None,
+    at: datetime | str | None = None,
+) -> dict[str, Any]:
     """Withdraw or complete: the one rule (see the module docstring). Coordinators and PIs only
     (participant.update), at their own site; ValidationError says what to change otherwise."""
     if status not in ENDED:
@@ -244,8 +266,9 @@ def _moment(at: datetime | str | None) -> str:
     raise ValidationError(f"the date {at!r} is not a time with a timezone; give e.g. '2026-03-01T09:30:00Z'")
 
 
-def _end(db: Database, who: Mapping[str, Any], current: Mapping[str, Any], status: str, reason: str | None,
-         at: str) -> None:
+def _end(
+    db: Database, who: Mapping[str, Any], current: Mapping[str, Any], status: str, reason: str | None, at: str
+) -> None:
     """Inside the caller's transaction: check and store a withdrawal or completion, audited."""
     code, verb = current["code"], {"withdrawn": "withdraw", "completed": "complete"}[status]
     if current["status"] not in ENDS_FROM[status]:
@@ -256,35 +279,72 @@ def _end(db: Database, who: Mapping[str, Any], current: Mapping[str, Any], statu
             f"{'withdrawn' if status == 'withdrawn' else 'marked as completed'}"
         )
     if status == "withdrawn" and not reason:
-        raise ValidationError(f"give the reason {code} is withdrawn (e.g. 'consent withdrawn', 'lost to "
-                              f"follow-up', 'adverse event'): it is kept with the record")
+        raise ValidationError(
+            f"give the reason {code} is withdrawn (e.g. 'consent withdrawn', 'lost to "
+            f"follow-up', 'adverse event'): it is kept with the record"
+        )
     reason = reason or "completed the study schedule"
     now = clock.utc_now()
     if at > now:
-        raise ValidationError(f"the date to {verb} {code} ({_local(db, current, at)}) is in the future; "
-                              f"give the date it happened, today at the latest")
+        raise ValidationError(
+            f"the date to {verb} {code} ({_local(db, current, at)}) is in the future; "
+            f"give the date it happened, today at the latest"
+        )
     if at < current["created_at"] and at[:16] == current["created_at"][:16]:
         at = current["created_at"]  # a time given to the minute, in the minute of enrolment
     if at < current["created_at"]:
-        raise ValidationError(f"the date to {verb} {code} ({_local(db, current, at)}) is before their enrolment "
-                              f"({_local(db, current, current['created_at'])}); check the date")
-    db.execute("UPDATE participants SET status = ?, status_reason = ?, status_at = ?, updated_at = ? WHERE id = ?",
-               [status, reason, at, now, current["id"]])
-    audit.record_many(db, who, [
-        audit.event("participant.change_status", "participant", current["id"], field="status",
-                    old=current["status"], new=status, reason=reason, participant_id=current["id"]),
-        audit.event("participant.change_status_at", "participant", current["id"], field="status_at",
-                    old=current.get("status_at"), new=at, reason=reason, participant_id=current["id"]),
-        audit.event("participant.change_status_reason", "participant", current["id"], field="status_reason",
-                    old=current.get("status_reason"), new=reason, reason=reason, participant_id=current["id"]),
-    ])
+        raise ValidationError(
+            f"the date to {verb} {code} ({_local(db, current, at)}) is before their enrolment "
+            f"({_local(db, current, current['created_at'])}); check the date"
+        )
+    db.execute(
+        "UPDATE participants SET status = ?, status_reason = ?, status_at = ?, updated_at = ? WHERE id = ?",
+        [status, reason, at, now, current["id"]],
+    )
+    audit.record_many(
+        db,
+        who,
+        [
+            audit.event(
+                "participant.change_status",
+                "participant",
+                current["id"],
+                field="status",
+                old=current["status"],
+                new=status,
+                reason=reason,
+                participant_id=current["id"],
+            ),
+            audit.event(
+                "participant.change_status_at",
+                "participant",
+                current["id"],
+                field="status_at",
+                old=current.get("status_at"),
+                new=at,
+                reason=reason,
+                participant_id=current["id"],
+            ),
+            audit.event(
+                "participant.change_status_reason",
+                "participant",
+                current["id"],
+                field="status_reason",
+                old=current.get("status_reason"),
+                new=reason,
+                reason=reason,
+                participant_id=current["id"],
+            ),
+        ],
+    )
 
 
 def _local(db: Database, participant: Mapping[str, Any], stored: str) -> str:
     """A stored UTC time in the participant's site's time zone, for a message."""
     zone = get_site(db, participant["site_id"]).get("timezone") or "UTC"
+    tz: tzinfo
     try:
         tz = ZoneInfo(zone)
     except Exception:  # an unknown zone name: say it in UTC rather than fail the message
         tz = UTC
-    return clock.parse_utc(stored).astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+    return local_text(stored, tz)

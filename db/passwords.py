@@ -47,8 +47,9 @@ def typed_password_problem(password: Any) -> str | None:
     if not isinstance(password, str):
         return "the password must be text"
     if len(password) > MAX_PASSWORD_LENGTH:
-        return (f"the password is {len(password)} characters long; passwords have at most "
-                f"{MAX_PASSWORD_LENGTH} characters")
+        return (
+            f"the password is {len(password)} characters long; passwords have at most {MAX_PASSWORD_LENGTH} characters"
+        )
     if "\x00" in password:
         return "the password contains a NUL character, which is not allowed; type it again without it"
     if any("\ud800" <= ch <= "\udfff" for ch in password):
@@ -68,8 +69,9 @@ def check_new_password(password: Any, username: str | None = None) -> str:
     if username and password.strip().lower() == username.strip().lower():
         raise ValidationError("the password cannot be the username")
     if is_repetitive(password):
-        raise ValidationError("the password repeats one character or a short pattern, or is a run such as "
-                              f"'0123456789'; {_ADVICE}")
+        raise ValidationError(
+            f"the password repeats one character or a short pattern, or is a run such as '0123456789'; {_ADVICE}"
+        )
     if is_common(password):
         raise ValidationError(f"the password is on a list of commonly used passwords; {_ADVICE}")
     return password
@@ -104,5 +106,6 @@ def is_common(password: str) -> bool:
     text = password.strip().lower()
     if text in listed or re.sub(r"\s+", "", text) in listed:
         return True
-    core = _DECORATION.match(text).group("core")
+    decorated = _DECORATION.match(text)  # the pattern matches any text; None only to the type checker
+    core = decorated.group("core") if decorated else text
     return len(core) >= 4 and core in listed

@@ -95,6 +95,7 @@ class Actor(Mapping[str, Any]):
     anywhere else cannot claim the system's or a participant's rights."""
 
     __slots__ = ("_fields",)
+    _fields: Mapping[str, Any]  # set once in __init__ (object.__setattr__), for the type checker
 
     def __init__(self, fields: Mapping[str, Any], *, _key: object = None) -> None:
         if _key is not _LOADER:
@@ -132,11 +133,15 @@ def _untrusted(actor: Mapping[str, Any]) -> str | None:
     """Why a mapping may not act as the system or a participant (None when it may, or is staff)."""
     role = actor.get("role")
     if role == SYSTEM and not isinstance(actor, Actor):
-        return ("the system actor comes only from db.permissions.system_actor (the command line); a mapping that "
-                "says role 'system' is not trusted")
+        return (
+            "the system actor comes only from db.permissions.system_actor (the command line); a mapping that "
+            "says role 'system' is not trusted"
+        )
     if role == PARTICIPANT and not isinstance(actor, Actor):
-        return ("this self-report session is not valid: a participant acts only through the link it opened "
-                "(db.tokens.redeem_token); open the link again")
+        return (
+            "this self-report session is not valid: a participant acts only through the link it opened "
+            "(db.tokens.redeem_token); open the link again"
+        )
     return None
 
 
@@ -188,6 +193,7 @@ def authorize(
     returned as they are, so a function that passes them on is authorized again the same way).
     """
     require(actor, action)
+    assert actor is not None  # require() refused a missing actor; this tells the type checker
     role = actor["role"]
     if role == SYSTEM:
         return actor
@@ -209,11 +215,13 @@ def authorize(
     # A signed-in session carries the password-change time and site it was opened with (ui.session):
     # a reset password or a moved account ends its right to write here too, not only on the page.
     if "password_changed_at" in actor and actor["password_changed_at"] != changed:
-        raise PermissionDeniedError(f"the password of '{user['username']}' was changed since this session "
-                                    "signed in; sign in again")
+        raise PermissionDeniedError(
+            f"the password of '{user['username']}' was changed since this session signed in; sign in again"
+        )
     if "password_changed_at" in actor and actor.get("site_id") != user["site_id"]:
-        raise PermissionDeniedError(f"the site of '{user['username']}' changed since this session signed in; "
-                                    "sign in again")
+        raise PermissionDeniedError(
+            f"the site of '{user['username']}' changed since this session signed in; sign in again"
+        )
     if site_id is not None and user["site_id"] is not None and user["site_id"] != site_id:
         raise PermissionDeniedError(
             f"{user['username']} works at another site and may not see or change this site's records"

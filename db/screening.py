@@ -58,15 +58,23 @@ def record_eligibility(
         participant = get_participant(db, participant_id)
         who = authorize(db, actor, "participant.update", site_id=participant["site_id"])
         baseline = baseline_severity(db, protocol, participant["id"])
-        decision_id, events = _store_decision(db, who, protocol, participant, answers, baseline,
-                                              action="eligibility.decide")
+        decision_id, events = _store_decision(
+            db, who, protocol, participant, answers, baseline, action="eligibility.decide"
+        )
         audit.record_many(db, who, events)
         return latest_eligibility(db, participant["id"]) | {"id": decision_id}
 
 
 def _store_decision(
-    db: Database, who: Mapping[str, Any], protocol: Protocol, participant: Mapping[str, Any],
-    answers: Mapping[str, Any], baseline: Mapping[str, Any] | None, *, action: str, reason: str | None = None,
+    db: Database,
+    who: Mapping[str, Any],
+    protocol: Protocol,
+    participant: Mapping[str, Any],
+    answers: Mapping[str, Any],
+    baseline: Mapping[str, Any] | None,
+    *,
+    action: str,
+    reason: str | None = None,
     details: Mapping[str, Any] | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """Decide, insert the decision row and move the participant's status (inside the caller's
@@ -83,24 +91,60 @@ def _store_decision(
         "INSERT INTO eligibility_decisions (participant_id, eligible, answers, reasons, pending, baseline_total, "
         "baseline_assessment_id, protocol_id, protocol_hash, decided_by, decided_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [participant["id"], eligible, json.dumps(dict(answers)), json.dumps(decision.reasons),
-         json.dumps(decision.pending), baseline["total"] if baseline else None, baseline["id"] if baseline else None,
-         protocol.id, protocol.hash, decided_by, now],
+        [
+            participant["id"],
+            eligible,
+            json.dumps(dict(answers)),
+            json.dumps(decision.reasons),
+            json.dumps(decision.pending),
+            baseline["total"] if baseline else None,
+            baseline["id"] if baseline else None,
+            protocol.id,
+            protocol.hash,
+            decided_by,
+            now,
+        ],
     )
     verdict = {None: "pending", 1: "eligible", 0: "not eligible"}[eligible]
-    events = [audit.event(action, "participant", participant["id"], field="eligibility", reason=reason,
-                          new={"decision_id": cursor.lastrowid, "eligible": verdict, "reasons": decision.reasons,
-                               "pending": decision.pending, "baseline_total": baseline["total"] if baseline else None,
-                               **(details or {})},
-                          participant_id=participant["id"])]
+    events = [
+        audit.event(
+            action,
+            "participant",
+            participant["id"],
+            field="eligibility",
+            reason=reason,
+            new={
+                "decision_id": cursor.lastrowid,
+                "eligible": verdict,
+                "reasons": decision.reasons,
+                "pending": decision.pending,
+                "baseline_total": baseline["total"] if baseline else None,
+                **(details or {}),
+            },
+            participant_id=participant["id"],
+        )
+    ]
     new_status = {1: "enrolled", 0: "screen_failed"}.get(eligible)
-    if new_status and participant["status"] in ("screening", "enrolled", "screen_failed") \
-            and participant["status"] != new_status:
-        db.execute("UPDATE participants SET status = ?, updated_at = ? WHERE id = ?",
-                   [new_status, now, participant["id"]])
-        events.append(audit.event("participant.status", "participant", participant["id"], field="status",
-                                  old=participant["status"], new=new_status,
-                                  reason=f"eligibility decision: {verdict}", participant_id=participant["id"]))
+    if (
+        new_status
+        and participant["status"] in ("screening", "enrolled", "screen_failed")
+        and participant["status"] != new_status
+    ):
+        db.execute(
+            "UPDATE participants SET status = ?, updated_at = ? WHERE id = ?", [new_status, now, participant["id"]]
+        )
+        events.append(
+            audit.event(
+                "participant.status",
+                "participant",
+                participant["id"],
+                field="status",
+                old=participant["status"],
+                new=new_status,
+                reason=f"eligibility decision: {verdict}",
+                participant_id=participant["id"],
+            )
+        )
     return cursor.lastrowid, events
 
 
@@ -146,8 +190,12 @@ def reevaluate_pending_eligibility(
     if assessment["scale_id"] != severity.scale:
         return []
     latest = latest_eligibility(db, assessment["participant_id"])
-    if latest is None or latest["eligible"] is not None or severity.id not in latest["pending"] \
-            or latest["protocol_id"] != protocol.id:
+    if (
+        latest is None
+        or latest["eligible"] is not None
+        or severity.id not in latest["pending"]
+        or latest["protocol_id"] != protocol.id
+    ):
         return []
     baseline = baseline_severity(db, protocol, assessment["participant_id"])
     if baseline is None or baseline["id"] != assessment["id"]:
@@ -155,9 +203,15 @@ def reevaluate_pending_eligibility(
     participant = get_participant(db, assessment["participant_id"])
     try:
         _, events = _store_decision(
-            db, who, protocol, participant, latest["answers"], baseline, action=REEVALUATE_ACTION,
+            db,
+            who,
+            protocol,
+            participant,
+            latest["answers"],
+            baseline,
+            action=REEVALUATE_ACTION,
             reason=f"baseline {severity.scale} rating (assessment {baseline['id']}, {baseline['timepoint']}) "
-                   f"submitted; pending decision {latest['id']} decided again with its answers",
+            f"submitted; pending decision {latest['id']} decided again with its answers",
             details={"replaces_decision_id": latest["id"], "baseline_assessment_id": baseline["id"]},
         )
     except ValidationError:
@@ -171,14 +225,20 @@ def latest_eligibility(db: Database, participant_id: int) -> dict[str, Any] | No
     `automatic` is True for a decision taken again when the baseline rating arrived (then
     `replaces_decision_id` names the pending decision whose answers it reused) and
     `decided_by_name` is whoever completed that rating."""
-    row = _sql.one(db, "SELECT d.*, u.username AS decided_by_name FROM eligibility_decisions d "
-                       "LEFT JOIN users u ON u.id = d.decided_by WHERE d.participant_id = ? ORDER BY d.id DESC LIMIT 1",
-                   [participant_id])
+    row = _sql.one(
+        db,
+        "SELECT d.*, u.username AS decided_by_name FROM eligibility_decisions d "
+        "LEFT JOIN users u ON u.id = d.decided_by WHERE d.participant_id = ? ORDER BY d.id DESC LIMIT 1",
+        [participant_id],
+    )
     if row is None:
         return None
-    event = _sql.one(db, "SELECT username, new_value FROM audit_events WHERE entity = 'participant' AND entity_id = ? "
-                         "AND action = ? AND json_extract(new_value, '$.decision_id') = ? ORDER BY id DESC LIMIT 1",
-                     [str(participant_id), REEVALUATE_ACTION, row["id"]])
+    event = _sql.one(
+        db,
+        "SELECT username, new_value FROM audit_events WHERE entity = 'participant' AND entity_id = ? "
+        "AND action = ? AND json_extract(new_value, '$.decision_id') = ? ORDER BY id DESC LIMIT 1",
+        [str(participant_id), REEVALUATE_ACTION, row["id"]],
+    )
     row["automatic"] = event is not None
     row["replaces_decision_id"] = json.loads(event["new_value"]).get("replaces_decision_id") if event else None
     if event and row["decided_by_name"] is None:
@@ -193,11 +253,12 @@ def require_eligible(db: Database, participant: Mapping[str, Any]) -> None:
     """Raise ValidationError unless the latest eligibility decision allows dosing."""
     decision = latest_eligibility(db, participant["id"])
     if decision is None:
-        raise ValidationError(f"participant {participant['code']} has not been screened: record an eligibility "
-                              f"decision before the first infusion")
+        raise ValidationError(
+            f"participant {participant['code']} has not been screened: record an eligibility "
+            f"decision before the first infusion"
+        )
     if decision["eligible"] is not True:
         state = "still pending" if decision["eligible"] is None else "not eligible"
-        raise ValidationError(f"participant {participant['code']} cannot be dosed: the latest eligibility decision "
-                              f"is {state}")
-
-
+        raise ValidationError(
+            f"participant {participant['code']} cannot be dosed: the latest eligibility decision is {state}"
+        )

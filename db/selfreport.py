@@ -2,11 +2,9 @@
 or on their own phone (link), and what the study team sees of them.
 
 Staff side:
-- `start_self_report` opens (or reuses) the participant's draft of each chosen self-report scale
-  at a timepoint and makes ONE link for those drafts, in one transaction. A scale already
-  submitted at that timepoint is skipped and named in the result; a draft left from an earlier
-  link or kiosk session is reused, with every answer it holds (its `mode` stays the channel it
-  was started in; each link records its own channel).
+- giving the questionnaires (drafts plus ONE link, with the protocol window check) is a study
+  use case, study.self_report.start_self_report, so it shares the find-or-start rule of every
+  other path that starts a rating;
 - `list_links` and `list_self_reports` feed the staff page: which links exist and in what
   state, and the submitted questionnaires with their stored totals.
 
@@ -28,19 +26,14 @@ Completing the last questionnaire of the set uses the link up (db.tokens.consume
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from sqlite_utils import Database
 
 from db import _sql, assessments, clock, tokens
-from db.assessments import find_assessment, start_assessment
 from db.connection import transaction
 from db.errors import ConflictError, ValidationError
-from db.participants import get_participant
-from db.permissions import authorize
-from scales import get_scale, self_report_scale_ids
-from scales.errors import ScaleError
 
 SELF_REPORT_MODES = tokens.SELF_REPORT_MODES
 
@@ -48,74 +41,6 @@ SELF_REPORT_MODES = tokens.SELF_REPORT_MODES
 class StaleAnswers(ConflictError):
     """A participant write from a screen that showed an older copy of the answers (the page is
     open twice, e.g. two tabs): nothing was saved; the page shows the answers stored now."""
-
-
-def _check_scales(scale_ids: Any) -> list[str]:
-    if isinstance(scale_ids, str) or not isinstance(scale_ids, Sequence) or not scale_ids:
-        raise ValidationError("choose at least one self-report questionnaire")
-    chosen: list[str] = []
-    for scale_id in scale_ids:
-        if not isinstance(scale_id, str):
-            raise ValidationError(f"a scale id is text such as 'phq9', not {scale_id!r}")
-        try:
-            definition = get_scale(scale_id)
-        except ScaleError as exc:
-            raise ValidationError(str(exc)) from None
-        if definition.rater != "self":
-            raise ValidationError(
-                f"{definition.abbreviation} is rated by a {definition.rater}, not by the participant; links and the "
-                f"kiosk are for self-report scales ({', '.join(self_report_scale_ids())})"
-            )
-        if scale_id not in chosen:
-            chosen.append(scale_id)
-    return chosen
-
-
-def start_self_report(
-    db: Database,
-    actor: Mapping[str, Any],
-    participant_id: int,
-    timepoint: str,
-    scale_ids: Sequence[str],
-    *,
-    channel: str = "link",
-    ttl_hours: float | None = None,
-) -> dict[str, Any]:
-    """Drafts for these self-report scales at `timepoint` plus one link that opens them, in one
-    transaction. Returns the link (see tokens.create_link; "token" is the raw value, shown
-    once) with "already_done": the scales skipped because they were already submitted.
-
-    `channel` is "link" (default validity 72 hours) or "kiosk" (default 4 hours: one visit)."""
-    if channel not in tokens.CHANNELS:
-        raise ValidationError(f"unknown channel {channel!r}; choose one of {', '.join(tokens.CHANNELS)}")
-    chosen = _check_scales(scale_ids)
-    if ttl_hours is None:
-        ttl_hours = tokens.KIOSK_TTL_HOURS if channel == "kiosk" else tokens.DEFAULT_TTL_HOURS
-    with transaction(db):
-        participant = get_participant(db, participant_id)
-        authorize(db, actor, "token.manage", site_id=participant["site_id"])
-        drafts: list[int] = []
-        done: list[str] = []
-        for scale_id in chosen:
-            existing = find_assessment(db, participant["id"], timepoint, scale_id)
-            if existing is None:
-                existing = start_assessment(db, actor, participant["id"], timepoint, scale_id, channel)
-            elif existing["mode"] not in SELF_REPORT_MODES:
-                raise ValidationError(
-                    f"{scale_id} at '{timepoint}' was started as a clinician rating (assessment {existing['id']}); "
-                    f"it cannot be given to the participant"
-                )
-            elif existing["status"] != "draft":
-                done.append(scale_id)
-                continue
-            drafts.append(existing["id"])
-        if not drafts:
-            raise ValidationError(
-                f"{participant['code']} has already submitted {', '.join(done)} at this timepoint; nothing is left to "
-                f"answer (open the Assessments page to see the answers)"
-            )
-        link = tokens.create_link(db, actor, drafts, ttl_hours, channel=channel)
-        return {**link, "already_done": done}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,19 +53,25 @@ def open_link_set(db: Database, actor: Mapping[str, Any]) -> dict[str, Any]:
     "questionnaires": [{id, scale_id, timepoint, recall, status, version, responses}, ...]} in
     the link's order. LinkRefused if the link no longer opens anything. Read-only."""
     token = tokens.check_actor(db, actor)
-    site = _sql.one(db, "SELECT s.code FROM participants p JOIN sites s ON s.id = p.site_id WHERE p.id = ?",
-                    [token["participant_id"]])
+    site = _sql.one(
+        db,
+        "SELECT s.code FROM participants p JOIN sites s ON s.id = p.site_id WHERE p.id = ?",
+        [token["participant_id"]],
+    )
     rows = _sql.many(
-        db, "SELECT a.id, a.scale_id, a.timepoint, a.recall, a.status, a.version, a.definition_hash "
+        db,
+        "SELECT a.id, a.scale_id, a.timepoint, a.recall, a.status, a.version, a.definition_hash "
         "FROM self_report_link_assessments l JOIN assessments a ON a.id = l.assessment_id "
-        "WHERE l.token_id = ? AND l.participant_id = ? ORDER BY l.position", [token["id"], token["participant_id"]],
+        "WHERE l.token_id = ? AND l.participant_id = ? ORDER BY l.position",
+        [token["id"], token["participant_id"]],
     )
     answers: dict[int, dict[str, int]] = {row["id"]: {} for row in rows}
     if rows:
         marks = ", ".join("?" for _ in rows)
         for aid, item_id, value in db.execute(
             f"SELECT assessment_id, item_id, value FROM item_responses WHERE assessment_id IN ({marks}) "
-            "AND value IS NOT NULL ORDER BY id", [r["id"] for r in rows],
+            "AND value IS NOT NULL ORDER BY id",
+            [r["id"] for r in rows],
         ).fetchall():
             answers[aid][item_id] = value
     for row in rows:
@@ -150,7 +81,9 @@ def open_link_set(db: Database, actor: Mapping[str, Any]) -> dict[str, Any]:
 
 def _shown_version(expected_version: Any) -> int:
     if isinstance(expected_version, bool) or not isinstance(expected_version, int):
-        raise ValidationError(f"expected_version must be the version of the answers on screen, not {expected_version!r}")
+        raise ValidationError(
+            f"expected_version must be the version of the answers on screen, not {expected_version!r}"
+        )
     return expected_version
 
 
@@ -165,8 +98,9 @@ def _stale(db: Database, assessment_id: Any, expected_version: int) -> StaleAnsw
     )
 
 
-def save_answer(db: Database, actor: Mapping[str, Any], assessment_id: int, item_id: str, value: int | None,
-                expected_version: int) -> dict[str, Any]:
+def save_answer(
+    db: Database, actor: Mapping[str, Any], assessment_id: int, item_id: str, value: int | None, expected_version: int
+) -> dict[str, Any]:
     """Save one answer the participant tapped, in one transaction with its audit event (and any
     safety alert it raises), only if this browser holds the link (db.tokens.require_holder) and
     the answers on its screen (`expected_version`) are still the stored ones; returns the
@@ -185,8 +119,9 @@ def save_answer(db: Database, actor: Mapping[str, Any], assessment_id: int, item
             raise stale from None
 
 
-def submit_questionnaire(db: Database, actor: Mapping[str, Any], assessment_id: int,
-                         expected_version: int) -> dict[str, Any]:
+def submit_questionnaire(
+    db: Database, actor: Mapping[str, Any], assessment_id: int, expected_version: int
+) -> dict[str, Any]:
     """Send (complete) one questionnaire with exactly the answers the check page showed
     (`expected_version`): score, store, raise any safety alert, use the link up after the last
     one, in one transaction; only from the browser that holds the link. StaleAnswers when the
@@ -213,11 +148,14 @@ def list_links(db: Database, participant_id: int) -> list[dict[str, Any]]:
     revoked, expired), "held" (a browser has taken it: only that browser can use it now) and
     "questionnaires" ([{assessment_id, scale_id, timepoint, status}])."""
     pid = _sql.record_id(participant_id, "participant")
-    rows = _sql.many(db, f"SELECT {tokens.PUBLIC_COLUMNS} FROM self_report_tokens WHERE participant_id = ? ORDER BY id DESC",
-                     [pid])
+    rows = _sql.many(
+        db, f"SELECT {tokens.PUBLIC_COLUMNS} FROM self_report_tokens WHERE participant_id = ? ORDER BY id DESC", [pid]
+    )
     members = _sql.many(
-        db, "SELECT l.token_id, l.assessment_id, a.scale_id, a.timepoint, a.status FROM self_report_link_assessments l "
-        "JOIN assessments a ON a.id = l.assessment_id WHERE l.participant_id = ? ORDER BY l.token_id, l.position", [pid],
+        db,
+        "SELECT l.token_id, l.assessment_id, a.scale_id, a.timepoint, a.status FROM self_report_link_assessments l "
+        "JOIN assessments a ON a.id = l.assessment_id WHERE l.participant_id = ? ORDER BY l.token_id, l.position",
+        [pid],
     )
     by_token: dict[int, list[dict[str, Any]]] = {}
     for member in members:
@@ -237,18 +175,23 @@ def list_self_reports(db: Database, participant_id: int) -> list[dict[str, Any]]
     a draft). Drafts carry their answers, so the page can warn about an unsubmitted safety item."""
     pid = _sql.record_id(participant_id, "participant")
     rows = _sql.many(
-        db, "SELECT a.id, a.timepoint, a.scale_id, a.mode, a.status, a.started_at, a.completed_at, a.completed_by, "
+        db,
+        "SELECT a.id, a.timepoint, a.scale_id, a.mode, a.status, a.started_at, a.completed_at, a.completed_by, "
         "(SELECT count(*) FROM item_responses r WHERE r.assessment_id = a.id AND r.value IS NOT NULL) AS answered, "
         "s.total, s.band, s.complete, s.flags FROM assessments a "
         "LEFT JOIN scores s ON s.id = (SELECT max(id) FROM scores WHERE assessment_id = a.id) "
-        "WHERE a.participant_id = ? AND a.mode IN ('self', 'kiosk', 'link') ORDER BY a.started_at, a.id", [pid],
+        "WHERE a.participant_id = ? AND a.mode IN ('self', 'kiosk', 'link') ORDER BY a.started_at, a.id",
+        [pid],
     )
     for row in rows:
         row["flags"] = json.loads(row["flags"]) if row["flags"] else []
         row["complete"] = None if row["complete"] is None else bool(row["complete"])
         row["responses"] = None
         if row["status"] == "draft":
-            row["responses"] = dict(db.execute(
-                "SELECT item_id, value FROM item_responses WHERE assessment_id = ? AND value IS NOT NULL", [row["id"]]
-            ).fetchall())
+            row["responses"] = dict(
+                db.execute(
+                    "SELECT item_id, value FROM item_responses WHERE assessment_id = ? AND value IS NOT NULL",
+                    [row["id"]],
+                ).fetchall()
+            )
     return rows

@@ -104,9 +104,15 @@ class Throttle:
     """The per-key turns and the global slots (see the module docstring). `clock` (monotonic
     seconds) and `sleep` are parameters so tests can run it without waiting."""
 
-    def __init__(self, max_concurrent: int = MAX_CONCURRENT_CHECKS, *, slot_wait: float = SLOT_WAIT_SECONDS,
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], Any] = time.sleep,
-                 max_keys: int = MAX_KEYS) -> None:
+    def __init__(
+        self,
+        max_concurrent: int = MAX_CONCURRENT_CHECKS,
+        *,
+        slot_wait: float = SLOT_WAIT_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Any] = time.sleep,
+        max_keys: int = MAX_KEYS,
+    ) -> None:
         self.clock, self.sleep, self.max_keys, self.slot_wait = clock, sleep, max_keys, slot_wait
         self._lock = threading.Lock()
         self._keys: OrderedDict[str, _Key] = OrderedDict()
@@ -218,8 +224,10 @@ def input_problem(username: Any, password: Any) -> tuple[str, str] | None:
     if not isinstance(username, str) or not isinstance(password, str) or not username.strip() or not password:
         return "missing", MISSING
     if any(not ch.isprintable() for ch in username):
-        return "input", ("The user name contains a character that user names never have (such as a NUL or a line "
-                         "break). Type it again.")
+        return "input", (
+            "The user name contains a character that user names never have (such as a NUL or a line "
+            "break). Type it again."
+        )
     if len(username.strip()) > MAX_USERNAME_LENGTH:
         return "input", f"User names have at most {MAX_USERNAME_LENGTH} characters. Type yours again."
     problem = passwords.typed_password_problem(password)
@@ -240,8 +248,9 @@ def authenticate_on_own_connection(username: str, password: str) -> dict[str, An
         db.close()
 
 
-def password_sign_in(username: Any, password: Any, address: str | None = None,
-                     throttle: Throttle | None = None) -> SignInResult:
+def password_sign_in(
+    username: Any, password: Any, address: str | None = None, throttle: Throttle | None = None
+) -> SignInResult:
     """Check a user name and password typed by someone not signed in (the sign-in screen, the
     kiosk exit): input checks, then this name's and address's turn (waiting for it), then one of
     the process's password-check slots, then `users.authenticate` (which records the attempt,
@@ -255,8 +264,13 @@ def password_sign_in(username: Any, password: Any, address: str | None = None,
         wait = throttle.reserve(keys)
     except Throttled as exc:
         seconds = max(1, math.ceil(exc.seconds))
-        return SignInResult(None, "wait", f"Too many sign-in attempts for this user name or from this device just "
-                            f"now. Wait {seconds} seconds, then sign in again.", seconds)
+        return SignInResult(
+            None,
+            "wait",
+            f"Too many sign-in attempts for this user name or from this device just "
+            f"now. Wait {seconds} seconds, then sign in again.",
+            seconds,
+        )
     outcome = None
     try:
         throttle.sleep(wait)
@@ -266,8 +280,9 @@ def password_sign_in(username: Any, password: Any, address: str | None = None,
     except Busy:
         return SignInResult(None, "busy", BUSY)
     except StorageError as exc:
-        return SignInResult(None, "busy", f"The sign-in could not be checked ({exc}). Wait a moment, then sign in "
-                            "again.")
+        return SignInResult(
+            None, "busy", f"The sign-in could not be checked ({exc}). Wait a moment, then sign in again."
+        )
     finally:
         throttle.finish(keys, outcome)
     if user is None:

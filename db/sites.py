@@ -50,7 +50,7 @@ def create_site(
         cursor = db.execute(
             "INSERT INTO sites (code, name, timezone, created_at) VALUES (?, ?, ?, ?)", [code, name, timezone, now]
         )
-        site = get_site(db, cursor.lastrowid)
+        site = get_site(db, _sql.new_id(cursor))
         audit.record(db, who, "site.create", "site", site["id"], new={"code": code, "name": name, "timezone": timezone})
     return site
 
@@ -93,6 +93,6 @@ def create_study(db: Database, actor: Mapping[str, Any], code: str, title: str, 
             "INSERT INTO studies (code, title, blinded, created_at) VALUES (?, ?, ?, ?)",
             [code, title, int(bool(blinded)), clock.utc_now()],
         )
-        study = get_study(db, cursor.lastrowid)
+        study = get_study(db, _sql.new_id(cursor))
         audit.record(db, who, "study.create", "study", study["id"], new={"code": code, "title": title})
     return study

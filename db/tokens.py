@@ -140,8 +140,10 @@ def create_link(
         rows = []
         for aid in ids:
             row = _sql.one(
-                db, "SELECT a.id, a.participant_id, a.mode, a.status, p.site_id FROM assessments a "
-                "JOIN participants p ON p.id = a.participant_id WHERE a.id = ?", [aid],
+                db,
+                "SELECT a.id, a.participant_id, a.mode, a.status, p.site_id FROM assessments a "
+                "JOIN participants p ON p.id = a.participant_id WHERE a.id = ?",
+                [aid],
             )
             if row is None:
                 raise NotFoundError(f"no assessment with id {aid}")
@@ -163,17 +165,28 @@ def create_link(
         now = clock.utc_now()
         marks = ", ".join("?" for _ in ids)
         older = _sql.many(
-            db, f"SELECT DISTINCT t.id FROM self_report_tokens t JOIN self_report_link_assessments l ON l.token_id = t.id "
-            f"WHERE l.assessment_id IN ({marks}) AND t.revoked_at IS NULL AND t.consumed_at IS NULL ORDER BY t.id", ids,
+            db,
+            f"SELECT DISTINCT t.id FROM self_report_tokens t JOIN self_report_link_assessments l ON l.token_id = t.id "
+            f"WHERE l.assessment_id IN ({marks}) AND t.revoked_at IS NULL AND t.consumed_at IS NULL ORDER BY t.id",
+            ids,
         )
         events = [
-            audit.event("token.revoke", "self_report_token", old["id"], field="revoked_at", old=None, new=now,
-                        reason="replaced by a new link", participant_id=participant_id)
+            audit.event(
+                "token.revoke",
+                "self_report_token",
+                old["id"],
+                field="revoked_at",
+                old=None,
+                new=now,
+                reason="replaced by a new link",
+                participant_id=participant_id,
+            )
             for old in older
         ]
         for old in older:
-            db.execute("UPDATE self_report_tokens SET revoked_at = ?, revoked_by = ? WHERE id = ?",
-                       [now, who["id"], old["id"]])
+            db.execute(
+                "UPDATE self_report_tokens SET revoked_at = ?, revoked_by = ? WHERE id = ?", [now, who["id"], old["id"]]
+            )
         expires_at = clock.utc_after(now, hours=ttl_hours)
         cursor = db.execute(
             "INSERT INTO self_report_tokens (token_hash, participant_id, assessment_id, channel, created_by, created_at, "
@@ -183,11 +196,18 @@ def create_link(
         token_id = cursor.lastrowid
         db.conn.executemany(
             "INSERT INTO self_report_link_assessments (token_id, participant_id, assessment_id, position) "
-            "VALUES (?, ?, ?, ?)", [(token_id, participant_id, aid, pos) for pos, aid in enumerate(ids)],
+            "VALUES (?, ?, ?, ?)",
+            [(token_id, participant_id, aid, pos) for pos, aid in enumerate(ids)],
         )
-        events.append(audit.event("token.create", "self_report_token", token_id,
-                                  new={"assessment_ids": ids, "channel": channel, "expires_at": expires_at},
-                                  participant_id=participant_id))
+        events.append(
+            audit.event(
+                "token.create",
+                "self_report_token",
+                token_id,
+                new={"assessment_ids": ids, "channel": channel, "expires_at": expires_at},
+                participant_id=participant_id,
+            )
+        )
         audit.record_many(db, who, events)
         return {**get_token(db, token_id), "token": raw}
 
@@ -200,14 +220,19 @@ def create_token(
 
 
 def _members(db: Database, token_id: int) -> list[int]:
-    return [r[0] for r in db.execute(
-        "SELECT assessment_id FROM self_report_link_assessments WHERE token_id = ? ORDER BY position", [token_id]
-    ).fetchall()]
+    return [
+        r[0]
+        for r in db.execute(
+            "SELECT assessment_id FROM self_report_link_assessments WHERE token_id = ? ORDER BY position", [token_id]
+        ).fetchall()
+    ]
 
 
 def get_token(db: Database, token_id: int) -> dict[str, Any]:
     """One token (never its hash), with the ids of the assessments it opens."""
-    row = _sql.one(db, f"SELECT {PUBLIC_COLUMNS} FROM self_report_tokens WHERE id = ?", [_sql.record_id(token_id, "token")])
+    row = _sql.one(
+        db, f"SELECT {PUBLIC_COLUMNS} FROM self_report_tokens WHERE id = ?", [_sql.record_id(token_id, "token")]
+    )
     row = _sql.require_row(row, "self-report token", token_id)
     row["assessment_ids"] = _members(db, row["id"])
     return row
@@ -216,8 +241,10 @@ def get_token(db: Database, token_id: int) -> dict[str, Any]:
 def list_tokens(db: Database, assessment_id: int) -> list[dict[str, Any]]:
     """The tokens that open one assessment (never their hashes), newest first."""
     rows = _sql.many(
-        db, f"SELECT {PUBLIC_COLUMNS} FROM self_report_tokens WHERE id IN (SELECT token_id FROM self_report_link_assessments "
-        "WHERE assessment_id = ?) ORDER BY id DESC", [assessment_id],
+        db,
+        f"SELECT {PUBLIC_COLUMNS} FROM self_report_tokens WHERE id IN (SELECT token_id FROM self_report_link_assessments "
+        "WHERE assessment_id = ?) ORDER BY id DESC",
+        [assessment_id],
     )
     for row in rows:
         row["assessment_ids"] = _members(db, row["id"])
@@ -264,21 +291,34 @@ def _actor(db: Database, row: Mapping[str, Any], holder: str | None) -> Mapping[
     # A read-only permissions.Actor: only an actor made here from the token's row acts as a
     # participant; a plain dict claiming that role is refused by authorize (issue 13 item 15).
     members = _members(db, row["id"])
-    return participant_actor({
-        "id": None, "username": f"participant:{row['code']}", "role": PARTICIPANT, "site_id": row["site_id"],
-        "participant_id": row["participant_id"], "assessment_id": members[0], "assessment_ids": members,
-        "token_id": row["id"], "channel": row["channel"], "holder": holder,
-    })
+    return participant_actor(
+        {
+            "id": None,
+            "username": f"participant:{row['code']}",
+            "role": PARTICIPANT,
+            "site_id": row["site_id"],
+            "participant_id": row["participant_id"],
+            "assessment_id": members[0],
+            "assessment_ids": members,
+            "token_id": row["id"],
+            "channel": row["channel"],
+            "holder": holder,
+        }
+    )
 
 
-_WITH_PARTICIPANT = ("SELECT t.*, p.code, p.site_id FROM self_report_tokens t "
-                     "JOIN participants p ON p.id = t.participant_id WHERE ")
+_WITH_PARTICIPANT = (
+    "SELECT t.*, p.code, p.site_id FROM self_report_tokens t JOIN participants p ON p.id = t.participant_id WHERE "
+)
 
 
 def _count_use(db: Database, token_id: int) -> None:
     now = clock.utc_now()
-    db.execute("UPDATE self_report_tokens SET first_used_at = coalesce(first_used_at, ?), last_used_at = ?, "
-               "use_count = use_count + 1 WHERE id = ?", [now, now, token_id])
+    db.execute(
+        "UPDATE self_report_tokens SET first_used_at = coalesce(first_used_at, ?), last_used_at = ?, "
+        "use_count = use_count + 1 WHERE id = ?",
+        [now, now, token_id],
+    )
 
 
 def redeem_token(db: Database, raw_token: str) -> Mapping[str, Any]:
@@ -305,8 +345,11 @@ def redeem_token(db: Database, raw_token: str) -> Mapping[str, Any]:
 def _stored_row(db: Database, actor: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(actor, Mapping) or actor.get("role") != PARTICIPANT:
         raise refused("invalid")
-    row = _sql.one(db, _WITH_PARTICIPANT + "t.id = ? AND t.participant_id = ?",
-                   [actor.get("token_id"), actor.get("participant_id")])
+    row = _sql.one(
+        db,
+        _WITH_PARTICIPANT + "t.id = ? AND t.participant_id = ?",
+        [actor.get("token_id"), actor.get("participant_id")],
+    )
     if row is None:
         raise refused("invalid")
     return row
@@ -326,14 +369,25 @@ def claim_link(db: Database, actor: Mapping[str, Any]) -> Mapping[str, Any]:
         _allow(decision, OPEN)
         secret = secrets.token_urlsafe(32)
         now = clock.utc_now()
-        cursor = db.execute("UPDATE self_report_tokens SET holder_hash = ?, held_at = ? WHERE id = ? "
-                            "AND holder_hash IS NULL", [holder_hash(secret), now, row["id"]])
+        cursor = db.execute(
+            "UPDATE self_report_tokens SET holder_hash = ?, held_at = ? WHERE id = ? AND holder_hash IS NULL",
+            [holder_hash(secret), now, row["id"]],
+        )
         if cursor.rowcount != 1:  # pragma: no cover - the write lock makes this unreachable; kept as a guard
             raise refused("held")
         held = _actor(db, row, secret)
-        audit.record(db, held, "token.claim", "self_report_token", row["id"], field="held_at", old=None, new=now,
-                     reason=f"taken by the first browser that used the {row['channel']}",
-                     participant_id=row["participant_id"])
+        audit.record(
+            db,
+            held,
+            "token.claim",
+            "self_report_token",
+            row["id"],
+            field="held_at",
+            old=None,
+            new=now,
+            reason=f"taken by the first browser that used the {row['channel']}",
+            participant_id=row["participant_id"],
+        )
         return held
 
 
@@ -377,8 +431,10 @@ def require_holder(db: Database, actor: Mapping[str, Any]) -> dict[str, Any]:
     row = _stored_row(db, actor)
     decision = link_use(row, actor.get("holder"))
     if decision == OPEN:
-        raise PermissionDeniedError("only the browser that holds this self-report link may answer it; claim the link "
-                                    "first (db.tokens.claim_link: the page does it at the participant's first tap)")
+        raise PermissionDeniedError(
+            "only the browser that holds this self-report link may answer it; claim the link "
+            "first (db.tokens.claim_link: the page does it at the participant's first tap)"
+        )
     _allow(decision, HOLDER)
     return _public(db, row)
 
@@ -392,10 +448,22 @@ def revoke_token(db: Database, actor: Mapping[str, Any], token_id: int, reason: 
         who = authorize(db, actor, "token.manage", site_id=site["site_id"])
         if token["revoked_at"] is None:
             now = clock.utc_now()
-            db.execute("UPDATE self_report_tokens SET revoked_at = ?, revoked_by = ? WHERE id = ?",
-                       [now, who["id"], token["id"]])
-            audit.record(db, who, "token.revoke", "self_report_token", token["id"], field="revoked_at", old=None,
-                         new=now, reason=reason, participant_id=token["participant_id"])
+            db.execute(
+                "UPDATE self_report_tokens SET revoked_at = ?, revoked_by = ? WHERE id = ?",
+                [now, who["id"], token["id"]],
+            )
+            audit.record(
+                db,
+                who,
+                "token.revoke",
+                "self_report_token",
+                token["id"],
+                field="revoked_at",
+                old=None,
+                new=now,
+                reason=reason,
+                participant_id=token["participant_id"],
+            )
         return get_token(db, token["id"])
 
 
@@ -406,14 +474,25 @@ def consume(db: Database, actor: Mapping[str, Any]) -> list[dict[str, Any]]:
     token_id = actor["token_id"]
     open_left = db.execute(
         "SELECT count(*) FROM self_report_link_assessments l JOIN assessments a ON a.id = l.assessment_id "
-        "WHERE l.token_id = ? AND a.status = 'draft'", [token_id],
+        "WHERE l.token_id = ? AND a.status = 'draft'",
+        [token_id],
     ).fetchone()[0]
     if open_left:
         return []
     now = clock.utc_now()
-    cursor = db.execute("UPDATE self_report_tokens SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL",
-                        [now, token_id])
+    cursor = db.execute(
+        "UPDATE self_report_tokens SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL", [now, token_id]
+    )
     if not cursor.rowcount:
         return []
-    return [audit.event("token.consume", "self_report_token", token_id, field="consumed_at", old=None, new=now,
-                        participant_id=actor["participant_id"])]
+    return [
+        audit.event(
+            "token.consume",
+            "self_report_token",
+            token_id,
+            field="consumed_at",
+            old=None,
+            new=now,
+            participant_id=actor["participant_id"],
+        )
+    ]

@@ -74,11 +74,14 @@ def _account_site(db: Database, site: int | str | None, all_sites: bool) -> int 
     """The site id of a new account: the site chosen, or None when all sites were chosen explicitly."""
     chosen = not (site is None or (isinstance(site, str) and not site.strip()))
     if chosen and all_sites:
-        raise ValidationError(f"choose either site {site!r} or all sites for the account, not both; nothing was "
-                              "created")
+        raise ValidationError(
+            f"choose either site {site!r} or all sites for the account, not both; nothing was created"
+        )
     if not chosen and all_sites is not True:
-        raise ValidationError("choose the account's site, or confirm “all sites” for an account that works with "
-                              "every site's participants; nothing was created")
+        raise ValidationError(
+            "choose the account's site, or confirm “all sites” for an account that works with "
+            "every site's participants; nothing was created"
+        )
     return _site_id(db, site) if chosen else None
 
 
@@ -135,8 +138,7 @@ def create_first_admin(db: Database, username: str, password: str) -> dict[str, 
     with transaction(db):
         if has_users(db):
             raise ConflictError("accounts already exist; sign in, or ask an administrator for an account")
-        return create_user(db, system_actor("first-run", channel="setup"), username, "admin", password,
-                           all_sites=True)
+        return create_user(db, system_actor("first-run", channel="setup"), username, "admin", password, all_sites=True)
 
 
 def get_user(db: Database, user: int | str) -> dict[str, Any]:
@@ -154,8 +156,9 @@ SESSION_FIELDS = ("id", "username", "role", "site_id", "password_changed_at")
 def session_account(db: Database, user_id: Any) -> dict[str, Any] | None:
     """What a signed-in session must still match, read by primary key (one indexed read): the
     account's active flag, role, site and password-change time. None when the account is gone."""
-    return _sql.one(db, "SELECT id, username, role, site_id, active, password_changed_at FROM users WHERE id = ?",
-                    [user_id])
+    return _sql.one(
+        db, "SELECT id, username, role, site_id, active, password_changed_at FROM users WHERE id = ?", [user_id]
+    )
 
 
 def session_mismatch(session_user: Mapping[str, Any], account: Mapping[str, Any] | None) -> str | None:
@@ -168,8 +171,10 @@ def session_mismatch(session_user: Mapping[str, Any], account: Mapping[str, Any]
     if not account["active"]:
         return "Your account was deactivated, so you were signed out. Ask an administrator."
     if account["role"] != session_user.get("role"):
-        return (f"Your role changed (from {session_user.get('role')} to {account['role']}), so you were signed "
-                "out. Sign in again to continue with your new role.")
+        return (
+            f"Your role changed (from {session_user.get('role')} to {account['role']}), so you were signed "
+            "out. Sign in again to continue with your new role."
+        )
     if account["site_id"] != session_user.get("site_id"):
         return "Your site changed, so you were signed out. Sign in again to continue."
     if account["password_changed_at"] != session_user.get("password_changed_at"):
@@ -192,7 +197,9 @@ def authenticate(db: Database, username: str, password: str) -> dict[str, Any] |
     if not isinstance(username, str) or not isinstance(password, str):
         return None
     name = username.strip()[:64]
-    row = _sql.one(db, "SELECT id, username, role, password_hash, active, locked_until FROM users WHERE username = ?", [name])
+    row = _sql.one(
+        db, "SELECT id, username, role, password_hash, active, locked_until FROM users WHERE username = ?", [name]
+    )
     if passwords.typed_password_problem(password) is None:
         # Verify even for an unknown name, so the response time does not reveal which names exist.
         good = _verify(row["password_hash"] if row else _dummy_hash(), password)
@@ -209,7 +216,9 @@ def authenticate(db: Database, username: str, password: str) -> dict[str, Any] |
             return None
         current = _sql.one(db, "SELECT failed_attempts, locked_until FROM users WHERE id = ?", [row["id"]])
         if current["locked_until"] and current["locked_until"] > now:
-            audit.record(db, who, "login.failed", "user", row["id"], reason=f"account locked until {current['locked_until']}")
+            audit.record(
+                db, who, "login.failed", "user", row["id"], reason=f"account locked until {current['locked_until']}"
+            )
             return None
         if not good:
             attempts = current["failed_attempts"] + 1
@@ -221,7 +230,14 @@ def authenticate(db: Database, username: str, password: str) -> dict[str, Any] |
             audit.record(db, who, "login.failed", "user", row["id"], reason="wrong password")
             if locked_until:
                 audit.record(
-                    db, who, "user.lock", "user", row["id"], field="locked_until", old=None, new=locked_until,
+                    db,
+                    who,
+                    "user.lock",
+                    "user",
+                    row["id"],
+                    field="locked_until",
+                    old=None,
+                    new=locked_until,
                     reason=f"{MAX_FAILED_ATTEMPTS} failed sign-ins in a row",
                 )
             return None
@@ -285,36 +301,59 @@ def authenticate_identity(db: Database, identity: Mapping[str, Any]) -> tuple[di
     via = f"single sign-on ({issuer})" if isinstance(issuer, str) and issuer else "single sign-on"
     now = clock.utc_now()
     with transaction(db):
-        row = _sql.one(db, "SELECT id, username, role, active, locked_until FROM users WHERE username = ?",
-                       [name]) if name else None
+        row = (
+            _sql.one(db, "SELECT id, username, role, active, locked_until FROM users WHERE username = ?", [name])
+            if name
+            else None
+        )
         if not name:
-            reason, message = "no e-mail address in the identity", (
-                "Your organisation's sign-in did not include an e-mail address, so Scalebook cannot tell which "
-                "account is yours. Sign in with your Scalebook user name and password, or ask your IT team to "
-                "release the e-mail address to Scalebook.")
+            reason, message = (
+                "no e-mail address in the identity",
+                (
+                    "Your organisation's sign-in did not include an e-mail address, so Scalebook cannot tell which "
+                    "account is yours. Sign in with your Scalebook user name and password, or ask your IT team to "
+                    "release the e-mail address to Scalebook."
+                ),
+            )
         elif not _verified(identity.get("email_verified")):
-            reason, message = "e-mail address not verified by the provider", (
-                f"Your organisation has not verified the e-mail address {name}, so it cannot sign you in to "
-                "Scalebook. Sign in with your Scalebook user name and password, or ask your IT team.")
+            reason, message = (
+                "e-mail address not verified by the provider",
+                (
+                    f"Your organisation has not verified the e-mail address {name}, so it cannot sign you in to "
+                    "Scalebook. Sign in with your Scalebook user name and password, or ask your IT team."
+                ),
+            )
         elif row is None:
-            reason, message = "no account with this e-mail address", (
-                f"No Scalebook account has the user name {name}. Ask a Scalebook administrator to create one with "
-                "your e-mail address as its user name, or sign in with your user name and password.")
+            reason, message = (
+                "no account with this e-mail address",
+                (
+                    f"No Scalebook account has the user name {name}. Ask a Scalebook administrator to create one with "
+                    "your e-mail address as its user name, or sign in with your user name and password."
+                ),
+            )
         elif not row["active"]:
-            reason, message = "account deactivated", (
-                f"The Scalebook account {row['username']} is deactivated. Ask a Scalebook administrator.")
+            reason, message = (
+                "account deactivated",
+                (f"The Scalebook account {row['username']} is deactivated. Ask a Scalebook administrator."),
+            )
         elif row["locked_until"] and row["locked_until"] > now:
-            reason, message = f"account locked until {row['locked_until']}", (
-                f"The Scalebook account {row['username']} is locked after repeated failed sign-ins until "
-                f"{row['locked_until']} (UTC). Try again then, or ask an administrator to reset the password.")
+            reason, message = (
+                f"account locked until {row['locked_until']}",
+                (
+                    f"The Scalebook account {row['username']} is locked after repeated failed sign-ins until "
+                    f"{row['locked_until']} (UTC). Try again then, or ask an administrator to reset the password."
+                ),
+            )
         else:
             reason = message = None
         who = {"id": row["id"], "username": row["username"], "role": row["role"]} if row else _anonymous(name)
         if message is not None:
             audit.record(db, who, "login.failed", "user", row["id"] if row else None, reason=f"{via}: {reason}")
             return None, message
-        db.execute("UPDATE users SET failed_attempts = 0, last_login_at = ?, updated_at = ? WHERE id = ?",
-                   [now, now, row["id"]])
+        db.execute(
+            "UPDATE users SET failed_attempts = 0, last_login_at = ?, updated_at = ? WHERE id = ?",
+            [now, now, row["id"]],
+        )
         audit.record(db, who, "login", "user", row["id"], reason=via)
     return get_user(db, row["id"]), None
 

@@ -46,8 +46,12 @@ def _with_end_dates(db: Database, people: list[dict[str, Any]]) -> list[dict[str
     if not ended:
         return people
     marks = ", ".join("?" for _ in ended)
-    until = {pid: at for pid, at in db.execute(
-        f"SELECT id, status_at FROM participants WHERE id IN ({marks}) AND status_at IS NOT NULL", ended)}
+    until = {
+        pid: at
+        for pid, at in db.execute(
+            f"SELECT id, status_at FROM participants WHERE id IN ({marks}) AND status_at IS NOT NULL", ended
+        )
+    }
     for person in people:
         if person["id"] in until:
             person["until"] = clock.parse_utc(until[person["id"]])
@@ -71,8 +75,9 @@ def latest_reasons(db: Database, participant_ids: Iterable[int]) -> dict[tuple[i
     return {(r["participant_id"], r["timepoint"]): r for r in rows}
 
 
-def _visits(db: Database, protocol: Protocol, rows: list[WorklistRow], people: list[dict[str, Any]]
-            ) -> list[dict[str, Any]]:
+def _visits(
+    db: Database, protocol: Protocol, rows: list[WorklistRow], people: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Missed schedule rows as records: participant, timepoint key and label, what was not done,
     the window, and the reason recorded (None until someone records one)."""
     by_code = {p["code"]: p for p in people}
@@ -81,30 +86,48 @@ def _visits(db: Database, protocol: Protocol, rows: list[WorklistRow], people: l
     for row in rows:
         person = by_code[row.participant]
         reason = reasons.get((person["id"], row.timepoint_key))
-        visits.append({
-            "participant_id": person["id"], "participant": row.participant, "site_id": person["site_id"],
-            "status": person["status"], "timepoint": row.timepoint_key, "timepoint_id": row.timepoint_id,
-            "infusion_number": row.infusion_number, "label": timepoint_label(protocol, row.timepoint_key),
-            "scales": row.scales, "due_at": row.due_at, "window_start": row.window_start,
-            "window_end": row.window_end, "reason": reason["reason"] if reason else None,
-            "reason_by": reason["recorded_by_name"] if reason else None,
-            "reason_at": reason["recorded_at"] if reason else None,
-        })
+        visits.append(
+            {
+                "participant_id": person["id"],
+                "participant": row.participant,
+                "site_id": person["site_id"],
+                "status": person["status"],
+                "timepoint": row.timepoint_key,
+                "timepoint_id": row.timepoint_id,
+                "infusion_number": row.infusion_number,
+                "label": timepoint_label(protocol, row.timepoint_key),
+                "scales": row.scales,
+                "due_at": row.due_at,
+                "window_start": row.window_start,
+                "window_end": row.window_end,
+                "reason": reason["reason"] if reason else None,
+                "reason_by": reason["recorded_by_name"] if reason else None,
+                "reason_at": reason["recorded_at"] if reason else None,
+            }
+        )
     return visits
 
 
-def missed_visits(db: Database, protocol: Protocol, *, participant_id: int | None = None,
-                  site_id: int | None = None, active_only: bool = False, now: datetime | None = None
-                  ) -> list[dict[str, Any]]:
+def missed_visits(
+    db: Database,
+    protocol: Protocol,
+    *,
+    participant_id: int | None = None,
+    site_id: int | None = None,
+    active_only: bool = False,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
     """Missed visits of one participant, or of every participant (of a site), by code then time."""
-    people = _with_end_dates(db, schedule_inputs(db, site_id=site_id, participant_id=participant_id,
-                                                 active_only=active_only))
+    people = _with_end_dates(
+        db, schedule_inputs(db, site_id=site_id, participant_id=participant_id, active_only=active_only)
+    )
     _, missed = worklist_and_missed(protocol, people, _now(now))
     return _visits(db, protocol, missed, people)
 
 
-def worklist_view(db: Database, protocol: Protocol, *, site_id: int | None = None, now: datetime | None = None
-                  ) -> tuple[list[WorklistRow], list[dict[str, Any]], dict[str, int]]:
+def worklist_view(
+    db: Database, protocol: Protocol, *, site_id: int | None = None, now: datetime | None = None
+) -> tuple[list[WorklistRow], list[dict[str, Any]], dict[str, int]]:
     """What the worklist page shows, from one pass over the active participants' schedules:
     (rows due now and next, missed visits with their reasons, {participant code: id})."""
     people = schedule_inputs(db, site_id=site_id)
@@ -112,8 +135,16 @@ def worklist_view(db: Database, protocol: Protocol, *, site_id: int | None = Non
     return rows, _visits(db, protocol, missed, people), {p["code"]: p["id"] for p in people}
 
 
-def record_missed_reason(db: Database, actor: Mapping[str, Any], protocol: Protocol, participant_id: int,
-                         timepoint: str, reason: str, *, now: datetime | None = None) -> dict[str, Any]:
+def record_missed_reason(
+    db: Database,
+    actor: Mapping[str, Any],
+    protocol: Protocol,
+    participant_id: int,
+    timepoint: str,
+    reason: str,
+    *,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """Record (or correct: a new row) why a missed visit was missed; coordinators and PIs only.
 
     `timepoint` is the stored key ('min_40', 'min_40@2'). Refused unless the visit is missed now."""
@@ -122,8 +153,14 @@ def record_missed_reason(db: Database, actor: Mapping[str, Any], protocol: Proto
     with transaction(db):
         participant = get_participant(db, participant_id)
         who = authorize(db, actor, "participant.update", site_id=participant["site_id"])
-        visit = next((v for v in missed_visits(db, protocol, participant_id=participant["id"], now=now)
-                      if v["timepoint"] == timepoint), None)
+        visit = next(
+            (
+                v
+                for v in missed_visits(db, protocol, participant_id=participant["id"], now=now)
+                if v["timepoint"] == timepoint
+            ),
+            None,
+        )
         if visit is None:
             raise ValidationError(
                 f"{participant['code']} has no missed visit at {timepoint_label(protocol, timepoint)}: a reason can "
@@ -134,7 +171,20 @@ def record_missed_reason(db: Database, actor: Mapping[str, Any], protocol: Proto
             "VALUES (?, ?, ?, ?, ?)",
             [participant["id"], timepoint, reason, who.get("id"), clock.utc_now()],
         )
-        audit.record(db, who, "visit.missed_reason", "missed_visit", cursor.lastrowid, field="reason",
-                     old=visit["reason"] if visit["reason"] is not None else audit.ABSENT, new=reason,
-                     reason=reason, participant_id=participant["id"])
-        return _sql.one(db, "SELECT * FROM missed_visits WHERE id = ?", [cursor.lastrowid])
+        audit.record(
+            db,
+            who,
+            "visit.missed_reason",
+            "missed_visit",
+            cursor.lastrowid,
+            field="reason",
+            old=visit["reason"] if visit["reason"] is not None else audit.ABSENT,
+            new=reason,
+            reason=reason,
+            participant_id=participant["id"],
+        )
+        return _sql.require_row(
+            _sql.one(db, "SELECT * FROM missed_visits WHERE id = ?", [cursor.lastrowid]),
+            "missed visit",
+            cursor.lastrowid,
+        )

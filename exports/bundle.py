@@ -36,20 +36,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from db import exports as db_exports
 from db.clock import utc_now
-from db.connection import database_path, unit_of_work
+from db.connection import Database, database_path, unit_of_work
+from db.demo import DEMO_LABEL, is_demo
 from db.errors import StorageError
 from db.migrations import require_latest
 from db.permissions import authorize
-from exports import csv_export, csvout, fhir, redcap, sdtm
+from exports import csv_export, fhir, redcap, sdtm
 from exports.blinding import MASK
 from exports.cli import CommandError
 from exports.files import owner_only
 from exports.scope import STUDY_ID_PATTERN, Scope, scope_for, study_id_problems
 from protocol import Protocol, ProtocolError, load_protocol
+from scales import csvout
 from scales.loader import registry
 
 
@@ -60,17 +60,32 @@ class Kind:
     help: str
 
 
-KINDS: dict[str, Kind] = {k.id: k for k in (
-    Kind("csv", "CSV for statisticians",
-         "assessments, item responses, one wide file per scale, participants, infusions, vitals, adverse events, "
-         "eligibility, and a dictionary of every column"),
-    Kind("sdtm", "CDISC SDTM with define.xml",
-         "DM, EX, VS, AE, RS and QS as SAS transport (.xpt) and CSV, testcodes.csv and define.xml (Define-XML 2.1)"),
-    Kind("fhir", "HL7 FHIR R4",
-         "one Questionnaire per scale and a Bundle of QuestionnaireResponses, one per assessment"),
-    Kind("redcap", "REDCap data dictionary and records",
-         "the data dictionary (one instrument per scale) and the flat record import file"),
-)}
+KINDS: dict[str, Kind] = {
+    k.id: k
+    for k in (
+        Kind(
+            "csv",
+            "CSV for statisticians",
+            "assessments, item responses, one wide file per scale, participants, infusions, vitals, adverse events, "
+            "eligibility, and a dictionary of every column",
+        ),
+        Kind(
+            "sdtm",
+            "CDISC SDTM with define.xml",
+            "DM, EX, VS, AE, RS and QS as SAS transport (.xpt) and CSV, testcodes.csv and define.xml (Define-XML 2.1)",
+        ),
+        Kind(
+            "fhir",
+            "HL7 FHIR R4",
+            "one Questionnaire per scale and a Bundle of QuestionnaireResponses, one per assessment",
+        ),
+        Kind(
+            "redcap",
+            "REDCap data dictionary and records",
+            "the data dictionary (one instrument per scale) and the flat record import file",
+        ),
+    )
+}
 
 #: The audit event's kind of a ZIP download (db.exports.record_export).
 AUDIT_KIND = "zip"
@@ -100,8 +115,10 @@ def blinding_notice(scope: Scope) -> str | None:
     """What a masked export says about itself (None when nothing is masked)."""
     if not scope.masked:
         return None
-    return (f"The study is blinded and {scope.actor['username']} ({scope.actor['role']}) may not see treatment "
-            f"allocation: arms, treatments and doses read {MASK}.")
+    return (
+        f"The study is blinded and {scope.actor['username']} ({scope.actor['role']}) may not see treatment "
+        f"allocation: arms, treatments and doses read {MASK}."
+    )
 
 
 def default_study_id(protocol: Protocol) -> str:
@@ -123,8 +140,11 @@ def write_csv(db: Database, scope: Scope, protocol: Protocol, out: Path, study_i
 
 def write_sdtm(db: Database, scope: Scope, protocol: Protocol, out: Path, study_id: str) -> Written:
     counts, limit = sdtm.write_files(db, scope, protocol, study_id, out)
-    notes = [f"SDTM: {cut} {variable} value(s) longer than {sdtm.MAX_TEXT} characters were cut to {sdtm.MAX_TEXT} "
-             f"(the full text is in the CSV export)" for variable, cut in sorted(limit.cut.items())]
+    notes = [
+        f"SDTM: {cut} {variable} value(s) longer than {sdtm.MAX_TEXT} characters were cut to {sdtm.MAX_TEXT} "
+        f"(the full text is in the CSV export)"
+        for variable, cut in sorted(limit.cut.items())
+    ]
     return counts, notes
 
 
@@ -132,13 +152,18 @@ def write_fhir(db: Database, scope: Scope, protocol: Protocol, out: Path, study_
     counts = {}
     for scale_id, definition in sorted(registry().items()):
         name = f"questionnaire_{scale_id}.json"
-        (out / name).write_text(fhir._json_text(fhir.questionnaire(definition, fhir.DEFAULT_BASE_URL)),
-                                encoding="utf-8", newline="")
+        (out / name).write_text(
+            fhir._json_text(fhir.questionnaire(definition, fhir.DEFAULT_BASE_URL)), encoding="utf-8", newline=""
+        )
         counts[name] = 1
     with (out / "responses.json").open("w", encoding="utf-8", newline="") as handle:
         counts["responses.json"] = fhir.write_bundle(
-            handle, db_exports.assessment_rows(db, site_id=scope.site_id),
-            db_exports.response_rows(db, site_id=scope.site_id), fhir.DEFAULT_BASE_URL)
+            handle,
+            db_exports.assessment_rows(db, site_id=scope.site_id),
+            db_exports.response_rows(db, site_id=scope.site_id),
+            fhir.DEFAULT_BASE_URL,
+            synthetic=is_demo(db),
+        )
     return counts, []
 
 
@@ -147,21 +172,26 @@ def write_redcap(db: Database, scope: Scope, protocol: Protocol, out: Path, stud
     rows = redcap.dictionary_rows(definitions)
     (out / "dictionary.csv").write_text(redcap.dictionary_csv(definitions), encoding="utf-8", newline="")
     with (out / "records.csv").open("w", encoding="utf-8", newline="") as handle:
-        pairs = fhir.in_step(db_exports.assessment_rows(db, site_id=scope.site_id),
-                             db_exports.response_rows(db, site_id=scope.site_id))
+        pairs = fhir.in_step(
+            db_exports.assessment_rows(db, site_id=scope.site_id), db_exports.response_rows(db, site_id=scope.site_id)
+        )
         writer = csvout.Writer(handle, redcap.records_columns(definitions), raw=redcap.RAW_COLUMNS)
         writer.writerows(redcap.records_rows(definitions, pairs, redcap.EVENT_SUFFIX))
     return {"dictionary.csv": len(rows), "records.csv": writer.rows}, []
 
 
 WRITERS: dict[str, Callable[[Database, Scope, Protocol, Path, str], Written]] = {
-    "csv": write_csv, "sdtm": write_sdtm, "fhir": write_fhir, "redcap": write_redcap,
+    "csv": write_csv,
+    "sdtm": write_sdtm,
+    "fhir": write_fhir,
+    "redcap": write_redcap,
 }
 
 
 # ---------------------------------------------------------------------------------------------
 # the ZIP
 # ---------------------------------------------------------------------------------------------
+
 
 def _problems(kinds: Sequence[str], study_id: str | None) -> list[str]:
     problems = []
@@ -178,9 +208,16 @@ def _file_name(scope: Scope, moment: str) -> str:
     return f"scalebook-export-{(scope.site_code or 'all-sites').lower()}-{stamp}.zip"
 
 
-def build_zip(db_path: str | os.PathLike[str] | None, actor: Mapping[str, Any], kinds: Sequence[str],
-              site: str | None = None, progress: Progress | None = None, *, study_id: str | None = None,
-              protocol: Protocol | None = None) -> ZipExport:
+def build_zip(
+    db_path: str | os.PathLike[str] | None,
+    actor: Mapping[str, Any],
+    kinds: Sequence[str],
+    site: str | None = None,
+    progress: Progress | None = None,
+    *,
+    study_id: str | None = None,
+    protocol: Protocol | None = None,
+) -> ZipExport:
     """The chosen exports (`kinds`, from KINDS) as one ZIP, for `actor` (the signed-in account)
     and `site` (a site code, or None: every site the account may see). `progress(fraction,
     text)` is called as each part is done. CommandError with one line per problem (an unknown
@@ -206,6 +243,7 @@ def build_zip(db_path: str | os.PathLike[str] | None, actor: Mapping[str, Any], 
             staged = Path(temporary)
             with unit_of_work(path, write=False) as db:
                 require_latest(db)
+                synthetic = is_demo(db)
                 who = authorize(db, actor, "export.read")
                 scope, problems = scope_for(db, who, site, protocol)
                 if problems:
@@ -219,10 +257,20 @@ def build_zip(db_path: str | os.PathLike[str] | None, actor: Mapping[str, Any], 
                     notes += said
             report(len(kinds) / steps, "Packing the ZIP file")
             moment = utc_now()
-            manifest = {"exported_at": moment, "exported_by": who["username"], "role": who["role"],
-                        "site": scope.site_code or "all sites", "blinded": scope.masked,
-                        "notice": blinding_notice(scope), "kinds": kinds,
-                        "study_id": study_id if "sdtm" in kinds else None, "records": counts, "notes": notes}
+            manifest = {
+                "exported_at": moment,
+                "exported_by": who["username"],
+                "role": who["role"],
+                "site": scope.site_code or "all sites",
+                "blinded": scope.masked,
+                "notice": blinding_notice(scope),
+                "kinds": kinds,
+                "study_id": study_id if "sdtm" in kinds else None,
+                "records": counts,
+                "notes": notes,
+            }
+            if synthetic:  # a demo database's ZIP says so (db.demo)
+                manifest["synthetic_demo"] = DEMO_LABEL
             owner_only(staged)  # the ZIP keeps each file's mode: 0600 when unpacked, as every export
             with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
                 for file in sorted(p for p in staged.rglob("*") if p.is_file()):
@@ -234,13 +282,28 @@ def build_zip(db_path: str | os.PathLike[str] | None, actor: Mapping[str, Any], 
         raise CommandError(f"the export could not be written ({exc.strerror})") from None
     except StorageError as exc:
         raise CommandError(str(exc)) from None
-    built = ZipExport(buffer.getvalue(), _file_name(scope, moment), kinds, scope.site_code, scope.masked,
-                      blinding_notice(scope), counts, notes)
+    built = ZipExport(
+        buffer.getvalue(),
+        _file_name(scope, moment),
+        kinds,
+        scope.site_code,
+        scope.masked,
+        blinding_notice(scope),
+        counts,
+        notes,
+    )
     try:
         with unit_of_work(path) as db:
-            db_exports.record_export(db, who, AUDIT_KIND, counts, site=scope.site_code, blinded=scope.masked,
-                                     destination=f"download {built.file_name}",
-                                     details={"kinds": kinds, "study_id": manifest["study_id"]})
+            db_exports.record_export(
+                db,
+                who,
+                AUDIT_KIND,
+                counts,
+                site=scope.site_code,
+                blinded=scope.masked,
+                destination=f"download {built.file_name}",
+                details={"kinds": kinds, "study_id": manifest["study_id"]},
+            )
     except StorageError as exc:
         raise CommandError(f"the export's audit event could not be recorded ({exc}); nothing was exported") from None
     report(1.0, "Ready")

@@ -47,10 +47,12 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="python -m exports",
-                    description=f"Export Scalebook's data (CSV, CDISC SDTM, FHIR R4, REDCap) and import instruments "
-                    f"and transcribed ratings. The database is ${ENV_VAR} (default data/scalebook.db) unless --db "
-                    f"is given.")
+    parser = Parser(
+        prog="python -m exports",
+        description=f"Export Scalebook's data (CSV, CDISC SDTM, FHIR R4, REDCap) and import instruments "
+        f"and transcribed ratings. The database is ${ENV_VAR} (default data/scalebook.db) unless --db "
+        f"is given.",
+    )
     parser.add_argument("--db", metavar="PATH", help=f"database file (overrides ${ENV_VAR})")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True

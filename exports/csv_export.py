@@ -18,7 +18,7 @@ separately, when it was entered. Drafts are not exported (they are work in progr
 
 Blinding and scope follow exports/scope.py: in a masked export the arm, the doses and the
 infusion notes read BLINDED. Free text is neutralised against spreadsheet formulas
-(exports/csvout.py). The export is one audit event with the number of rows of each file.
+(scales/csvout.py). The export is one audit event with the number of rows of each file.
 """
 
 from __future__ import annotations
@@ -29,10 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from db import exports as db_exports
-from exports import csvout
+from db.connection import Database
+from db.demo import DEMO_LABEL, is_demo
 from exports.blinding import MASK
 from exports.records import (
     Infusions,
@@ -45,7 +44,7 @@ from exports.records import (
 )
 from exports.scope import ExportProblem, Scope, add_scope_arguments, export_to_directory
 from protocol import Protocol, screening_questions
-from scales import ScaleDefinition
+from scales import ScaleDefinition, csvout
 from scales.loader import registry
 
 
@@ -70,9 +69,12 @@ INFUSION_NUMBER = Column("infusion_number", "Number of the infusion the record b
 BLINDABLE = " (the text BLINDED in a blinded export)"
 
 PARTICIPANT_COLUMNS = (
-    PARTICIPANT, SITE,
+    PARTICIPANT,
+    SITE,
     Column("arm", "Treatment arm as allocated; empty when not yet allocated" + BLINDABLE, "text", free=True),
-    Column("status", "Participation status", "code", allowed="screening; enrolled; completed; withdrawn; screen_failed"),
+    Column(
+        "status", "Participation status", "code", allowed="screening; enrolled; completed; withdrawn; screen_failed"
+    ),
     Column("status_reason", "Reason given for withdrawal or completion", "text", free=True),
     Column("status_at", "When the withdrawal or completion took effect", DATETIME, allowed=T_ISO),
     Column("entered_at", "When the participant was entered in Scalebook", DATETIME, allowed=T_ISO),
@@ -81,7 +83,9 @@ PARTICIPANT_COLUMNS = (
 )
 
 INFUSION_COLUMNS = (
-    PARTICIPANT, SITE, Column("infusion_number", "Infusion number (1 = first)", "integer"),
+    PARTICIPANT,
+    SITE,
+    Column("infusion_number", "Infusion number (1 = first)", "integer"),
     Column("started_at", "Infusion start", DATETIME, allowed=T_ISO),
     Column("ended_at", "Infusion end (empty while running or not recorded)", DATETIME, allowed=T_ISO),
     Column("duration_min", "Actual duration (end minus start)", "number", "min"),
@@ -95,10 +99,14 @@ INFUSION_COLUMNS = (
 )
 
 VITALS_COLUMNS = (
-    Column("vitals_id", "Vital signs record id", "integer"), PARTICIPANT, SITE, INFUSION_NUMBER,
+    Column("vitals_id", "Vital signs record id", "integer"),
+    PARTICIPANT,
+    SITE,
+    INFUSION_NUMBER,
     Column("measured_at", "When the measurement was taken", DATETIME, allowed=T_ISO),
-    Column("minutes_since_infusion_start", "Minutes from the start of that infusion to the measurement", "number",
-           "min"),
+    Column(
+        "minutes_since_infusion_start", "Minutes from the start of that infusion to the measurement", "number", "min"
+    ),
     Column("systolic", "Systolic blood pressure", "integer", "mmHg", "40-300"),
     Column("diastolic", "Diastolic blood pressure", "integer", "mmHg", "20-200"),
     Column("heart_rate", "Heart rate", "integer", "beats/min", "20-250"),
@@ -111,20 +119,34 @@ VITALS_COLUMNS = (
 )
 
 ADVERSE_EVENT_COLUMNS = (
-    Column("ae_id", "Adverse event id", "integer"), PARTICIPANT, SITE, INFUSION_NUMBER,
+    Column("ae_id", "Adverse event id", "integer"),
+    PARTICIPANT,
+    SITE,
+    INFUSION_NUMBER,
     Column("term", "Adverse event term as reported (verbatim)", "text", free=True),
     Column("onset_at", "Onset", DATETIME, allowed=T_ISO),
     Column("resolved_at", "End (empty while ongoing)", DATETIME, allowed=T_ISO),
     Column("severity", "Severity", "code", allowed="mild; moderate; severe"),
     Column("serious", "Serious adverse event", "boolean", allowed="true; false"),
     Column("serious_at", "When the event became serious", DATETIME, allowed=T_ISO),
-    Column("relatedness", "Relationship to the study infusion", "code",
-           allowed="not_related; unlikely; possible; probable; definite"),
-    Column("action_taken", "Action taken with the study infusion", "code",
-           allowed="dose_not_changed; infusion_slowed; infusion_interrupted; infusion_stopped; not_applicable; "
-                   "unknown"),
-    Column("outcome", "Outcome", "code",
-           allowed="recovered; recovering; not_recovered; recovered_with_sequelae; fatal; unknown"),
+    Column(
+        "relatedness",
+        "Relationship to the study infusion",
+        "code",
+        allowed="not_related; unlikely; possible; probable; definite",
+    ),
+    Column(
+        "action_taken",
+        "Action taken with the study infusion",
+        "code",
+        allowed="dose_not_changed; infusion_slowed; infusion_interrupted; infusion_stopped; not_applicable; unknown",
+    ),
+    Column(
+        "outcome",
+        "Outcome",
+        "code",
+        allowed="recovered; recovering; not_recovered; recovered_with_sequelae; fatal; unknown",
+    ),
     Column("late_entry_reason", "Reason the event was entered late", "text", free=True),
     Column("recorded_by", "Account that entered the event", "text", free=True),
     Column("entered_at", "When the event was entered", DATETIME, allowed=T_ISO),
@@ -133,27 +155,51 @@ ADVERSE_EVENT_COLUMNS = (
 
 ASSESSMENT_ID = Column("assessment_id", "Assessment id (joins responses.csv and the wide files)", "integer")
 SCALE = Column("scale", "Scale id (scales/definitions/<id>.json)", "code")
-TIMEPOINT = Column("timepoint", "Timepoint as stored: protocol timepoint id, '<id>@<n>' for infusion n", "text",
-                   free=True)
+TIMEPOINT = Column(
+    "timepoint", "Timepoint as stored: protocol timepoint id, '<id>@<n>' for infusion n", "text", free=True
+)
 
-RATING_INFUSION = Column("infusion_number", "Infusion the rating belongs to: the one it was recorded against, else n of "
-                                            "a '<id>@n' timepoint, else 1 for a timepoint the protocol anchors to the "
-                                            "first infusion (baseline included), else the last infusion started "
-                                            "before the rating", "integer")
+RATING_INFUSION = Column(
+    "infusion_number",
+    "Infusion the rating belongs to: the one it was recorded against, else n of "
+    "a '<id>@n' timepoint, else 1 for a timepoint the protocol anchors to the "
+    "first infusion (baseline included), else the last infusion started "
+    "before the rating",
+    "integer",
+)
 
 #: The assessment columns, as assessments.csv and the wide files start.
 ASSESSMENT_KEY_COLUMNS = (
-    ASSESSMENT_ID, PARTICIPANT, SITE, SCALE, TIMEPOINT, RATING_INFUSION,
-    Column("assessed_at", "When the rating happened (for one entered later: when it was done)", DATETIME,
-           allowed=T_ISO),
-    Column("minutes_since_infusion_start", "Minutes from the start of that infusion to the rating (negative "
-                                           "before it)", "number", "min"),
-    Column("rater", "Account that rated (for self-report: the staff member who handed out the questionnaire)",
-           "text", free=True),
+    ASSESSMENT_ID,
+    PARTICIPANT,
+    SITE,
+    SCALE,
+    TIMEPOINT,
+    RATING_INFUSION,
+    Column(
+        "assessed_at", "When the rating happened (for one entered later: when it was done)", DATETIME, allowed=T_ISO
+    ),
+    Column(
+        "minutes_since_infusion_start",
+        "Minutes from the start of that infusion to the rating (negative before it)",
+        "number",
+        "min",
+    ),
+    Column(
+        "rater",
+        "Account that rated (for self-report: the staff member who handed out the questionnaire)",
+        "text",
+        free=True,
+    ),
     Column("status", "Assessment status", "code", allowed="complete; signed; amended; locked"),
-    Column("source", "Where the rating came from", "code", allowed="form (rated in Scalebook); self_report "
-                                                                    "(participant, kiosk or link); transcribed "
-                                                                    "(imported from paper or another system)"),
+    Column(
+        "source",
+        "Where the rating came from",
+        "code",
+        allowed="form (rated in Scalebook); self_report "
+        "(participant, kiosk or link); transcribed "
+        "(imported from paper or another system)",
+    ),
     Column("recall", "Recall period id of the definition (e.g. 7d = the past 7 days)", "code"),
 )
 
@@ -161,8 +207,9 @@ ASSESSMENT_COLUMNS = ASSESSMENT_KEY_COLUMNS + (
     Column("total", "Total score as stored (empty when the missing-item rule allows none)", "integer"),
     Column("band", "Severity band of the total", "text"),
     Column("complete", "Every item needed for the total has a score", "boolean", allowed="true; false"),
-    Column("prorated", "Total prorated for missing items (the scale's published rule)", "boolean",
-           allowed="true; false"),
+    Column(
+        "prorated", "Total prorated for missing items (the scale's published rule)", "boolean", allowed="true; false"
+    ),
     Column("definition_hash", "Content hash of the scale definition the score was computed with", "text"),
     Column("scale_version", "Version of the scale definition", "text"),
     Column("band_set", "Severity band set applied", "code"),
@@ -171,7 +218,10 @@ ASSESSMENT_COLUMNS = ASSESSMENT_KEY_COLUMNS + (
 )
 
 RESPONSE_COLUMNS = (
-    ASSESSMENT_ID, PARTICIPANT, SCALE, TIMEPOINT,
+    ASSESSMENT_ID,
+    PARTICIPANT,
+    SCALE,
+    TIMEPOINT,
     Column("item", "Item id (scales/definitions/<scale>.json)", "code"),
     Column("value", "Score given (empty when not assessed)", "integer"),
     Column("not_assessed", "The item was coded or recorded as not assessed", "boolean", allowed="true; false"),
@@ -179,11 +229,14 @@ RESPONSE_COLUMNS = (
 )
 
 ELIGIBILITY_COLUMNS = (
-    Column("decision_id", "Eligibility decision id", "integer"), PARTICIPANT, SITE,
+    Column("decision_id", "Eligibility decision id", "integer"),
+    PARTICIPANT,
+    SITE,
     Column("decided_at", "When the decision was taken", DATETIME, allowed=T_ISO),
     Column("eligible", "Eligible for dosing (empty while something is pending)", "boolean", allowed="true; false"),
-    Column("current", "This is the participant's latest decision, the one that counts", "boolean",
-           allowed="true; false"),
+    Column(
+        "current", "This is the participant's latest decision, the one that counts", "boolean", allowed="true; false"
+    ),
     Column("reasons", "Why not eligible (criteria that failed), separated by '; '", "text"),
     Column("pending", "Criteria still without an answer, separated by '; '", "text"),
     Column("baseline_total", "Baseline severity total the decision used", "integer"),
@@ -193,8 +246,15 @@ ELIGIBILITY_COLUMNS = (
     Column("decided_by", "Account that took the decision (empty: taken automatically)", "text", free=True),
 )
 
-FILES = ("participants.csv", "infusions.csv", "vitals.csv", "adverse_events.csv", "eligibility.csv",
-         "assessments.csv", "responses.csv")
+FILES = (
+    "participants.csv",
+    "infusions.csv",
+    "vitals.csv",
+    "adverse_events.csv",
+    "eligibility.csv",
+    "assessments.csv",
+    "responses.csv",
+)
 
 
 def _raw(columns: Sequence[Column]) -> frozenset[str]:
@@ -213,6 +273,7 @@ def _bool(value: Any) -> bool | None:
 # the wide files and the dictionary
 # ---------------------------------------------------------------------------------------------
 
+
 def _allowed_values(item) -> str:
     values = [f"{o['value']}={o['label']}" for o in item.options]
     return "; ".join(values) + " (empty: not answered or not assessed)"
@@ -220,15 +281,29 @@ def _allowed_values(item) -> str:
 
 def wide_columns(definition: ScaleDefinition) -> list[Column]:
     """The columns of wide_<scale>.csv: assessment columns, items, total, band, subscales."""
-    items = [Column(i.id, f"{definition.abbreviation} item {i.number}: {i.short_name}", "integer",
-                    allowed=_allowed_values(i)) for i in definition.items]
-    total = Column("total", f"{definition.abbreviation} total score as stored", "integer",
-                   allowed=f"{definition.total_min}-{definition.total_max} (empty when the missing-item rule "
-                           f"allows none)")
+    items = [
+        Column(
+            i.id, f"{definition.abbreviation} item {i.number}: {i.short_name}", "integer", allowed=_allowed_values(i)
+        )
+        for i in definition.items
+    ]
+    total = Column(
+        "total",
+        f"{definition.abbreviation} total score as stored",
+        "integer",
+        allowed=f"{definition.total_min}-{definition.total_max} (empty when the missing-item rule allows none)",
+    )
     bands = sorted({b["label"] for bands in definition.band_sets.values() for b in bands})
     band = Column("band", "Severity band of the total", "text", allowed="; ".join(bands))
-    subs = [Column(f"sub_{s.id}", f"Subscale: {s.label} ({s.method} of {', '.join(s.items)})", "integer",
-                   allowed=f"{s.min}-{s.max}") for s in definition.subscales]
+    subs = [
+        Column(
+            f"sub_{s.id}",
+            f"Subscale: {s.label} ({s.method} of {', '.join(s.items)})",
+            "integer",
+            allowed=f"{s.min}-{s.max}",
+        )
+        for s in definition.subscales
+    ]
     return [*ASSESSMENT_KEY_COLUMNS, *items, total, band, *subs]
 
 
@@ -244,11 +319,21 @@ def eligibility_columns(protocol: Protocol, answer_keys: Sequence[str]) -> list[
             columns.append(Column(f"answer_{key}", f"Screening answer '{key}' (not in the current protocol)", "text"))
         elif question.answer == "integer":
             bound = f"{question.min}-{question.max}" if question.max is not None else f">= {question.min}"
-            columns.append(Column(f"answer_{key}", f"Screening: {question.text}", "integer", question.unit or "",
-                                  f"{bound} to meet the criterion; true/false where answered yes/no"))
+            columns.append(
+                Column(
+                    f"answer_{key}",
+                    f"Screening: {question.text}",
+                    "integer",
+                    question.unit or "",
+                    f"{bound} to meet the criterion; true/false where answered yes/no",
+                )
+            )
         else:
-            columns.append(Column(f"answer_{key}", f"Screening ({question.kind}): {question.text}", "boolean",
-                                  allowed="true; false"))
+            columns.append(
+                Column(
+                    f"answer_{key}", f"Screening ({question.kind}): {question.text}", "boolean", allowed="true; false"
+                )
+            )
     return columns
 
 
@@ -258,51 +343,76 @@ DICTIONARY_COLUMNS = ("file", "column", "label", "type", "unit", "allowed_values
 def dictionary_rows(files: Mapping[str, Sequence[Column]]) -> Iterator[dict[str, str]]:
     for file, columns in files.items():
         for column in columns:
-            yield {"file": file, "column": column.name, "label": column.label, "type": column.type,
-                   "unit": column.unit,
-                   "allowed_values": column.allowed or (csvout.FREE_TEXT_NOTE if column.free else "")}
+            yield {
+                "file": file,
+                "column": column.name,
+                "label": column.label,
+                "type": column.type,
+                "unit": column.unit,
+                "allowed_values": column.allowed or (csvout.FREE_TEXT_NOTE if column.free else ""),
+            }
 
 
 # ---------------------------------------------------------------------------------------------
 # building the files
 # ---------------------------------------------------------------------------------------------
 
+
 def _participant_rows(rows, scope: Scope):
     for r in rows:
         tz = r["site_timezone"]
-        yield {"participant": r["participant"], "site": r["site"],
-               "arm": MASK if scope.masked and r["arm"] is not None else r["arm"],
-               "status": r["status"], "status_reason": r["status_reason"],
-               "status_at": local_iso(r["status_at"], tz), "entered_at": local_iso(r["entered_at"], tz),
-               "n_infusions": r["n_infusions"] or 0, "first_infusion_at": local_iso(r["first_infusion_at"], tz)}
+        yield {
+            "participant": r["participant"],
+            "site": r["site"],
+            "arm": MASK if scope.masked and r["arm"] is not None else r["arm"],
+            "status": r["status"],
+            "status_reason": r["status_reason"],
+            "status_at": local_iso(r["status_at"], tz),
+            "entered_at": local_iso(r["entered_at"], tz),
+            "n_infusions": r["n_infusions"] or 0,
+            "first_infusion_at": local_iso(r["first_infusion_at"], tz),
+        }
 
 
 def _infusion_rows(rows, scope: Scope):
     for r in rows:
         tz = r["site_timezone"]
-        yield {**r, "started_at": local_iso(r["started_at"], tz), "ended_at": local_iso(r["ended_at"], tz),
-               "duration_min": minutes_between(utc(r["started_at"]), utc(r["ended_at"])),
-               "dose_mg_per_kg": MASK if scope.masked else r["dose_mg_per_kg"],
-               "total_dose_mg": MASK if scope.masked else r["total_dose_mg"],
-               "notes": MASK if scope.masked and r["notes"] else r["notes"],
-               "entered_at": local_iso(r["entered_at"], tz)}
+        yield {
+            **r,
+            "started_at": local_iso(r["started_at"], tz),
+            "ended_at": local_iso(r["ended_at"], tz),
+            "duration_min": minutes_between(utc(r["started_at"]), utc(r["ended_at"])),
+            "dose_mg_per_kg": MASK if scope.masked else r["dose_mg_per_kg"],
+            "total_dose_mg": MASK if scope.masked else r["total_dose_mg"],
+            "notes": MASK if scope.masked and r["notes"] else r["notes"],
+            "entered_at": local_iso(r["entered_at"], tz),
+        }
 
 
 def _vitals_rows(rows, infusions: Infusions):
     for r in rows:
         tz = r["site_timezone"]
         start = infusions.start.get((r["participant_id"], r["infusion_number"])) if r["infusion_number"] else None
-        yield {**r, "measured_at": local_iso(r["measured_at"], tz),
-               "minutes_since_infusion_start": minutes_between(start, utc(r["measured_at"])),
-               "entered_at": local_iso(r["entered_at"], tz)}
+        yield {
+            **r,
+            "measured_at": local_iso(r["measured_at"], tz),
+            "minutes_since_infusion_start": minutes_between(start, utc(r["measured_at"])),
+            "entered_at": local_iso(r["entered_at"], tz),
+        }
 
 
 def _adverse_event_rows(rows):
     for r in rows:
         tz = r["site_timezone"]
-        yield {**r, "onset_at": local_iso(r["onset_at"], tz), "resolved_at": local_iso(r["resolved_at"], tz),
-               "serious": _bool(r["serious"]), "serious_at": local_iso(r["serious_at"], tz),
-               "entered_at": local_iso(r["entered_at"], tz), "updated_at": local_iso(r["updated_at"], tz)}
+        yield {
+            **r,
+            "onset_at": local_iso(r["onset_at"], tz),
+            "resolved_at": local_iso(r["resolved_at"], tz),
+            "serious": _bool(r["serious"]),
+            "serious_at": local_iso(r["serious_at"], tz),
+            "entered_at": local_iso(r["entered_at"], tz),
+            "updated_at": local_iso(r["updated_at"], tz),
+        }
 
 
 def _eligibility_rows(rows):
@@ -310,20 +420,34 @@ def _eligibility_rows(rows):
 
     for r in rows:
         answers = json.loads(r["answers"])
-        yield {**r, "decided_at": local_iso(r["decided_at"], r["site_timezone"]), "eligible": _bool(r["eligible"]),
-               "current": bool(r["current"]), "reasons": "; ".join(json.loads(r["reasons"])),
-               "pending": "; ".join(json.loads(r["pending"])),
-               **{f"answer_{k}": v for k, v in answers.items()}}
+        yield {
+            **r,
+            "decided_at": local_iso(r["decided_at"], r["site_timezone"]),
+            "eligible": _bool(r["eligible"]),
+            "current": bool(r["current"]),
+            "reasons": "; ".join(json.loads(r["reasons"])),
+            "pending": "; ".join(json.loads(r["pending"])),
+            **{f"answer_{k}": v for k, v in answers.items()},
+        }
 
 
 def _assessment_key(row: Mapping[str, Any], timepoints: Timepoints, infusions: Infusions) -> dict[str, Any]:
     number = infusion_reference(row, timepoints, infusions)
     start = infusions.start.get((row["participant_id"], number)) if number is not None else None
-    return {"assessment_id": row["assessment_id"], "participant": row["participant"], "site": row["site"],
-            "scale": row["scale_id"], "timepoint": row["timepoint"], "infusion_number": number,
-            "assessed_at": local_iso(row["happened_at"], row["site_timezone"]),
-            "minutes_since_infusion_start": minutes_between(start, utc(row["happened_at"])),
-            "rater": row["rater"], "status": row["status"], "source": row["source"], "recall": row["recall"]}
+    return {
+        "assessment_id": row["assessment_id"],
+        "participant": row["participant"],
+        "site": row["site"],
+        "scale": row["scale_id"],
+        "timepoint": row["timepoint"],
+        "infusion_number": number,
+        "assessed_at": local_iso(row["happened_at"], row["site_timezone"]),
+        "minutes_since_infusion_start": minutes_between(start, utc(row["happened_at"])),
+        "rater": row["rater"],
+        "status": row["status"],
+        "source": row["source"],
+        "recall": row["recall"],
+    }
 
 
 def write_files(db: Database, scope: Scope, protocol: Protocol, out: Path) -> dict[str, int]:
@@ -334,23 +458,37 @@ def write_files(db: Database, scope: Scope, protocol: Protocol, out: Path) -> di
     site_id = scope.site_id
 
     counts["participants.csv"] = csvout.write_csv(
-        out / "participants.csv", _names(PARTICIPANT_COLUMNS),
-        _participant_rows(db_exports.participant_rows(db, site_id=site_id), scope), raw=_raw(PARTICIPANT_COLUMNS))
+        out / "participants.csv",
+        _names(PARTICIPANT_COLUMNS),
+        _participant_rows(db_exports.participant_rows(db, site_id=site_id), scope),
+        raw=_raw(PARTICIPANT_COLUMNS),
+    )
     infusion_rows = db_exports.infusion_rows(db, site_id=site_id)
     infusions = Infusions(infusion_rows)
-    counts["infusions.csv"] = csvout.write_csv(out / "infusions.csv", _names(INFUSION_COLUMNS),
-                                               _infusion_rows(infusion_rows, scope), raw=_raw(INFUSION_COLUMNS))
-    counts["vitals.csv"] = csvout.write_csv(out / "vitals.csv", _names(VITALS_COLUMNS),
-                                            _vitals_rows(db_exports.vitals_rows(db, site_id=site_id), infusions),
-                                            raw=_raw(VITALS_COLUMNS))
+    counts["infusions.csv"] = csvout.write_csv(
+        out / "infusions.csv",
+        _names(INFUSION_COLUMNS),
+        _infusion_rows(infusion_rows, scope),
+        raw=_raw(INFUSION_COLUMNS),
+    )
+    counts["vitals.csv"] = csvout.write_csv(
+        out / "vitals.csv",
+        _names(VITALS_COLUMNS),
+        _vitals_rows(db_exports.vitals_rows(db, site_id=site_id), infusions),
+        raw=_raw(VITALS_COLUMNS),
+    )
     counts["adverse_events.csv"] = csvout.write_csv(
-        out / "adverse_events.csv", _names(ADVERSE_EVENT_COLUMNS),
-        _adverse_event_rows(db_exports.adverse_event_rows(db, site_id=site_id)), raw=_raw(ADVERSE_EVENT_COLUMNS))
+        out / "adverse_events.csv",
+        _names(ADVERSE_EVENT_COLUMNS),
+        _adverse_event_rows(db_exports.adverse_event_rows(db, site_id=site_id)),
+        raw=_raw(ADVERSE_EVENT_COLUMNS),
+    )
     decisions = list(_eligibility_rows(db_exports.eligibility_rows(db, site_id=site_id)))
     answer_keys = sorted({k.removeprefix("answer_") for d in decisions for k in d if k.startswith("answer_")})
     eligibility = eligibility_columns(protocol, answer_keys)
-    counts["eligibility.csv"] = csvout.write_csv(out / "eligibility.csv", _names(eligibility), decisions,
-                                                 raw=_raw(eligibility))
+    counts["eligibility.csv"] = csvout.write_csv(
+        out / "eligibility.csv", _names(eligibility), decisions, raw=_raw(eligibility)
+    )
 
     wide = {sid: wide_columns(d) for sid, d in definitions.items()}
     handles = []
@@ -366,8 +504,9 @@ def write_files(db: Database, scope: Scope, protocol: Protocol, out: Path) -> di
             handle = (out / f"wide_{sid}.csv").open("w", encoding="utf-8", newline="")
             handles.append(handle)
             wide_writers[sid] = csvout.Writer(handle, _names(columns), raw=_raw(columns))
-        _write_assessments(db, scope, definitions, timepoints, infusions, assessment_writer, response_writer,
-                           wide_writers)
+        _write_assessments(
+            db, scope, definitions, timepoints, infusions, assessment_writer, response_writer, wide_writers
+        )
     finally:
         for handle in handles:
             handle.close()
@@ -376,18 +515,38 @@ def write_files(db: Database, scope: Scope, protocol: Protocol, out: Path) -> di
     for sid, writer in wide_writers.items():
         counts[f"wide_{sid}.csv"] = writer.rows
 
-    files = {"participants.csv": PARTICIPANT_COLUMNS, "infusions.csv": INFUSION_COLUMNS,
-             "vitals.csv": VITALS_COLUMNS, "adverse_events.csv": ADVERSE_EVENT_COLUMNS,
-             "eligibility.csv": eligibility, "assessments.csv": ASSESSMENT_COLUMNS, "responses.csv": RESPONSE_COLUMNS,
-             **{f"wide_{sid}.csv": columns for sid, columns in wide.items()}}
-    dictionary = [*dictionary_rows(files), *dictionary_rows({"dictionary.csv": [
-        Column(name, f"dictionary.csv column: {name.replace('_', ' ')}", "text") for name in DICTIONARY_COLUMNS]})]
+    files = {
+        "participants.csv": PARTICIPANT_COLUMNS,
+        "infusions.csv": INFUSION_COLUMNS,
+        "vitals.csv": VITALS_COLUMNS,
+        "adverse_events.csv": ADVERSE_EVENT_COLUMNS,
+        "eligibility.csv": eligibility,
+        "assessments.csv": ASSESSMENT_COLUMNS,
+        "responses.csv": RESPONSE_COLUMNS,
+        **{f"wide_{sid}.csv": columns for sid, columns in wide.items()},
+    }
+    dictionary = [
+        *dictionary_rows(files),
+        *dictionary_rows(
+            {
+                "dictionary.csv": [
+                    Column(name, f"dictionary.csv column: {name.replace('_', ' ')}", "text")
+                    for name in DICTIONARY_COLUMNS
+                ]
+            }
+        ),
+    ]
+    if is_demo(db):  # a demo database's export says so in its dictionary (db.demo)
+        dictionary.insert(
+            0, {"file": "*", "column": "*", "label": DEMO_LABEL, "type": "", "unit": "", "allowed_values": ""}
+        )
     counts["dictionary.csv"] = csvout.write_csv(out / "dictionary.csv", DICTIONARY_COLUMNS, dictionary)
     return counts
 
 
-def _write_assessments(db, scope, definitions, timepoints, infusions, assessment_writer, response_writer,
-                       wide_writers) -> None:
+def _write_assessments(
+    db, scope, definitions, timepoints, infusions, assessment_writer, response_writer, wide_writers
+) -> None:
     """Walk assessments and responses in step (db.exports' ordering contract): one pass over
     each, no response held longer than its assessment."""
     site_id = scope.site_id
@@ -395,57 +554,88 @@ def _write_assessments(db, scope, definitions, timepoints, infusions, assessment
     pending = next(responses, None)
     for row in db_exports.assessment_rows(db, site_id=site_id):
         key = _assessment_key(row, timepoints, infusions)
-        assessment_writer.writerow({**key, "total": row["total"], "band": row["band"],
-                                    "complete": _bool(row["complete"]), "prorated": _bool(row["prorated"]),
-                                    "definition_hash": row["definition_hash"], "scale_version": row["scale_version"],
-                                    "band_set": row["band_set"],
-                                    "entered_at": local_iso(row["completed_at"], row["site_timezone"]),
-                                    "late_entry_reason": row["late_entry_reason"]})
+        assessment_writer.writerow(
+            {
+                **key,
+                "total": row["total"],
+                "band": row["band"],
+                "complete": _bool(row["complete"]),
+                "prorated": _bool(row["prorated"]),
+                "definition_hash": row["definition_hash"],
+                "scale_version": row["scale_version"],
+                "band_set": row["band_set"],
+                "entered_at": local_iso(row["completed_at"], row["site_timezone"]),
+                "late_entry_reason": row["late_entry_reason"],
+            }
+        )
         definition = definitions.get(row["scale_id"])
         values: dict[str, int] = {}
         while pending is not None and pending["assessment_id"] == row["assessment_id"]:
             item = definition.item_by_id.get(pending["item_id"]) if definition else None
             value = pending["value"]
             not_assessed = value is None or (item is not None and value in item.not_assessed_values)
-            response_writer.writerow((row["assessment_id"], row["participant"], row["scale_id"], row["timepoint"],
-                                      pending["item_id"], None if not_assessed else value, not_assessed,
-                                      pending["not_assessed_reason"]))
+            response_writer.writerow(
+                (
+                    row["assessment_id"],
+                    row["participant"],
+                    row["scale_id"],
+                    row["timepoint"],
+                    pending["item_id"],
+                    None if not_assessed else value,
+                    not_assessed,
+                    pending["not_assessed_reason"],
+                )
+            )
             if not not_assessed:
                 values[pending["item_id"]] = value
             pending = next(responses, None)
         writer = wide_writers.get(row["scale_id"])
         if writer is not None:
             subscales = subscale_values(row["subscales"])
-            writer.writerow({**key, **values, "total": row["total"], "band": row["band"],
-                             **{f"sub_{k}": v for k, v in subscales.items()}})
+            writer.writerow(
+                {
+                    **key,
+                    **values,
+                    "total": row["total"],
+                    "band": row["band"],
+                    **{f"sub_{k}": v for k, v in subscales.items()},
+                }
+            )
     if pending is not None:  # the ordering contract was broken: never drop a response silently
-        raise ExportProblem(f"internal error: response of assessment {pending['assessment_id']} came out of order; "
-                            f"nothing was exported")
+        raise ExportProblem(
+            f"internal error: response of assessment {pending['assessment_id']} came out of order; nothing was exported"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
 # command line
 # ---------------------------------------------------------------------------------------------
 
+
 def run(args: argparse.Namespace) -> int:
-    counts, _ = export_to_directory(args, "csv", lambda db, scope, protocol, out: (
-        write_files(db, scope, protocol, out), None))
+    counts, _ = export_to_directory(
+        args, "csv", lambda db, scope, protocol, out: (write_files(db, scope, protocol, out), None)
+    )
     out = Path(args.out)
     total = sum(v for k, v in counts.items() if k != "dictionary.csv")
-    print(f"wrote {len(counts)} files to {out} ({counts['assessments.csv']} assessments, "
-          f"{counts['responses.csv']} item responses, {total} rows in all)")
+    print(
+        f"wrote {len(counts)} files to {out} ({counts['assessments.csv']} assessments, "
+        f"{counts['responses.csv']} item responses, {total} rows in all)"
+    )
     return 0
 
 
 def register(commands) -> None:
     p = commands.add_parser(
-        "csv", help="write the study's data as CSV files for statisticians",
+        "csv",
+        help="write the study's data as CSV files for statisticians",
         description="Write assessments.csv (one row per submitted assessment with its stored score), responses.csv "
-                    "(one row per item response), wide_<scale>.csv per scale (one column per item; accepted as it "
-                    "is by `python -m scales score <scale> --csv`), participants.csv, infusions.csv, vitals.csv, "
-                    "adverse_events.csv, eligibility.csv and dictionary.csv (every column: label, type, unit, "
-                    "allowed values) into a new or empty directory. Times are the site's local time with UTC "
-                    "offset. The export is audited.")
+        "(one row per item response), wide_<scale>.csv per scale (one column per item; accepted as it "
+        "is by `python -m scales score <scale> --csv`), participants.csv, infusions.csv, vitals.csv, "
+        "adverse_events.csv, eligibility.csv and dictionary.csv (every column: label, type, unit, "
+        "allowed values) into a new or empty directory. Times are the site's local time with UTC "
+        "offset. The export is audited.",
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="a new or empty directory to write the files to")
     add_scope_arguments(p)
     p.set_defaults(run=run)

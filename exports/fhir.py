@@ -43,6 +43,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from db import exports as db_exports
 from db.clock import parse_utc, utc_now
+from db.demo import is_demo
 from exports.cli import CommandError
 from exports.files import write_text_atomically
 from exports.scope import NO_ARM, add_file_export_arguments, export_to_file
@@ -87,6 +88,7 @@ _COMPARE = {
 # ---------------------------------------------------------------------------------------------
 # Questionnaire
 # ---------------------------------------------------------------------------------------------
+
 
 def questionnaire_url(scale_id: str, base_url: str = DEFAULT_BASE_URL) -> str:
     return f"{base_url.rstrip('/')}/Questionnaire/{scale_id}"
@@ -173,8 +175,9 @@ def _enable_when(definition: ScaleDefinition, spec: Mapping[str, Any]) -> tuple[
         return _enable_when(definition, parts[0])
     if any("item" not in p for p in parts):
         return None
-    expanded = [_simple_enable_when(definition, p) for p in parts]
-    if any(e is None for e in expanded):
+    simple = [_simple_enable_when(definition, p) for p in parts]
+    expanded = [e for e in simple if e is not None]
+    if len(expanded) != len(simple):
         return None
     if key == "all" and any(len(e) != 1 for e in expanded):
         return None
@@ -196,7 +199,7 @@ def condition_fhirpath(spec: Mapping[str, Any]) -> str:
 def _visibility(definition: ScaleDefinition, item) -> dict[str, Any]:
     """enableWhen/enableBehavior (or an enableWhenExpression) for one item."""
     group = definition.group_of.get(item.id)
-    group_conditions = [
+    group_conditions: list[dict[str, Any]] = [
         {"question": other, "operator": "exists", "answerBoolean": False} for other in (group or ()) if other != item.id
     ]
     rule = item.raw.get("visible_if")
@@ -221,10 +224,14 @@ def _visibility(definition: ScaleDefinition, item) -> dict[str, Any]:
     if group_conditions:
         others = " and ".join(f"{_fhirpath_answer(c['question'])}.exists().not()" for c in group_conditions)
         expression = f"{expression} and {others}"
-    return {"extension": [{
-        "url": ENABLE_WHEN_EXPRESSION,
-        "valueExpression": {"language": "text/fhirpath", "expression": expression},
-    }]}
+    return {
+        "extension": [
+            {
+                "url": ENABLE_WHEN_EXPRESSION,
+                "valueExpression": {"language": "text/fhirpath", "expression": expression},
+            }
+        ]
+    }
 
 
 def _where_clause(included: Sequence[str], excluded: Sequence[str]) -> str:
@@ -233,8 +240,9 @@ def _where_clause(included: Sequence[str], excluded: Sequence[str]) -> str:
     return " or ".join(f"linkId = '{x}'" for x in included)
 
 
-def _items_expression(item_ids: Sequence[str], all_weighted: Sequence[str], other_link_ids: Sequence[str],
-                      aggregate: str) -> str:
+def _items_expression(
+    item_ids: Sequence[str], all_weighted: Sequence[str], other_link_ids: Sequence[str], aggregate: str
+) -> str:
     """`%resource.item.where(...).answer.weight().<aggregate>()` selecting exactly `item_ids`
     among the top-level items: excluded ids (shorter) or included ids."""
     excluded = [i for i in all_weighted if i not in item_ids] + list(other_link_ids)
@@ -248,20 +256,24 @@ def calculated_items(definition: ScaleDefinition) -> list[dict[str, Any]]:
     out = []
     for sub in definition.subscales:
         expression = _items_expression(sub.items, weighted, calculated_ids, sub.method)
-        out.append({
-            "linkId": f"{SUBSCALE_PREFIX}{sub.id}",
-            "text": sub.label,
-            "type": "integer",
-            "readOnly": True,
-            "extension": [{
-                "url": CALCULATED_EXPRESSION,
-                "valueExpression": {
-                    "description": f"{sub.label}: {'highest' if sub.method == 'max' else 'sum'} of the item weights",
-                    "language": "text/fhirpath",
-                    "expression": expression,
-                },
-            }],
-        })
+        out.append(
+            {
+                "linkId": f"{SUBSCALE_PREFIX}{sub.id}",
+                "text": sub.label,
+                "type": "integer",
+                "readOnly": True,
+                "extension": [
+                    {
+                        "url": CALCULATED_EXPRESSION,
+                        "valueExpression": {
+                            "description": f"{sub.label}: {'highest' if sub.method == 'max' else 'sum'} of the item weights",
+                            "language": "text/fhirpath",
+                            "expression": expression,
+                        },
+                    }
+                ],
+            }
+        )
     # The total: runs of plain item terms become one .sum() clause; subscale terms their own clause.
     clauses: list[str] = []
     run: list[str] = []
@@ -286,14 +298,16 @@ def calculated_items(definition: ScaleDefinition) -> list[dict[str, Any]]:
         "text": f"{definition.abbreviation} total score ({definition.total_min}-{definition.total_max})",
         "type": "integer",
         "readOnly": True,
-        "extension": [{
-            "url": CALCULATED_EXPRESSION,
-            "valueExpression": {
-                "description": f"Total score: {total['source']} {missing_note}.",
-                "language": "text/fhirpath",
-                "expression": " + ".join(clauses),
-            },
-        }],
+        "extension": [
+            {
+                "url": CALCULATED_EXPRESSION,
+                "valueExpression": {
+                    "description": f"Total score: {total['source']} {missing_note}.",
+                    "language": "text/fhirpath",
+                    "expression": " + ".join(clauses),
+                },
+            }
+        ],
     }
     if total.get("loinc"):
         total_item["code"] = [{"system": LOINC, "code": total["loinc"], "display": total_item["text"]}]
@@ -345,6 +359,7 @@ def questionnaire(definition: ScaleDefinition, base_url: str = DEFAULT_BASE_URL)
 # QuestionnaireResponse and Bundle
 # ---------------------------------------------------------------------------------------------
 
+
 def _zone(name: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(name or "UTC")
@@ -376,16 +391,21 @@ class _AnswerCoder:
             for position, item in enumerate(definition.items if definition else ()):
                 order[item.id] = position
                 for option in item.options:
-                    codings[(item.id, option["value"])] = answer_coding(definition, item, option["value"],
-                                                                        option["label"])
+                    codings[(item.id, option["value"])] = answer_coding(
+                        definition, item, option["value"], option["label"]
+                    )
                 for code in item.not_assessed:
                     codings[(item.id, code["value"])] = {"code": str(code["value"]), "display": code["label"]}
             self._tables[scale_id] = (order, codings)
         return self._tables[scale_id]
 
 
-def questionnaire_response(assessment: Mapping[str, Any], responses: Iterable[Mapping[str, Any]],
-                           base_url: str = DEFAULT_BASE_URL, coder: _AnswerCoder | None = None) -> dict[str, Any]:
+def questionnaire_response(
+    assessment: Mapping[str, Any],
+    responses: Iterable[Mapping[str, Any]],
+    base_url: str = DEFAULT_BASE_URL,
+    coder: _AnswerCoder | None = None,
+) -> dict[str, Any]:
     """One assessment as a QuestionnaireResponse.
 
     `assessment`: a db.exports.assessment_rows row (assessment_id, participant, site_timezone,
@@ -397,11 +417,17 @@ def questionnaire_response(assessment: Mapping[str, Any], responses: Iterable[Ma
     """
     base = base_url.rstrip("/")
     order, codings = (coder or _AnswerCoder()).table(assessment["scale_id"])
-    happened = (assessment.get("happened_at") or assessment.get("assessed_at") or assessment.get("completed_at")
-                or assessment.get("started_at"))
+    happened = (
+        assessment.get("happened_at")
+        or assessment.get("assessed_at")
+        or assessment.get("completed_at")
+        or assessment.get("started_at")
+    )
     zone = assessment.get("site_timezone") or assessment.get("timezone")
-    subject = {"identifier": {"system": f"{base}/participant", "value": assessment["participant"]},
-               "display": assessment["participant"]}
+    subject = {
+        "identifier": {"system": f"{base}/participant", "value": assessment["participant"]},
+        "display": assessment["participant"],
+    }
     resource: dict[str, Any] = {
         "resourceType": "QuestionnaireResponse",
         "id": f"assessment-{assessment['assessment_id']}",
@@ -413,12 +439,15 @@ def questionnaire_response(assessment: Mapping[str, Any], responses: Iterable[Ma
     }
     extensions = [{"url": f"{base}/StructureDefinition/timepoint", "valueString": assessment["timepoint"]}]
     if assessment.get("infusion_number") is not None:
-        extensions.append({"url": f"{base}/StructureDefinition/infusion-number",
-                           "valueInteger": int(assessment["infusion_number"])})
+        extensions.append(
+            {"url": f"{base}/StructureDefinition/infusion-number", "valueInteger": int(assessment["infusion_number"])}
+        )
     resource["extension"] = extensions
     if assessment.get("rater"):
-        resource["author"] = {"identifier": {"system": f"{base}/user", "value": assessment["rater"]},
-                              "display": assessment["rater"]}
+        resource["author"] = {
+            "identifier": {"system": f"{base}/user", "value": assessment["rater"]},
+            "display": assessment["rater"],
+        }
     if assessment.get("mode") in SELF_MODES:
         resource["source"] = subject
     if resource["authored"] is None:
@@ -449,8 +478,13 @@ def questionnaire_response(assessment: Mapping[str, Any], responses: Iterable[Ma
     return resource
 
 
-def in_step(assessments: Iterable[Mapping[str, Any]], responses: Iterable[Mapping[str, Any]]
-            ) -> Iterator[tuple[Mapping[str, Any], list[Mapping[str, Any]]]]:
+# Response rows are dicts or sqlite3.Row (db.exports.response_rows): read by key, never .get().
+ResponseRows = Iterable[Any]
+
+
+def in_step(
+    assessments: Iterable[Mapping[str, Any]], responses: ResponseRows
+) -> Iterator[tuple[Mapping[str, Any], list[Mapping[str, Any]]]]:
     """Pair each assessment with its responses, walking two streams that come in the same order
     (db.exports' ordering contract), so no more than one assessment's answers is held at once."""
     pending = iter(responses)
@@ -463,21 +497,39 @@ def in_step(assessments: Iterable[Mapping[str, Any]], responses: Iterable[Mappin
         yield assessment, own
 
 
-def _entry(assessment: Mapping[str, Any], responses: list[Mapping[str, Any]], base: str,
-           coder: _AnswerCoder) -> dict[str, Any]:
+def _entry(
+    assessment: Mapping[str, Any], responses: list[Mapping[str, Any]], base: str, coder: _AnswerCoder
+) -> dict[str, Any]:
     resource = questionnaire_response(assessment, responses, base, coder)
     return {"fullUrl": f"{base}/QuestionnaireResponse/{resource['id']}", "resource": resource}
 
 
-def _bundle_head(timestamp: str | None) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "type": "collection", "timestamp": local_time(timestamp or utc_now(), "UTC")}
+# HL7 v3 ActReason HTEST ("test health data"): the standard meta tag for data that is not real.
+SYNTHETIC_TAG = {
+    "system": "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+    "code": "HTEST",
+    "display": "test health data",
+}
 
 
-def response_bundle(assessments: Iterable[Mapping[str, Any]], responses: Iterable[Mapping[str, Any]],
-                    base_url: str = DEFAULT_BASE_URL, timestamp: str | None = None) -> dict[str, Any]:
-    """A Bundle of type collection with one QuestionnaireResponse per assessment (in memory)."""
+def _bundle_head(timestamp: str | None, synthetic: bool = False) -> dict[str, Any]:
+    head: dict[str, Any] = {"resourceType": "Bundle"}
+    if synthetic:  # a demo database (db.demo): tagged as test data
+        head["meta"] = {"tag": [SYNTHETIC_TAG]}
+    return head | {"type": "collection", "timestamp": local_time(timestamp or utc_now(), "UTC")}
+
+
+def response_bundle(
+    assessments: Iterable[Mapping[str, Any]],
+    responses: Iterable[Mapping[str, Any]],
+    base_url: str = DEFAULT_BASE_URL,
+    timestamp: str | None = None,
+    synthetic: bool = False,
+) -> dict[str, Any]:
+    """A Bundle of type collection with one QuestionnaireResponse per assessment (in memory);
+    `synthetic` (a demo database) tags it as test data."""
     base = base_url.rstrip("/")
-    bundle = _bundle_head(timestamp)
+    bundle = _bundle_head(timestamp, synthetic)
     coder = _AnswerCoder()
     entries = [_entry(a, r, base, coder) for a, r in in_step(assessments, responses)]
     if entries:  # FHIR JSON never has an empty array
@@ -485,11 +537,17 @@ def response_bundle(assessments: Iterable[Mapping[str, Any]], responses: Iterabl
     return bundle
 
 
-def write_bundle(handle: TextIO, assessments: Iterable[Mapping[str, Any]], responses: Iterable[Mapping[str, Any]],
-                 base_url: str = DEFAULT_BASE_URL, timestamp: str | None = None) -> int:
+def write_bundle(
+    handle: TextIO,
+    assessments: Iterable[Mapping[str, Any]],
+    responses: ResponseRows,
+    base_url: str = DEFAULT_BASE_URL,
+    timestamp: str | None = None,
+    synthetic: bool = False,
+) -> int:
     """Stream the same Bundle as JSON to `handle`, one entry per line; returns the entry count."""
     base = base_url.rstrip("/")
-    head = json.dumps(_bundle_head(timestamp), ensure_ascii=False)
+    head = json.dumps(_bundle_head(timestamp, synthetic), ensure_ascii=False)
     count = 0
     coder = _AnswerCoder()
     for assessment, own in in_step(assessments, responses):
@@ -503,6 +561,7 @@ def write_bundle(handle: TextIO, assessments: Iterable[Mapping[str, Any]], respo
 # ---------------------------------------------------------------------------------------------
 # command line
 # ---------------------------------------------------------------------------------------------
+
 
 def _json_text(resource: Mapping[str, Any]) -> str:
     return json.dumps(resource, ensure_ascii=False, indent=2) + "\n"
@@ -531,8 +590,13 @@ def run_responses(args: argparse.Namespace) -> int:
     base = _check_base_url(args.base_url)
 
     def write(db, scope, handle, scale_ids):
-        count = write_bundle(handle, db_exports.assessment_rows(db, site_id=scope.site_id, scale_ids=scale_ids),
-                             db_exports.response_rows(db, site_id=scope.site_id, scale_ids=scale_ids), base)
+        count = write_bundle(
+            handle,
+            db_exports.assessment_rows(db, site_id=scope.site_id, scale_ids=scale_ids),
+            db_exports.response_rows(db, site_id=scope.site_id, scale_ids=scale_ids),
+            base,
+            synthetic=is_demo(db),
+        )
         return {"QuestionnaireResponse": count}
 
     export_to_file(args, "fhir-responses", write, details=NO_ARM)
@@ -541,23 +605,35 @@ def run_responses(args: argparse.Namespace) -> int:
 
 def register(commands) -> None:
     p = commands.add_parser(
-        "fhir-questionnaire", help="print the FHIR R4 Questionnaire of one scale",
+        "fhir-questionnaire",
+        help="print the FHIR R4 Questionnaire of one scale",
         description="Print the HL7 FHIR R4 Questionnaire of one shipped scale (JSON): linkId = item id, "
-                    "answerOption codings with ordinalValue weights, enableWhen for visibility rules, the total and "
-                    "subscales as SDC calculatedExpression items, LOINC codes where the definition has them.")
+        "answerOption codings with ordinalValue weights, enableWhen for visibility rules, the total and "
+        "subscales as SDC calculatedExpression items, LOINC codes where the definition has them.",
+    )
     p.add_argument("scale_id", metavar="SCALE_ID", help="scale id, e.g. phq9 (see `python -m scales list`)")
-    p.add_argument("--base-url", default=DEFAULT_BASE_URL, metavar="URL",
-                   help=f"canonical base of the Questionnaire URL (default {DEFAULT_BASE_URL})")
+    p.add_argument(
+        "--base-url",
+        default=DEFAULT_BASE_URL,
+        metavar="URL",
+        help=f"canonical base of the Questionnaire URL (default {DEFAULT_BASE_URL})",
+    )
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of printing")
     p.set_defaults(run=run_questionnaire)
 
     p = commands.add_parser(
-        "fhir-responses", help="write a FHIR R4 Bundle of QuestionnaireResponses, one per assessment",
+        "fhir-responses",
+        help="write a FHIR R4 Bundle of QuestionnaireResponses, one per assessment",
         description="Write a Bundle (type collection) of QuestionnaireResponses, one per assessment, each "
-                    "referencing its Questionnaire by canonical URL and version (<url>|<version>), with the "
-                    "answers as codings of that Questionnaire, the stored total and subscales, and the time the "
-                    "rating happened in the site's local time.")
+        "referencing its Questionnaire by canonical URL and version (<url>|<version>), with the "
+        "answers as codings of that Questionnaire, the stored total and subscales, and the time the "
+        "rating happened in the site's local time.",
+    )
     add_file_export_arguments(p, "the Bundle (JSON) to write")
-    p.add_argument("--base-url", default=DEFAULT_BASE_URL, metavar="URL",
-                   help=f"canonical base of the Questionnaire URLs (default {DEFAULT_BASE_URL})")
+    p.add_argument(
+        "--base-url",
+        default=DEFAULT_BASE_URL,
+        metavar="URL",
+        help=f"canonical base of the Questionnaire URLs (default {DEFAULT_BASE_URL})",
+    )
     p.set_defaults(run=run_responses)

@@ -26,9 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlite_utils import Database
-
-from db.connection import ENV_VAR, database_path, unit_of_work
+from db.connection import ENV_VAR, Database, database_path, unit_of_work
 from db.errors import StorageError
 from db.migrations import require_latest
 from exports.cli import CommandError
@@ -68,8 +66,7 @@ class PendingFile:
         if not self.path.parent.is_dir():
             raise CommandError(f"{self.path}: the directory {self.path.parent} does not exist")
         try:
-            descriptor, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part",
-                                                     dir=self.path.parent)
+            descriptor, temporary = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent)
         except OSError as exc:
             raise CommandError(f"{self.path}: cannot write ({exc.strerror})") from None
         self._temporary = Path(temporary)  # 0600, as every file an export writes (owner only)
@@ -111,8 +108,10 @@ def out_dir_problems(value: str | None) -> list[str]:
     if out.exists() and not out.is_dir():
         return [f"--out {out}: is a file, not a directory; give a new or empty directory"]
     if out.is_dir() and any(out.iterdir()):
-        return [f"--out {out}: the directory is not empty; give a new or empty directory so that no earlier "
-                f"export's files are mixed in"]
+        return [
+            f"--out {out}: the directory is not empty; give a new or empty directory so that no earlier "
+            f"export's files are mixed in"
+        ]
     parent = out.resolve().parent
     if not parent.is_dir():
         return [f"--out {out}: the parent directory {parent} does not exist; create it first"]

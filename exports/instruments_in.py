@@ -75,17 +75,17 @@ Condition = tuple
 class SourceItem:
     """One scorable question as found in the source, before it gets its Scalebook id."""
 
-    source: str                      # REDCap field name or FHIR linkId
+    source: str  # REDCap field name or FHIR linkId
     prompt: str
-    options: list[tuple[int, str]]   # (value, label) in the source's order
+    options: list[tuple[int, str]]  # (value, label) in the source's order
     not_assessed: list[tuple[int, str]] = field(default_factory=list)
     number: str | None = None
     required: bool = True
-    weighted: bool = True            # False: numbered in order, never summed
+    weighted: bool = True  # False: numbered in order, never summed
     loinc: str | None = None
     loinc_answers: dict[int, str] = field(default_factory=dict)
     visible_if: Condition | None = None
-    top_level: bool = True           # FHIR: directly under the Questionnaire (reached by `.item`)
+    top_level: bool = True  # FHIR: directly under the Questionnaire (reached by `.item`)
 
 
 @dataclass
@@ -95,7 +95,7 @@ class Calculation:
     source: str
     label: str
     expression: str
-    terms: list[tuple[str, Any]]     # ("item", source) | ("max", [sources]) | ("sum", [sources]) | ("calc", source)
+    terms: list[tuple[str, Any]]  # ("item", source) | ("max", [sources]) | ("sum", [sources]) | ("calc", source)
 
 
 @dataclass
@@ -150,14 +150,17 @@ def _scored_range(options: list[tuple[int, str]], where: str, notes: Notes) -> t
         notes.add(f"{where}: not imported: only one scored value ({low}); a Scalebook item needs at least two")
         return None
     if any(not MISSING_LABEL.search(label) for _, label in beyond):
-        notes.add(f"{where}: value(s) {[v for v, _ in beyond]} lie beyond the scored range {low}-{high} and are "
-                  f"imported as not-assessed codes (never summed); check that this is what they mean")
+        notes.add(
+            f"{where}: value(s) {[v for v, _ in beyond]} lie beyond the scored range {low}-{high} and are "
+            f"imported as not-assessed codes (never summed); check that this is what they mean"
+        )
     return scored, beyond
 
 
 # ---------------------------------------------------------------------------------------------
 # conditions -> Scalebook visible_if and choice groups
 # ---------------------------------------------------------------------------------------------
+
 
 def _collapse_equals(parts: list[Condition], values_of: Callable[[str], list[int]]) -> list[Condition]:
     """In an `any`, equalities on one item that allow a top or bottom run of its values become
@@ -244,8 +247,10 @@ def _choice_groups(draft: Draft, notes: Notes, describe: Callable[[SourceItem], 
             if item.source in groups:
                 item.visible_if = rest
             else:
-                notes.add(f"{describe(item)}: shown only while {sorted(members)} are blank, but those items do not "
-                          f"mirror it; imported without that condition (always shown)")
+                notes.add(
+                    f"{describe(item)}: shown only while {sorted(members)} are blank, but those items do not "
+                    f"mirror it; imported without that condition (always shown)"
+                )
                 item.visible_if = rest
     return groups
 
@@ -253,6 +258,7 @@ def _choice_groups(draft: Draft, notes: Notes, describe: Callable[[SourceItem], 
 # ---------------------------------------------------------------------------------------------
 # draft -> Scalebook definition
 # ---------------------------------------------------------------------------------------------
+
 
 def _subscale_id(text: str, taken: set[str]) -> str:
     base = re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_") or "subscale"
@@ -265,8 +271,9 @@ def _subscale_id(text: str, taken: set[str]) -> str:
     return candidate
 
 
-def build_definition(draft: Draft, new_id: str, origin: str, rater: str, notes: Notes,
-                     describe: Callable[[SourceItem], str]) -> dict[str, Any]:
+def build_definition(
+    draft: Draft, new_id: str, origin: str, rater: str, notes: Notes, describe: Callable[[SourceItem], str]
+) -> dict[str, Any]:
     """The draft as a Scalebook definition (raw JSON), checked by the loader."""
     if not draft.items:
         raise CommandError(f"{origin}: nothing to import: no radio/dropdown field or weighted choice item")
@@ -297,8 +304,9 @@ def build_definition(draft: Draft, new_id: str, origin: str, rater: str, notes: 
     subscales: list[dict[str, Any]] = []
     subscale_key: dict[tuple[str, tuple[str, ...]], str] = {}
 
-    def subscale_for(method: str, members: list[str], label: str, source: str, expression: str,
-                     id_hint: str) -> str | None:
+    def subscale_for(
+        method: str, members: list[str], label: str, source: str, expression: str, id_hint: str
+    ) -> str | None:
         missing = [m for m in members if m not in ids or not by_source[m].weighted]
         if missing:
             notes.add(f"{source}: term {method}({', '.join(members)}) dropped: {missing} not imported as scored items")
@@ -307,8 +315,15 @@ def build_definition(draft: Draft, new_id: str, origin: str, rater: str, notes: 
         if key not in subscale_key:
             sub_id = _subscale_id(id_hint, taken_ids)
             subscale_key[key] = sub_id
-            subscales.append({"id": sub_id, "label": label, "method": method, "items": list(key[1]),
-                              "source": f"Imported from {origin}: {source} = {expression}"})
+            subscales.append(
+                {
+                    "id": sub_id,
+                    "label": label,
+                    "method": method,
+                    "items": list(key[1]),
+                    "source": f"Imported from {origin}: {source} = {expression}",
+                }
+            )
         return subscale_key[key]
 
     total_calc = calc_by_source.get(draft.total_source) if draft.total_source else None
@@ -317,15 +332,18 @@ def build_definition(draft: Draft, new_id: str, origin: str, rater: str, notes: 
             continue
         terms = resolve(calc, frozenset({calc.source}))
         if terms is None:
-            notes.add(f"{calc.source}: not imported: its calculation '{calc.expression}' refers to a calculation "
-                      f"that is missing or circular")
+            notes.add(
+                f"{calc.source}: not imported: its calculation '{calc.expression}' refers to a calculation "
+                f"that is missing or circular"
+            )
             continue
         flat_items = [v for k, v in terms if k == "item"]
         groups_in = [(k, v) for k, v in terms if k in ("max", "sum")]
         hint = re.sub(r"^(sub_|subscale_)", "", calc.source.lower())
         if len(groups_in) == 1 and not flat_items:
-            subscale_for(groups_in[0][0], groups_in[0][1], calc.label or calc.source, calc.source, calc.expression,
-                         hint)
+            subscale_for(
+                groups_in[0][0], groups_in[0][1], calc.label or calc.source, calc.source, calc.expression, hint
+            )
         elif not groups_in and flat_items:
             subscale_for("sum", flat_items, calc.label or calc.source, calc.source, calc.expression, hint)
         else:
@@ -350,14 +368,22 @@ def build_definition(draft: Draft, new_id: str, origin: str, rater: str, notes: 
             else:
                 domains += 1
                 members = ", ".join(ids.get(m, m) for m in value)
-                sub_id = subscale_for(kind, value, f"{'Highest' if kind == 'max' else 'Sum'} of {members}",
-                                      total_calc.source, total_calc.expression, f"domain_{domains}")
+                sub_id = subscale_for(
+                    kind,
+                    value,
+                    f"{'Highest' if kind == 'max' else 'Sum'} of {members}",
+                    total_calc.source,
+                    total_calc.expression,
+                    f"domain_{domains}",
+                )
                 if sub_id:
                     terms_out.append(sub_id)
         total_source_text = f"Imported from {origin}: {total_calc.source} = {total_calc.expression}"
         if not terms_out:
-            notes.add(f"{total_calc.source}: the total calculation names no imported scored item; the draft's total "
-                      f"is the sum of every imported item (check)")
+            notes.add(
+                f"{total_calc.source}: the total calculation names no imported scored item; the draft's total "
+                f"is the sum of every imported item (check)"
+            )
     if not terms_out:
         terms_out = [ids[i.source] for i in draft.items if i.weighted]
         if not terms_out:
@@ -380,9 +406,14 @@ def build_definition(draft: Draft, new_id: str, origin: str, rater: str, notes: 
             "options": [{"value": v, "label": _one_line(label) or str(v)} for v, label in item.options],
         }
         if item.not_assessed:
-            entry["not_assessed"] = [{"value": v, "label": _one_line(label) or "Not assessed",
-                                      "source": f"Imported from {origin} ({item.source})"}
-                                     for v, label in item.not_assessed]
+            entry["not_assessed"] = [
+                {
+                    "value": v,
+                    "label": _one_line(label) or "Not assessed",
+                    "source": f"Imported from {origin} ({item.source})",
+                }
+                for v, label in item.not_assessed
+            ]
         if new not in in_scoring:
             entry["scored"] = False
         entry["required"] = bool(item.required)
@@ -399,9 +430,15 @@ def build_definition(draft: Draft, new_id: str, origin: str, rater: str, notes: 
     for group in groups.values():
         if group not in seen_groups:
             seen_groups.append(group)
-    choice_groups = [{"id": f"group_{k}", "label": f"Rate one of {', '.join(ids[m] for m in group)}",
-                      "items": [ids[m] for m in group], "source": f"Imported from {origin}"}
-                     for k, group in enumerate(seen_groups, start=1)]
+    choice_groups = [
+        {
+            "id": f"group_{k}",
+            "label": f"Rate one of {', '.join(ids[m] for m in group)}",
+            "items": [ids[m] for m in group],
+            "source": f"Imported from {origin}",
+        }
+        for k, group in enumerate(seen_groups, start=1)
+    ]
 
     items_by_id = {e["id"]: e for e in items_out}
     group_of = {ids[m]: tuple(ids[x] for x in g) for g in seen_groups for m in g}
@@ -410,8 +447,10 @@ def build_definition(draft: Draft, new_id: str, origin: str, rater: str, notes: 
         if sub["method"] == "sum":
             subscale_ranges[sub["id"]] = _sum_range(sub["items"], items_by_id, {}, group_of)
         else:
-            subscale_ranges[sub["id"]] = (max(items_by_id[m]["min"] for m in sub["items"]),
-                                          max(items_by_id[m]["max"] for m in sub["items"]))
+            subscale_ranges[sub["id"]] = (
+                max(items_by_id[m]["min"] for m in sub["items"]),
+                max(items_by_id[m]["max"] for m in sub["items"]),
+            )
     total_min, total_max = _sum_range(terms_out, items_by_id, subscale_ranges, group_of)
 
     title = _one_line(draft.title) or new_id
@@ -423,23 +462,32 @@ def build_definition(draft: Draft, new_id: str, origin: str, rater: str, notes: 
         "citations": [f"DRAFT imported from {origin}: add the instrument's primary publication before use."],
         "licence": f"Unknown (imported from {origin}): record who owns the instrument and what electronic use needs.",
         "rater": rater,
-        "recall": {"default": "unspecified", "options": [
-            {"id": "unspecified", "label": "the period the instrument specifies (set it before use)"}]},
-        "instructions": _one_line(draft.instructions) or "Draft instrument: add the instructions shown before the "
-                                                         "first item.",
+        "recall": {
+            "default": "unspecified",
+            "options": [{"id": "unspecified", "label": "the period the instrument specifies (set it before use)"}],
+        },
+        "instructions": _one_line(draft.instructions)
+        or "Draft instrument: add the instructions shown before the first item.",
         "items": items_out,
     }
     if choice_groups:
         raw["choice_groups"] = choice_groups
-    scoring: dict[str, Any] = {"total": {"terms": terms_out, "min": total_min, "max": total_max,
-                                         "source": total_source_text}}
+    scoring: dict[str, Any] = {
+        "total": {"terms": terms_out, "min": total_min, "max": total_max, "source": total_source_text}
+    }
     if subscales:
         scoring["subscales"] = subscales
-    scoring["missing"] = {"policy": "none", "source": "Draft default: no total while a scored item is missing; "
-                                                      "set the instrument's published rule."}
+    scoring["missing"] = {
+        "policy": "none",
+        "source": "Draft default: no total while a scored item is missing; set the instrument's published rule.",
+    }
     raw["scoring"] = scoring
-    raw["cdisc"] = {"domain": "QS" if rater == "self" else "RS", "category": new_id.upper(), "sponsor_defined": True,
-                    "note": "Draft: no CDISC codes assigned; check CDISC controlled terminology for this instrument."}
+    raw["cdisc"] = {
+        "domain": "QS" if rater == "self" else "RS",
+        "category": new_id.upper(),
+        "sponsor_defined": True,
+        "note": "Draft: no CDISC codes assigned; check CDISC controlled terminology for this instrument.",
+    }
     loinc: dict[str, Any] = {}
     if draft.loinc_panel:
         loinc["panel"] = draft.loinc_panel
@@ -453,9 +501,11 @@ def build_definition(draft: Draft, new_id: str, origin: str, rater: str, notes: 
         loinc["answers"] = answers
     if loinc:
         raw["loinc"] = loinc
-    raw["notes"] = (f"Draft imported from {origin} by `python -m exports`. Check the items, the total rule, the "
-                    f"missing-item policy, bands, recall period, rater type and codes against the instrument's "
-                    f"published source before use.")
+    raw["notes"] = (
+        f"Draft imported from {origin} by `python -m exports`. Check the items, the total rule, the "
+        f"missing-item policy, bands, recall period, rater type and codes against the instrument's "
+        f"published source before use."
+    )
     try:
         compile_definition(raw, f"{new_id}.json")
     except DefinitionError as exc:
@@ -467,6 +517,7 @@ def build_definition(draft: Draft, new_id: str, origin: str, rater: str, notes: 
 # reading files
 # ---------------------------------------------------------------------------------------------
 
+
 def read_text(path: str) -> str:
     """A file as text: UTF-8 (a byte-order mark allowed), else one clear error line."""
     try:
@@ -477,16 +528,22 @@ def read_text(path: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise CommandError(f"{path}: line {line}: not UTF-8 (byte 0x{data[exc.start]:02x}); save the file as "
-                           f"UTF-8 and try again") from None
+        raise CommandError(
+            f"{path}: line {line}: not UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8 and try again"
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------------
 # REDCap
 # ---------------------------------------------------------------------------------------------
 
-_REQUIRED_COLUMNS = ("Variable / Field Name", "Form Name", "Field Type", "Field Label",
-                     "Choices, Calculations, OR Slider Labels")
+_REQUIRED_COLUMNS = (
+    "Variable / Field Name",
+    "Form Name",
+    "Field Type",
+    "Field Label",
+    "Choices, Calculations, OR Slider Labels",
+)
 _API_TO_COLUMN = dict(zip(API_NAMES, COLUMNS, strict=True))
 _LOWER_TO_COLUMN = {c.lower(): c for c in COLUMNS}
 
@@ -506,9 +563,13 @@ def read_redcap_dictionary(path: str) -> list[tuple[int, dict[str, str]]]:
         header.append(_API_TO_COLUMN.get(name) or _LOWER_TO_COLUMN.get(name.lower()) or name)
     missing = [c for c in _REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise CommandError([f"{path}: line 1: missing column '{c}' (a REDCap data dictionary has "
-                            f"{', '.join(repr(x) for x in _REQUIRED_COLUMNS)} and the other standard columns)"
-                            for c in missing])
+        raise CommandError(
+            [
+                f"{path}: line 1: missing column '{c}' (a REDCap data dictionary has "
+                f"{', '.join(repr(x) for x in _REQUIRED_COLUMNS)} and the other standard columns)"
+                for c in missing
+            ]
+        )
     rows, problems = [], []
     # Line numbers: csv records can span lines (quoted newlines); count them from the text.
     line_numbers = _record_line_numbers(text)
@@ -551,9 +612,11 @@ def _redcap_choices(text: str) -> list[tuple[str, str]]:
     return out
 
 
-_TOKEN = re.compile(r"""\s*(?:(?P<ref>\[[^\]]*\](?:\[[^\]]*\])?)|(?P<num>-?\d+(?:\.\d+)?)|'(?P<sq>[^']*)'|"(?P<dq>[^"]*)"
+_TOKEN = re.compile(
+    r"""\s*(?:(?P<ref>\[[^\]]*\](?:\[[^\]]*\])?)|(?P<num>-?\d+(?:\.\d+)?)|'(?P<sq>[^']*)'|"(?P<dq>[^"]*)"
                         |(?P<op><>|!=|>=|<=|==|=|>|<)|(?P<paren>[()])|(?P<word>[A-Za-z_]+)|(?P<comma>,)|(?P<plus>\+))""",
-                    re.VERBOSE)
+    re.VERBOSE,
+)
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -562,7 +625,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if not match or match.end() == position:
-            raise _Unmapped(f"cannot read '{text[position:position + 20]}'")
+            raise _Unmapped(f"cannot read '{text[position : position + 20]}'")
         kind = match.lastgroup
         value = match.group(kind)
         if kind in ("sq", "dq"):
@@ -726,8 +789,9 @@ def redcap_draft(path: str, form: str | None, notes: Notes) -> tuple[Draft, str]
         raise CommandError(f"{path}: no instrument: every row has an empty 'Form Name'")
     if form is None:
         if len(forms) > 1:
-            raise CommandError(f"{path}: the dictionary has {len(forms)} instruments ({', '.join(forms)}); choose "
-                               f"one with --form")
+            raise CommandError(
+                f"{path}: the dictionary has {len(forms)} instruments ({', '.join(forms)}); choose one with --form"
+            )
         form = forms[0]
     elif form not in forms:
         raise CommandError(f"--form: no instrument '{form}' in {path}; its instruments are {', '.join(forms)}")
@@ -754,10 +818,16 @@ def redcap_draft(path: str, form: str | None, notes: Notes) -> tuple[Draft, str]
                 continue
             scored, beyond = split
             number = row.get("Question Number (surveys only)", "").strip().upper()
-            draft.items.append(SourceItem(
-                source=name, prompt=_strip_html(row["Field Label"]) or name, options=scored, not_assessed=beyond,
-                number=number or None, required=row.get("Required Field?", "").strip().lower() == "y",
-            ))
+            draft.items.append(
+                SourceItem(
+                    source=name,
+                    prompt=_strip_html(row["Field Label"]) or name,
+                    options=scored,
+                    not_assessed=beyond,
+                    number=number or None,
+                    required=row.get("Required Field?", "").strip().lower() == "y",
+                )
+            )
             if row.get("Branching Logic (Show field only if...)", "").strip():
                 logic[name] = (line, row["Branching Logic (Show field only if...)"].strip())
         elif kind == "calc":
@@ -765,16 +835,20 @@ def redcap_draft(path: str, form: str | None, notes: Notes) -> tuple[Draft, str]
         elif name == project_first and kind == "text":
             notes.add(f"{where}: not imported: the project's record id field, not part of a scale")
         else:
-            notes.add(f"{where}: not imported: Scalebook imports radio and dropdown fields (and sum/max calc "
-                      f"fields as the total)")
+            notes.add(
+                f"{where}: not imported: Scalebook imports radio and dropdown fields (and sum/max calc "
+                f"fields as the total)"
+            )
     for item in draft.items:
         if item.source in logic:
             line, text = logic[item.source]
             try:
                 item.visible_if = parse_branching(text)
             except _Unmapped as exc:
-                notes.add(f"{path}: line {line}: field '{item.source}': branching logic '{text}' not imported ({exc}); "
-                          f"the item is always shown")
+                notes.add(
+                    f"{path}: line {line}: field '{item.source}': branching logic '{text}' not imported ({exc}); "
+                    f"the item is always shown"
+                )
     for line, row in calc_rows:
         name = row["Variable / Field Name"].strip()
         expression = row["Choices, Calculations, OR Slider Labels"].strip()
@@ -808,6 +882,7 @@ def _pick_total(candidates: list[tuple[str, str]]) -> str | None:
 # FHIR
 # ---------------------------------------------------------------------------------------------
 
+
 def _weight(element: Mapping[str, Any]) -> Decimal | None:
     for extension in element.get("extension", []) or []:
         if extension.get("url") in WEIGHT_EXTENSIONS:
@@ -825,8 +900,11 @@ def _contained_concepts(resource: Mapping[str, Any], reference: str) -> list[Map
         return None
     for contained in resource.get("contained", []) or []:
         if contained.get("resourceType") == "ValueSet" and contained.get("id") == reference[1:]:
-            concepts = [dict(c, system=inc.get("system")) for inc in contained.get("compose", {}).get("include", [])
-                        for c in inc.get("concept", [])]
+            concepts: list[Mapping[str, Any]] = [
+                dict(c, system=inc.get("system"))
+                for inc in contained.get("compose", {}).get("include", [])
+                for c in inc.get("concept", [])
+            ]
             concepts += list(contained.get("expansion", {}).get("contains", []))
             return concepts
     return None
@@ -834,10 +912,10 @@ def _contained_concepts(resource: Mapping[str, Any], reference: str) -> list[Map
 
 @dataclass
 class _FhirOption:
-    key: tuple                 # what an answer or enableWhen carries: (system, code) or ("", text)
+    key: tuple  # what an answer or enableWhen carries: (system, code) or ("", text)
     label: str
     weight: Decimal | None
-    integer: int | None        # the option's own integer (valueInteger, or a numeric code)
+    integer: int | None  # the option's own integer (valueInteger, or a numeric code)
     loinc: str | None
 
 
@@ -852,8 +930,15 @@ def _fhir_options(resource: Mapping[str, Any], item: Mapping[str, Any]) -> list[
                 if weight is None:
                     weight = _weight(coding)
                 integer = int(code) if re.fullmatch(r"-?\d+", code) else None
-                options.append(_FhirOption((coding.get("system") or "", code), coding.get("display") or code, weight,
-                                           integer, code if coding.get("system") == LOINC else None))
+                options.append(
+                    _FhirOption(
+                        (coding.get("system") or "", code),
+                        coding.get("display") or code,
+                        weight,
+                        integer,
+                        code if coding.get("system") == LOINC else None,
+                    )
+                )
             elif "valueInteger" in option:
                 value = int(option["valueInteger"])
                 options.append(_FhirOption(("", str(value)), str(value), _weight(option), value, None))
@@ -870,8 +955,15 @@ def _fhir_options(resource: Mapping[str, Any], item: Mapping[str, Any]) -> list[
         for concept in concepts:
             code = str(concept.get("code", ""))
             integer = int(code) if re.fullmatch(r"-?\d+", code) else None
-            options.append(_FhirOption((concept.get("system") or "", code), concept.get("display") or code,
-                                       _weight(concept), integer, code if concept.get("system") == LOINC else None))
+            options.append(
+                _FhirOption(
+                    (concept.get("system") or "", code),
+                    concept.get("display") or code,
+                    _weight(concept),
+                    integer,
+                    code if concept.get("system") == LOINC else None,
+                )
+            )
         return options
     return None
 
@@ -943,7 +1035,9 @@ def _strip_parens(text: str) -> str:
 _CLAUSE = re.compile(
     r"^(?:%resource|%context|QuestionnaireResponse)\s*\.\s*(?P<scope>item|repeat\(\s*item\s*\))"
     r"(?P<where>\s*\.\s*where\(.*\))?\s*\.\s*answer\s*(?:\.\s*value\s*)?\.\s*weight\(\s*\)\s*\.\s*"
-    r"(?P<aggregate>sum|max)\(\s*\)$", re.DOTALL)
+    r"(?P<aggregate>sum|max)\(\s*\)$",
+    re.DOTALL,
+)
 _LINK_ATOM = re.compile(r"^linkId\s*(?P<op>=|!=)\s*'(?P<id>[^']*)'$")
 _STARTS_ATOM = re.compile(r"^linkId\s*\.\s*startsWith\(\s*'(?P<prefix>[^']*)'\s*\)$")
 
@@ -978,8 +1072,9 @@ def _variables(resource: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def parse_fhir_calculation(expression: str, weighted: Sequence[SourceItem],
-                           variables: Mapping[str, str]) -> list[tuple[str, Any]]:
+def parse_fhir_calculation(
+    expression: str, weighted: Sequence[SourceItem], variables: Mapping[str, str]
+) -> list[tuple[str, Any]]:
     """The terms of a calculatedExpression that adds answer weights (see the module docstring)."""
     text = _strip_parens(expression)
     # LHC-Forms: iif(%any_answered, <sum>, {}) around iif(%x.exists(), %x, 0) terms.
@@ -1004,7 +1099,7 @@ def parse_fhir_calculation(expression: str, weighted: Sequence[SourceItem],
             raise _Unmapped(f"cannot read '{part[:80]}' (expected ...answer.weight().sum() or .max())")
         candidates = [i for i in weighted if i.top_level or match["scope"] != "item"]
         if match["where"]:
-            condition = match["where"].strip().lstrip(".").strip()[len("where("):-1]
+            condition = match["where"].strip().lstrip(".").strip()[len("where(") : -1]
             predicate = _link_predicate(condition)
             candidates = [i for i in candidates if predicate(i.source)]
         members = [i.source for i in candidates]
@@ -1040,8 +1135,11 @@ def _enable_when(item: Mapping[str, Any], options_of: Mapping[str, dict]) -> Con
         if operator in ("=", "!="):
             key = _answer_key(condition)
             lookup = options_of[question]
-            match = lookup.get(key) if key in lookup else next(
-                (v for k, v in lookup.items() if key is not None and k[1] == key[1]), None)
+            match = (
+                lookup.get(key)
+                if key in lookup
+                else next((v for k, v in lookup.items() if key is not None and k[1] == key[1]), None)
+            )
             if match is None:
                 raise _Unmapped(f"answer {key} is not a scored option of '{question}'")
             parts.append(("cmp", question, "==" if operator == "=" else "!=", match))
@@ -1077,8 +1175,9 @@ def read_questionnaire(path: str) -> dict[str, Any]:
 
 def fhir_draft(path: str, notes: Notes) -> Draft:
     resource = read_questionnaire(path)
-    draft = Draft(title=resource.get("title") or resource.get("name") or "",
-                  instructions=resource.get("description") or "")
+    draft = Draft(
+        title=resource.get("title") or resource.get("name") or "", instructions=resource.get("description") or ""
+    )
     for code in resource.get("code", []) or []:
         if code.get("system") == LOINC:
             draft.loinc_panel = code.get("code")
@@ -1120,8 +1219,10 @@ def fhir_draft(path: str, notes: Notes) -> Draft:
             scored, beyond = split
             coded = [(o.integer, o.label) for o in extra if o.integer is not None]
             if any(not MISSING_LABEL.search(label) for _, label in coded):
-                notes.add(f"{where}: option(s) {[f'{v} {label}' for v, label in coded]} carry no weight and are "
-                          f"imported as not-assessed codes (never summed); check that this is what they mean")
+                notes.add(
+                    f"{where}: option(s) {[f'{v} {label}' for v, label in coded]} carry no weight and are "
+                    f"imported as not-assessed codes (never summed); check that this is what they mean"
+                )
             beyond += coded
             high = max(v for v, _ in scored)
             low = min(v for v, _ in scored)
@@ -1129,8 +1230,11 @@ def fhir_draft(path: str, notes: Notes) -> Draft:
             if clash:
                 notes.add(f"{where}: not imported: unweighted code(s) {clash} fall inside the scored range")
                 continue
-            value_of = {o.key: int(o.weight) if o.weight is not None else o.integer for o in options
-                        if o.weight is not None or o.integer is not None}
+            value_of = {
+                o.key: int(o.weight) if o.weight is not None else o.integer
+                for o in options
+                if o.weight is not None or o.integer is not None
+            }
             weighted = True
         else:
             if all(o.integer is not None for o in options):
@@ -1148,9 +1252,15 @@ def fhir_draft(path: str, notes: Notes) -> Draft:
             notes.add(f"{where}: no option carries a weight (ordinalValue): imported as an unscored item; {note}")
         loinc = next((c.get("code") for c in item.get("code", []) or [] if c.get("system") == LOINC), None)
         source = SourceItem(
-            source=link, prompt=item.get("text") or link, options=scored, not_assessed=beyond,
+            source=link,
+            prompt=item.get("text") or link,
+            options=scored,
+            not_assessed=beyond,
             number=str(item.get("prefix", "")).strip().rstrip(".").upper() or None,
-            required=bool(item.get("required", False)), weighted=weighted, loinc=loinc, top_level=depth == 0,
+            required=bool(item.get("required", False)),
+            weighted=weighted,
+            loinc=loinc,
+            top_level=depth == 0,
             loinc_answers={value_of[o.key]: o.loinc for o in options if o.loinc and o.key in value_of},
         )
         draft.items.append(source)
@@ -1183,14 +1293,19 @@ def fhir_draft(path: str, notes: Notes) -> Draft:
 # command line
 # ---------------------------------------------------------------------------------------------
 
+
 def _check_target(args: argparse.Namespace) -> None:
     problems = []
     if not ID_PATTERN.match(args.id):
-        problems.append(f"--id: '{args.id}' is not a scale id; use lower-case letters, digits and '_', starting "
-                        f"with a letter (e.g. madrs_site2)")
+        problems.append(
+            f"--id: '{args.id}' is not a scale id; use lower-case letters, digits and '_', starting "
+            f"with a letter (e.g. madrs_site2)"
+        )
     if args.out and Path(args.out).name != f"{args.id}.json":
-        problems.append(f"--out: name the file '{args.id}.json' (the definition's id must match its file name for "
-                        f"`python -m scales validate`)")
+        problems.append(
+            f"--out: name the file '{args.id}.json' (the definition's id must match its file name for "
+            f"`python -m scales validate`)"
+        )
     if problems:
         raise CommandError(problems)
 
@@ -1206,8 +1321,9 @@ def _emit(args: argparse.Namespace, raw: Mapping[str, Any], notes: Notes) -> int
     return 0
 
 
-def redcap_definition(path: str, new_id: str, form: str | None = None, rater: str = "clinician",
-                      notes: Notes | None = None) -> dict[str, Any]:
+def redcap_definition(
+    path: str, new_id: str, form: str | None = None, rater: str = "clinician", notes: Notes | None = None
+) -> dict[str, Any]:
     """A draft definition from one instrument of a REDCap data dictionary (raw JSON)."""
     notes = notes or Notes("")
     draft, chosen = redcap_draft(path, form, notes)
@@ -1238,11 +1354,13 @@ def run_fhir(args: argparse.Namespace) -> int:
 def register(commands) -> None:
     common = "Print the draft (JSON) or write it with --out <NEW_ID>.json; check it with `python -m scales validate`."
     p = commands.add_parser(
-        "import-redcap", help="turn a REDCap data dictionary instrument into a draft scale definition",
+        "import-redcap",
+        help="turn a REDCap data dictionary instrument into a draft scale definition",
         description="Turn one instrument of a REDCap data dictionary into a draft Scalebook scale definition: "
-                    "radio/dropdown fields become items <NEW_ID>_<n> with their choices, branching logic becomes "
-                    "visibility rules, a sum(...)/max(...) calc field the total rule. Every other field is listed "
-                    "on stderr by name. " + common)
+        "radio/dropdown fields become items <NEW_ID>_<n> with their choices, branching logic becomes "
+        "visibility rules, a sum(...)/max(...) calc field the total rule. Every other field is listed "
+        "on stderr by name. " + common,
+    )
     p.add_argument("file", metavar="FILE", help="the data dictionary CSV (as REDCap downloads it)")
     p.add_argument("--form", metavar="FORM", help="the instrument (form name) to import, if the file has several")
     p.add_argument("--id", required=True, metavar="NEW_ID", help="id of the new scale (lower case, e.g. madrs_site2)")
@@ -1251,12 +1369,14 @@ def register(commands) -> None:
     p.set_defaults(run=run_redcap)
 
     p = commands.add_parser(
-        "import-fhir", help="turn a FHIR R4 Questionnaire into a draft scale definition",
+        "import-fhir",
+        help="turn a FHIR R4 Questionnaire into a draft scale definition",
         description="Turn a FHIR R4 Questionnaire into a draft Scalebook scale definition: choice items with "
-                    "ordinalValue weights become items <NEW_ID>_<n>, enableWhen becomes visibility rules, an SDC "
-                    "calculatedExpression that sums answer weights (e.g. %resource.item.where(linkId != 'x')"
-                    ".answer.weight().sum(), as LHC-Forms writes it) the total rule without the excluded items. "
-                    "Every other item is listed on stderr by linkId. " + common)
+        "ordinalValue weights become items <NEW_ID>_<n>, enableWhen becomes visibility rules, an SDC "
+        "calculatedExpression that sums answer weights (e.g. %resource.item.where(linkId != 'x')"
+        ".answer.weight().sum(), as LHC-Forms writes it) the total rule without the excluded items. "
+        "Every other item is listed on stderr by linkId. " + common,
+    )
     p.add_argument("file", metavar="FILE", help="the Questionnaire (JSON)")
     p.add_argument("--id", required=True, metavar="NEW_ID", help="id of the new scale (lower case, e.g. phq9_lhc)")
     p.add_argument("--rater", choices=RATERS, default="clinician", help="who rates the scale (default clinician)")

@@ -22,9 +22,9 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from db.clock import parse_utc
 from protocol import Protocol
 from protocol.keys import parse_assessment_timepoint
+from protocol.timing import local_text, parse_utc
 
 
 @lru_cache(maxsize=256)
@@ -48,10 +48,13 @@ def local_iso(stored: str | None, tz_name: str | None) -> str | None:
     return None if moment is None else moment.astimezone(zone(tz_name)).isoformat(timespec="seconds")
 
 
+SDTM_DTC_FORMAT = "%Y-%m-%dT%H:%M:%S"  # local clock time, to the second, no offset
+
+
 def local_dtc(stored: str | None, tz_name: str | None) -> str:
     """Stored UTC text as an SDTM --DTC: the site's local clock time, to the second, no offset."""
     moment = utc(stored)
-    return "" if moment is None else moment.astimezone(zone(tz_name)).strftime("%Y-%m-%dT%H:%M:%S")
+    return local_text(moment, zone(tz_name), SDTM_DTC_FORMAT)
 
 
 def local_date(stored: str | None, tz_name: str | None):

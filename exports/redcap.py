@@ -37,35 +37,67 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from db import exports as db_exports
-from exports import csvout
 from exports.cli import CommandError
 from exports.fhir import in_step
 from exports.files import write_text_atomically
 from exports.scope import NO_ARM, add_file_export_arguments, export_to_file, scale_ids_or_error
-from scales import ScaleDefinition
+from scales import ScaleDefinition, csvout
 from scales.loader import registry
 
 # REDCap's own download writes these 18 names in this order, every one quoted except "Identifier?".
 COLUMNS = (
-    "Variable / Field Name", "Form Name", "Section Header", "Field Type", "Field Label",
-    "Choices, Calculations, OR Slider Labels", "Field Note", "Text Validation Type OR Show Slider Number",
-    "Text Validation Min", "Text Validation Max", "Identifier?", "Branching Logic (Show field only if...)",
-    "Required Field?", "Custom Alignment", "Question Number (surveys only)", "Matrix Group Name", "Matrix Ranking?",
+    "Variable / Field Name",
+    "Form Name",
+    "Section Header",
+    "Field Type",
+    "Field Label",
+    "Choices, Calculations, OR Slider Labels",
+    "Field Note",
+    "Text Validation Type OR Show Slider Number",
+    "Text Validation Min",
+    "Text Validation Max",
+    "Identifier?",
+    "Branching Logic (Show field only if...)",
+    "Required Field?",
+    "Custom Alignment",
+    "Question Number (surveys only)",
+    "Matrix Group Name",
+    "Matrix Ranking?",
     "Field Annotation",
 )
 HEADER = ",".join(name if name == "Identifier?" else f'"{name}"' for name in COLUMNS)
 # The API / REDCap R names of the same columns (accepted on import).
 API_NAMES = (
-    "field_name", "form_name", "section_header", "field_type", "field_label", "select_choices_or_calculations",
-    "field_note", "text_validation_type_or_show_slider_number", "text_validation_min", "text_validation_max",
-    "identifier", "branching_logic", "required_field", "custom_alignment", "question_number", "matrix_group_name",
-    "matrix_ranking", "field_annotation",
+    "field_name",
+    "form_name",
+    "section_header",
+    "field_type",
+    "field_label",
+    "select_choices_or_calculations",
+    "field_note",
+    "text_validation_type_or_show_slider_number",
+    "text_validation_min",
+    "text_validation_max",
+    "identifier",
+    "branching_logic",
+    "required_field",
+    "custom_alignment",
+    "question_number",
+    "matrix_group_name",
+    "matrix_ranking",
+    "field_annotation",
 )
 # Text REDCap always quotes in its own download.
-_ALWAYS_QUOTED = frozenset({
-    "Section Header", "Field Label", "Choices, Calculations, OR Slider Labels", "Field Note",
-    "Branching Logic (Show field only if...)", "Field Annotation",
-})
+_ALWAYS_QUOTED = frozenset(
+    {
+        "Section Header",
+        "Field Label",
+        "Choices, Calculations, OR Slider Labels",
+        "Field Note",
+        "Branching Logic (Show field only if...)",
+        "Field Annotation",
+    }
+)
 _FREE_TEXT = frozenset({"Section Header", "Field Label", "Field Note", "Field Annotation"})
 RECORD_ID = "record_id"
 EVENT_SUFFIX = "_arm_1"
@@ -157,35 +189,48 @@ def dictionary_rows(definitions: Sequence[ScaleDefinition]) -> list[dict[str, An
     rows: list[dict[str, Any]] = []
     for index, definition in enumerate(definitions):
         if index == 0:
-            rows.append({"Variable / Field Name": RECORD_ID, "Form Name": definition.id, "Field Type": "text",
-                         "Field Label": "Participant code"})
+            rows.append(
+                {
+                    "Variable / Field Name": RECORD_ID,
+                    "Form Name": definition.id,
+                    "Field Type": "text",
+                    "Field Label": "Participant code",
+                }
+            )
         for k, item in enumerate(definition.items):
-            rows.append({
-                "Variable / Field Name": item.id,
+            rows.append(
+                {
+                    "Variable / Field Name": item.id,
+                    "Form Name": definition.id,
+                    "Section Header": _one_line(definition.raw["instructions"]) if k == 0 else "",
+                    "Field Type": "radio",
+                    "Field Label": _one_line(item.prompt),
+                    "Choices, Calculations, OR Slider Labels": choices(item),
+                    "Branching Logic (Show field only if...)": _item_logic(definition, item),
+                    "Required Field?": "y" if item.required and not definition.group_of.get(item.id) else "",
+                    "Question Number (surveys only)": item.number,
+                    "Field Annotation": _annotation(definition, item),
+                }
+            )
+        missing = (
+            "REDCap's sum() adds the answered items; "
+            + {
+                "none": "Scalebook reports no total while a scored item is blank",
+                "prorate_mean": f"Scalebook prorates up to {definition.max_missing} blank item(s) and reports no total "
+                f"beyond that",
+            }[definition.missing_policy]
+        )
+        rows.append(
+            {
+                "Variable / Field Name": total_field(definition),
                 "Form Name": definition.id,
-                "Section Header": _one_line(definition.raw["instructions"]) if k == 0 else "",
-                "Field Type": "radio",
-                "Field Label": _one_line(item.prompt),
-                "Choices, Calculations, OR Slider Labels": choices(item),
-                "Branching Logic (Show field only if...)": _item_logic(definition, item),
-                "Required Field?": "y" if item.required and not definition.group_of.get(item.id) else "",
-                "Question Number (surveys only)": item.number,
-                "Field Annotation": _annotation(definition, item),
-            })
-        missing = "REDCap's sum() adds the answered items; " + {
-            "none": "Scalebook reports no total while a scored item is blank",
-            "prorate_mean": f"Scalebook prorates up to {definition.max_missing} blank item(s) and reports no total "
-                            f"beyond that",
-        }[definition.missing_policy]
-        rows.append({
-            "Variable / Field Name": total_field(definition),
-            "Form Name": definition.id,
-            "Field Type": "calc",
-            "Field Label": f"{definition.abbreviation} total score ({definition.total_min}-{definition.total_max})",
-            "Choices, Calculations, OR Slider Labels": total_calculation(definition),
-            "Field Note": missing,
-            "Field Annotation": _one_line(definition.raw["scoring"]["total"]["source"]),
-        })
+                "Field Type": "calc",
+                "Field Label": f"{definition.abbreviation} total score ({definition.total_min}-{definition.total_max})",
+                "Choices, Calculations, OR Slider Labels": total_calculation(definition),
+                "Field Note": missing,
+                "Field Annotation": _one_line(definition.raw["scoring"]["total"]["source"]),
+            }
+        )
     return rows
 
 
@@ -197,6 +242,7 @@ def dictionary_csv(definitions: Sequence[ScaleDefinition]) -> str:
 # ---------------------------------------------------------------------------------------------
 # records
 # ---------------------------------------------------------------------------------------------
+
 
 def event_name(timepoint: str, suffix: str = EVENT_SUFFIX) -> str:
     """A timepoint as a REDCap unique event name: lower case, runs of other characters as '_'."""
@@ -213,9 +259,11 @@ def records_columns(definitions: Sequence[ScaleDefinition]) -> list[str]:
     return columns
 
 
-def records_rows(definitions: Sequence[ScaleDefinition],
-                 pairs: Iterable[tuple[Mapping[str, Any], list[Mapping[str, Any]]]],
-                 suffix: str = EVENT_SUFFIX) -> Iterator[dict[str, Any]]:
+def records_rows(
+    definitions: Sequence[ScaleDefinition],
+    pairs: Iterable[tuple[Mapping[str, Any], list[Mapping[str, Any]]]],
+    suffix: str = EVENT_SUFFIX,
+) -> Iterator[dict[str, Any]]:
     """One row per participant and event (in the order the events happened), with the item
     values of every form rated at that event. `pairs`: (assessment, its responses) ordered by
     participant, as fhir.in_step yields them; one participant is held in memory at a time."""
@@ -247,6 +295,7 @@ def records_csv(definitions: Sequence[ScaleDefinition], rows: Iterable[Mapping[s
 # command line
 # ---------------------------------------------------------------------------------------------
 
+
 def _definitions(scale_ids: Sequence[str], what: str) -> list[ScaleDefinition]:
     known = registry()
     chosen = scale_ids_or_error(scale_ids, what) if scale_ids else sorted(known)
@@ -264,13 +313,16 @@ def run_dictionary(args: argparse.Namespace) -> int:
 
 def run_records(args: argparse.Namespace) -> int:
     if not re.fullmatch(r"_[a-z0-9_]+", args.event_suffix):
-        raise CommandError(f"--event-suffix: '{args.event_suffix}' must be '_' and lower-case letters, digits or "
-                           f"'_' (e.g. _arm_1)")
+        raise CommandError(
+            f"--event-suffix: '{args.event_suffix}' must be '_' and lower-case letters, digits or '_' (e.g. _arm_1)"
+        )
     definitions = _definitions(args.scale or [], "--scale")
 
     def write(db, scope, handle, scale_ids):
-        pairs = in_step(db_exports.assessment_rows(db, site_id=scope.site_id, scale_ids=scale_ids),
-                        db_exports.response_rows(db, site_id=scope.site_id, scale_ids=scale_ids))
+        pairs = in_step(
+            db_exports.assessment_rows(db, site_id=scope.site_id, scale_ids=scale_ids),
+            db_exports.response_rows(db, site_id=scope.site_id, scale_ids=scale_ids),
+        )
         writer = csvout.Writer(handle, records_columns(definitions), raw=RAW_COLUMNS)
         writer.writerows(records_rows(definitions, pairs, args.event_suffix))
         return {"records": writer.rows}
@@ -281,20 +333,28 @@ def run_records(args: argparse.Namespace) -> int:
 
 def register(commands) -> None:
     p = commands.add_parser(
-        "redcap-dictionary", help="print a REDCap data dictionary (one instrument per scale)",
+        "redcap-dictionary",
+        help="print a REDCap data dictionary (one instrument per scale)",
         description="Print a REDCap data dictionary CSV with REDCap's 18 standard columns: record_id, then one "
-                    "instrument per scale with its items as radio fields ('value, label | ...'), visibility rules as "
-                    "branching logic and the total as a calc field (sum(...), QIDS-SR16 domain maxima as max(...)).")
+        "instrument per scale with its items as radio fields ('value, label | ...'), visibility rules as "
+        "branching logic and the total as a calc field (sum(...), QIDS-SR16 domain maxima as max(...)).",
+    )
     p.add_argument("scale_ids", nargs="*", metavar="SCALE_ID", help="scales to include (default: every shipped scale)")
     p.add_argument("--out", metavar="FILE", help="write to FILE instead of printing")
     p.set_defaults(run=run_dictionary)
 
     p = commands.add_parser(
-        "redcap-records", help="write REDCap's flat record import file",
+        "redcap-records",
+        help="write REDCap's flat record import file",
         description="Write REDCap's flat import CSV for the dictionary of `redcap-dictionary`: record_id "
-                    "(participant code), redcap_event_name (timepoint + event suffix), the item fields and "
-                    "<form>_complete (2 Complete). Submitted assessments only; not-assessed codes are left blank.")
+        "(participant code), redcap_event_name (timepoint + event suffix), the item fields and "
+        "<form>_complete (2 Complete). Submitted assessments only; not-assessed codes are left blank.",
+    )
     add_file_export_arguments(p, "the CSV file to write")
-    p.add_argument("--event-suffix", default=EVENT_SUFFIX, metavar="TEXT",
-                   help=f"appended to each timepoint to form the unique event name (default {EVENT_SUFFIX})")
+    p.add_argument(
+        "--event-suffix",
+        default=EVENT_SUFFIX,
+        metavar="TEXT",
+        help=f"appended to each timepoint to form the unique event name (default {EVENT_SUFFIX})",
+    )
     p.set_defaults(run=run_records)

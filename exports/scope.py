@@ -35,11 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from sqlite_utils import Database
-
 from db import exports as db_exports
 from db import sites
-from db.connection import database_path, unit_of_work
+from db.connection import Database, database_path, unit_of_work
 from db.errors import NotFoundError, PermissionDeniedError, StorageError
 from db.permissions import system_actor
 from exports import blinding
@@ -86,35 +84,47 @@ class Scope:
 # arguments
 # ---------------------------------------------------------------------------------------------
 
+
 def add_scope_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--site", metavar="CODE", help="only this site's participants (default: every site the "
-                                                       "exporting account may see)")
-    parser.add_argument("--as", dest="as_user", metavar="USERNAME",
-                        help="the account the export runs as and is audited under (admin, pi or monitor); its role "
-                             "decides blinding: in a blinded study arms and doses are masked (BLINDED) unless it is an "
-                             "admin. Default: the command line's system actor, which sees no arms")
+    parser.add_argument(
+        "--site",
+        metavar="CODE",
+        help="only this site's participants (default: every site the exporting account may see)",
+    )
+    parser.add_argument(
+        "--as",
+        dest="as_user",
+        metavar="USERNAME",
+        help="the account the export runs as and is audited under (admin, pi or monitor); its role "
+        "decides blinding: in a blinded study arms and doses are masked (BLINDED) unless it is an "
+        "admin. Default: the command line's system actor, which sees no arms",
+    )
 
 
 def add_file_export_arguments(parser: argparse.ArgumentParser, out_help: str) -> None:
     """--out FILE, --site, --as and --scale: the options of the single-file record exports."""
     parser.add_argument("--out", required=True, metavar="FILE", help=out_help)
     add_scope_arguments(parser)
-    parser.add_argument("--scale", action="append", metavar="SCALE_ID", help="only this scale (repeatable; default "
-                                                                             "all)")
+    parser.add_argument(
+        "--scale", action="append", metavar="SCALE_ID", help="only this scale (repeatable; default all)"
+    )
 
 
 def study_id_problems(value: str | None) -> list[str]:
     if value is None or not STUDY_ID_PATTERN.match(value):
-        return [f"--study-id {value!r}: use 1-20 letters, digits, '-' or '_', starting with a letter or digit "
-                f"(it becomes STUDYID and the start of every USUBJID)"]
+        return [
+            f"--study-id {value!r}: use 1-20 letters, digits, '-' or '_', starting with a letter or digit "
+            f"(it becomes STUDYID and the start of every USUBJID)"
+        ]
     return []
 
 
 def scale_ids_or_error(scale_ids: Sequence[str], what: str = "--scale") -> list[str]:
     """The scale ids given, checked against the shipped definitions (every unknown one named)."""
     known = registry()
-    problems = [f"{what}: unknown scale '{s}'; known scales: {', '.join(sorted(known))}"
-                for s in scale_ids if s not in known]
+    problems = [
+        f"{what}: unknown scale '{s}'; known scales: {', '.join(sorted(known))}" for s in scale_ids if s not in known
+    ]
     if problems:
         raise CommandError(problems)
     return list(dict.fromkeys(scale_ids))
@@ -131,8 +141,10 @@ def load_study_protocol() -> Protocol:
 # the scope
 # ---------------------------------------------------------------------------------------------
 
-def scope_for(db: Database, actor: Mapping[str, Any], site_code: str | None,
-              protocol: Protocol) -> tuple[Scope, list[str]]:
+
+def scope_for(
+    db: Database, actor: Mapping[str, Any], site_code: str | None, protocol: Protocol
+) -> tuple[Scope, list[str]]:
     """The Scope of an export by `actor` (an account row, or the system actor) for `site_code`
     (None: every site the actor may see), and the problems found, one line each. The Data export
     page calls this with the signed-in account; the command line through resolve_scope."""
@@ -146,26 +158,33 @@ def scope_for(db: Database, actor: Mapping[str, Any], site_code: str | None,
     own_site = actor.get("site_id")
     if own_site is not None and not problems:
         if site is not None and site["id"] != own_site:
-            problems.append(f"--site {site['code']}: {actor['username']} works at site "
-                            f"{db_exports.site_code(db, own_site)} and may export only that site's participants")
+            problems.append(
+                f"--site {site['code']}: {actor['username']} works at site "
+                f"{db_exports.site_code(db, own_site)} and may export only that site's participants"
+            )
         site = site or sites.get_site(db, own_site)
     blinded = blinding.study_blinded(protocol.blinded, db_exports.study_row(db)["blinded"])
-    scope = Scope(actor=actor, site=site, study_blinded=blinded,  # as loaded: a copy would not be trusted
-                  show_arm=blinding.arm_visible(actor.get("role", ""), blinded))
+    scope = Scope(
+        actor=actor,
+        site=site,
+        study_blinded=blinded,  # as loaded: a copy would not be trusted
+        show_arm=blinding.arm_visible(actor.get("role", ""), blinded),
+    )
     return scope, problems
 
 
 def resolve_scope(db: Database, args: argparse.Namespace, protocol: Protocol) -> tuple[Scope, list[str]]:
     """The export's Scope from --as and --site, and the problems found (one line each)."""
     problems: list[str] = []
-    actor: dict[str, Any] = system_actor()
+    actor: Mapping[str, Any] = system_actor()
     if getattr(args, "as_user", None):
         try:
             actor = db_exports.export_account(db, args.as_user)
         except (NotFoundError, PermissionDeniedError) as exc:
             problems.append(f"--as {args.as_user}: {exc}")
-    scope, site_problems = scope_for(db, actor if not problems else system_actor(), getattr(args, "site", None),
-                                     protocol)
+    scope, site_problems = scope_for(
+        db, actor if not problems else system_actor(), getattr(args, "site", None), protocol
+    )
     return scope, problems + site_problems
 
 
@@ -173,28 +192,53 @@ def masking_notice(scope: Scope) -> str | None:
     """The first stderr line of a masked export, saying what is masked and how to unmask it."""
     if not scope.masked:
         return None
-    return (f"BLINDED: the study is blinded and {scope.actor['username']} ({scope.actor['role']}) may not see "
-            f"treatment allocation, so arms, treatments and doses are masked as {blinding.MASK}; to export them, "
-            f"run with --as USERNAME of an admin account")
+    return (
+        f"BLINDED: the study is blinded and {scope.actor['username']} ({scope.actor['role']}) may not see "
+        f"treatment allocation, so arms, treatments and doses are masked as {blinding.MASK}; to export them, "
+        f"run with --as USERNAME of an admin account"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # audit and publish
 # ---------------------------------------------------------------------------------------------
 
-def _audited(db_path: str | os.PathLike[str] | None, scope: Scope, kind: str, counts: Mapping[str, int],
-             destination: Path, details: Mapping[str, Any] | None, put_in_place: Callable[[], None]) -> None:
+
+def _audited(
+    db_path: str | os.PathLike[str] | None,
+    scope: Scope,
+    kind: str,
+    counts: Mapping[str, int],
+    destination: Path,
+    details: Mapping[str, Any] | None,
+    put_in_place: Callable[[], None],
+) -> None:
     """Record the export's audit event and put its output in place (`put_in_place`), in one
     transaction: if the event cannot be written nothing is published, and if putting it in
     place fails the event is rolled back."""
     with unit_of_work(database_path(db_path)) as db:
-        db_exports.record_export(db, scope.actor, kind, counts, site=scope.site_code, blinded=scope.masked,
-                                 destination=str(destination.resolve()), details=details)
+        db_exports.record_export(
+            db,
+            scope.actor,
+            kind,
+            counts,
+            site=scope.site_code,
+            blinded=scope.masked,
+            destination=str(destination.resolve()),
+            details=details,
+        )
         put_in_place()
 
 
-def publish(db_path: str | os.PathLike[str] | None, scope: Scope, staged: Path, out: Path, kind: str,
-            counts: Mapping[str, int], details: Mapping[str, Any] | None = None) -> None:
+def publish(
+    db_path: str | os.PathLike[str] | None,
+    scope: Scope,
+    staged: Path,
+    out: Path,
+    kind: str,
+    counts: Mapping[str, int],
+    details: Mapping[str, Any] | None = None,
+) -> None:
     """Audit the export and move the staged directory to `out`, in one transaction: if the move
     fails the audit event is rolled back; if the audit fails nothing is moved."""
     out = Path(out)
@@ -218,22 +262,38 @@ def publish(db_path: str | os.PathLike[str] | None, scope: Scope, staged: Path, 
         raise CommandError(f"audit: {exc}; nothing was exported") from None
 
 
-def publish_file(db_path: str | os.PathLike[str] | None, scope: Scope, pending: PendingFile, kind: str,
-                 counts: Mapping[str, int], details: Mapping[str, Any] | None = None) -> None:
+def publish_file(
+    db_path: str | os.PathLike[str] | None,
+    scope: Scope,
+    pending: PendingFile,
+    kind: str,
+    counts: Mapping[str, int],
+    details: Mapping[str, Any] | None = None,
+) -> None:
     """Audit the export and rename the pending file into place, in one transaction."""
     try:
         _audited(db_path, scope, kind, counts, pending.path, details, pending.commit)
     except (StorageError, PermissionDeniedError) as exc:
-        raise CommandError(f"database {database_path(db_path)}: the export's audit event could not be recorded: "
-                           f"{exc}; nothing was exported") from None
+        raise CommandError(
+            f"database {database_path(db_path)}: the export's audit event could not be recorded: "
+            f"{exc}; nothing was exported"
+        ) from None
 
 
 # ---------------------------------------------------------------------------------------------
 # the two command-line paths
 # ---------------------------------------------------------------------------------------------
 
-def _scope_or_error(db: Database, args: argparse.Namespace, protocol: Protocol, kind: str,
-                    problems: Sequence[str] = (), *, masks: bool = True) -> Scope:
+
+def _scope_or_error(
+    db: Database,
+    args: argparse.Namespace,
+    protocol: Protocol,
+    kind: str,
+    problems: Sequence[str] = (),
+    *,
+    masks: bool = True,
+) -> Scope:
     """The export's scope; CommandError with every problem (earlier ones first) if there is any.
     An export that `masks` allocation says so in its first stderr line when it is masked."""
     scope, scope_problems = resolve_scope(db, args, protocol)
@@ -246,10 +306,13 @@ def _scope_or_error(db: Database, args: argparse.Namespace, protocol: Protocol, 
     return scope
 
 
-def export_to_directory(args: argparse.Namespace, kind: str,
-                        write: Callable[[Database, Scope, Protocol, Path], tuple[Mapping[str, int], Written]],
-                        problems: Sequence[str] = (),
-                        details: Mapping[str, Any] | None = None) -> tuple[Mapping[str, int], Written]:
+def export_to_directory(
+    args: argparse.Namespace,
+    kind: str,
+    write: Callable[[Database, Scope, Protocol, Path], tuple[Mapping[str, int], Written]],
+    problems: Sequence[str] = (),
+    details: Mapping[str, Any] | None = None,
+) -> tuple[Mapping[str, int], Written]:
     """A directory export (csv, sdtm) from --out DIR, --as, --site: checks everything first (with
     `problems` the command found in its own options), writes through `write(db, scope,
     protocol, staged_dir)` -> (records per file, anything else), then audits and publishes.
@@ -270,9 +333,12 @@ def export_to_directory(args: argparse.Namespace, kind: str,
     return counts, extra
 
 
-def export_to_file(args: argparse.Namespace, kind: str,
-                   write: Callable[[Database, Scope, TextIO, list[str]], Mapping[str, int]],
-                   details: Mapping[str, Any] | None = None) -> Mapping[str, int]:
+def export_to_file(
+    args: argparse.Namespace,
+    kind: str,
+    write: Callable[[Database, Scope, TextIO, list[str]], Mapping[str, int]],
+    details: Mapping[str, Any] | None = None,
+) -> Mapping[str, int]:
     """A single-file export (fhir-responses, redcap-records) from --out FILE, --as, --site and
     --scale: writes through `write(db, scope, handle, scale_ids)` -> records per kind, then audits
     and renames the file into place. Returns the counts."""

@@ -72,8 +72,14 @@ def load_terminology(path: Path = CT_FILE) -> Terminology:
     terminology = Terminology()
     with path.open(encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle, delimiter="\t"):
-            term = Term(row["Code"], row["Codelist Code"], row["CDISC Submission Value"], row["CDISC Synonym(s)"],
-                        row["Codelist Name"], row["Codelist Extensible (Yes/No)"])
+            term = Term(
+                row["Code"],
+                row["Codelist Code"],
+                row["CDISC Submission Value"],
+                row["CDISC Synonym(s)"],
+                row["Codelist Name"],
+                row["Codelist Extensible (Yes/No)"],
+            )
             if not term.codelist:
                 terminology.codelists[term.code] = term
             else:
@@ -130,8 +136,9 @@ def scale_codes(definition: ScaleDefinition, terminology: Terminology) -> tuple[
         problems.append(f"{file}: cdisc.test_code_codelist {codelist} is not in the terminology file {CT_FILE.name}")
     prefix = "SB" + _alnum(definition.id)[:3]
 
-    def make(source: str, derived: bool, testcd: str | None, test: str | None, fallback_code: str,
-             fallback_name: str) -> TestCode:
+    def make(
+        source: str, derived: bool, testcd: str | None, test: str | None, fallback_code: str, fallback_name: str
+    ) -> TestCode:
         if codelist and testcd and testcd in code_terms:
             term = code_terms[testcd]
             name = term.synonym
@@ -141,35 +148,66 @@ def scale_codes(definition: ScaleDefinition, terminology: Terminology) -> tuple[
                 problems.append(f"{file}: {source}: CDISC test name '{name}' is not in the paired name codelist")
             return TestCode(domain, category, testcd, name, CDISC, definition.id, source, derived, codelist, term.code)
         if codelist and testcd:
-            problems.append(f"{file}: {source}: test code {testcd} is not a term of CDISC codelist {codelist}; "
-                            f"correct the definition (codes are never invented for a CDISC instrument)")
+            problems.append(
+                f"{file}: {source}: test code {testcd} is not a term of CDISC codelist {codelist}; "
+                f"correct the definition (codes are never invented for a CDISC instrument)"
+            )
         code = testcd or fallback_code
         name = test or fallback_name
         if code in terminology.values:
-            problems.append(f"{file}: {source}: sponsor-defined test code {code} collides with a CDISC term; "
-                            f"choose another code")
+            problems.append(
+                f"{file}: {source}: sponsor-defined test code {code} collides with a CDISC term; choose another code"
+            )
         return TestCode(domain, category, code, name[:40], SPONSOR, definition.id, source, derived)
 
     items = {}
     for n, item in enumerate(definition.items, start=1):
-        items[item.id] = make(f"item {item.id}", False, item.raw.get("cdisc_testcd"), item.raw.get("cdisc_test"),
-                              f"{prefix}{n:02d}", f"{definition.abbreviation}-{item.short_name}")
+        items[item.id] = make(
+            f"item {item.id}",
+            False,
+            item.raw.get("cdisc_testcd"),
+            item.raw.get("cdisc_test"),
+            f"{prefix}{n:02d}",
+            f"{definition.abbreviation}-{item.short_name}",
+        )
     total_raw = definition.raw.get("scoring", {}).get("total", {})
-    total = make("total", True, total_raw.get("cdisc_testcd"), total_raw.get("cdisc_test"), f"{prefix}TOT",
-                 f"{definition.abbreviation}-Total Score")
+    total = make(
+        "total",
+        True,
+        total_raw.get("cdisc_testcd"),
+        total_raw.get("cdisc_test"),
+        f"{prefix}TOT",
+        f"{definition.abbreviation}-Total Score",
+    )
     name_prefix = total.test.split("-", 1)[0] if "-" in total.test else definition.abbreviation
     subscales = {}
     for n, sub in enumerate(definition.subscales, start=1):
         fallback = SPONSOR_SUBSCALE_CODES.get((definition.id, sub.id), f"{prefix}S{n}")
-        subscales[sub.id] = make(f"subscale {sub.id}", True, sub.raw.get("cdisc_testcd"), sub.raw.get("cdisc_test"),
-                                 fallback, f"{name_prefix}-{sub.label}")
-    codes = ScaleCodes(definition.id, domain, category, CDISC if category_term else SPONSOR,
-                       category_term.code if category_term else "", items, total, subscales)
+        subscales[sub.id] = make(
+            f"subscale {sub.id}",
+            True,
+            sub.raw.get("cdisc_testcd"),
+            sub.raw.get("cdisc_test"),
+            fallback,
+            f"{name_prefix}-{sub.label}",
+        )
+    codes = ScaleCodes(
+        definition.id,
+        domain,
+        category,
+        CDISC if category_term else SPONSOR,
+        category_term.code if category_term else "",
+        items,
+        total,
+        subscales,
+    )
     seen: dict[str, str] = {}
     for test in codes.all():
         if not TESTCD_PATTERN.match(test.testcd):
-            problems.append(f"{file}: {test.source}: test code '{test.testcd}' must be 1-8 upper-case letters, "
-                            f"digits or '_', starting with a letter")
+            problems.append(
+                f"{file}: {test.source}: test code '{test.testcd}' must be 1-8 upper-case letters, "
+                f"digits or '_', starting with a letter"
+            )
         if len(test.test) > 40:
             problems.append(f"{file}: {test.source}: test name '{test.test}' is longer than 40 characters")
         if test.testcd in seen:
@@ -178,8 +216,9 @@ def scale_codes(definition: ScaleDefinition, terminology: Terminology) -> tuple[
     return codes, problems
 
 
-def catalog(definitions: Mapping[str, ScaleDefinition],
-            terminology: Terminology | None = None) -> tuple[dict[str, ScaleCodes], list[str]]:
+def catalog(
+    definitions: Mapping[str, ScaleDefinition], terminology: Terminology | None = None
+) -> tuple[dict[str, ScaleCodes], list[str]]:
     """Every scale's codes, and every problem found (codes must also be unique within a domain)."""
     terminology = terminology or load_terminology()
     result: dict[str, ScaleCodes] = {}
@@ -191,8 +230,10 @@ def catalog(definitions: Mapping[str, ScaleDefinition],
         for test in codes.all():
             other = owners.setdefault((codes.domain, test.testcd), scale_id)
             if other != scale_id:
-                problems.append(f"scales/definitions/{scale_id}.json: test code {test.testcd} is also used by "
-                                f"{other} in {codes.domain}")
+                problems.append(
+                    f"scales/definitions/{scale_id}.json: test code {test.testcd} is also used by "
+                    f"{other} in {codes.domain}"
+                )
         result[scale_id] = codes
     return result, problems
 

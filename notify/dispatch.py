@@ -45,9 +45,13 @@ def _claim(db_path: Any) -> list[dict[str, Any]]:
     return pending
 
 
-def send_pending(db_path: Any = None, settings: EmailSettings | None = None, *,
-                 timepoint_label: Callable[[str], str] | None = None,
-                 app_url: str | None = None) -> list[dict[str, Any]]:
+def send_pending(
+    db_path: Any = None,
+    settings: EmailSettings | None = None,
+    *,
+    timepoint_label: Callable[[str], str] | None = None,
+    app_url: str | None = None,
+) -> list[dict[str, Any]]:
     """Send every alert awaiting notification now (in this thread) and record the attempts;
     return the recorded attempts. Does nothing when notification is off."""
     settings = settings if settings is not None else load_settings()
@@ -77,17 +81,24 @@ def send_pending(db_path: Any = None, settings: EmailSettings | None = None, *,
     return recorded
 
 
-def dispatch_pending(db_path: Any = None, settings: EmailSettings | None = None, *,
-                     timepoint_label: Callable[[str], str] | None = None,
-                     app_url: str | None = None) -> threading.Thread | None:
+def dispatch_pending(
+    db_path: Any = None,
+    settings: EmailSettings | None = None,
+    *,
+    timepoint_label: Callable[[str], str] | None = None,
+    app_url: str | None = None,
+) -> threading.Thread | None:
     """`send_pending` in a background thread (returned, e.g. for a test to join); None when
     notification is off, so nothing at all happens then."""
     settings = settings if settings is not None else load_settings()
     if not settings.enabled:
         return None
     thread = threading.Thread(
-        target=send_pending, args=(db_path, settings), kwargs={"timepoint_label": timepoint_label, "app_url": app_url},
-        name="scalebook-alert-email", daemon=True,
+        target=send_pending,
+        args=(db_path, settings),
+        kwargs={"timepoint_label": timepoint_label, "app_url": app_url},
+        name="scalebook-alert-email",
+        daemon=True,
     )
     thread.start()
     return thread

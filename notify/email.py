@@ -30,13 +30,13 @@ import ssl
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from protocol.timing import local_text
 from scales import get_scale
 from scales.errors import ScaleError
 
@@ -46,8 +46,12 @@ DEFAULT_SECRETS = Path(".streamlit") / "secrets.toml"
 ALL_SITES = "*"
 DEFAULT_TIMEOUT_S = 10.0
 MAX_TIMEOUT_S = 60.0
-MODE_WORDS = {"clinician": "clinician rating", "self": "participant self-report",
-              "kiosk": "participant self-report on the clinic tablet", "link": "participant self-report by link"}
+MODE_WORDS = {
+    "clinician": "clinician rating",
+    "self": "participant self-report",
+    "kiosk": "participant self-report on the clinic tablet",
+    "link": "participant self-report by link",
+}
 
 
 @dataclass(frozen=True)
@@ -70,8 +74,11 @@ class EmailSettings:
     def recipients(self, site_code: str | None, pi_emails: Iterable[str] = ()) -> list[str]:
         """The addresses an alert of this site goes to, each once, PIs first."""
         out: list[str] = []
-        for address in [*pi_emails, *self.contacts.get((site_code or "").upper(), ()),
-                        *self.contacts.get(ALL_SITES, ())]:
+        for address in [
+            *pi_emails,
+            *self.contacts.get((site_code or "").upper(), ()),
+            *self.contacts.get(ALL_SITES, ()),
+        ]:
             if address.lower() not in {a.lower() for a in out}:
                 out.append(address)
         return out
@@ -88,7 +95,7 @@ def _addresses(value: Any, where: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, Sequence) or not all(isinstance(v, str) and "@" in v for v in value):
-        raise ValueError(f"{where} must be a list of e-mail addresses, e.g. [\"safety@example.org\"]")
+        raise ValueError(f'{where} must be a list of e-mail addresses, e.g. ["safety@example.org"]')
     return tuple(v.strip() for v in value)
 
 
@@ -119,9 +126,10 @@ def parse_settings(section: Mapping[str, Any] | None) -> EmailSettings:
             raise ValueError(f"timeout_seconds must be a number of seconds from 0 to {MAX_TIMEOUT_S:.0f}")
         raw_contacts = section.get("contacts") or {}
         if not isinstance(raw_contacts, Mapping):
-            raise ValueError("contacts must be a table of site code to addresses, e.g. { LON = [\"a@example.org\"] }")
-        contacts = {str(site).strip().upper(): _addresses(value, f"contacts.{site}")
-                    for site, value in raw_contacts.items()}
+            raise ValueError('contacts must be a table of site code to addresses, e.g. { LON = ["a@example.org"] }')
+        contacts = {
+            str(site).strip().upper(): _addresses(value, f"contacts.{site}") for site, value in raw_contacts.items()
+        }
         flags = {name: section.get(name, False) for name in ("starttls", "ssl")}
         for name, value in flags.items():
             if not isinstance(value, bool):
@@ -132,9 +140,18 @@ def parse_settings(section: Mapping[str, Any] | None) -> EmailSettings:
         password = section.get("password") or None
     except ValueError as exc:
         return _off(f"[{SECTION}] {exc}")
-    return EmailSettings(enabled=True, smtp_host=host, smtp_port=port, sender=sender, starttls=flags["starttls"],
-                         use_ssl=flags["ssl"], username=str(username) if username else None,
-                         password=str(password) if password else None, timeout=float(timeout), contacts=contacts)
+    return EmailSettings(
+        enabled=True,
+        smtp_host=host,
+        smtp_port=port,
+        sender=sender,
+        starttls=flags["starttls"],
+        use_ssl=flags["ssl"],
+        username=str(username) if username else None,
+        password=str(password) if password else None,
+        timeout=float(timeout),
+        contacts=contacts,
+    )
 
 
 def secrets_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -146,7 +163,9 @@ def secrets_path(environ: Mapping[str, str] | None = None) -> Path:
 _cache: dict[Path, tuple[float, EmailSettings]] = {}
 
 
-def load_settings(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> EmailSettings:
+def load_settings(
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
+) -> EmailSettings:
     """The settings from the secrets file (re-read when the file changes); OFF without a file."""
     target = Path(path) if path is not None else secrets_path(environ)
     try:
@@ -171,12 +190,11 @@ def load_settings(path: str | os.PathLike[str] | None = None, environ: Mapping[s
 def _local(utc_text: str | None, zone: str | None) -> str:
     if not utc_text:
         return ""
-    moment = datetime.fromisoformat(utc_text.replace("Z", "+00:00"))
     try:
         tz = ZoneInfo(zone or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         tz = ZoneInfo("UTC")
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+    return local_text(utc_text, tz)
 
 
 def describe_item(scale_id: str, item_id: str | None) -> tuple[str, str]:
@@ -193,20 +211,31 @@ def describe_item(scale_id: str, item_id: str | None) -> tuple[str, str]:
     return title, f"item {item.number} ({item.short_name})"
 
 
-def build_message(alert: Mapping[str, Any], settings: EmailSettings, recipients: Sequence[str], *,
-                  timepoint_label: Callable[[str], str] | None = None, app_url: str | None = None) -> EmailMessage:
+def build_message(
+    alert: Mapping[str, Any],
+    settings: EmailSettings,
+    recipients: Sequence[str],
+    *,
+    timepoint_label: Callable[[str], str] | None = None,
+    app_url: str | None = None,
+) -> EmailMessage:
     """The notification of one alert (a row of db.alerts with participant_code, site_code,
     site_timezone, scale_id, timepoint, mode, item_id, item_value, message, created_at)."""
     scale, item = describe_item(alert["scale_id"], alert.get("item_id"))
     abbreviation = scale.split(" — ")[0]
     timepoint = timepoint_label(alert["timepoint"]) if timepoint_label else alert["timepoint"]
     rated = f", answered {alert['item_value']}" if alert.get("item_value") is not None else ""
-    raised = "while the questionnaire was being answered (before submission)" if alert.get("score_id") is None \
+    raised = (
+        "while the questionnaire was being answered (before submission)"
+        if alert.get("score_id") is None
         else "when the questionnaire was submitted"
+    )
     message = EmailMessage()
     # Short enough not to be folded: "Scalebook safety alert: KET-001, site LON, MADRS item 10"
-    message["Subject"] = (f"Scalebook safety alert: {alert['participant_code']}, site {alert['site_code']}, "
-                          f"{abbreviation} {item.split(' (')[0]}")
+    message["Subject"] = (
+        f"Scalebook safety alert: {alert['participant_code']}, site {alert['site_code']}, "
+        f"{abbreviation} {item.split(' (')[0]}"
+    )
     message["From"] = settings.sender
     message["To"] = ", ".join(recipients)
     message["Date"] = formatdate(localtime=False)
@@ -221,7 +250,8 @@ def build_message(alert: Mapping[str, Any], settings: EmailSettings, recipients:
         f"Recorded: {_local(alert['created_at'], alert.get('site_timezone'))}, {raised}",
         "",
         ("Open Scalebook, page 'Cohort and alerts', to see it and acknowledge it: " + app_url.rstrip("/") + "/cohort")
-        if app_url else "Open Scalebook, page 'Cohort and alerts', to see it and acknowledge it.",
+        if app_url
+        else "Open Scalebook, page 'Cohort and alerts', to see it and acknowledge it.",
         "",
         "The participant code is pseudonymous. This message was sent automatically; do not reply to it.",
     ]
@@ -238,8 +268,9 @@ def send(settings: EmailSettings, message: EmailMessage, recipients: Sequence[st
     a server problem: a failure is an attempt to record, and the alert stays open in the app."""
     try:
         if settings.use_ssl:
-            client: smtplib.SMTP = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=settings.timeout,
-                                                    context=ssl.create_default_context())
+            client: smtplib.SMTP = smtplib.SMTP_SSL(
+                settings.smtp_host, settings.smtp_port, timeout=settings.timeout, context=ssl.create_default_context()
+            )
         else:
             client = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout)
         with client:

@@ -51,7 +51,9 @@ with users_tab:
         role = st.selectbox("Role", ROLES, index=ROLES.index("rater"))
         site = st.selectbox("Site", site_codes, index=None, placeholder="Choose the site the account works at")
         all_sites = st.checkbox("All sites: this account is tied to no site and works with every site's participants")
-        password = st.text_input("Initial password", type="password", help=f"At least {users.MIN_PASSWORD_LENGTH} characters")
+        password = st.text_input(
+            "Initial password", type="password", help=f"At least {users.MIN_PASSWORD_LENGTH} characters"
+        )
         if st.form_submit_button("Create user", type="primary"):
             run(
                 lambda db: users.create_user(db, admin, username, role, password, site, all_sites=all_sites),
@@ -74,19 +76,26 @@ with users_tab:
         with col1:
             new_role = st.selectbox("New role", ROLES, index=ROLES.index(target["role"]), key=key("role"))
             if st.button("Change role", key=key("change-role")):
-                run(lambda db: users.change_role(db, admin, target["id"], new_role, reason or None),
-                    f"{target_name} is now {new_role}.")
+                run(
+                    lambda db: users.change_role(db, admin, target["id"], new_role, reason or None),
+                    f"{target_name} is now {new_role}.",
+                )
         with col2:
             if target["active"]:
                 if st.button("Deactivate", key=key("deactivate")):
-                    run(lambda db: users.deactivate(db, admin, target["id"], reason or None), f"{target_name} deactivated.")
+                    run(
+                        lambda db: users.deactivate(db, admin, target["id"], reason or None),
+                        f"{target_name} deactivated.",
+                    )
             elif st.button("Reactivate", key=key("reactivate")):
                 run(lambda db: users.reactivate(db, admin, target["id"], reason or None), f"{target_name} reactivated.")
         with col3:
             new_password = st.text_input("New password", type="password", key=key("new-password"))
             if st.button("Reset password", key=key("reset-password")):
-                run(lambda db: users.reset_password(db, admin, target["id"], new_password, reason or None),
-                    f"Password of {target_name} reset; any lock-out is cleared.")
+                run(
+                    lambda db: users.reset_password(db, admin, target["id"], new_password, reason or None),
+                    f"Password of {target_name} reset; any lock-out is cleared.",
+                )
 
 with sites_tab:
     st.dataframe(

@@ -5,6 +5,10 @@ reminder and threshold warnings), and record and edit adverse events.
 The rules live in db.clinical (every write is audited there): the page shows their warnings
 next to the control they concern before anything is written (an infusion before the baseline,
 too soon after the previous one; a reading past a threshold) and passes the user's reasons on.
+The dose range, total-dose rounding and weight checks are enforced by db.clinical.record_infusion
+(the total shown here is the same protocol.dosing.total_dose_mg it checks the confirmed total
+against); the threshold warnings are computed there too (db.clinical.vitals_warnings), the page
+only shows them. Every read goes through study.records (data.read at the participant's site).
 Times are entered as they happened, in the study's local time; until the user changes a time it
 follows the clock and means "now". Every widget is keyed by the participant, infusion or adverse
 event it shows (ui.pickers.scoped_key), and a successful save starts its inputs afresh.
@@ -23,9 +27,11 @@ from protocol.dosing import total_dose_mg
 from protocol.errors import ProtocolInputError
 from protocol.late_entry import LATE_ENTRY_MINUTES
 from protocol.vitals import next_vitals_due, vitals_schedule
+from study import records
 from ui.blinding import arm_visible, may_record_dose
 from ui.feedback import run_write, set_error, show_feedback, show_flash
 from ui.pickers import choose_participant, scoped_key
+from ui.reads import read_or_stop
 from ui.session import require_page
 from ui.study import current_protocol
 from ui.text import md
@@ -42,16 +48,18 @@ zone = protocol.timezone
 st.title("Infusion day")
 show_flash()
 
-participant = choose_participant(user, statuses=("screening", "enrolled"),
-                                 empty="No participant is screening or enrolled.")
+participant = choose_participant(
+    user, statuses=("screening", "enrolled"), empty="No participant is screening or enrolled."
+)
 pid = participant["id"]
 with unit_of_work(write=False) as db:
     decision = screening.latest_eligibility(db, pid)
-    infusions = clinical.list_infusions(db, pid)
-    vitals = clinical.list_vitals(db, pid)
-    events = clinical.list_adverse_events(db, pid)
-LATE_REASON = "Reason for entering this {what} later (required when more than " \
-              f"{LATE_ENTRY_MINUTES} minutes after it happened)"
+    infusions = read_or_stop(lambda: records.list_infusions(db, user, pid))
+    vitals = read_or_stop(lambda: records.list_vitals(db, user, pid))
+    events = read_or_stop(lambda: records.list_adverse_events(db, user, pid))
+LATE_REASON = (
+    f"Reason for entering this {{what}} later (required when more than {LATE_ENTRY_MINUTES} minutes after it happened)"
+)
 
 
 def utc_text(moment: datetime) -> str:
@@ -93,10 +101,12 @@ def optional_when(label: str, key: str, stored: str | None) -> tuple[datetime | 
     second while its minute is not changed): (moment or None, what is missing or None)."""
     current = parse(stored).astimezone(zone) if stored else None
     left, right = st.columns(2)
-    day = left.date_input(f"{label}: date", value=current.date() if current else None, key=f"{key}-date",
-                          format="YYYY-MM-DD")
-    clock = right.time_input(f"{label}: time ({zone.key})", value=current.time() if current else None,
-                             key=f"{key}-time", step=60)
+    day = left.date_input(
+        f"{label}: date", value=current.date() if current else None, key=f"{key}-date", format="YYYY-MM-DD"
+    )
+    clock = right.time_input(
+        f"{label}: time ({zone.key})", value=current.time() if current else None, key=f"{key}-time", step=60
+    )
     if day is None and clock is None:
         return None, None
     if day is None or clock is None:
@@ -123,11 +133,22 @@ def entered_note(row: dict, reason_key: str = "late_entry_reason") -> str:
 
 
 if infusions:
-    st.dataframe(pd.DataFrame([{
-        "infusion": i["number"], "start": shown(i["started_at"]), "end": shown(i["ended_at"]),
-        "weight (kg)": i["weight_kg"],
-        **({"dose (mg/kg)": i["dose_mg_per_kg"], "total (mg)": i["total_dose_mg"]} if see_dose else {}),
-    } for i in infusions]), hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "infusion": i["number"],
+                    "start": shown(i["started_at"]),
+                    "end": shown(i["ended_at"]),
+                    "weight (kg)": i["weight_kg"],
+                    **({"dose (mg/kg)": i["dose_mg_per_kg"], "total (mg)": i["total_dose_mg"]} if see_dose else {}),
+                }
+                for i in infusions
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
     if not see_dose:
         st.caption("Doses are hidden: this study is blinded and your role reviews it blind.")
 
@@ -136,26 +157,47 @@ eligible = decision is not None and decision["eligible"] is True
 
 # --- start an infusion -----------------------------------------------------------------------
 if writer and running is None and not dose_writer:
-    st.info("This study is blinded, so infusions (and their doses) are recorded by the unblinded coordinator. "
-            "You can record vital signs and adverse events here.", icon=":material/visibility_off:")
+    st.info(
+        "This study is blinded, so infusions (and their doses) are recorded by the unblinded coordinator. "
+        "You can record vital signs and adverse events here.",
+        icon=":material/visibility_off:",
+    )
 if dose_writer and running is None:
     number = len(infusions) + 1
     here = f"infusion{number}"
     st.subheader(f"Start infusion {number}")
     if not eligible:
-        st.warning("This participant cannot be dosed: record an eligible screening decision first "
-                   "(Eligibility screening page).")
+        st.warning(
+            "This participant cannot be dosed: record an eligible screening decision first "
+            "(Eligibility screening page)."
+        )
     else:
         dosing = protocol.dosing
-        weight = st.number_input("Weight (kg)", min_value=0.0, max_value=400.0, value=None, step=0.1,
-                                 placeholder="e.g. 72.5", key=scoped_key("participant", pid, f"{here}-weight"))
+        weight = st.number_input(
+            "Weight (kg)",
+            min_value=0.0,
+            max_value=400.0,
+            value=None,
+            step=0.1,
+            placeholder="e.g. 72.5",
+            key=scoped_key("participant", pid, f"{here}-weight"),
+        )
         mg_per_kg = st.number_input(
             f"Dose (mg/kg; protocol range {dosing.mg_per_kg.min}–{dosing.mg_per_kg.max})",
-            min_value=0.0, max_value=5.0, value=float(dosing.mg_per_kg.default or 0.5), step=0.05,
-            key=scoped_key("participant", pid, f"{here}-dose"))
-        duration = st.number_input("Planned duration (minutes)", min_value=1, max_value=600,
-                                   value=int(dosing.duration_minutes.default or 40), step=5,
-                                   key=scoped_key("participant", pid, f"{here}-duration"))
+            min_value=0.0,
+            max_value=5.0,
+            value=float(dosing.mg_per_kg.default or 0.5),
+            step=0.05,
+            key=scoped_key("participant", pid, f"{here}-dose"),
+        )
+        duration = st.number_input(
+            "Planned duration (minutes)",
+            min_value=1,
+            max_value=600,
+            value=int(dosing.duration_minutes.default or 40),
+            step=5,
+            key=scoped_key("participant", pid, f"{here}-duration"),
+        )
         started = when_entry("Start", scoped_key("participant", pid, f"{here}-start"))
         total = None
         if weight:
@@ -165,8 +207,10 @@ if dose_writer and running is None:
                 st.error(md(exc))
         if total is not None:
             st.metric("Total dose to prepare", f"{total} mg")
-            confirmed = st.checkbox(f"I have checked the total dose of {total} mg of {md(dosing.drug)}",
-                                    key=scoped_key("participant", pid, f"{here}-dose-checked"))
+            confirmed = st.checkbox(
+                f"I have checked the total dose of {total} mg of {md(dosing.drug)}",
+                key=scoped_key("participant", pid, f"{here}-dose-checked"),
+            )
             try:
                 with unit_of_work(write=False) as db:
                     warnings = clinical.infusion_warnings(db, protocol, pid, number, utc_text(started))
@@ -176,17 +220,33 @@ if dose_writer and running is None:
             overrides = {}
             for warning in warnings:
                 st.warning(md(warning.message), icon=":material/warning:")
-                reason = st.text_input("Reason for starting anyway", key=scoped_key("participant", pid,
-                                                                                    f"{here}-{warning.kind}-reason"))
-                if st.checkbox(f"I confirm starting infusion {number} anyway; this is recorded as a protocol deviation",
-                               key=scoped_key("participant", pid, f"{here}-{warning.kind}-confirm")):
+                reason = st.text_input(
+                    "Reason for starting anyway", key=scoped_key("participant", pid, f"{here}-{warning.kind}-reason")
+                )
+                if st.checkbox(
+                    f"I confirm starting infusion {number} anyway; this is recorded as a protocol deviation",
+                    key=scoped_key("participant", pid, f"{here}-{warning.kind}-confirm"),
+                ):
                     overrides[warning.kind] = reason
             place = scoped_key("participant", pid, f"{here}-start-button")
             if st.button("Start infusion", type="primary", disabled=not confirmed, key=place):
-                run_write(lambda db: clinical.record_infusion(
-                    db, user, pid, number, utc_text(started), float(weight), float(mg_per_kg), protocol=protocol,
-                    total_dose_mg=float(total), planned_duration_min=int(duration), override_reasons=overrides),
-                    f"Infusion {number} started at {started.strftime('%H:%M')}.", place=place)
+                run_write(
+                    lambda db: clinical.record_infusion(
+                        db,
+                        user,
+                        pid,
+                        number,
+                        utc_text(started),
+                        float(weight),
+                        float(mg_per_kg),
+                        protocol=protocol,
+                        total_dose_mg=float(total),
+                        planned_duration_min=int(duration),
+                        override_reasons=overrides,
+                    ),
+                    f"Infusion {number} started at {started.strftime('%H:%M')}.",
+                    place=place,
+                )
             show_feedback(place)
 
 # --- a running infusion: end it, and the vitals schedule ------------------------------------
@@ -201,8 +261,11 @@ if current is not None:
         ended = when_entry("End", scoped_key("infusion", iid, "end"))
         place = scoped_key("infusion", iid, "end-button")
         if st.button("Record the end of the infusion", key=place):
-            run_write(lambda db: clinical.end_infusion(db, user, iid, utc_text(ended)),
-                      f"Infusion {running['number']} ended at {ended.strftime('%H:%M')}.", place=place)
+            run_write(
+                lambda db: clinical.end_infusion(db, user, iid, utc_text(ended)),
+                f"Infusion {running['number']} ended at {ended.strftime('%H:%M')}.",
+                place=place,
+            )
         show_feedback(place)
 
     if running is None:
@@ -210,32 +273,52 @@ if current is not None:
     st.subheader(f"Vital signs, infusion {current['number']}")
     mine = [v for v in vitals if v["infusion_id"] == iid]
     schedule = vitals_schedule(start, end, protocol)
-    reminder = next_vitals_due(schedule, [parse(v["measured_at"]) for v in mine], datetime.now(UTC),
-                               protocol.vitals.tolerance_minutes)
+    reminder = next_vitals_due(
+        schedule, [parse(v["measured_at"]) for v in mine], datetime.now(UTC), protocol.vitals.tolerance_minutes
+    )
     if reminder is None:
         st.caption("Vital-sign monitoring for this infusion is complete.")
     else:
-        text = f"Next vital signs {reminder.state}: {shown(utc_text(reminder.due_at), '%H:%M')} " \
-               f"({reminder.minutes_from_start} min after the start)"
+        text = (
+            f"Next vital signs {reminder.state}: {shown(utc_text(reminder.due_at), '%H:%M')} "
+            f"({reminder.minutes_from_start} min after the start)"
+        )
         (st.warning if reminder.state == "overdue" else st.info)(text)
         if reminder.missed:
             st.caption("Missed readings: " + ", ".join(shown(utc_text(m), "%H:%M") for m in reminder.missed))
     if mine:
-        st.dataframe(pd.DataFrame([{
-            "time": shown(v["measured_at"], "%H:%M"), "BP": f"{v['systolic'] or '—'}/{v['diastolic'] or '—'}",
-            "heart rate": "—" if v["heart_rate"] is None else str(v["heart_rate"]),
-            "SpO2 %": "—" if v["spo2"] is None else str(v["spo2"]), "entered": entered_note(v),
-        } for v in mine]), hide_index=True, width="stretch")
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "time": shown(v["measured_at"], "%H:%M"),
+                        "BP": f"{v['systolic'] or '—'}/{v['diastolic'] or '—'}",
+                        "heart rate": "—" if v["heart_rate"] is None else str(v["heart_rate"]),
+                        "SpO2 %": "—" if v["spo2"] is None else str(v["spo2"]),
+                        "entered": entered_note(v),
+                    }
+                    for v in mine
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
     if writer:
         round_key = scoped_key("infusion", iid, "vitals-round")
         form = scoped_key("infusion", iid, f"vitals{generation(round_key)}")
         cols = st.columns(4)
         reading = {
-            measure: cols[n].number_input(f"{name} ({unit})", min_value=0, max_value=top, value=None, step=1,
-                                          key=f"{form}-{measure}")
-            for n, (measure, name, unit, top) in enumerate((
-                ("systolic", "Systolic", "mmHg", 400), ("diastolic", "Diastolic", "mmHg", 300),
-                ("heart_rate", "Heart rate", "bpm", 300), ("spo2", "SpO2", "%", 100)))
+            measure: cols[n].number_input(
+                f"{name} ({unit})", min_value=0, max_value=top, value=None, step=1, key=f"{form}-{measure}"
+            )
+            for n, (measure, name, unit, top) in enumerate(
+                (
+                    ("systolic", "Systolic", "mmHg", 400),
+                    ("diastolic", "Diastolic", "mmHg", 300),
+                    ("heart_rate", "Heart rate", "bpm", 300),
+                    ("spo2", "SpO2", "%", 100),
+                )
+            )
         }
         measured = when_entry("Measured", f"{form}-when")
         late_reason = st.text_input(LATE_REASON.format(what="reading"), key=f"{form}-reason")
@@ -245,41 +328,75 @@ if current is not None:
             if not values:
                 set_error(place, "Enter at least one measurement before saving.")
             else:
+
                 def save(db):
-                    saved = clinical.record_vitals(db, user, pid, utc_text(measured), infusion_id=iid,
-                                                   late_entry_reason=late_reason or None, protocol=protocol, **values)
+                    saved = clinical.record_vitals(
+                        db,
+                        user,
+                        pid,
+                        utc_text(measured),
+                        infusion_id=iid,
+                        late_entry_reason=late_reason or None,
+                        protocol=protocol,
+                        **values,
+                    )
                     next_generation(round_key)  # the inputs start empty after the rerun
                     return saved
+
                 run_write(save, f"Vital signs saved. Measured at {measured.strftime('%H:%M')}.", place=place)
         show_feedback(place)
     with unit_of_work(write=False) as db:
-        attention = clinical.open_vitals_warning(db, protocol, pid, iid)
+        attention = read_or_stop(lambda: records.open_vitals_warning(db, user, protocol, pid, iid))
     if attention is not None:
         reading_id = attention["vitals"]["id"]
-        st.error(md("Vital sign outside the protocol's limits (reading at "
-                    f"{shown(attention['vitals']['measured_at'], '%H:%M')}): " + "; ".join(attention["warnings"]) + "."),
-                 icon=":material/warning:")
+        st.error(
+            md(
+                "Vital sign outside the protocol's limits (reading at "
+                f"{shown(attention['vitals']['measured_at'], '%H:%M')}): " + "; ".join(attention["warnings"]) + "."
+            ),
+            icon=":material/warning:",
+        )
         if writer:
-            note = st.text_input("What was done (optional note)", key=scoped_key("vitals", reading_id, "note"),
-                                 placeholder="e.g. repeated after 5 minutes, physician informed")
+            note = st.text_input(
+                "What was done (optional note)",
+                key=scoped_key("vitals", reading_id, "note"),
+                placeholder="e.g. repeated after 5 minutes, physician informed",
+            )
             place = scoped_key("vitals", reading_id, "acknowledge")
             if st.button("Acknowledge the warning", key=place):
-                run_write(lambda db: clinical.acknowledge_vitals_warning(db, user, reading_id, note or None,
-                                                                         protocol=protocol),
-                          "Warning acknowledged.", place=place)
+                run_write(
+                    lambda db: clinical.acknowledge_vitals_warning(
+                        db, user, reading_id, note or None, protocol=protocol
+                    ),
+                    "Warning acknowledged.",
+                    place=place,
+                )
             show_feedback(place)
             st.caption("The warning stays here until it is acknowledged or a later reading is saved.")
 
 # --- adverse events --------------------------------------------------------------------------
 st.subheader("Adverse events")
 if events:
-    st.dataframe(pd.DataFrame([{
-        "term": e["term"], "onset": shown(e["onset_at"]), "severity": clinical.label("severity", e["severity"]),
-        "serious": f"Yes (SAE {shown(e['serious_at'])})" if e["serious"] else "No",
-        "relatedness": clinical.label("relatedness", e["relatedness"]),
-        "outcome": clinical.label("outcome", e["outcome"]) or "Ongoing", "end": shown(e["resolved_at"]),
-        "action taken": clinical.label("action_taken", e["action_taken"]), "entered": entered_note(e),
-    } for e in events]), hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "term": e["term"],
+                    "onset": shown(e["onset_at"]),
+                    "severity": clinical.label("severity", e["severity"]),
+                    "serious": f"Yes (SAE {shown(e['serious_at'])})" if e["serious"] else "No",
+                    "relatedness": clinical.label("relatedness", e["relatedness"]),
+                    "outcome": clinical.label("outcome", e["outcome"]) or "Ongoing",
+                    "end": shown(e["resolved_at"]),
+                    "action taken": clinical.label("action_taken", e["action_taken"]),
+                    "entered": entered_note(e),
+                }
+                for e in events
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
 
 
 def event_fields(key: str, stored: dict | None) -> tuple[dict, str | None]:
@@ -288,11 +405,20 @@ def event_fields(key: str, stored: dict | None) -> tuple[dict, str | None]:
     stored = stored or {}
     term = st.text_input("Event (term)", value=stored.get("term", ""), placeholder="e.g. nausea", key=f"{key}-term")
     cols = st.columns(2)
-    severity = cols[0].selectbox("Severity", clinical.SEVERITIES, format_func=clinical.SEVERITY_LABELS.get,
-                                 index=clinical.SEVERITIES.index(stored.get("severity", "mild")), key=f"{key}-severity")
+    severity = cols[0].selectbox(
+        "Severity",
+        clinical.SEVERITIES,
+        format_func=clinical.SEVERITY_LABELS.get,
+        index=clinical.SEVERITIES.index(stored.get("severity", "mild")),
+        key=f"{key}-severity",
+    )
     relatedness = cols[1].selectbox(
-        "Related to the study drug", clinical.RELATEDNESS, format_func=clinical.RELATEDNESS_LABELS.get,
-        index=clinical.RELATEDNESS.index(stored.get("relatedness", "possible")), key=f"{key}-relatedness")
+        "Related to the study drug",
+        clinical.RELATEDNESS,
+        format_func=clinical.RELATEDNESS_LABELS.get,
+        index=clinical.RELATEDNESS.index(stored.get("relatedness", "possible")),
+        key=f"{key}-relatedness",
+    )
     if stored:
         onset, missing = optional_when("Onset", f"{key}-onset", stored["onset_at"])
         missing = missing or (None if onset else "Onset: give the date and time the event began.")
@@ -300,15 +426,22 @@ def event_fields(key: str, stored: dict | None) -> tuple[dict, str | None]:
         onset, missing = when_entry("Onset", f"{key}-onset"), None
     cols = st.columns(2)
     outcomes = [None, *clinical.OUTCOMES]
-    outcome = cols[0].selectbox("Outcome", outcomes, index=outcomes.index(stored.get("outcome")),
-                                format_func=lambda c: "Ongoing (no outcome yet)" if c is None else clinical.OUTCOME_LABELS[c],
-                                key=f"{key}-outcome")
+    outcome = cols[0].selectbox(
+        "Outcome",
+        outcomes,
+        index=outcomes.index(stored.get("outcome")),
+        format_func=lambda c: "Ongoing (no outcome yet)" if c is None else clinical.OUTCOME_LABELS[c],
+        key=f"{key}-outcome",
+    )
     actions = [None, *clinical.ACTIONS]
     recorded = stored.get("action_taken")
-    action = cols[1].selectbox("Action taken with the infusion", actions,
-                               index=actions.index(recorded) if recorded in actions else 0,
-                               format_func=lambda c: "Not recorded" if c is None else clinical.ACTION_LABELS[c],
-                               key=f"{key}-action")
+    action = cols[1].selectbox(
+        "Action taken with the infusion",
+        actions,
+        index=actions.index(recorded) if recorded in actions else 0,
+        format_func=lambda c: "Not recorded" if c is None else clinical.ACTION_LABELS[c],
+        key=f"{key}-action",
+    )
     resolved, problem = optional_when("End", f"{key}-end", stored.get("resolved_at"))
     missing = missing or problem
     serious = st.checkbox("Serious adverse event (SAE)", value=bool(stored.get("serious")), key=f"{key}-serious")
@@ -316,9 +449,17 @@ def event_fields(key: str, stored: dict | None) -> tuple[dict, str | None]:
     if serious:
         serious_at, problem = optional_when("Became serious (SAE date)", f"{key}-sae", stored.get("serious_at"))
         missing = missing or problem
-    values = {"term": term, "onset_at": onset and utc_text(onset), "severity": severity, "relatedness": relatedness,
-              "outcome": outcome, "action_taken": action, "resolved_at": resolved and utc_text(resolved),
-              "serious": serious, "serious_at": serious_at and utc_text(serious_at)}
+    values = {
+        "term": term,
+        "onset_at": onset and utc_text(onset),
+        "severity": severity,
+        "relatedness": relatedness,
+        "outcome": outcome,
+        "action_taken": action,
+        "resolved_at": resolved and utc_text(resolved),
+        "serious": serious,
+        "serious_at": serious_at and utc_text(serious_at),
+    }
     return values, missing
 
 
@@ -333,38 +474,66 @@ if writer:
             if missing:
                 set_error(place, missing)
             else:
+
                 def record(db):
                     saved = clinical.record_adverse_event(
-                        db, user, pid, values["term"], values["onset_at"], values["severity"], values["relatedness"],
-                        serious=values["serious"], serious_at=values["serious_at"], resolved_at=values["resolved_at"],
-                        outcome=values["outcome"], action_taken=values["action_taken"],
-                        infusion_id=current["id"] if current else None, late_entry_reason=late_reason or None,
-                        protocol=protocol)
+                        db,
+                        user,
+                        pid,
+                        values["term"],
+                        values["onset_at"],
+                        values["severity"],
+                        values["relatedness"],
+                        serious=values["serious"],
+                        serious_at=values["serious_at"],
+                        resolved_at=values["resolved_at"],
+                        outcome=values["outcome"],
+                        action_taken=values["action_taken"],
+                        infusion_id=current["id"] if current else None,
+                        late_entry_reason=late_reason or None,
+                        protocol=protocol,
+                    )
                     next_generation(round_key)
                     return saved
+
                 # The success message goes under the expander: the first event recorded closes it
                 # (expanded only while there is none), which would hide a message drawn inside.
-                run_write(record, f"Adverse event '{(values['term'] or '').strip()}' recorded.", place=place,
-                          success_place=scoped_key("participant", pid, "ae-recorded"))
+                run_write(
+                    record,
+                    f"Adverse event '{(values['term'] or '').strip()}' recorded.",
+                    place=place,
+                    success_place=scoped_key("participant", pid, "ae-recorded"),
+                )
         show_feedback(place)
     show_feedback(scoped_key("participant", pid, "ae-recorded"))
 
     if events:
         with st.expander("Edit an adverse event"):
             by_id = {e["id"]: e for e in events}
-            chosen = st.selectbox("Adverse event", list(by_id), key=scoped_key("participant", pid, "ae-edit-pick"),
-                                  format_func=lambda i: f"{by_id[i]['term']} (onset {shown(by_id[i]['onset_at'])})")
+            chosen = st.selectbox(
+                "Adverse event",
+                list(by_id),
+                key=scoped_key("participant", pid, "ae-edit-pick"),
+                format_func=lambda i: f"{by_id[i]['term']} (onset {shown(by_id[i]['onset_at'])})",
+            )
             event = by_id[chosen]
             form = scoped_key("adverse_event", chosen, f"edit-{event['updated_at']}")
             values, missing = event_fields(form, event)
-            reason = st.text_input("Reason for the change", key=f"{form}-why",
-                                   placeholder="e.g. event resolved; outcome confirmed at follow-up call")
+            reason = st.text_input(
+                "Reason for the change",
+                key=f"{form}-why",
+                placeholder="e.g. event resolved; outcome confirmed at follow-up call",
+            )
             place = scoped_key("adverse_event", chosen, "edit-save")
             if st.button("Save the changes", key=place):
                 if missing:
                     set_error(place, missing)
                 else:
-                    run_write(lambda db: clinical.update_adverse_event(
-                        db, user, chosen, values, reason, expected_updated_at=event["updated_at"], protocol=protocol),
-                        f"Adverse event '{event['term']}' updated.", place=place)
+                    run_write(
+                        lambda db: clinical.update_adverse_event(
+                            db, user, chosen, values, reason, expected_updated_at=event["updated_at"], protocol=protocol
+                        ),
+                        f"Adverse event '{event['term']}' updated.",
+                        place=place,
+                    )
             show_feedback(place)

@@ -7,13 +7,14 @@ drawn only for roles that may see it (ui.blinding)."""
 
 import streamlit as st
 
-from db import participants, sites, visits
+from db import participants, sites
 from db.connection import unit_of_work
-from db.deviations import list_deviations
 from db.permissions import allowed
+from study import records
 from ui.blinding import arm_visible
 from ui.feedback import run_write, show_flash
 from ui.pickers import choose_participant
+from ui.reads import read_or_stop
 from ui.session import require_page
 from ui.study import current_protocol
 from ui.text import md
@@ -24,7 +25,7 @@ st.title("Participants")
 show_flash()
 
 with unit_of_work(write=False) as db:
-    rows = participants.list_participants(db, site=user["site_id"])
+    rows = read_or_stop(lambda: records.list_participants(db, user))
     site_rows = sites.list_sites(db)
 protocol = current_protocol()
 show_arm = arm_visible(user["role"], protocol)
@@ -66,8 +67,8 @@ if rows:
     st.markdown(f"**{md(person['code'])}** · site {md(person['site_code'])} · {status_text(protocol, person)}")
     participation_controls(user, protocol, person)
     with unit_of_work(write=False) as db:
-        missed = visits.missed_visits(db, protocol, participant_id=pid)
-        deviations = list_deviations(db, participant_id=pid)
+        missed = read_or_stop(lambda: records.missed_visits(db, user, protocol, pid))
+        deviations = read_or_stop(lambda: records.list_deviations(db, user, pid))
     st.markdown("##### Missed visits")
     if not missed:
         st.caption(f"No missed visits for {md(person['code'])}.")

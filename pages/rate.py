@@ -78,20 +78,26 @@ if requested:
         st.rerun()
     show_window_warning(assessment_id)
     if row["assessed_at"]:
-        st.info(md(f"Entered later: rated {local_time(row['assessed_at'], zone)}, entered "
-                   f"{local_time(row['started_at'], zone)}."
-                   + (f" Reason: {row['late_entry_reason']}" if row["late_entry_reason"] else "")),
-                icon=":material/history:")
-    hide_total = st.toggle("Hide the live total and band (blinded rating)", key="hide_live_total",
-                           value=protocol.blinded)
+        st.info(
+            md(
+                f"Entered later: rated {local_time(row['assessed_at'], zone)}, entered "
+                f"{local_time(row['started_at'], zone)}."
+                + (f" Reason: {row['late_entry_reason']}" if row["late_entry_reason"] else "")
+            ),
+            icon=":material/history:",
+        )
+    hide_total = st.toggle(
+        "Hide the live total and band (blinded rating)", key="hide_live_total", value=protocol.blinded
+    )
     render_form(user, assessment_id, timepoint_label(protocol, row["timepoint"]), show_live_total=not hide_total)
     st.stop()
 
 leave_form()
 st.title("Rate a scale")
 with unit_of_work(write=False) as db:
-    drafts = [a for a in assessments.list_assessments(db, status="draft", site_id=user["site_id"])
-              if a["mode"] == "clinician"]
+    drafts = [
+        a for a in assessments.list_assessments(db, status="draft", site_id=user["site_id"]) if a["mode"] == "clinician"
+    ]
 if drafts:
     st.subheader("Drafts in progress")
     for draft in drafts:
@@ -110,8 +116,13 @@ def key(name: str) -> str:
 
 
 clinician_scales = {sid: get_scale(sid) for sid in clinician_scale_ids()}
-timepoint = st.selectbox("Timepoint", [tp.id for tp in protocol.timepoints], format_func=labels.__getitem__,
-                         key=key("timepoint"), on_change=picker_changed)
+timepoint = st.selectbox(
+    "Timepoint",
+    [tp.id for tp in protocol.timepoints],
+    format_func=labels.__getitem__,
+    key=key("timepoint"),
+    on_change=picker_changed,
+)
 due = [s for s in protocol.scales_due(timepoint) if s in clinician_scales]
 others = [s for s in clinician_scales if s not in due]  # unscheduled ratings stay possible, listed last
 
@@ -121,17 +132,33 @@ def scale_label(scale_id: str) -> str:
     return f"{definition.abbreviation} — {definition.title}" + ("" if scale_id in due else " (not scheduled here)")
 
 
-scale_id = st.selectbox("Scale", due + others, format_func=scale_label, key=key(f"scale-{timepoint}"),
-                        on_change=picker_changed)
+scale_id = st.selectbox(
+    "Scale", due + others, format_func=scale_label, key=key(f"scale-{timepoint}"), on_change=picker_changed
+)
 definition = clinician_scales[scale_id]
 recall_ids = [o["id"] for o in definition.recall_options]
-recall = st.radio("Recall period", recall_ids, horizontal=True, index=recall_ids.index(definition.default_recall),
-                  format_func=lambda r: next(o["label"] for o in definition.recall_options if o["id"] == r),
-                  key=key(f"recall-{scale_id}"), on_change=picker_changed)
+recall = st.radio(
+    "Recall period",
+    recall_ids,
+    horizontal=True,
+    index=recall_ids.index(definition.default_recall),
+    format_func=lambda r: next(o["label"] for o in definition.recall_options if o["id"] == r),
+    key=key(f"recall-{scale_id}"),
+    on_change=picker_changed,
+)
 infusion_number = None
 if protocol.timepoint(timepoint).anchor == "each_infusion":
-    infusion_number = int(st.number_input("Infusion number", min_value=1, max_value=100, value=1, step=1,
-                                          key=key("infusion"), on_change=picker_changed))
+    infusion_number = int(
+        st.number_input(
+            "Infusion number",
+            min_value=1,
+            max_value=100,
+            value=1,
+            step=1,
+            key=key("infusion"),
+            on_change=picker_changed,
+        )
+    )
 
 # --- a rating done earlier (paper source, entered after the fact) --------------------------------
 assessed_at = late_reason = late_problem = None
@@ -139,24 +166,36 @@ if st.toggle("Rated earlier (paper source / entered after the fact)", key=key("l
     # The default is fixed when the control opens, so the widgets keep their identity as the clock moves.
     opened_at = st.session_state.setdefault(key("late-opened"), datetime.now(zone).replace(second=0, microsecond=0))
     left, right = st.columns(2)
-    day = left.date_input("Date it was rated", value=opened_at.date(), format="YYYY-MM-DD", key=key("late-date"),
-                          on_change=picker_changed)
-    clock = right.time_input(f"Time it was rated ({zone.key})", value=opened_at.time(), step=60,
-                             key=key("late-time"), on_change=picker_changed)
-    late_reason = st.text_input(f"Reason for entering it later (required when more than {LATE_ENTRY_MINUTES} "
-                                "minutes after it was rated)", key=key("late-reason"), on_change=picker_changed,
-                                placeholder="e.g. rated on paper during the home visit, transcribed from the source")
+    day = left.date_input(
+        "Date it was rated", value=opened_at.date(), format="YYYY-MM-DD", key=key("late-date"), on_change=picker_changed
+    )
+    clock = right.time_input(
+        f"Time it was rated ({zone.key})",
+        value=opened_at.time(),
+        step=60,
+        key=key("late-time"),
+        on_change=picker_changed,
+    )
+    late_reason = st.text_input(
+        f"Reason for entering it later (required when more than {LATE_ENTRY_MINUTES} minutes after it was rated)",
+        key=key("late-reason"),
+        on_change=picker_changed,
+        placeholder="e.g. rated on paper during the home visit, transcribed from the source",
+    )
     if day is None or clock is None:  # a field emptied by the user
         late_problem = "Enter the date and the time the rating was done, or switch “Rated earlier” off."
     else:
         assessed_at = local_date_at(day, clock, zone)
-        late_problem = late_entry_problem(assessed_at, datetime.now(UTC), parse_utc(participant["created_at"]),
-                                          late_reason, zone=zone)
+        late_problem = late_entry_problem(
+            assessed_at, datetime.now(UTC), parse_utc(participant["created_at"]), late_reason, zone=zone
+        )
     if late_problem:
         st.error(md(late_problem), icon=":material/error:")
     else:
-        st.caption(f"The rating will be kept at {assessed_at.astimezone(zone):%Y-%m-%d %H:%M %Z} (when it was done) "
-                   "and marked as entered later; schedule, window and charts use that time.")
+        st.caption(
+            f"The rating will be kept at {assessed_at.astimezone(zone):%Y-%m-%d %H:%M %Z} (when it was done) "
+            "and marked as entered later; schedule, window and charts use that time."
+        )
 else:
     st.session_state.pop(key("late-opened"), None)
 
@@ -164,7 +203,16 @@ if st.button("Open the form", type="primary", use_container_width=True):
     if late_problem:
         st.error(f"The form was not opened: {md(late_problem)}", icon=":material/error:")
     else:
-        opened = start_or_resume(user, protocol, pid, timepoint, infusion_number, scale_id, recall=recall,
-                                 assessed_at=assessed_at, late_entry_reason=late_reason)
+        opened = start_or_resume(
+            user,
+            protocol,
+            pid,
+            timepoint,
+            infusion_number,
+            scale_id,
+            recall=recall,
+            assessed_at=assessed_at,
+            late_entry_reason=late_reason,
+        )
         if opened is not None:
             open_assessment(opened)

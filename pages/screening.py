@@ -36,27 +36,41 @@ severity = protocol.eligibility.severity
 if latest is not None:
     verdict = {True: "eligible", False: "not eligible", None: "pending"}[latest["eligible"]]
     show = {True: st.success, False: st.error, None: st.info}[latest["eligible"]]
-    show(f"Latest decision: **{verdict}** — " + md(f"by {latest['decided_by_name'] or '—'} at "
-                                                   f"{local_time(latest['decided_at'], protocol.timezone)}"))
+    show(
+        f"Latest decision: **{verdict}** — "
+        + md(f"by {latest['decided_by_name'] or '—'} at {local_time(latest['decided_at'], protocol.timezone)}")
+    )
     if latest.get("automatic"):
-        st.caption(f"Decided again automatically when the baseline {severity.scale} rating (total "
-                   f"{latest['baseline_total']}) was submitted, with the answers of the pending decision.")
+        st.caption(
+            f"Decided again automatically when the baseline {severity.scale} rating (total "
+            f"{latest['baseline_total']}) was submitted, with the answers of the pending decision."
+        )
     for reason in latest["reasons"]:
         st.caption(f"• {md(reason)}")
     if latest["pending"]:
         st.caption("Pending: " + "; ".join(md(question_text.get(p, p)) for p in latest["pending"]))
-    if latest["eligible"] is None and severity is not None and severity.id in latest["pending"] \
-            and baseline is not None:
-        st.warning(f"The baseline {severity.scale} rating (total {baseline['total']}) is stored, but this pending "
-                   "decision was not decided again with it. Record the decision below to apply it.")
+    if (
+        latest["eligible"] is None
+        and severity is not None
+        and severity.id in latest["pending"]
+        and baseline is not None
+    ):
+        st.warning(
+            f"The baseline {severity.scale} rating (total {baseline['total']}) is stored, but this pending "
+            "decision was not decided again with it. Record the decision below to apply it."
+        )
 
 if severity is not None:
     if baseline is None:
-        st.info(f"Baseline severity ({severity.scale}, at least {severity.min_total}) will be checked automatically "
-                "once the baseline rating is submitted.")
+        st.info(
+            f"Baseline severity ({severity.scale}, at least {severity.min_total}) will be checked automatically "
+            "once the baseline rating is submitted."
+        )
     else:
-        st.caption(f"Baseline {severity.scale} total {baseline['total']} (threshold ≥ {severity.min_total}), "
-                   f"from the stored rating at {baseline['timepoint']}.")
+        st.caption(
+            f"Baseline {severity.scale} total {baseline['total']} (threshold ≥ {severity.min_total}), "
+            f"from the stored rating at {baseline['timepoint']}."
+        )
 
 if not allowed(user["role"], "participant.update"):
     st.caption("Your role can read screening decisions but not record them.")
@@ -73,16 +87,25 @@ for question in questions:
     before = previous.get(question.id)
     if question.answer == "integer":
         answers[question.id] = st.number_input(
-            label, value=None if isinstance(before, bool) else before, step=1, min_value=0,
-            placeholder=question.unit or "", key=key)
+            label,
+            value=None if isinstance(before, bool) else before,
+            step=1,
+            min_value=0,
+            placeholder=question.unit or "",
+            key=key,
+        )
     else:
-        choice = st.radio(label, ["Yes", "No"], index=None if before is None else (0 if before else 1),
-                          horizontal=True, key=key)
+        choice = st.radio(
+            label, ["Yes", "No"], index=None if before is None else (0 if before else 1), horizontal=True, key=key
+        )
         answers[question.id] = None if choice is None else choice == "Yes"
 answers = {k: (int(v) if isinstance(v, float) else v) for k, v in answers.items() if v is not None}
 
 place = scoped_key("participant", pid, "eligibility")
 if st.button("Record the eligibility decision", type="primary", key=scoped_key("participant", pid, "record")):
-    run_write(lambda db: screening.record_eligibility(db, user, protocol, pid, answers),
-              f"Eligibility decision recorded for {participant['code']}.", place=place)
+    run_write(
+        lambda db: screening.record_eligibility(db, user, protocol, pid, answers),
+        f"Eligibility decision recorded for {participant['code']}.",
+        place=place,
+    )
 show_feedback(place)

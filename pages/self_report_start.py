@@ -20,6 +20,7 @@ from db.errors import StorageError
 from protocol.keys import timepoint_label
 from scales import get_scale, registry, score, self_report_scale_ids
 from selfreport import links, support
+from study.self_report import start_self_report
 from ui.feedback import run_write, show_flash
 from ui.participant_mode import begin_kiosk
 from ui.pickers import choose_participant, scoped_key
@@ -39,8 +40,12 @@ show_flash()
 
 participant = choose_participant(user, empty="No participants yet: a coordinator enrols them on the Participants page.")
 code = participant["code"]
-timepoint = st.selectbox("Timepoint", [tp.id for tp in protocol.timepoints], format_func=labels.__getitem__,
-                         key=scoped_key("participant", participant["id"], "self-report-timepoint"))
+timepoint = st.selectbox(
+    "Timepoint",
+    [tp.id for tp in protocol.timepoints],
+    format_func=labels.__getitem__,
+    key=scoped_key("participant", participant["id"], "self-report-timepoint"),
+)
 
 self_scales = self_report_scale_ids()
 due = [s for s in protocol.scales_due(timepoint) if s in self_scales]
@@ -51,9 +56,14 @@ def scale_label(scale_id: str) -> str:
     return f"{definition.abbreviation} — {definition.title}" + ("" if scale_id in due else " (not scheduled here)")
 
 
-chosen = st.multiselect("Questionnaires", self_scales, default=due, format_func=scale_label,
-                        key=scoped_key("participant", participant["id"], f"self-report-scales:{timepoint}"),
-                        help="The self-report scales due at this timepoint are chosen for you; add or remove as needed.")
+chosen = st.multiselect(
+    "Questionnaires",
+    self_scales,
+    default=due,
+    format_func=scale_label,
+    key=scoped_key("participant", participant["id"], f"self-report-scales:{timepoint}"),
+    help="The self-report scales due at this timepoint are chosen for you; add or remove as needed.",
+)
 if not due:
     st.caption("No self-report questionnaire is scheduled at this timepoint in the protocol; choose the ones to give.")
 
@@ -61,22 +71,29 @@ supportive = protocol.supportive_text
 site_values = support.site_values(supportive, participant["site_code"], os.environ, site_secrets())
 missing = support.missing_values(supportive, site_values)
 if missing:
-    names = ", ".join(f"{name} ({what}; e.g. {support.env_names(name, participant['site_code'])[0]})"
-                      for name, what in missing)
-    st.warning(md(f"The supportive text a participant sees after a safety answer lacks this site's {names}. Until "
-                  "it is set (server environment or secrets, see selfreport/support.py) participants see a short "
-                  "general message instead."))
+    names = ", ".join(
+        f"{name} ({what}; e.g. {support.env_names(name, participant['site_code'])[0]})" for name, what in missing
+    )
+    st.warning(
+        md(
+            f"The supportive text a participant sees after a safety answer lacks this site's {names}. Until "
+            "it is set (server environment or secrets, see selfreport/support.py) participants see a short "
+            "general message instead."
+        )
+    )
 
 kiosk_tab, link_tab = st.tabs(["Hand this tablet over", "Send a link"])
 
 with kiosk_tab:
-    st.write("The tablet switches to participant mode: one question per screen, large buttons, nothing else. "
-             "When the participant has finished, a staff password is needed to leave participant mode. "
-             "Any earlier link for the same questionnaires stops working; answers already given are kept.")
+    st.write(
+        "The tablet switches to participant mode: one question per screen, large buttons, nothing else. "
+        "When the participant has finished, a staff password is needed to leave participant mode. "
+        "Any earlier link for the same questionnaires stops working; answers already given are kept."
+    )
     if st.button("Hand the tablet to the participant", type="primary", disabled=not chosen, width="stretch"):
         try:
             with unit_of_work() as db:
-                started = selfreport.start_self_report(db, user, participant["id"], timepoint, chosen, channel="kiosk")
+                started = start_self_report(db, user, protocol, participant["id"], timepoint, chosen, channel="kiosk")
             begin_kiosk(user, started["token"])
         except StorageError as exc:
             st.error(md(exc))
@@ -84,26 +101,37 @@ with kiosk_tab:
             st.rerun()
 
 with link_tab:
-    st.write("A link opens only these questionnaires for this participant, once. It works until it is used up, "
-             "withdrawn or expires. The first phone or computer that uses it keeps it: the participant can stop and "
-             "carry on later on that device, and the link opens nothing anywhere else. To move to another device, "
-             "make a new link (the old one stops working; answers already given are kept).")
-    ttl = st.number_input("Valid for (hours)", min_value=1, max_value=tokens.MAX_TTL_HOURS,
-                          value=links.default_ttl_hours(os.environ), step=1)
+    st.write(
+        "A link opens only these questionnaires for this participant, once. It works until it is used up, "
+        "withdrawn or expires. The first phone or computer that uses it keeps it: the participant can stop and "
+        "carry on later on that device, and the link opens nothing anywhere else. To move to another device, "
+        "make a new link (the old one stops working; answers already given are kept)."
+    )
+    ttl = st.number_input(
+        "Valid for (hours)",
+        min_value=1,
+        max_value=tokens.MAX_TTL_HOURS,
+        value=links.default_ttl_hours(os.environ),
+        step=1,
+    )
     if st.button("Create the link", type="primary", disabled=not chosen, width="stretch"):
         try:
             with unit_of_work() as db:
-                made = selfreport.start_self_report(db, user, participant["id"], timepoint, chosen, channel="link",
-                                                    ttl_hours=int(ttl))
+                made = start_self_report(
+                    db, user, protocol, participant["id"], timepoint, chosen, channel="link", ttl_hours=int(ttl)
+                )
         except StorageError as exc:
             st.error(md(exc))
         else:
             base = links.base_url(os.environ, st.context.url, "self_report_start")
             st.session_state[NEW_LINK_KEY] = {
-                "url": links.link_url(base, made["token"]), "participant": code, "expires_at": made["expires_at"],
+                "url": links.link_url(base, made["token"]),
+                "participant": code,
+                "expires_at": made["expires_at"],
                 "relative": not base,
                 "scales": [get_scale(q).abbreviation for q in chosen if q not in made["already_done"]],
                 "already_done": made["already_done"],
+                "deviations": made["deviations"],
             }
             st.rerun()
     new_link = st.session_state.get(NEW_LINK_KEY)
@@ -111,15 +139,24 @@ with link_tab:
         st.session_state.pop(NEW_LINK_KEY, None)
         new_link = None
     if new_link:
-        st.success(f"Link for {md(new_link['participant'])} ({', '.join(new_link['scales'])}), valid until "
-                   f"{local_time(new_link['expires_at'], protocol.timezone)}. It is shown only now: copy it, or let "
-                   f"the participant scan the code.")
+        st.success(
+            f"Link for {md(new_link['participant'])} ({', '.join(new_link['scales'])}), valid until "
+            f"{local_time(new_link['expires_at'], protocol.timezone)}. It is shown only now: copy it, or let "
+            f"the participant scan the code."
+        )
         if new_link["already_done"]:
             st.caption(f"Already submitted, so not in the link: {', '.join(new_link['already_done'])}.")
+        for text in new_link.get("deviations", []):
+            st.warning(
+                md(f"Outside the protocol window: {text}. A protocol deviation was recorded."),
+                icon=":material/schedule:",
+            )
         st.code(new_link["url"], language=None, wrap_lines=True)
         if new_link["relative"]:
-            st.warning(f"The server's public address is unknown: add it in front of the link, or set "
-                       f"{links.PUBLIC_URL_ENV} (e.g. https://ecoa.example.org).")
+            st.warning(
+                f"The server's public address is unknown: add it in front of the link, or set "
+                f"{links.PUBLIC_URL_ENV} (e.g. https://ecoa.example.org)."
+            )
         image, kind = links.qr_image(new_link["url"])
         st.image(image, width=260, caption="Scan with the phone's camera", alt="QR code of the participant's link")
         if st.button("Done: hide the link"):
@@ -134,17 +171,21 @@ if not made_links:
     st.caption("No links yet.")
 for link in made_links:
     what = ", ".join(f"{q['scale_id']} ({timepoint_label(protocol, q['timepoint'])})" for q in link["questionnaires"])
-    line = (f"**{link['state']}** · {link['channel']} · {what} · made {local_time(link['created_at'], protocol.timezone)}"
-            f" · expires {local_time(link['expires_at'], protocol.timezone)} · opened {link['use_count']}×"
-            + (f" · in use on one device since {local_time(link['held_at'], protocol.timezone)}" if link["held"] else ""))
+    line = (
+        f"**{link['state']}** · {link['channel']} · {what} · made {local_time(link['created_at'], protocol.timezone)}"
+        f" · expires {local_time(link['expires_at'], protocol.timezone)} · opened {link['use_count']}×"
+        + (f" · in use on one device since {local_time(link['held_at'], protocol.timezone)}" if link["held"] else "")
+    )
     if link["state"] != "active":
         st.caption(line)
         continue
     cols = st.columns([4, 1], vertical_alignment="center")
     cols[0].markdown(line)
     if cols[1].button("Withdraw", key=f"revoke:{link['id']}"):
-        run_write(lambda db, token_id=link["id"]: tokens.revoke_token(db, user, token_id, reason="withdrawn by staff"),
-                  "Link withdrawn: it no longer opens anything. Answers already given are kept.")
+        run_write(
+            lambda db, token_id=link["id"]: tokens.revoke_token(db, user, token_id, reason="withdrawn by staff"),
+            "Link withdrawn: it no longer opens anything. Answers already given are kept.",
+        )
 
 st.subheader(f"Self-reports of {md(code)}")
 if not reports:
@@ -156,20 +197,31 @@ else:
         installed = registry().get(report["scale_id"])  # None: its definition file is gone (nothing to score)
         flags = score(installed, report["responses"]).safety_flags if installed else []
         for flag in flags:
-            st.error(md(f"Not yet sent ({report['scale_id']}, {timepoint_label(protocol, report['timepoint'])}): "
-                        f"{flag['message']}"), icon=":material/emergency:")
-    table = pd.DataFrame([{
-        "timepoint": timepoint_label(protocol, r['timepoint']),
-        "questionnaire": registry()[r["scale_id"]].abbreviation if r["scale_id"] in registry()
-        else f"{r['scale_id']} (definition not installed)",
-        "mode": r["mode"],
-        "status": r["status"],
-        "answered": r["answered"],
-        "total": r["total"],
-        "band": r["band"] or "",
-        "safety alert": "yes" if any(f.get("kind") == "safety" for f in r["flags"]) else "",
-        "sent": local_time(r["completed_at"], protocol.timezone),
-    } for r in reports])
+            st.error(
+                md(
+                    f"Not yet sent ({report['scale_id']}, {timepoint_label(protocol, report['timepoint'])}): "
+                    f"{flag['message']}"
+                ),
+                icon=":material/emergency:",
+            )
+    table = pd.DataFrame(
+        [
+            {
+                "timepoint": timepoint_label(protocol, r["timepoint"]),
+                "questionnaire": registry()[r["scale_id"]].abbreviation
+                if r["scale_id"] in registry()
+                else f"{r['scale_id']} (definition not installed)",
+                "mode": r["mode"],
+                "status": r["status"],
+                "answered": r["answered"],
+                "total": r["total"],
+                "band": r["band"] or "",
+                "safety alert": "yes" if any(f.get("kind") == "safety" for f in r["flags"]) else "",
+                "sent": local_time(r["completed_at"], protocol.timezone),
+            }
+            for r in reports
+        ]
+    )
     table["total"] = table["total"].astype("Int64").astype(str).replace("<NA>", "")
     st.table(table.set_index("timepoint"))
     st.caption("Open a questionnaire on the Assessments page to see every answer and its history.")

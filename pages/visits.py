@@ -23,17 +23,21 @@ with unit_of_work(write=False) as db:
 st.subheader("Missed visits")
 if missed:
     waiting = sum(1 for v in missed if not v["reason"])
-    st.caption(f"{len(missed)} missed visit{'s' if len(missed) != 1 else ''}, {waiting} without a reason. "
-               "Withdrawn and completed participants count only up to the date they left the study. "
-               "Record a reason on the participant's record (Participants) or on the worklist.")
+    st.caption(
+        f"{len(missed)} missed visit{'s' if len(missed) != 1 else ''}, {waiting} without a reason. "
+        "Withdrawn and completed participants count only up to the date they left the study. "
+        "Record a reason on the participant's record (Participants) or on the worklist."
+    )
     missed_visit_table(protocol, missed, key="study-missed")
 else:
     st.caption("No missed visits.")
 
 st.subheader("Protocol deviations")
 if deviations:
-    st.caption(f"{len(deviations)} deviation{'s' if len(deviations) != 1 else ''}, newest first; times in "
-               f"{protocol.timezone.key}.")
+    st.caption(
+        f"{len(deviations)} deviation{'s' if len(deviations) != 1 else ''}, newest first; times in "
+        f"{protocol.timezone.key}."
+    )
     deviation_table(protocol, deviations, key="study-deviations", with_participant=True)
 else:
     st.caption("No protocol deviations recorded.")

@@ -40,15 +40,20 @@ if not rows:
     st.info("Nothing is due: no active participant has a timepoint due now or next.")
 for index, row in enumerate(rows):
     # Without a due time the anchor (an infusion) is not logged yet: say so, not "due not yet scheduled".
-    when = (f"due {local_time(row.due_at.strftime('%Y-%m-%dT%H:%M:%SZ'), protocol.timezone)}" if row.due_at
-            else "not yet scheduled: its time follows from the infusion start, once logged")
+    when = (
+        f"due {local_time(row.due_at, protocol.timezone)}"
+        if row.due_at
+        else "not yet scheduled: its time follows from the infusion start, once logged"
+    )
     infusion = f" · infusion {row.infusion_number}" if row.infusion_number else ""
     with st.container(border=True, key=f"work-{index}"):
         st.markdown(f"**{md(row.participant)}** · {md(row.label + infusion)} · {STATE_BADGES[row.state]}")
         window = ""
         if row.window_start and row.window_end:
-            window = (f" · window {local_time(row.window_start.strftime('%Y-%m-%dT%H:%M:%SZ'), protocol.timezone, '%d %b %H:%M')}"
-                      f" – {local_time(row.window_end.strftime('%Y-%m-%dT%H:%M:%SZ'), protocol.timezone, '%d %b %H:%M')}")
+            window = (
+                f" · window {local_time(row.window_start, protocol.timezone, '%d %b %H:%M')}"
+                f" – {local_time(row.window_end, protocol.timezone, '%d %b %H:%M')}"
+            )
         st.caption(f"{when}{window}{' · provisional' if row.provisional else ''}")
         columns = st.columns(max(len(row.scales), 1))
         for column, scale_id in zip(columns, row.scales, strict=False):
@@ -58,10 +63,15 @@ for index, row in enumerate(rows):
                 continue
             if scale_id in clinician and may_rate:
                 rate_key = scoped_key("participant", ids[row.participant], f"rate-{row.timepoint_key}-{scale_id}")
-                if column.button(f"Rate {definition.abbreviation}", key=rate_key,
-                                 use_container_width=True, type="primary" if row.state != "upcoming" else "secondary"):
-                    opened = start_or_resume(user, protocol, ids[row.participant], row.timepoint_id,
-                                             row.infusion_number, scale_id)
+                if column.button(
+                    f"Rate {definition.abbreviation}",
+                    key=rate_key,
+                    use_container_width=True,
+                    type="primary" if row.state != "upcoming" else "secondary",
+                ):
+                    opened = start_or_resume(
+                        user, protocol, ids[row.participant], row.timepoint_id, row.infusion_number, scale_id
+                    )
                     if opened is not None:
                         st.switch_page("pages/rate.py", query_params={"assessment": str(opened)})
             else:
@@ -71,9 +81,15 @@ if missed:
     st.subheader("Missed visits")
     open_ = [v for v in missed if not v["reason"]]
     explained = [v for v in missed if v["reason"]]
-    st.caption("Windows closed without every rating. A rating entered later still counts (as a protocol "
-               "deviation). " + ("Record why each was missed." if may_record_reasons(user) else
-                                 "A coordinator or the PI records why each was missed."))
+    st.caption(
+        "Windows closed without every rating. A rating entered later still counts (as a protocol "
+        "deviation). "
+        + (
+            "Record why each was missed."
+            if may_record_reasons(user)
+            else "A coordinator or the PI records why each was missed."
+        )
+    )
     for visit in open_:
         missed_visit_card(user, protocol, visit)
     for visit in explained:  # a reason just saved: its card is gone, its message shows here

@@ -47,8 +47,9 @@ def earliest_accepted(protocol: Protocol, first_infusion_at: datetime) -> dateti
     return shift(require_aware(first_infusion_at, "first_infusion_at"), rule.lookback, protocol.timezone, sign=-1)
 
 
-def baseline_index(protocol: Protocol, happened_at: Sequence[datetime], keys: Sequence[Key],
-                   first_infusion_at: datetime | None) -> int | None:
+def baseline_index(
+    protocol: Protocol, happened_at: Sequence[datetime], keys: Sequence[Key], first_infusion_at: datetime | None
+) -> int | None:
     """The position of the baseline among one scale's usable ratings, or None.
 
     `happened_at[i]` is when rating i was done (aware), `keys[i]` its (timepoint id, infusion
@@ -78,8 +79,9 @@ def happened_at(assessment: Mapping[str, Any]) -> datetime | None:
     return assessment.get("assessed_at") or assessment.get("completed_at")
 
 
-def select_baseline(protocol: Protocol, assessments: Iterable[Mapping[str, Any]],
-                    first_infusion_at: datetime | None) -> Mapping[str, Any] | None:
+def select_baseline(
+    protocol: Protocol, assessments: Iterable[Mapping[str, Any]], first_infusion_at: datetime | None
+) -> Mapping[str, Any] | None:
     """The baseline among one scale's ratings, or None (rule in the module docstring).
 
     `assessments`: mappings with `complete` (bool), `completed_at` (aware datetime; None for a
@@ -88,8 +90,10 @@ def select_baseline(protocol: Protocol, assessments: Iterable[Mapping[str, Any]]
     """
     usable = [a for a in assessments if a.get("complete") and happened_at(a) is not None]
     index = baseline_index(
-        protocol, [happened_at(a) for a in usable],
-        [parse_assessment_timepoint(a.get("timepoint") or "") for a in usable], first_infusion_at,
+        protocol,
+        [happened_at(a) for a in usable],
+        [parse_assessment_timepoint(a.get("timepoint") or "") for a in usable],
+        first_infusion_at,
     )
     return None if index is None else usable[index]
 

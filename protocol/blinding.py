@@ -41,6 +41,8 @@ def dose_refusal(role: str, blinded: bool) -> str | None:
     if may_record_dose(role, blinded):
         return None
     if role in CLINICAL_RECORDERS:
-        return (f"this study is blinded and the {role} stays blind to the dose, so infusions are recorded by an "
-                "unblinded coordinator; you can still record vitals and adverse events")
+        return (
+            f"this study is blinded and the {role} stays blind to the dose, so infusions are recorded by an "
+            "unblinded coordinator; you can still record vitals and adverse events"
+        )
     return f"the {role} role does not record infusions; a coordinator does"

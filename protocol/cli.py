@@ -19,6 +19,7 @@ from protocol.errors import ProtocolError, ProtocolInputError
 from protocol.loader import STUDIES_DIR, default_protocol_path, load_file, study_files, validate_files
 from protocol.model import Protocol, Timepoint
 from protocol.schedule import plan_timepoints, planned_infusions
+from protocol.timing import local_text, parse_entered
 from scales.cli_input import argument_problems, unexpected_error_line
 
 
@@ -77,8 +78,16 @@ def _cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     study = load_file(path)
     rows = [["timepoint", "label", "anchor", "offset", "window", "scales"]]
     for t in study.timepoints:
-        rows.append([t.id + (" *" if t.primary_endpoint else ""), t.label, t.anchor, _offset_text(t),
-                     _window_text(t), ", ".join(t.scales)])
+        rows.append(
+            [
+                t.id + (" *" if t.primary_endpoint else ""),
+                t.label,
+                t.anchor,
+                _offset_text(t),
+                _window_text(t),
+                ", ".join(t.scales),
+            ]
+        )
     text = "\n".join(_header(study)) + "\n\n" + _table(rows) + "\n* primary endpoint\n"
     if args.first_infusion:
         plan = io.StringIO()
@@ -93,12 +102,14 @@ FIRST_YEAR, LAST_YEAR = 1900, 2200  # a study's dates, with room; beyond them th
 
 def _local_time(text: str, study: Protocol) -> datetime:
     try:
-        moment = datetime.fromisoformat(text)
+        moment = parse_entered(text)
     except ValueError:
         raise CliError(f"--first-infusion '{text[:40]}' is not a date and time; write e.g. 2026-03-28T09:00") from None
     if not FIRST_YEAR <= moment.year <= LAST_YEAR:
-        raise CliError(f"--first-infusion {text}: the year {moment.year} is out of range; give a date between "
-                       f"{FIRST_YEAR} and {LAST_YEAR}")
+        raise CliError(
+            f"--first-infusion {text}: the year {moment.year} is out of range; give a date between "
+            f"{FIRST_YEAR} and {LAST_YEAR}"
+        )
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=study.timezone)
     return moment
@@ -110,16 +121,31 @@ def _write_plan(study: Protocol, text: str, out: TextIO) -> None:
     infusions = planned_infusions(study, first)
     fmt = "%a %Y-%m-%d %H:%M"
     out.write(f"\nplanned infusions (local time, {tz.key}):\n")
-    out.write(_table([["#", "phase", "planned"]] + [
-        [str(i.number), i.phase, i.planned_at.astimezone(tz).strftime(fmt)] for i in infusions
-    ]) + "\n")
+    out.write(
+        _table(
+            [["#", "phase", "planned"]]
+            + [[str(i.number), i.phase, local_text(i.planned_at, tz, fmt)] for i in infusions]
+        )
+        + "\n"
+    )
     planned = plan_timepoints(study, None, [{"number": i.number, "scheduled_at": i.planned_at} for i in infusions])
     out.write(f"\nplanned timepoints (local time, {tz.key}):\n")
-    out.write(_table([["timepoint", "infusion", "due", "window opens", "window closes"]] + [
-        [p.timepoint_id, str(p.infusion_number or ""), p.due_at.astimezone(tz).strftime(fmt),
-         p.window_start.astimezone(tz).strftime(fmt), p.window_end.astimezone(tz).strftime(fmt)]
-        for p in planned
-    ]) + "\n")
+    out.write(
+        _table(
+            [["timepoint", "infusion", "due", "window opens", "window closes"]]
+            + [
+                [
+                    p.timepoint_id,
+                    str(p.infusion_number or ""),
+                    local_text(p.due_at, tz, fmt),
+                    local_text(p.window_start, tz, fmt),
+                    local_text(p.window_end, tz, fmt),
+                ]
+                for p in planned
+            ]
+        )
+        + "\n"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,21 +156,34 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
-    p = commands.add_parser("validate", help="validate the shipped or the named protocol files",
-                            description="Validate protocol files against protocol/schema.json and the cross-field "
-                                        "rules (scales exist, unique ids, time zone, dose range, one primary "
-                                        "endpoint). Exit 1 with one line per problem if any fails.")
+    p = commands.add_parser(
+        "validate",
+        help="validate the shipped or the named protocol files",
+        description="Validate protocol files against protocol/schema.json and the cross-field "
+        "rules (scales exist, unique ids, time zone, dose range, one primary "
+        "endpoint). Exit 1 with one line per problem if any fails.",
+    )
     p.add_argument("files", nargs="*", metavar="FILE", help="protocol files (default: every file in protocol/studies)")
     p.set_defaults(run=_cmd_validate)
 
-    p = commands.add_parser("show", help="print a protocol's summary and timepoints table",
-                            description="Print the study summary and one row per timepoint: id, label, anchor, "
-                                        "offset, window and scales due. With --first-infusion, also print the "
-                                        "planned infusions and every timepoint's dates in the study time zone.")
-    p.add_argument("file", nargs="?", metavar="FILE",
-                   help="protocol file (default: $SCALEBOOK_PROTOCOL, else protocol/studies/default.json)")
-    p.add_argument("--first-infusion", metavar="DATETIME",
-                   help="start of infusion 1, e.g. 2026-03-28T09:00 (local study time unless an offset is given)")
+    p = commands.add_parser(
+        "show",
+        help="print a protocol's summary and timepoints table",
+        description="Print the study summary and one row per timepoint: id, label, anchor, "
+        "offset, window and scales due. With --first-infusion, also print the "
+        "planned infusions and every timepoint's dates in the study time zone.",
+    )
+    p.add_argument(
+        "file",
+        nargs="?",
+        metavar="FILE",
+        help="protocol file (default: $SCALEBOOK_PROTOCOL, else protocol/studies/default.json)",
+    )
+    p.add_argument(
+        "--first-infusion",
+        metavar="DATETIME",
+        help="start of infusion 1, e.g. 2026-03-28T09:00 (local study time unless an offset is given)",
+    )
     p.set_defaults(run=_cmd_show)
     return parser
 

@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from protocol.errors import DoseError
 from protocol.model import Dosing, Protocol, Range
-from protocol.timing import require_aware
+from protocol.timing import DAY_FORMAT, local_text, require_aware
 
 TENTH = Decimal("0.1")
 
@@ -71,8 +71,9 @@ def days_apart(earlier: datetime, later: datetime, protocol: Protocol) -> int:
     return (second - first).days
 
 
-def spacing_problem(protocol: Protocol, number: int, started_at: datetime, previous_number: int,
-                    previous_started_at: datetime) -> str | None:
+def spacing_problem(
+    protocol: Protocol, number: int, started_at: datetime, previous_number: int, previous_started_at: datetime
+) -> str | None:
     """Why infusion `number` starting at `started_at` is too soon after infusion `previous_number`
     (started `previous_started_at`) under the protocol's infusion plan, or None if it is not."""
     minimum = protocol.infusion_plan.minimum_days_before(number)
@@ -83,6 +84,8 @@ def spacing_problem(protocol: Protocol, number: int, started_at: datetime, previ
         return None
     zone = protocol.timezone
     phase = protocol.infusion_plan.phase_of(number)
-    shown = require_aware(previous_started_at, "previous start").astimezone(zone).strftime("%a %d %b %Y %H:%M %Z")
-    return (f"infusion {number} would start {days} calendar day{'s' if days != 1 else ''} after infusion "
-            f"{previous_number} ({shown}); the protocol allows {phase} infusions no less than {minimum} days apart")
+    shown = local_text(require_aware(previous_started_at, "previous start"), zone, DAY_FORMAT)
+    return (
+        f"infusion {number} would start {days} calendar day{'s' if days != 1 else ''} after infusion "
+        f"{previous_number} ({shown}); the protocol allows {phase} infusions no less than {minimum} days apart"
+    )

@@ -58,8 +58,11 @@ def screening_questions(protocol: Protocol) -> list[ScreeningQuestion]:
     ordered = [c for c in criteria if c.kind == "inclusion"] + [c for c in criteria if c.kind == "exclusion"]
     questions = [ScreeningQuestion(c.id, c.kind, c.text, c.answer, c.min, c.max, c.unit) for c in ordered]
     severity = protocol.eligibility.severity
-    questions.append(ScreeningQuestion(severity.id, "inclusion", severity.text, "automatic",
-                                       min=severity.min_total, scale=severity.scale))
+    questions.append(
+        ScreeningQuestion(
+            severity.id, "inclusion", severity.text, "automatic", min=severity.min_total, scale=severity.scale
+        )
+    )
     return questions
 
 
@@ -90,15 +93,19 @@ def _failure(criterion: EligibilityCriterion, answer: bool | int) -> str | None:
 def _severity_failure(severity: SeverityCriterion, baseline_total: int) -> str | None:
     definition = registry()[severity.scale]
     if isinstance(baseline_total, bool) or not isinstance(baseline_total, int):
-        raise EligibilityError(f"baseline {definition.abbreviation} total must be a whole number, not {baseline_total!r}")
+        raise EligibilityError(
+            f"baseline {definition.abbreviation} total must be a whole number, not {baseline_total!r}"
+        )
     if not definition.total_min <= baseline_total <= definition.total_max:
         raise EligibilityError(
             f"baseline {definition.abbreviation} total {baseline_total} is outside the scale's range "
             f"{definition.total_min}–{definition.total_max}"
         )
     if baseline_total < severity.min_total:
-        return (f"inclusion not met: baseline {definition.abbreviation} total {baseline_total} is below "
-                f"the protocol's threshold of {severity.min_total}")
+        return (
+            f"inclusion not met: baseline {definition.abbreviation} total {baseline_total} is below "
+            f"the protocol's threshold of {severity.min_total}"
+        )
     return None
 
 

@@ -17,10 +17,10 @@ all call it, so the form and the storage refuse the same things with the same wo
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from protocol.timing import require_aware
+from protocol.timing import local_text, require_aware
 
 # A happened time this far (or further) before its entry needs a reason; closer than this it is
 # the ordinary lag of a live entry (the rating signed a few minutes after the interview).
@@ -35,8 +35,8 @@ CLOCK_TOLERANCE = timedelta(minutes=1)
 def _shown(moment: datetime, zone: ZoneInfo | None) -> str:
     """A time for a message: the study's local time when the zone is known, else UTC."""
     if zone is None:
-        return moment.strftime("%Y-%m-%d %H:%M UTC")
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+        return local_text(moment, UTC, "%Y-%m-%d %H:%M UTC")
+    return local_text(moment, zone)
 
 
 def is_late(happened_at: datetime, entered_at: datetime) -> bool:

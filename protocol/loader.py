@@ -61,8 +61,14 @@ PROTOCOL_ENV = "SCALEBOOK_PROTOCOL"
 
 log = logging.getLogger(__name__)
 
-COMPARISONS = ("total_at_most", "total_below", "total_at_least", "total_above",
-               "percent_reduction_at_least", "percent_reduction_below")
+COMPARISONS = (
+    "total_at_most",
+    "total_below",
+    "total_at_least",
+    "total_above",
+    "percent_reduction_at_least",
+    "percent_reduction_below",
+)
 
 
 def _display_name(path: Path) -> str:
@@ -102,7 +108,9 @@ def _check_scale(scale_id: str, path: str, file: str, known: Iterable[str]) -> N
     known = sorted(known)
     if scale_id not in known:
         raise ProtocolError(
-            file, path, "scale-exists",
+            file,
+            path,
+            "scale-exists",
             f"scale '{scale_id}' is not a known scale; known scales: {', '.join(known)}{skipped_note(scale_id)}",
         )
 
@@ -113,7 +121,9 @@ def _check_timezone(raw: dict[str, Any], file: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ProtocolError(
-            file, "$.timezone", "timezone-valid",
+            file,
+            "$.timezone",
+            "timezone-valid",
             f"'{name}' is not an IANA time zone; use a name such as Europe/London or America/New_York",
         ) from None
 
@@ -127,7 +137,9 @@ def _check_range(spec: dict[str, Any], path: str, what: str, file: str) -> Range
         default = Decimal(str(spec["default"]))
         if not lo <= default <= hi:
             raise ProtocolError(
-                file, f"{path}.default", "default-in-range",
+                file,
+                f"{path}.default",
+                "default-in-range",
                 f"{what}: default {default} is outside the allowed range {lo}–{hi}",
             )
     return Range(min=lo, max=hi, default=default)
@@ -145,29 +157,38 @@ def _check_timepoints(raw: dict[str, Any], file: str, scales: set[str]) -> str:
             primaries.append(t)
     if not primaries:
         raise ProtocolError(
-            file, "$.timepoints", "primary-endpoint-exists",
-            "no timepoint is the primary endpoint; mark one with \"primary_endpoint\": true",
+            file,
+            "$.timepoints",
+            "primary-endpoint-exists",
+            'no timepoint is the primary endpoint; mark one with "primary_endpoint": true',
         )
     if len(primaries) > 1:
         names = ", ".join(f"'{timepoints[t]['id']}'" for t in primaries)
         raise ProtocolError(
-            file, f"$.timepoints[{primaries[1]}].primary_endpoint", "one-primary-endpoint",
+            file,
+            f"$.timepoints[{primaries[1]}].primary_endpoint",
+            "one-primary-endpoint",
             f"{len(primaries)} timepoints ({names}) are marked as the primary endpoint; a study has one",
         )
     return timepoints[primaries[0]]["id"]
 
 
-def _require_due(scale_id: str, timepoint_id: str, path: str, rule: str, what: str,
-                 raw: dict[str, Any], file: str) -> None:
+def _require_due(
+    scale_id: str, timepoint_id: str, path: str, rule: str, what: str, raw: dict[str, Any], file: str
+) -> None:
     by_id = {t["id"]: t for t in raw["timepoints"]}
     if timepoint_id not in by_id:
         raise ProtocolError(
-            file, path, "timepoint-exists",
+            file,
+            path,
+            "timepoint-exists",
             f"{what} names timepoint '{timepoint_id}', which is not defined; known: {', '.join(by_id)}",
         )
     if scale_id not in by_id[timepoint_id]["scales"]:
         raise ProtocolError(
-            file, path, rule,
+            file,
+            path,
+            rule,
             f"{what} reads scale '{scale_id}', which is not due at timepoint '{timepoint_id}' "
             f"(due there: {', '.join(by_id[timepoint_id]['scales'])})",
         )
@@ -189,13 +210,17 @@ def _check_outcomes(raw: dict[str, Any], file: str, scales: set[str]) -> None:
             target = by_id[ref]
             if target["kind"] not in ("response", "remission"):
                 raise ProtocolError(
-                    file, path, "rule-reference-kind",
+                    file,
+                    path,
+                    "rule-reference-kind",
                     f"rule '{rule['id']}' refers to {target['kind']} rule '{ref}'; "
                     f"only response and remission rules can be combined or followed by a relapse",
                 )
             if target["scale"] != rule["scale"]:
                 raise ProtocolError(
-                    file, path, "rule-reference-same-scale",
+                    file,
+                    path,
+                    "rule-reference-same-scale",
                     f"rule '{rule['id']}' ({rule['scale']}) refers to rule '{ref}' of another scale ({target['scale']})",
                 )
 
@@ -209,12 +234,16 @@ def _check_eligibility(raw: dict[str, Any], file: str, scales: set[str]) -> None
         where = f"$.eligibility.criteria[{c}]"
         if criterion["kind"] == "exclusion" and answer["type"] != "yes_no":
             raise ProtocolError(
-                file, f"{where}.answer", "exclusion-yes-no",
+                file,
+                f"{where}.answer",
+                "exclusion-yes-no",
                 f"exclusion criterion '{criterion['id']}' must be answered yes/no (yes = applies = not eligible)",
             )
         if answer["type"] == "integer" and "max" in answer and answer["min"] > answer["max"]:
             raise ProtocolError(
-                file, f"{where}.answer", "range-ordered",
+                file,
+                f"{where}.answer",
+                "range-ordered",
                 f"criterion '{criterion['id']}': min {answer['min']} is greater than max {answer['max']}",
             )
     severity = eligibility["severity"]
@@ -222,18 +251,29 @@ def _check_eligibility(raw: dict[str, Any], file: str, scales: set[str]) -> None
     total_max = registry()[severity["scale"]].total_max
     if severity["min_total"] > total_max:
         raise ProtocolError(
-            file, "$.eligibility.severity.min_total", "threshold-reachable",
+            file,
+            "$.eligibility.severity.min_total",
+            "threshold-reachable",
             f"min_total {severity['min_total']} is above the highest possible {severity['scale']} total ({total_max})",
         )
-    _require_due(severity["scale"], raw["baseline"]["timepoint"], "$.eligibility.severity.scale", "severity-scale-due",
-                 "the severity criterion", raw, file)
+    _require_due(
+        severity["scale"],
+        raw["baseline"]["timepoint"],
+        "$.eligibility.severity.scale",
+        "severity-scale-due",
+        "the severity criterion",
+        raw,
+        file,
+    )
 
 
 def _check_vitals(raw: dict[str, Any], file: str) -> None:
     for measure, threshold in raw["vitals"]["thresholds"].items():
         if "above" in threshold and "below" in threshold and threshold["below"] >= threshold["above"]:
             raise ProtocolError(
-                file, f"$.vitals.thresholds.{measure}", "threshold-ordered",
+                file,
+                f"$.vitals.thresholds.{measure}",
+                "threshold-ordered",
                 f"{measure}: 'below' {threshold['below']} must be smaller than 'above' {threshold['above']}",
             )
 
@@ -243,19 +283,27 @@ def _check_supportive_text(raw: dict[str, Any], file: str) -> None:
     try:
         used = placeholder_names(spec["text"])
     except ValueError as exc:
-        raise ProtocolError(file, "$.supportive_text.text", "placeholder-syntax",
-                            f"the text has a broken placeholder ({exc}); write {{name}}, and {{{{ for a brace") from None
+        raise ProtocolError(
+            file,
+            "$.supportive_text.text",
+            "placeholder-syntax",
+            f"the text has a broken placeholder ({exc}); write {{name}}, and {{{{ for a brace",
+        ) from None
     declared = list(spec["placeholders"])
     undeclared = [name for name in used if name not in declared]
     if undeclared:
         raise ProtocolError(
-            file, "$.supportive_text.text", "placeholders-declared",
+            file,
+            "$.supportive_text.text",
+            "placeholders-declared",
             f"placeholder(s) {', '.join('{' + n + '}' for n in undeclared)} are used but not declared in placeholders",
         )
     unused = [name for name in declared if name not in used]
     if unused:
         raise ProtocolError(
-            file, "$.supportive_text.placeholders", "placeholders-used",
+            file,
+            "$.supportive_text.placeholders",
+            "placeholders-used",
             f"placeholder(s) {', '.join(unused)} are declared but not used in the text",
         )
 
@@ -265,7 +313,9 @@ def _check_infusion_plan(raw: dict[str, Any], file: str) -> None:
     maintenance = plan.get("maintenance") or {}
     if maintenance.get("min_days_between", 0) > maintenance.get("interval_days", 56):
         raise ProtocolError(
-            file, "$.infusion_plan.maintenance.min_days_between", "range-ordered",
+            file,
+            "$.infusion_plan.maintenance.min_days_between",
+            "range-ordered",
             f"maintenance min_days_between {maintenance['min_days_between']} is more than its interval_days "
             f"{maintenance['interval_days']}: the planned infusions themselves would be too close",
         )
@@ -273,7 +323,9 @@ def _check_infusion_plan(raw: dict[str, Any], file: str) -> None:
     if plan["kind"] == "single" and uses_each:
         # Harmless (there is only infusion 1) but usually a copy-paste slip; say so.
         raise ProtocolError(
-            file, "$.infusion_plan.kind", "anchor-fits-plan",
+            file,
+            "$.infusion_plan.kind",
+            "anchor-fits-plan",
             f"a single-infusion study anchors timepoint(s) {', '.join(uses_each)} to each infusion; "
             f"use the first_infusion anchor",
         )
@@ -290,7 +342,7 @@ def _condition(spec: dict[str, Any]) -> Condition:
     if "all" in spec or "any" in spec:
         op = "all" if "all" in spec else "any"
         return Condition(op=op, parts=tuple(_condition(part) for part in spec[op]))
-    (op, value), = spec.items()
+    ((op, value),) = spec.items()
     return Condition(op=op, value=Decimal(str(value)))
 
 
@@ -309,16 +361,24 @@ def _infusion_plan(spec: dict[str, Any]) -> InfusionPlan:
     return InfusionPlan(
         kind="repeated",
         induction=InductionCourse(induction["count"], tuple(induction["weekdays"]), induction["min_days_between"]),
-        maintenance=MaintenanceCourse(maintenance["count"], maintenance["interval_days"],
-                                      maintenance.get("min_days_between")) if maintenance else None,
+        maintenance=MaintenanceCourse(
+            maintenance["count"], maintenance["interval_days"], maintenance.get("min_days_between")
+        )
+        if maintenance
+        else None,
     )
 
 
 def _criterion(spec: dict[str, Any]) -> EligibilityCriterion:
     answer = spec["answer"]
     return EligibilityCriterion(
-        id=spec["id"], kind=spec["kind"], text=spec["text"], answer=answer["type"],
-        min=answer.get("min"), max=answer.get("max"), unit=answer.get("unit"),
+        id=spec["id"],
+        kind=spec["kind"],
+        text=spec["text"],
+        answer=answer["type"],
+        min=answer.get("min"),
+        max=answer.get("max"),
+        unit=answer.get("unit"),
     )
 
 
@@ -338,19 +398,34 @@ def compile_protocol(raw: Any, file: str = "<protocol>") -> Protocol:
     _check_vitals(raw, file)
     primary = raw["primary_outcome"]
     _check_scale(primary["scale"], "$.primary_outcome.scale", file, scales)
-    _require_due(primary["scale"], primary_timepoint, "$.primary_outcome.scale", "primary-scale-due",
-                 "the primary outcome", raw, file)
+    _require_due(
+        primary["scale"],
+        primary_timepoint,
+        "$.primary_outcome.scale",
+        "primary-scale-due",
+        "the primary outcome",
+        raw,
+        file,
+    )
     baseline = raw["baseline"]
     by_id = {t["id"]: t for t in raw["timepoints"]}
     if baseline["timepoint"] not in by_id:
-        raise ProtocolError(file, "$.baseline.timepoint", "timepoint-exists",
-                            f"baseline timepoint '{baseline['timepoint']}' is not defined in timepoints")
+        raise ProtocolError(
+            file,
+            "$.baseline.timepoint",
+            "timepoint-exists",
+            f"baseline timepoint '{baseline['timepoint']}' is not defined in timepoints",
+        )
     chosen = by_id[baseline["timepoint"]]
     if chosen["anchor"] != "enrolment" and chosen["offset"]["value"] > 0:
         # A rating due after the infusion starts can never be the baseline (protocol.baseline).
-        raise ProtocolError(file, "$.baseline.timepoint", "baseline-before-infusion",
-                            f"baseline timepoint '{chosen['id']}' is due {chosen['offset']['value']} "
-                            f"{chosen['offset']['unit']} after the infusion starts; the baseline is rated before it")
+        raise ProtocolError(
+            file,
+            "$.baseline.timepoint",
+            "baseline-before-infusion",
+            f"baseline timepoint '{chosen['id']}' is due {chosen['offset']['value']} "
+            f"{chosen['offset']['unit']} after the infusion starts; the baseline is rated before it",
+        )
     _check_outcomes(raw, file, scales)
     _check_eligibility(raw, file, scales)
     _check_supportive_text(raw, file)
@@ -367,34 +442,51 @@ def compile_protocol(raw: Any, file: str = "<protocol>") -> Protocol:
         blinded=raw["blinded"],
         timezone=timezone,
         infusion_plan=_infusion_plan(raw["infusion_plan"]),
-        dosing=Dosing(drug=dosing["drug"], diluent=dosing.get("diluent"), mg_per_kg=mg_per_kg,
-                      weight_kg=weight_kg, duration_minutes=duration),
+        dosing=Dosing(
+            drug=dosing["drug"],
+            diluent=dosing.get("diluent"),
+            mg_per_kg=mg_per_kg,
+            weight_kg=weight_kg,
+            duration_minutes=duration,
+        ),
         vitals=VitalsPolicy(
             interval_minutes=vitals["interval_minutes"],
             after_infusion_minutes=vitals["after_infusion_minutes"],
             tolerance_minutes=vitals["tolerance_minutes"],
-            thresholds=VitalsThresholds(**{m: _threshold(thresholds[m]) for m in
-                                           ("systolic", "diastolic", "heart_rate", "spo2")}),
+            thresholds=VitalsThresholds(
+                **{m: _threshold(thresholds[m]) for m in ("systolic", "diastolic", "heart_rate", "spo2")}
+            ),
         ),
         overdue_after=_duration(raw["schedule"]["overdue_after"]),
         timepoints=tuple(
             Timepoint(
-                id=t["id"], label=t["label"], anchor=t["anchor"], offset=_duration(t["offset"]),
+                id=t["id"],
+                label=t["label"],
+                anchor=t["anchor"],
+                offset=_duration(t["offset"]),
                 window=Window(_duration(t["window"]["before"]), _duration(t["window"]["after"])),
-                scales=tuple(t["scales"]), primary_endpoint=t.get("primary_endpoint", False),
+                scales=tuple(t["scales"]),
+                primary_endpoint=t.get("primary_endpoint", False),
             )
             for t in raw["timepoints"]
         ),
         primary_endpoint=PrimaryEndpoint(primary_timepoint, primary["scale"], primary["description"]),
         baseline_rule=BaselineRule(
-            rule=baseline["rule"], timepoint=baseline["timepoint"],
+            rule=baseline["rule"],
+            timepoint=baseline["timepoint"],
             lookback=_duration(baseline["lookback"]) if "lookback" in baseline else None,
         ),
         outcome_rules=tuple(
             OutcomeRule(
-                id=r["id"], kind=r["kind"], scale=r["scale"], label=r["label"], source=r["source"],
+                id=r["id"],
+                kind=r["kind"],
+                scale=r["scale"],
+                label=r["label"],
+                source=r["source"],
                 when=_condition(r["when"]) if "when" in r else None,
-                requires=tuple(r.get("requires", ())), after=r.get("after"), consecutive=r.get("consecutive", 1),
+                requires=tuple(r.get("requires", ())),
+                after=r.get("after"),
+                consecutive=r.get("consecutive", 1),
             )
             for r in raw["outcomes"]
         ),
@@ -425,8 +517,12 @@ def load_file(path: Path | str) -> Protocol:
         raise
     except Exception as exc:
         log.warning("protocol %s could not be loaded: %s: %s", name, type(exc).__name__, exc)
-        raise ProtocolError(name, "$", "loadable", f"could not be loaded ({type(exc).__name__}: {exc}); "
-                            f"check it with `python -m protocol validate {name}`") from None
+        raise ProtocolError(
+            name,
+            "$",
+            "loadable",
+            f"could not be loaded ({type(exc).__name__}: {exc}); check it with `python -m protocol validate {name}`",
+        ) from None
 
 
 @lru_cache(maxsize=8)

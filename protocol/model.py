@@ -98,17 +98,23 @@ class InfusionPlan:
     maintenance: MaintenanceCourse | None = None
 
     @property
+    def _induction(self) -> InductionCourse:
+        """The induction course, which every repeated plan has (protocol/loader.py requires it)."""
+        assert self.induction is not None, "a repeated infusion plan has an induction course"
+        return self.induction
+
+    @property
     def total_infusions(self) -> int:
         if self.kind == "single":
             return 1
-        return self.induction.count + (self.maintenance.count if self.maintenance else 0)
+        return self._induction.count + (self.maintenance.count if self.maintenance else 0)
 
     def phase_of(self, number: int) -> str:
         """'single', 'induction' or 'maintenance': the course infusion `number` belongs to (an
         infusion beyond the plan counts with the last course)."""
         if self.kind == "single":
             return "single"
-        if number <= self.induction.count or not self.maintenance or not self.maintenance.count:
+        if number <= self._induction.count or not self.maintenance or not self.maintenance.count:
             return "induction"
         return "maintenance"
 
@@ -118,17 +124,24 @@ class InfusionPlan:
         phase = self.phase_of(number)
         if number <= 1 or phase == "single":
             return None
-        return self.induction.min_days_between if phase == "induction" else self.maintenance.minimum_days
+        if phase == "induction":
+            return self._induction.min_days_between
+        assert self.maintenance is not None  # phase_of says "maintenance" only when there is one
+        return self.maintenance.minimum_days
 
     def describe(self) -> str:
         if self.kind == "single":
             return "single infusion"
-        text = (f"induction: {self.induction.count} infusions, {self.induction.per_week} per week "
-                f"({'/'.join(d.capitalize() for d in self.induction.weekdays)}), "
-                f"at least {self.induction.min_days_between} days apart")
+        text = (
+            f"induction: {self._induction.count} infusions, {self._induction.per_week} per week "
+            f"({'/'.join(d.capitalize() for d in self._induction.weekdays)}), "
+            f"at least {self._induction.min_days_between} days apart"
+        )
         if self.maintenance and self.maintenance.count:
-            text += (f"; maintenance: {self.maintenance.count} infusions every {self.maintenance.interval_days} days "
-                     f"(at least {self.maintenance.minimum_days} days apart)")
+            text += (
+                f"; maintenance: {self.maintenance.count} infusions every {self.maintenance.interval_days} days "
+                f"(at least {self.maintenance.minimum_days} days apart)"
+            )
         return text
 
 

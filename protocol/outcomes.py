@@ -27,24 +27,15 @@ def percent_reduction(baseline_total: int | None, total: int) -> Fraction | None
 
 
 Test = Callable[[int | None, int], Flag]
-_TESTS: dict[int, tuple[Condition, Test]] = {}
 
 
 def _test(condition: Condition) -> Test:
-    """The condition as a function (baseline total, total) → met?, built once per condition.
+    """The condition as a function (baseline total, total) → met?.
 
     Thresholds are exact fractions p/q of the protocol's decimal values, and every comparison is
     cross-multiplied into whole numbers: exact at the 50 % edge, and cheap enough to judge a
-    1,000-participant cohort (Fraction comparisons per check were not)."""
-    found = _TESTS.get(id(condition))
-    if found is not None and found[0] is condition:
-        return found[1]
-    test = _build_test(condition)
-    _TESTS[id(condition)] = (condition, test)  # the condition is kept, so its id is never reused
-    return test
-
-
-def _build_test(condition: Condition) -> Test:
+    1,000-participant cohort (Fraction comparisons per check were not). Built by compile_rules,
+    once per scale for a whole cohort."""
     if condition.op in ("all", "any"):
         parts = tuple(_test(part) for part in condition.parts)
         decisive, other = (False, True) if condition.op == "all" else (True, False)
@@ -52,6 +43,7 @@ def _build_test(condition: Condition) -> Test:
         def combined(baseline_total: int | None, total: int) -> Flag:
             results = [part(baseline_total, total) for part in parts]
             return decisive if decisive in results else (None if None in results else other)
+
         return combined
     value = Fraction(condition.value)
     p, q = value.numerator, value.denominator  # q > 0
@@ -66,6 +58,7 @@ def _build_test(condition: Condition) -> Test:
             sign = 1 if baseline_total > 0 else -1
             met = (baseline_total - total) * 100 * q * sign >= p * baseline_total * sign
             return met if at_least else not met
+
         return percent
     compare = {
         "total_at_most": lambda total: total * q <= p,
@@ -82,17 +75,25 @@ def _check_total(total: object, what: str) -> int:
     return total
 
 
-def outcome_flags(protocol: Protocol, scale_id: str, baseline_total: int | None,
-                  totals: Sequence[int]) -> list[dict[str, Flag]]:
+def outcome_flags(
+    protocol: Protocol,
+    scale_id: str,
+    baseline_total: int | None,
+    totals: Sequence[int],
+    *,
+    rules: CompiledRules | None = None,
+) -> list[dict[str, Flag]]:
     """For each post-baseline total of one scale (in time order), {rule id: met?} for that scale's rules.
 
     response/remission: the rule's condition on that total. combined: all required rules met.
     relapse: a previous total met the rule named in `after`, and the relapse condition has held
     for `consecutive` totals in a row up to this one (False, not None, before any response).
+    `rules`: compile_rules(protocol, scale_id), for a caller judging many participants (None:
+    compiled here).
     """
     if baseline_total is not None:
         _check_total(baseline_total, "the baseline")
-    steps = _rule_steps(protocol, scale_id)
+    steps = compile_rules(protocol, scale_id) if rules is None else rules
     responded = {step[4]: False for step in steps if step[1] == _RELAPSE}
     streaks = {step[0]: 0 for step in steps if step[1] == _RELAPSE}
     history: list[dict[str, Flag]] = []
@@ -120,17 +121,23 @@ def outcome_flags(protocol: Protocol, scale_id: str, baseline_total: int | None,
 
 
 _CONDITION, _COMBINED, _RELAPSE = 0, 1, 2
-_STEPS: dict[tuple[str, str], tuple] = {}
+_KINDS = {"response": _CONDITION, "remission": _CONDITION, "combined": _COMBINED, "relapse": _RELAPSE}
+
+#: A scale's rules ready to judge totals: (id, kind, test, requires, after, consecutive) in file order.
+CompiledRules = tuple[tuple[str, int, Test | None, tuple, str | None, int | None], ...]
 
 
-def _rule_steps(protocol: Protocol, scale_id: str) -> tuple:
-    """The scale's rules in file order as (id, kind, test, requires, after, consecutive), made
-    once per protocol and scale: outcome_flags runs for every participant of a cohort."""
-    found = _STEPS.get((protocol.hash, scale_id))
-    if found is None:
-        kinds = {"response": _CONDITION, "remission": _CONDITION, "combined": _COMBINED, "relapse": _RELAPSE}
-        found = _STEPS[(protocol.hash, scale_id)] = tuple(
-            (rule.id, kinds[rule.kind], None if rule.when is None else _test(rule.when), rule.requires, rule.after,
-             rule.consecutive)
-            for rule in protocol.outcome_rules_for(scale_id))
-    return found
+def compile_rules(protocol: Protocol, scale_id: str) -> CompiledRules:
+    """The scale's rules in file order as (id, kind, test, requires, after, consecutive). A cohort
+    view compiles them once per scale and passes them to outcome_flags for every participant."""
+    return tuple(
+        (
+            rule.id,
+            _KINDS[rule.kind],
+            None if rule.when is None else _test(rule.when),
+            rule.requires,
+            rule.after,
+            rule.consecutive,
+        )
+        for rule in protocol.outcome_rules_for(scale_id)
+    )

@@ -94,7 +94,7 @@ class PlannedTimepoint(NamedTuple):
     """One timepoint for one participant (and one infusion, for each_infusion timepoints).
 
     An immutable NamedTuple rather than a frozen dataclass: a cohort's schedules make tens of
-    thousands of them, and a NamedTuple is built four times faster.
+    thousands of them, and a NamedTuple is cheaper to build.
 
     `due_at`, `window_start`, `window_end` and `overdue_at` are aware UTC datetimes, or all None
     while the anchor has no time yet. `provisional` is True when the anchor is a booked, not an
@@ -162,8 +162,12 @@ def _optional_time(value: Any, what: str) -> datetime | None:
 def as_infusion(value: Infusion | Mapping[str, Any]) -> Infusion:
     """An Infusion from itself or a mapping {number, started_at, ended_at?, scheduled_at?}."""
     if isinstance(value, Infusion):
-        value = {"number": value.number, "started_at": value.started_at,
-                 "ended_at": value.ended_at, "scheduled_at": value.scheduled_at}
+        value = {
+            "number": value.number,
+            "started_at": value.started_at,
+            "ended_at": value.ended_at,
+            "scheduled_at": value.scheduled_at,
+        }
     number = value.get("number")
     if isinstance(number, bool) or not isinstance(number, int) or number < 1:
         raise ScheduleError(f"infusion number {number!r} is not valid; number infusions 1, 2, 3, ...")
@@ -183,7 +187,9 @@ def normalise_infusions(infusions: Iterable[Infusion | Mapping[str, Any]]) -> tu
         if a.number == b.number:
             raise ScheduleError(f"infusion {a.number} is listed twice; each infusion number appears once")
     if ordered and 1 not in numbers:
-        raise ScheduleError(f"infusions {numbers} are listed without infusion 1; the first infusion anchors the schedule")
+        raise ScheduleError(
+            f"infusions {numbers} are listed without infusion 1; the first infusion anchors the schedule"
+        )
     started = [i for i in ordered if i.started_at is not None]
     for a, b in zip(started, started[1:], strict=False):
         if b.started_at <= a.started_at:
@@ -213,8 +219,9 @@ def planned_infusions(protocol: Protocol, first_infusion_at: datetime) -> tuple[
             candidate += timedelta(days=1)
         days.append(candidate)
     planned = [PlannedInfusion(1, "induction", first)]
-    planned += [PlannedInfusion(n, "induction", local_date_at(day, wall_time, tz))
-                for n, day in enumerate(days[1:], start=2)]
+    planned += [
+        PlannedInfusion(n, "induction", local_date_at(day, wall_time, tz)) for n, day in enumerate(days[1:], start=2)
+    ]
     if plan.maintenance:
         last = days[-1]
         for k in range(1, plan.maintenance.count + 1):
@@ -226,19 +233,46 @@ def planned_infusions(protocol: Protocol, first_infusion_at: datetime) -> tuple[
 # --- timepoints ---------------------------------------------------------------------------
 
 
-def plan_timepoint(protocol: Protocol, timepoint: Timepoint, anchor_time: datetime | None,
-                   infusion_number: int | None = None, provisional: bool = False) -> PlannedTimepoint:
+def plan_timepoint(
+    protocol: Protocol,
+    timepoint: Timepoint,
+    anchor_time: datetime | None,
+    infusion_number: int | None = None,
+    provisional: bool = False,
+) -> PlannedTimepoint:
     """One timepoint from its anchor time: nominal time, window and the end of the 'due' grace."""
     if anchor_time is None:
-        return PlannedTimepoint(timepoint.id, timepoint.label, timepoint.anchor, infusion_number, None, None, None,
-                                None, timepoint.scales, False, timepoint.primary_endpoint)
+        return PlannedTimepoint(
+            timepoint.id,
+            timepoint.label,
+            timepoint.anchor,
+            infusion_number,
+            None,
+            None,
+            None,
+            None,
+            timepoint.scales,
+            False,
+            timepoint.primary_endpoint,
+        )
     tz = protocol.timezone
     due = shift(anchor_time, timepoint.offset, tz)
     start = shift(due, timepoint.window.before, tz, sign=-1)
     end = shift(due, timepoint.window.after, tz)
     overdue_at = min(shift(due, protocol.overdue_after, tz), due + (end - due) / 2)
-    return PlannedTimepoint(timepoint.id, timepoint.label, timepoint.anchor, infusion_number, due, start, end,
-                            overdue_at, timepoint.scales, provisional, timepoint.primary_endpoint)
+    return PlannedTimepoint(
+        timepoint.id,
+        timepoint.label,
+        timepoint.anchor,
+        infusion_number,
+        due,
+        start,
+        end,
+        overdue_at,
+        timepoint.scales,
+        provisional,
+        timepoint.primary_endpoint,
+    )
 
 
 def plan_timepoints(
@@ -265,8 +299,15 @@ def plan_timepoints(
             planned.append(plan_timepoint(protocol, timepoint, anchor, None, bool(first and first.provisional)))
         else:
             for infusion in given or (Infusion(1),):
-                planned.append(plan_timepoint(protocol, timepoint, infusion.anchor_time, infusion.number,
-                                              infusion.provisional and infusion.anchor_time is not None))
+                planned.append(
+                    plan_timepoint(
+                        protocol,
+                        timepoint,
+                        infusion.anchor_time,
+                        infusion.number,
+                        infusion.provisional and infusion.anchor_time is not None,
+                    )
+                )
 
     def sort_key(p: PlannedTimepoint):
         return (p.due_at is None, p.due_at or datetime.min, p.infusion_number or 0, order[p.timepoint_id])
@@ -276,8 +317,9 @@ def plan_timepoints(
 
 def timepoint_state(planned: PlannedTimepoint, now: datetime, completed_at: datetime | None = None) -> str:
     """upcoming, due, overdue, done or missed (semantics in the module docstring)."""
-    return _state(planned, None if completed_at is not None or not planned.scheduled else _optional_time(now, "now"),
-                  completed_at)
+    return _state(
+        planned, None if completed_at is not None or not planned.scheduled else _optional_time(now, "now"), completed_at
+    )
 
 
 def _state(planned: PlannedTimepoint, now: datetime | None, completed_at: datetime | None) -> str:
@@ -302,8 +344,7 @@ def window_check(planned: PlannedTimepoint, at: datetime) -> WindowCheck:
     """
     if not planned.scheduled:
         raise ScheduleError(
-            f"timepoint '{planned.timepoint_id}' is not scheduled yet (its anchor has no time); "
-            f"log the infusion first"
+            f"timepoint '{planned.timepoint_id}' is not scheduled yet (its anchor has no time); log the infusion first"
         )
     at = _optional_time(at, "the assessment time")
     early = max((planned.window_start - at).total_seconds(), 0) / 60
@@ -371,8 +412,9 @@ def participant_schedule(protocol: Protocol, participant: Mapping[str, Any], now
     return schedule_states(code, planned, completed_index(participant.get("completed") or ()), now)
 
 
-def schedule_states(code: str, planned: Iterable[PlannedTimepoint], done: CompletedIndex,
-                    now: datetime) -> list[WorklistRow]:
+def schedule_states(
+    code: str, planned: Iterable[PlannedTimepoint], done: CompletedIndex, now: datetime
+) -> list[WorklistRow]:
     """participant_schedule's second half, for callers that already hold the plan
     (plan_timepoints) and the completed index (completed_index, or the same shape built from
     stored rows): one row per planned timepoint with its state and the scales still due."""
@@ -382,8 +424,20 @@ def schedule_states(code: str, planned: Iterable[PlannedTimepoint], done: Comple
         completed = done.get((p.timepoint_id, p.infusion_number), _NOTHING_DONE)
         remaining = tuple(s for s in p.scales if s not in completed) if completed else p.scales
         finished_at = max(completed[s] for s in p.scales) if not remaining else None
-        rows.append(WorklistRow(code, p.timepoint_id, p.label, p.infusion_number, remaining or p.scales,
-                                _state(p, now, finished_at), p.due_at, p.window_start, p.window_end, p.provisional))
+        rows.append(
+            WorklistRow(
+                code,
+                p.timepoint_id,
+                p.label,
+                p.infusion_number,
+                remaining or p.scales,
+                _state(p, now, finished_at),
+                p.due_at,
+                p.window_start,
+                p.window_end,
+                p.provisional,
+            )
+        )
     return rows
 
 
@@ -418,8 +472,9 @@ def missed_visits(protocol: Protocol, participants: Iterable[Mapping[str, Any]],
     return worklist_and_missed(protocol, participants, now)[1]
 
 
-def worklist_and_missed(protocol: Protocol, participants: Iterable[Mapping[str, Any]], now: datetime
-                        ) -> tuple[list[WorklistRow], list[WorklistRow]]:
+def worklist_and_missed(
+    protocol: Protocol, participants: Iterable[Mapping[str, Any]], now: datetime
+) -> tuple[list[WorklistRow], list[WorklistRow]]:
     """(worklist, missed_visits) from one pass over the participants' schedules: the worklist
     page shows both, and a schedule is the costly part."""
     now = _optional_time(now, "now")
@@ -432,9 +487,15 @@ def worklist_and_missed(protocol: Protocol, participants: Iterable[Mapping[str, 
         missed += [r for r in rows if r.state == "missed"]
         if until is None:
             current += _now_and_next(rows)
-    current.sort(key=lambda r: (
-        _WORKLIST_ORDER[r.state], r.due_at is None, r.due_at or now, r.participant,
-        r.infusion_number or 0, order[r.timepoint_id],
-    ))
+    current.sort(
+        key=lambda r: (
+            _WORKLIST_ORDER[r.state],
+            r.due_at is None,
+            r.due_at or now,
+            r.participant,
+            r.infusion_number or 0,
+            order[r.timepoint_id],
+        )
+    )
     missed.sort(key=lambda r: (r.participant, r.due_at, r.infusion_number or 0, order[r.timepoint_id]))
     return current, missed

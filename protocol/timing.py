@@ -1,4 +1,12 @@
-"""Time arithmetic for protocol durations, in one place because of daylight saving.
+"""Times in one place: the stored text form, parsing, showing in the study's local time, and the
+arithmetic of protocol durations (which daylight saving makes subtle).
+
+Stored form (`format_utc`, `parse_utc`): UTC, ISO-8601, microseconds and a trailing `Z`
+(`2026-03-01T09:15:02.123456Z`); the fixed width makes stored times sort correctly as text, which
+the schema and the lock-out logic rely on. Shown form (`local_text`): the study's local time with
+its zone abbreviation (`2026-03-29 09:00 BST`). Every package (db/, notify/, ui/, ...) parses and
+formats times through these functions, so a change of either form happens here only; db.clock
+adds "now" (which tests move) on top of them.
 
 A protocol duration is `{value, unit}`:
 
@@ -17,11 +25,52 @@ go back) take their first occurrence. Every result is an aware UTC datetime.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
 UNITS = ("minutes", "hours", "days")
+STORED_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+LOCAL_FORMAT = "%Y-%m-%d %H:%M %Z"
+DAY_FORMAT = "%a %d %b %Y %H:%M %Z"  # with the weekday, for messages about days apart
+
+
+def format_utc(moment: datetime) -> str:
+    """A timezone-aware datetime as the stored text form (naive datetimes are refused)."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: give a timezone-aware time (e.g. datetime.now(UTC))")
+    return moment.astimezone(UTC).strftime(STORED_FORMAT)
+
+
+def parse_utc(text: str) -> datetime:
+    """Parse any ISO-8601 time with an offset or a trailing Z into an aware UTC datetime (a time
+    without a zone is refused: which zone it meant would be a guess)."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    if value.tzinfo is None:
+        raise ValueError(f"time {text!r} has no timezone; give it in UTC with a trailing Z")
+    return value.astimezone(UTC)
+
+
+def parse_entered(text: str) -> datetime:
+    """A date and time a person typed (command line, an imported file) in ISO 8601, as written:
+    aware when it carries an offset or a Z, naive otherwise, for the caller to read in the study's
+    zone or refuse with its own message. ValueError when it is not a date and time."""
+    return datetime.fromisoformat(text)
+
+
+def parse_stored(text: str | None) -> datetime | None:
+    """A stored time (or None, for a column that may be empty) as an aware UTC datetime."""
+    return None if text is None else parse_utc(text)
+
+
+def local_text(moment: datetime | str | None, tz: tzinfo | str, fmt: str = LOCAL_FORMAT) -> str:
+    """A time as shown to people: in the study's zone `tz`, formatted with `fmt` (strftime).
+    `moment` is an aware datetime or a stored time text; None and '' give ''.
+    '2026-03-29T08:00:00Z' → '2026-03-29 09:00 BST' for Europe/London."""
+    if moment is None or moment == "":
+        return ""
+    value = parse_utc(moment) if isinstance(moment, str) else require_aware(moment, "the time to show")
+    return value.astimezone(ZoneInfo(tz) if isinstance(tz, str) else tz).strftime(fmt)
 
 
 @dataclass(frozen=True)
@@ -71,8 +120,8 @@ def shift_calendar_days(moment: datetime, days: int, tz: ZoneInfo) -> datetime:
         return moment.astimezone(UTC)
     # Aware + timedelta is wall-clock arithmetic in Python, and its result always has fold 0 (PEP
     # 495), so the offset is looked up again for the new wall time exactly as in stripping the zone,
-    # adding the days and attaching the zone with fold=0, at a third of the cost (a cohort's
-    # schedules make 20,000 of these shifts).
+    # adding the days and attaching the zone with fold=0, and more cheaply (a cohort's schedules
+    # make tens of thousands of these shifts).
     return (moment.astimezone(tz) + timedelta(days=days)).astimezone(UTC)
 
 

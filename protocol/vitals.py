@@ -72,7 +72,7 @@ class VitalWarning:
 
 def _aware(moment: object, what: str) -> datetime:
     try:
-        return require_aware(moment, what)
+        return require_aware(moment, what)  # type: ignore[arg-type]  # it checks the type itself (TypeError)
     except (TypeError, ValueError) as exc:
         raise VitalsError(str(exc)) from None
 
@@ -130,7 +130,7 @@ def next_vitals_due(
         current = opened[-1]
         state = "due" if now <= current.due_at + tolerance else "overdue"
         return VitalsReminder(current.due_at, state, current.minutes_from_start, missed)
-    later = [slot for slot in schedule[len(opened):] if not covered(slot)]
+    later = [slot for slot in schedule[len(opened) :] if not covered(slot)]
     if later:
         return VitalsReminder(later[0].due_at, "upcoming", later[0].minutes_from_start, missed)
     return None
@@ -182,8 +182,13 @@ def check_vitals(reading: Mapping[str, object], thresholds: VitalsThresholds) ->
             limit, direction = float(threshold.below), "below"
         else:
             continue
-        warnings.append(VitalWarning(
-            measure, value, limit, direction,
-            f"{label} {value:g} {unit} is {direction} the protocol's threshold of {limit:g} {unit}",
-        ))
+        warnings.append(
+            VitalWarning(
+                measure,
+                value,
+                limit,
+                direction,
+                f"{label} {value:g} {unit} is {direction} the protocol's threshold of {limit:g} {unit}",
+            )
+        )
     return warnings

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from exports import csvout
+from scales import csvout
 from scales.cli_input import argument_problems, unexpected_error_line
 from scales.engine import score
 from scales.errors import ScaleError
@@ -74,9 +74,12 @@ def _cmd_score(args: argparse.Namespace, out: TextIO) -> int:
     try:
         responses = parse_json_bytes(stdin.read() if stdin is not None else sys.stdin.read().encode())
     except JsonInputError as exc:
-        problem = (f"stdin is not valid JSON ({str(exc).removeprefix('not valid JSON: ')})" if exc.rule == "json-syntax"
-                   else f"stdin: {exc}")
-        raise CliError(f"{problem}; give one object such as {{\"{definition.items[0].id}\": 2}}") from None
+        problem = (
+            f"stdin is not valid JSON ({str(exc).removeprefix('not valid JSON: ')})"
+            if exc.rule == "json-syntax"
+            else f"stdin: {exc}"
+        )
+        raise CliError(f'{problem}; give one object such as {{"{definition.items[0].id}": 2}}') from None
     if not isinstance(responses, dict):
         raise CliError(f"stdin must hold one JSON object of item id to value, not a {type(responses).__name__}")
     result = score(definition, responses, band_set=args.band_set)
@@ -122,8 +125,11 @@ def _read_csv(path: Path) -> list[list[str]]:
             return records
         except csv.Error as exc:
             limit = csv.field_size_limit()
-            detail = (f"a field is longer than {limit:,} characters" if "field larger" in str(exc)
-                      else f"not valid CSV ({exc}); check its quotes")
+            detail = (
+                f"a field is longer than {limit:,} characters"
+                if "field larger" in str(exc)
+                else f"not valid CSV ({exc}); check its quotes"
+            )
             raise CliError(f"{path}: line {reader.line_num}: {detail}") from None
 
 
@@ -154,25 +160,29 @@ def _score_csv(definition, path: Path, band_set: str | None, out: TextIO) -> int
         if not any(cell.strip() for cell in record):
             continue  # a blank line
         if len(record) != len(columns):
-            raise CliError(f"row {number}: {len(record)} fields, but the header has {len(columns)}; check for a "
-                           f"missing or extra comma (quote text that contains a comma)")
+            raise CliError(
+                f"row {number}: {len(record)} fields, but the header has {len(columns)}; check for a "
+                f"missing or extra comma (quote text that contains a comma)"
+            )
         row = dict(zip(columns, record, strict=True))
         responses = {c: _parse_cell(row[c], c, number) for c in item_columns}
         try:
             result = score(definition, responses, band_set=band_set)
         except ScaleError as exc:
             raise CliError(f"row {number}: {exc}") from None
-        rows.append({
-            **row,
-            name["total"]: "" if result.total is None else result.total,
-            name["band"]: result.band or "",
-            name["complete"]: str(result.complete).lower(),
-            name["prorated"]: str(result.prorated).lower(),
-            **{name[s]: "" if result.subscales[s] is None else result.subscales[s] for s in subscale_ids},
-        })
+        rows.append(
+            {
+                **row,
+                name["total"]: "" if result.total is None else result.total,
+                name["band"]: result.band or "",
+                name["complete"]: str(result.complete).lower(),
+                name["prorated"]: str(result.prorated).lower(),
+                **{name[s]: "" if result.subscales[s] is None else result.subscales[s] for s in subscale_ids},
+            }
+        )
     # Write only after every row scored, so a bad row never leaves half a file behind. Text cells
     # that a spreadsheet would run as a formula are neutralised as in every CSV Scalebook writes
-    # (exports/csvout.py: a cell an export already neutralised comes back unchanged; numbers stay).
+    # (scales/csvout.py: a cell an export already neutralised comes back unchanged; numbers stay).
     csvout.Writer(out, [*columns, *added]).writerows(rows)
     return 0
 
@@ -185,25 +195,34 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
-    p = commands.add_parser("list", help="print each scale id, abbreviation and title",
-                            description="Print each shipped scale: id, abbreviation and title, tab-separated.")
+    p = commands.add_parser(
+        "list",
+        help="print each scale id, abbreviation and title",
+        description="Print each shipped scale: id, abbreviation and title, tab-separated.",
+    )
     p.set_defaults(run=_cmd_list)
 
-    p = commands.add_parser("validate", help="validate all or the named definition files",
-                            description="Validate definitions against scales/schema.json and the cross-field "
-                                        "rules. Exit 1 with one line per problem if any fails.")
+    p = commands.add_parser(
+        "validate",
+        help="validate all or the named definition files",
+        description="Validate definitions against scales/schema.json and the cross-field "
+        "rules. Exit 1 with one line per problem if any fails.",
+    )
     p.add_argument("files", nargs="*", metavar="FILE", help="definition files (default: every shipped definition)")
     p.set_defaults(run=_cmd_validate)
 
-    p = commands.add_parser("score", help="score one assessment (JSON on stdin) or a CSV of assessments",
-                            description="Score responses with the engine. Without --csv, read one JSON object "
-                                        "{item_id: value} on stdin and print one JSON object with total, band, "
-                                        "complete, missing, prorated, subscales, flags and definition_hash. With "
-                                        "--csv FILE, read one row per assessment and one column per item id (blank "
-                                        "= missing; other columns passed through) and write it to stdout with "
-                                        "total, band, complete, prorated and one column per subscale added (named "
-                                        "rescored_<column> when the file already has a total or band column, as "
-                                        "an export's wide_<scale>.csv does).")
+    p = commands.add_parser(
+        "score",
+        help="score one assessment (JSON on stdin) or a CSV of assessments",
+        description="Score responses with the engine. Without --csv, read one JSON object "
+        "{item_id: value} on stdin and print one JSON object with total, band, "
+        "complete, missing, prorated, subscales, flags and definition_hash. With "
+        "--csv FILE, read one row per assessment and one column per item id (blank "
+        "= missing; other columns passed through) and write it to stdout with "
+        "total, band, complete, prorated and one column per subscale added (named "
+        "rescored_<column> when the file already has a total or band column, as "
+        "an export's wide_<scale>.csv does).",
+    )
     p.add_argument("scale_id", metavar="SCALE_ID", help="scale id, e.g. madrs (see `list`)")
     p.add_argument("--csv", metavar="FILE", help="rescore a CSV file instead of reading JSON on stdin")
     p.add_argument("--band-set", metavar="ID", help="severity band set to apply (default: the definition's default)")

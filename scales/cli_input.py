@@ -28,8 +28,10 @@ def argument_problems(argv: Sequence[str]) -> list[str]:
         except UnicodeEncodeError as exc:
             shown = argument.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
             bad = ord(argument[exc.start]) - 0xDC00
-            problems.append(f"argument {position} '{shown[:60]}' is not UTF-8 text (byte 0x{bad:02x}); type it "
-                            f"again in a UTF-8 terminal, or rename the file")
+            problems.append(
+                f"argument {position} '{shown[:60]}' is not UTF-8 text (byte 0x{bad:02x}); type it "
+                f"again in a UTF-8 terminal, or rename the file"
+            )
     return problems
 
 
@@ -38,5 +40,7 @@ def unexpected_error_line(exc: BaseException) -> str:
     if os.environ.get(DEBUG_ENV, "").strip() not in ("", "0"):
         traceback.print_exception(exc)
     text = " ".join(str(exc).split())[:300]
-    return (f"error: unexpected {type(exc).__name__}{': ' + text if text else ''} (this input was not recognised "
-            f"as a known problem; nothing more was done; set {DEBUG_ENV}=1 for details to report)")
+    return (
+        f"error: unexpected {type(exc).__name__}{': ' + text if text else ''} (this input was not recognised "
+        f"as a known problem; nothing more was done; set {DEBUG_ENV}=1 for details to report)"
+    )

@@ -72,8 +72,10 @@ def normalise_value(definition: ScaleDefinition, item_id: str, value: Any) -> in
         raise ResponseError(f"item {item_id}: value {value!r} is not a number; allowed values are {_allowed(item)}")
     if not isinstance(value, numbers.Integral):  # floats, numpy floats, Decimals
         if not float(value).is_integer():
-            raise ResponseError(f"item {item_id}: value {value} is not a whole number; allowed values are {_allowed(item)}")
-    value = int(value)  # numpy and pandas integers arrive from DataFrames
+            raise ResponseError(
+                f"item {item_id}: value {value} is not a whole number; allowed values are {_allowed(item)}"
+            )
+    value = int(value)  # type: ignore[call-overload]  # numpy and pandas integers arrive from DataFrames (typeshed's Real has no __int__)
     if value not in item.scored_values and value not in item.not_assessed_values:
         raise ResponseError(f"item {item_id}: value {value} is not allowed; allowed values are {_allowed(item)}")
     return value
@@ -124,11 +126,7 @@ def form_progress(definition: ScaleDefinition, responses: Mapping[str, int | Non
 
 
 def _scored_only(definition: ScaleDefinition, values: Mapping[str, int | None]) -> dict[str, int]:
-    return {
-        k: v
-        for k, v in values.items()
-        if v is not None and v in definition.item_by_id[k].scored_values
-    }
+    return {k: v for k, v in values.items() if v is not None and v in definition.item_by_id[k].scored_values}
 
 
 def check_responses(definition: ScaleDefinition, responses: Mapping[str, Any]) -> dict[str, int | None]:
@@ -146,9 +144,7 @@ def check_responses(definition: ScaleDefinition, responses: Mapping[str, Any]) -
     return values
 
 
-def score(
-    definition: ScaleDefinition, responses: Mapping[str, Any], band_set: str | None = None
-) -> ScoreResult:
+def score(definition: ScaleDefinition, responses: Mapping[str, Any], band_set: str | None = None) -> ScoreResult:
     """Score one administration.
 
     Hidden items and not-assessed codes are never summed. Missing scored items follow the

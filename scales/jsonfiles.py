@@ -44,8 +44,9 @@ class JsonInputError(ValueError):
     """Input that is not acceptable JSON. `rule` is a short code (json-syntax, json-duplicate-key,
     ...); `line` and `column` are 1-based where the place is known."""
 
-    def __init__(self, message: str, rule: str = "json-syntax", line: int | None = None,
-                 column: int | None = None) -> None:
+    def __init__(
+        self, message: str, rule: str = "json-syntax", line: int | None = None, column: int | None = None
+    ) -> None:
         self.rule, self.line, self.column = rule, line, column
         self.message = message
         where = f" at line {line}, column {column}" if line is not None else ""
@@ -74,10 +75,11 @@ def decode_utf8(data: bytes) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
+        line = data[: exc.start].count(b"\n") + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise JsonInputError(f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8",
-                             "utf-8", line, column) from None
+        raise JsonInputError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8", "utf-8", line, column
+        ) from None
 
 
 def _depth_error(value: Any) -> JsonInputError | None:
@@ -87,8 +89,11 @@ def _depth_error(value: Any) -> JsonInputError | None:
         node, depth = stack.pop()
         if isinstance(node, dict | list):
             if depth > MAX_DEPTH:
-                return JsonInputError(f"objects and arrays are nested more than {MAX_DEPTH} levels deep; "
-                                      f"nothing this file describes needs that", "json-depth")
+                return JsonInputError(
+                    f"objects and arrays are nested more than {MAX_DEPTH} levels deep; "
+                    f"nothing this file describes needs that",
+                    "json-depth",
+                )
             children = node.values() if isinstance(node, dict) else node
             stack.extend((child, depth + 1) for child in children)
     return None
@@ -101,8 +106,11 @@ def parse_json(text: str) -> Any:
         result: dict[str, Any] = {}
         for key, value in pairs:
             if key in result:
-                raise JsonInputError(f"the key {json.dumps(key, ensure_ascii=False)} appears twice in one object; "
-                                     f"remove one (readers disagree on which value wins)", "json-duplicate-key")
+                raise JsonInputError(
+                    f"the key {json.dumps(key, ensure_ascii=False)} appears twice in one object; "
+                    f"remove one (readers disagree on which value wins)",
+                    "json-duplicate-key",
+                )
             result[key] = value
         return result
 
@@ -121,18 +129,28 @@ def parse_json(text: str) -> Any:
         digits = len(literal.lstrip("-"))
         if digits > MAX_INT_DIGITS:
             line, column = _place_of(text, literal)
-            raise JsonInputError(f"the integer {_short(literal)} has {digits} digits; no value here needs more than "
-                                 f"{MAX_INT_DIGITS}", "json-number", line, column)
+            raise JsonInputError(
+                f"the integer {_short(literal)} has {digits} digits; no value here needs more than {MAX_INT_DIGITS}",
+                "json-number",
+                line,
+                column,
+            )
         return int(literal)
 
     try:
-        value = json.loads(text, object_pairs_hook=unique_keys, parse_constant=no_constant,
-                           parse_float=finite_float, parse_int=short_int)
+        value = json.loads(
+            text,
+            object_pairs_hook=unique_keys,
+            parse_constant=no_constant,
+            parse_float=finite_float,
+            parse_int=short_int,
+        )
     except json.JSONDecodeError as exc:
         raise JsonInputError(f"not valid JSON: {exc.msg}", "json-syntax", exc.lineno, exc.colno) from None
     except RecursionError:
-        raise JsonInputError(f"objects and arrays are nested too deeply to read (the limit is {MAX_DEPTH} levels)",
-                             "json-depth") from None
+        raise JsonInputError(
+            f"objects and arrays are nested too deeply to read (the limit is {MAX_DEPTH} levels)", "json-depth"
+        ) from None
     error = _depth_error(value)
     if error is not None:
         raise error

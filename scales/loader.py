@@ -1,11 +1,15 @@
 """Load and validate scale definitions.
 
-Every `*.json` file in `scales/definitions/` is a definition; a new file dropped in is picked
-up without code changes. Validation runs in two passes: the JSON Schema (`scales/schema.json`)
-for shape, then cross-field rules the schema cannot express (unique ids, option values inside
-the item range, not-assessed codes outside the scored values, bands that tile the total range,
-references that exist, a declared total range equal to the one the items imply). Any failure
-raises `DefinitionError` naming the file, the JSON path and the rule.
+Every `<id>.json` file in `scales/definitions/` is a definition; a new file dropped in is picked
+up without code changes. `<id>.cases.json` beside it holds the scale's hand-computed test cases
+(tests/test_scale_cases.py) and is never read as a definition.
+
+Validation runs in two passes: the JSON Schema (`scales/schema.json`) for shape (including the
+`measures` mark, e.g. "dissociation", that `score_measures` reads), then cross-field rules the
+schema cannot express (unique ids, option values inside the item range, not-assessed codes
+outside the scored values, bands that tile the total range, references that exist, a declared
+total range equal to the one the items imply). Any failure raises `DefinitionError` naming the
+file, the JSON path and the rule.
 
 The running app reads `registry()`, which skips a broken file (logged, and listed by
 `skipped_definitions()` for the admin's warning) and serves the others: one bad file must not
@@ -86,7 +90,9 @@ def _check_item(raw: dict[str, Any], index: int, options: list[dict[str, Any]], 
     for j, value in enumerate(values):
         if not lo <= value <= hi:
             raise DefinitionError(
-                file, f"{where}.options[{j}].value", "option-in-range",
+                file,
+                f"{where}.options[{j}].value",
+                "option-in-range",
                 f"value {value} is outside the item range {lo}-{hi}; fix the value or the item's min/max",
             )
     if hi - lo + 1 != len(values):
@@ -98,14 +104,18 @@ def _check_item(raw: dict[str, Any], index: int, options: list[dict[str, Any]], 
         count = hi - lo + 1 - len(values)
         listed = f"{gaps}" + (f" and {count - len(gaps)} more" if count > len(gaps) else "")
         raise DefinitionError(
-            file, f"{where}.options", "options-cover-range",
+            file,
+            f"{where}.options",
+            "options-cover-range",
             f"no option for value(s) {listed} inside the item range {lo}-{hi}; add them (with a label) or narrow "
             f"the range",
         )
     for j, code in enumerate(item.get("not_assessed", [])):
         if lo <= code["value"] <= hi:
             raise DefinitionError(
-                file, f"{where}.not_assessed[{j}].value", "not-assessed-outside-scored",
+                file,
+                f"{where}.not_assessed[{j}].value",
+                "not-assessed-outside-scored",
                 f"not-assessed code {code['value']} lies inside the scored range {lo}-{hi}; it would be "
                 f"indistinguishable from a score",
             )
@@ -149,7 +159,9 @@ def _check_bands(raw: dict[str, Any], total_min: int, total_max: int, file: str)
     set_ids = [s["id"] for s in bands["sets"]]
     if bands["default"] not in set_ids:
         raise DefinitionError(
-            file, "$.scoring.bands.default", "default-band-set-exists",
+            file,
+            "$.scoring.bands.default",
+            "default-band-set-exists",
             f"default band set '{bands['default']}' is not one of {set_ids}",
         )
     for s, band_set in enumerate(bands["sets"]):
@@ -161,14 +173,18 @@ def _check_bands(raw: dict[str, Any], total_min: int, total_max: int, file: str)
             if band["min"] != expected:
                 problem = "gap before" if band["min"] > expected else "overlap at"
                 raise DefinitionError(
-                    file, f"{where}[{b}].min", "bands-tile-total-range",
+                    file,
+                    f"{where}[{b}].min",
+                    "bands-tile-total-range",
                     f"band '{band['label']}' starts at {band['min']} but should start at {expected} "
                     f"({problem} {expected}); bands must cover {total_min}-{total_max} with no gap or overlap",
                 )
             expected = band["max"] + 1
         if expected - 1 != total_max:
             raise DefinitionError(
-                file, f"{where}[{len(band_set['bands']) - 1}].max", "bands-tile-total-range",
+                file,
+                f"{where}[{len(band_set['bands']) - 1}].max",
+                "bands-tile-total-range",
                 f"the last band ends at {expected - 1} but the total range ends at {total_max}",
             )
 
@@ -189,8 +205,12 @@ def compile_definition(raw: dict[str, Any], file: str = "<definition>") -> Scale
     _check_unique(raw["recall"]["options"], "$.recall.options", "recall option", file)
     _check_unique(raw.get("scoring", {}).get("bands", {}).get("sets", []), "$.scoring.bands.sets", "band set", file)
     _check_unique(raw.get("choice_groups", []), "$.choice_groups", "choice group", file)
-    _check_unique(raw.get("safety_triggers", []) + raw.get("consistency_checks", []),
-                  "$.safety_triggers+consistency_checks", "rule", file)
+    _check_unique(
+        raw.get("safety_triggers", []) + raw.get("consistency_checks", []),
+        "$.safety_triggers+consistency_checks",
+        "rule",
+        file,
+    )
     scale_id = raw["id"]
     raw_items = raw["items"]
 
@@ -200,7 +220,9 @@ def compile_definition(raw: dict[str, Any], file: str = "<definition>") -> Scale
             raise DefinitionError(file, f"$.items[{index}].id", "item-ids-unique", f"item id '{item_id}' is used twice")
         if not item_id.startswith(scale_id + "_"):
             raise DefinitionError(
-                file, f"$.items[{index}].id", "item-id-prefix",
+                file,
+                f"$.items[{index}].id",
+                "item-id-prefix",
                 f"item id '{item_id}' must start with the scale id: '{scale_id}_<number>'",
             )
     items_by_id = {i["id"]: i for i in raw_items}
@@ -219,7 +241,9 @@ def compile_definition(raw: dict[str, Any], file: str = "<definition>") -> Scale
     recall_ids = [o["id"] for o in raw["recall"]["options"]]
     if raw["recall"]["default"] not in recall_ids:
         raise DefinitionError(
-            file, "$.recall.default", "default-recall-exists",
+            file,
+            "$.recall.default",
+            "default-recall-exists",
             f"default recall '{raw['recall']['default']}' is not one of {recall_ids}",
         )
 
@@ -231,7 +255,9 @@ def compile_definition(raw: dict[str, Any], file: str = "<definition>") -> Scale
             require_item(member, f"$.choice_groups[{g}].items[{m}]", f"choice group '{group['id']}'")
             if member in group_of:
                 raise DefinitionError(
-                    file, f"$.choice_groups[{g}].items[{m}]", "choice-group-disjoint",
+                    file,
+                    f"$.choice_groups[{g}].items[{m}]",
+                    "choice-group-disjoint",
                     f"item '{member}' is already in another choice group",
                 )
             group_of[member] = members
@@ -243,14 +269,18 @@ def compile_definition(raw: dict[str, Any], file: str = "<definition>") -> Scale
     for s, spec in enumerate(scoring.get("subscales", [])):
         if spec["id"] in items_by_id or spec["id"] in subscale_ranges:
             raise DefinitionError(
-                file, f"$.scoring.subscales[{s}].id", "subscale-ids-unique",
+                file,
+                f"$.scoring.subscales[{s}].id",
+                "subscale-ids-unique",
                 f"subscale id '{spec['id']}' clashes with an item or another subscale",
             )
         for m, member in enumerate(spec["items"]):
             require_item(member, f"$.scoring.subscales[{s}].items[{m}]", f"subscale '{spec['id']}'")
             if not items_by_id[member].get("scored", True):
                 raise DefinitionError(
-                    file, f"$.scoring.subscales[{s}].items[{m}]", "subscale-items-scored",
+                    file,
+                    f"$.scoring.subscales[{s}].items[{m}]",
+                    "subscale-items-scored",
                     f"subscale '{spec['id']}' includes unscored item '{member}'",
                 )
         if spec["method"] == "sum":
@@ -259,7 +289,9 @@ def compile_definition(raw: dict[str, Any], file: str = "<definition>") -> Scale
             lo = max(items_by_id[m]["min"] for m in spec["items"])
             hi = max(items_by_id[m]["max"] for m in spec["items"])
         subscale_ranges[spec["id"]] = (lo, hi)
-        subscales.append(Subscale(spec["id"], spec["label"], spec["method"], tuple(spec["items"]), lo, hi, spec["source"], spec))
+        subscales.append(
+            Subscale(spec["id"], spec["label"], spec["method"], tuple(spec["items"]), lo, hi, spec["source"], spec)
+        )
 
     total = scoring["total"]
     if total["terms"] == "all_scored_items":
@@ -269,7 +301,9 @@ def compile_definition(raw: dict[str, Any], file: str = "<definition>") -> Scale
         for t, term in enumerate(terms):
             if term not in items_by_id and term not in subscale_ranges:
                 raise DefinitionError(
-                    file, f"$.scoring.total.terms[{t}]", "reference-exists",
+                    file,
+                    f"$.scoring.total.terms[{t}]",
+                    "reference-exists",
                     f"total term '{term}' is neither an item nor a subscale",
                 )
             if term in items_by_id and not items_by_id[term].get("scored", True):
@@ -279,7 +313,9 @@ def compile_definition(raw: dict[str, Any], file: str = "<definition>") -> Scale
     total_min, total_max = _sum_range(terms, items_by_id, subscale_ranges, group_of)
     if (total["min"], total["max"]) != (total_min, total_max):
         raise DefinitionError(
-            file, "$.scoring.total", "total-range-matches-items",
+            file,
+            "$.scoring.total",
+            "total-range-matches-items",
             f"declared total range {total['min']}-{total['max']} differs from the range the items imply "
             f"({total_min}-{total_max}); fix the items' min/max or the declared range",
         )
@@ -287,10 +323,14 @@ def compile_definition(raw: dict[str, Any], file: str = "<definition>") -> Scale
     missing = scoring["missing"]
     if missing["policy"] == "prorate_mean":
         if "max_missing" not in missing:
-            raise DefinitionError(file, "$.scoring.missing", "prorate-needs-max", "policy prorate_mean needs max_missing")
+            raise DefinitionError(
+                file, "$.scoring.missing", "prorate-needs-max", "policy prorate_mean needs max_missing"
+            )
         if any(t in subscale_ranges for t in terms):
             raise DefinitionError(
-                file, "$.scoring.missing.policy", "prorate-items-only",
+                file,
+                "$.scoring.missing.policy",
+                "prorate-items-only",
                 "prorating is defined for a plain sum of items; this total sums subscales",
             )
     _check_bands(raw, total_min, total_max, file)
@@ -301,7 +341,9 @@ def compile_definition(raw: dict[str, Any], file: str = "<definition>") -> Scale
             refs = condition_items(spec["when"])
             for ref in refs:
                 require_item(ref, f"$.{key}[{r}].when", f"{kind} rule '{spec['id']}'")
-            rules.append(Rule(spec["id"], kind, spec["message"], spec["source"], compile_condition(spec["when"]), tuple(refs)))
+            rules.append(
+                Rule(spec["id"], kind, spec["message"], spec["source"], compile_condition(spec["when"]), tuple(refs))
+            )
 
     items = tuple(
         Item(
@@ -356,7 +398,9 @@ def load_file(path: Path | str) -> ScaleDefinition:
     definition = compile_definition(read_definition_file(path), name)
     if path.stem != definition.id:
         raise DefinitionError(
-            name, "$.id", "file-name-matches-id",
+            name,
+            "$.id",
+            "file-name-matches-id",
             f"scale id '{definition.id}' must match the file name '{path.stem}.json'; rename one of them",
         )
     return definition
@@ -371,8 +415,17 @@ def definitions_dir() -> Path:
     return Path(chosen) if chosen else DEFINITIONS_DIR
 
 
+CASES_SUFFIX = ".cases.json"
+
+
 def definition_files(directory: Path | str | None = None) -> list[Path]:
-    return sorted(Path(directory or definitions_dir()).glob("*.json"))
+    """The definition files of a directory: every *.json except the test cases (*.cases.json)."""
+    return sorted(p for p in Path(directory or definitions_dir()).glob("*.json") if not p.name.endswith(CASES_SUFFIX))
+
+
+def cases_file(scale_id: str, directory: Path | str | None = None) -> Path:
+    """Where a scale's hand-computed test cases live: `<id>.cases.json` beside its definition."""
+    return Path(directory or definitions_dir()) / f"{scale_id}{CASES_SUFFIX}"
 
 
 def load_directory(directory: Path | str | None = None) -> dict[str, ScaleDefinition]:
@@ -486,8 +539,9 @@ def get_scale(scale_id: str, directory: Path | str | None = None) -> ScaleDefini
     scale's file exists but is broken)."""
     scales = registry(directory)
     if scale_id not in scales:
-        raise UnknownScaleError(f"unknown scale '{scale_id}'; known scales: {', '.join(sorted(scales))}"
-                                f"{skipped_note(scale_id, directory)}")
+        raise UnknownScaleError(
+            f"unknown scale '{scale_id}'; known scales: {', '.join(sorted(scales))}{skipped_note(scale_id, directory)}"
+        )
     return scales[scale_id]
 
 
@@ -499,3 +553,50 @@ def clinician_scale_ids() -> list[str]:
 def self_report_scale_ids() -> list[str]:
     """Scales participants rate themselves, in registry order."""
     return [sid for sid, d in registry().items() if d.rater == "self"]
+
+
+@dataclass(frozen=True)
+class ScoreMeasure:
+    """One score (a scale's total or one of its subscales) that a definition marks with
+    `"measures": <kind>` (scales/schema.json), with its range and axis label.
+
+    `score` is "total" or the subscale id; `label` e.g. "CADSS total (0–92)" or
+    "BPRS positive subscale (4–28)"."""
+
+    scale_id: str
+    score: str
+    label: str
+    min: int
+    max: int
+
+
+def score_measures(kind: str, directory: Path | str | None = None) -> tuple[ScoreMeasure, ...]:
+    """Every score the loaded definitions mark as measuring `kind` (e.g. "dissociation").
+
+    Order: totals before subscales (a whole scale built for the construct, such as CADSS, leads
+    a subscale borrowed from a broader scale, such as BPRS+), then by scale id and subscale
+    order. A new definition that marks a score joins without code changes."""
+    found: list[tuple[tuple, ScoreMeasure]] = []
+    for scale_id, definition in registry(directory).items():
+        abbreviation = definition.abbreviation
+        if definition.raw["scoring"]["total"].get("measures") == kind:
+            lo, hi = definition.total_min, definition.total_max
+            found.append(
+                ((0, scale_id, 0), ScoreMeasure(scale_id, "total", f"{abbreviation} total ({lo}–{hi})", lo, hi))
+            )
+        for position, raw in enumerate(definition.raw["scoring"].get("subscales", [])):
+            if raw.get("measures") == kind:
+                sub = definition.subscale_by_id[raw["id"]]
+                found.append(
+                    (
+                        (1, scale_id, position),
+                        ScoreMeasure(
+                            scale_id,
+                            sub.id,
+                            f"{abbreviation} {sub.id} subscale ({sub.min}–{sub.max})",
+                            sub.min,
+                            sub.max,
+                        ),
+                    )
+                )
+    return tuple(measure for _, measure in sorted(found, key=lambda pair: pair[0]))

@@ -47,8 +47,11 @@ THANKS = Step("thanks")
 
 def questions(definition: ScaleDefinition, responses: Mapping[str, int]) -> list[str]:
     """The questions to ask, in order, given the answers so far (visibility rules applied)."""
-    return [i for i in visible_items(definition, responses)
-            if definition.item_by_id[i].scored or definition.item_by_id[i].required]
+    return [
+        i
+        for i in visible_items(definition, responses)
+        if definition.item_by_id[i].scored or definition.item_by_id[i].required
+    ]
 
 
 def position(definition: ScaleDefinition, responses: Mapping[str, int], item_id: str) -> tuple[int, int]:
@@ -95,7 +98,7 @@ def next_step(definition: ScaleDefinition, step: Step, responses: Mapping[str, i
         return Step("review", step.assessment_id)
     asked = questions(definition, responses)
     if step.item_id in asked:
-        later = asked[asked.index(step.item_id) + 1:]
+        later = asked[asked.index(step.item_id) + 1 :]
         if later:
             return Step("item", step.assessment_id, later[0])
     return Step("review", step.assessment_id)
@@ -114,8 +117,9 @@ def previous_step(definition: ScaleDefinition, step: Step, responses: Mapping[st
     return Step("intro", step.assessment_id)
 
 
-def after_submit(questionnaires: Sequence[Mapping[str, Any]], submitted_id: int,
-                 definitions: Mapping[str, ScaleDefinition]) -> Step:
+def after_submit(
+    questionnaires: Sequence[Mapping[str, Any]], submitted_id: int, definitions: Mapping[str, ScaleDefinition]
+) -> Step:
     """After sending one questionnaire: the next one not yet sent, or the end."""
     rest = [q for q in questionnaires if q["id"] != submitted_id and q["status"] == "draft"]
     if not rest:
@@ -142,9 +146,12 @@ class ReviewRow:
 
 def review_rows(definition: ScaleDefinition, responses: Mapping[str, int]) -> list[ReviewRow]:
     """One row per question asked, numbered as the participant saw them."""
-    return [ReviewRow(n, item_id, definition.item_by_id[item_id].prompt,
-                      answer_label(definition, item_id, responses.get(item_id)))
-            for n, item_id in enumerate(questions(definition, responses), start=1)]
+    return [
+        ReviewRow(
+            n, item_id, definition.item_by_id[item_id].prompt, answer_label(definition, item_id, responses.get(item_id))
+        )
+        for n, item_id in enumerate(questions(definition, responses), start=1)
+    ]
 
 
 def safety_triggered(flags: Sequence[Mapping[str, Any]]) -> bool:

@@ -39,7 +39,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "return_to_review": "Back to the check page",
         "choose_one": "Choose the one answer that fits you best.",
         "resume_note": "If you need to stop, your answers are saved. To carry on later, come back to this page on this "
-                       "phone or computer (for example from your browser's history).",
+        "phone or computer (for example from your browser's history).",
         # review and submit
         "review_title": "Check your answers",
         "review_intro": "Here are your answers. To change one, tap “Change”. When you are ready, tap “Send my answers”.",
@@ -54,18 +54,18 @@ STRINGS: dict[str, dict[str, str]] = {
         # problems while answering
         "save_failed": "Your answer could not be saved just now. Please check your connection and choose your answer again.",
         "submit_failed": "Your answers are saved, but they could not be sent just now. Please check your connection and "
-                         "tap “Send my answers” again.",
+        "tap “Send my answers” again.",
         "busy": "Sorry, something went wrong on our side. Please wait a moment and try again.",
         # the same page open twice (e.g. two tabs): a tap or a send from the older copy is not saved
         "answer_changed_elsewhere": "Your answer was not saved, because your answers were changed in another window. "
-                                    "The answers saved now are shown. Please check this question again.",
+        "The answers saved now are shown. Please check this question again.",
         "submit_changed_elsewhere": "Your answers were not sent, because they were changed in another window. Please "
-                                    "check the answers below, then tap “Send my answers” again.",
+        "check the answers below, then tap “Send my answers” again.",
         "answers_changed_elsewhere": "Your answers were changed in another window. The answers saved now are shown.",
         # after a safety answer (the study's own text follows this title)
         "support_title": "Help is available",
         "support_fallback": "Thank you for telling us how you feel. Please tell a member of the study team as soon as "
-                            "you can. If you are in danger now, call your local emergency number.",
+        "you can. If you are in danger now, call your local emergency number.",
         # the end
         "thanks_title": "Thank you",
         "thanks_kiosk": "Your answers have been saved. Please hand the tablet back to the study team.",
@@ -77,7 +77,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "link_used": "These questionnaires have already been sent. Thank you.",
         "link_closed": "To carry on with your questionnaire, please reload this page, or open your link again.",
         "link_held": "This link is already in use on another phone or computer. If that was you, please carry on there. "
-                     "If not, please ask the study team for a new link.",
+        "If not, please ask the study team for a new link.",
         # kiosk: leaving participant mode (for the study team, shown on the participant's screen)
         "staff_exit": "Study team only",
         "staff_exit_intro": "Study team: enter your user name and password to leave participant mode.",
@@ -87,7 +87,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "staff_cancel": "Cancel",
         # one message for a wrong password, an unknown name and a locked account (no name is revealed)
         "staff_wrong": "The user name or password is not correct, or the account is locked after repeated failed "
-                       "attempts. Try again, or ask another member of the study team.",
+        "attempts. Try again, or ask another member of the study team.",
         "staff_wait": "Too many attempts just now. Wait {seconds} seconds, then try again.",
         "staff_missing": "Enter the user name and password.",
     },

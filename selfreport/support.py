@@ -48,10 +48,11 @@ def site_values(
 ) -> dict[str, str]:
     """The values this site gives the text's placeholders (missing ones left out)."""
     section = (secrets or {}).get(SECRETS_SECTION) or {}
-    per_site = {}
+    per_site: Mapping[str, Any] = {}
     if site_code:
-        per_site = next((v for k, v in section.items() if str(k).upper() == site_code.upper()
-                         and isinstance(v, Mapping)), {})
+        per_site = next(
+            (v for k, v in section.items() if str(k).upper() == site_code.upper() and isinstance(v, Mapping)), {}
+        )
     values: dict[str, str] = {}
     for name, _what in supportive.placeholders:
         candidates = [per_site.get(name), section.get(name)] + [environ.get(var) for var in env_names(name, site_code)]

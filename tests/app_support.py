@@ -1,5 +1,5 @@
-"""Helpers for Streamlit AppTest page tests: an app signed in as a role (the seeded `study`
-fixture lives in tests/conftest.py)."""
+"""Helpers for Streamlit AppTest page tests: an app signed in as a role (the seeded `app_world`
+fixture lives in tests/conftest_db.py)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,6 @@
 
 Browser tests stay short by leaning on this module:
 
-    from tests.browser import *  # noqa: F403  (the pytest fixtures only: see __all__)
     from tests.browser import click_button, expect_text, fill_text, goto
 
     @pytest.mark.browser
@@ -12,9 +11,9 @@ Browser tests stay short by leaning on this module:
         click_button(tablet_page, "Save")
         expect_text(tablet_page, "Saved")
 
-pytest only sees fixtures that are in the test module's namespace (tests/conftest.py does not
-load this module), hence the star import; `__all__` lists exactly the fixtures, so it brings in
-nothing else and ruff's F811 (an imported name reused as a test argument) cannot fire.
+The fixtures (`app_server`, `fresh_app_server`, `app_env`, `browser`, `tablet_page`,
+`tablet_portrait_page`, `phone_page`) reach every test through tests/conftest.py's pytest_plugins:
+never import them; import the helper functions by name.
 Override `app_env` (module scope) in a test module to give its servers extra environment.
 
 Rules this module enforces:
@@ -75,9 +74,6 @@ else:
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Locator, Page, WebSocket
 
-__all__ = ["app_env", "app_server", "browser", "fresh_app_server", "phone_page", "tablet_page",
-           "tablet_portrait_page"]  # the fixtures; import helpers by name
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 CHROMIUM_PATH = "/usr/bin/chromium"
@@ -105,18 +101,32 @@ ARTIFACTS_DIR = Path(os.environ.get("SCALEBOOK_ARTIFACTS_DIR", REPO_ROOT / "test
 
 APP = '[data-testid="stApp"]'
 # Finished: `notRunning`, or `compilationError` (a SyntaxError in a page: the run is over too).
-APP_IDLE = ", ".join(f'{APP}[data-test-script-state="{state}"][data-test-connection-state="CONNECTED"]'
-                     for state in ("notRunning", "compilationError"))
+APP_IDLE = ", ".join(
+    f'{APP}[data-test-script-state="{state}"][data-test-connection-state="CONNECTED"]'
+    for state in ("notRunning", "compilationError")
+)
 EXCEPTION = '[data-testid="stException"]'
 
 # Keyword arguments for Browser.new_context, by the devices the project supports.
 VIEWPORTS: dict[str, dict[str, Any]] = {
-    "tablet_landscape": {"viewport": {"width": 1024, "height": 640}, "has_touch": True, "is_mobile": False,
-                         "device_scale_factor": 1},
-    "tablet_portrait": {"viewport": {"width": 810, "height": 1080}, "has_touch": True, "is_mobile": False,
-                        "device_scale_factor": 1},
-    "phone": {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True,
-              "device_scale_factor": 2},
+    "tablet_landscape": {
+        "viewport": {"width": 1024, "height": 640},
+        "has_touch": True,
+        "is_mobile": False,
+        "device_scale_factor": 1,
+    },
+    "tablet_portrait": {
+        "viewport": {"width": 810, "height": 1080},
+        "has_touch": True,
+        "is_mobile": False,
+        "device_scale_factor": 1,
+    },
+    "phone": {
+        "viewport": {"width": 390, "height": 844},
+        "has_touch": True,
+        "is_mobile": True,
+        "device_scale_factor": 2,
+    },
 }
 
 if _PLAYWRIGHT_IMPORT_ERROR is None:
@@ -169,7 +179,7 @@ class AppServer:
     log_dir: Path = field(repr=False)
 
     def stderr(self) -> str:
-        """The server's stderr so far (Streamlit logs and tracebacks go here)."""
+        """The server's stderr so far (Streamlit's log; tracebacks too unless `rich` draws them on stdout)."""
         return _read(self.log_dir / "stderr.log")
 
     def stdout(self) -> str:
@@ -212,28 +222,48 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 def _start(script: str, port: int, env: dict[str, str], log_dir: Path, timeout: float) -> subprocess.Popen[bytes]:
     """Start the server and wait for /_stcore/health; raise AppServerError with its stderr if not."""
-    cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.port", str(port),
-           "--server.headless", "true", "--server.address", "127.0.0.1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        script,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+    ]
     with open(log_dir / "stdout.log", "wb") as out, open(log_dir / "stderr.log", "wb") as err:
         process = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while not _healthy(url):
         if process.poll() is not None or time.monotonic() > deadline:
-            reason = (f"exited with code {process.returncode}" if process.poll() is not None
-                      else f"did not answer {url}/_stcore/health within {timeout:.0f} s")
+            reason = (
+                f"exited with code {process.returncode}"
+                if process.poll() is not None
+                else f"did not answer {url}/_stcore/health within {timeout:.0f} s"
+            )
             _stop(process)
-            raise AppServerError(f"`{' '.join(cmd)}` {reason}.\n--- stderr ---\n"
-                                 f"{_read(log_dir / 'stderr.log')[-4000:]}\n--- stdout ---\n"
-                                 f"{_read(log_dir / 'stdout.log')[-2000:]}")
+            raise AppServerError(
+                f"`{' '.join(cmd)}` {reason}.\n--- stderr ---\n"
+                f"{_read(log_dir / 'stderr.log')[-4000:]}\n--- stdout ---\n"
+                f"{_read(log_dir / 'stdout.log')[-2000:]}"
+            )
         time.sleep(0.1)
     return process
 
 
 @contextlib.contextmanager
-def running_app(db_path: str | os.PathLike[str], env: Mapping[str, object] | None = None, *,
-                script: str | os.PathLike[str] = "app.py",
-                timeout: float = SERVER_START_TIMEOUT_S) -> Iterator[AppServer]:
+def running_app(
+    db_path: str | os.PathLike[str],
+    env: Mapping[str, object] | None = None,
+    *,
+    script: str | os.PathLike[str] = "app.py",
+    timeout: float = SERVER_START_TIMEOUT_S,
+) -> Iterator[AppServer]:
     """Run `streamlit run <script>` (cwd = repo root, so .streamlit/config.toml applies) on a free
     port with SCALEBOOK_DB=db_path, yield an AppServer once healthy, stop it on exit.
 
@@ -243,8 +273,12 @@ def running_app(db_path: str | os.PathLike[str], env: Mapping[str, object] | Non
     """
     db_path = Path(db_path).resolve()
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    full_env = {**os.environ, **{k: str(v) for k, v in (env or {}).items()},
-                "SCALEBOOK_DB": str(db_path), "PYTHONUNBUFFERED": "1"}
+    full_env = {
+        **os.environ,
+        **{k: str(v) for k, v in (env or {}).items()},
+        "SCALEBOOK_DB": str(db_path),
+        "PYTHONUNBUFFERED": "1",
+    }
     with tempfile.TemporaryDirectory(prefix="scalebook-server-") as logs:
         log_dir = Path(logs)
         for attempt in range(3):  # a free port can be taken by someone else before we bind it
@@ -255,8 +289,9 @@ def running_app(db_path: str | os.PathLike[str], env: Mapping[str, object] | Non
             except AppServerError as exc:
                 if attempt == 2 or ("not available" not in str(exc) and "already in use" not in str(exc)):
                     raise
-        server = AppServer(url=f"http://127.0.0.1:{port}", port=port, db_path=db_path, env=full_env,
-                           process=process, log_dir=log_dir)
+        server = AppServer(
+            url=f"http://127.0.0.1:{port}", port=port, db_path=db_path, env=full_env, process=process, log_dir=log_dir
+        )
         _running[server.url] = server
         try:
             yield server
@@ -273,10 +308,17 @@ def _server_traceback(page: Page) -> str:
     redacted message: client.showErrorDetails = "none")."""
     for url, server in _running.items():
         if page.url.startswith(url):
-            log = server.stderr()
-            start = log.rfind("Traceback (most recent call last)")
-            return f"\n--- server stderr, last traceback ---\n{log[start:][-4000:]}" if start >= 0 else ""
+            # Streamlit writes a script's traceback to stderr, or (drawn by `rich`, when that is
+            # installed) to stdout with colour codes: look in both, without the codes.
+            for name, log in (("stderr", server.stderr()), ("stdout", server.stdout())):
+                log = _ANSI_CODES.sub("", log)
+                start = log.rfind("Traceback")
+                if start >= 0:
+                    return f"\n--- server {name}, last traceback ---\n{log[start:][-4000:]}"
     return ""
+
+
+_ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")
 
 
 @pytest.fixture(scope="module")
@@ -329,7 +371,7 @@ def close_browser() -> None:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    """Session-wide Chromium (one process even when several modules import this fixture)."""
+    """Session-wide Chromium (one process for every browser test of the run)."""
     yield launch_browser()
     close_browser()
 
@@ -417,13 +459,20 @@ class _Watch:
 
     @property
     def idle(self) -> bool:
-        return (self.ws is not None and not self.closed and self.runs_finished > 0
-                and not self.awaiting_session and not self.running)
+        return (
+            self.ws is not None
+            and not self.closed
+            and self.runs_finished > 0
+            and not self.awaiting_session
+            and not self.running
+        )
 
     def describe(self) -> str:
-        return (f"websocket={'closed' if self.closed else 'open' if self.ws else 'none'}, "
-                f"reruns requested={self.reruns_requested}, runs finished={self.runs_finished}, "
-                f"awaiting new_session={self.awaiting_session}, running={self.running}")
+        return (
+            f"websocket={'closed' if self.closed else 'open' if self.ws else 'none'}, "
+            f"reruns requested={self.reruns_requested}, runs finished={self.runs_finished}, "
+            f"awaiting new_session={self.awaiting_session}, running={self.running}"
+        )
 
     def on_websocket(self, ws: WebSocket) -> None:
         if not ws.url.endswith("/_stcore/stream"):
@@ -524,8 +573,10 @@ def wait_for_idle(page: Page, timeout_ms: float = DEFAULT_TIMEOUT_MS) -> None:
     except Exception as exc:
         state = page.evaluate(f"""() => {{ const a = document.querySelector('{APP}');
             return a ? [a.dataset.testScriptState, a.dataset.testConnectionState] : 'no stApp element'; }}""")
-        raise AssertionError(f"Streamlit page not idle after {timeout_ms / 1000:.0f} s: "
-                             f"stApp script/connection state {state}; {watch.describe()}") from exc
+        raise AssertionError(
+            f"Streamlit page not idle after {timeout_ms / 1000:.0f} s: "
+            f"stApp script/connection state {state}; {watch.describe()}"
+        ) from exc
     page.evaluate(_SETTLE_JS, [SETTLE_QUIET_MS, SETTLE_MAX_MS])
 
 
@@ -550,8 +601,9 @@ def expect_rerun(page: Page, *, required: bool = True, timeout_ms: float = DEFAU
     while watch.reruns_requested == before and time.monotonic() < deadline and not watch.closed:
         page.wait_for_timeout(20)
     if required and watch.reruns_requested == before:
-        raise AssertionError("the interaction did not trigger a Streamlit rerun "
-                             "(pass rerun=False / required=False if none is expected)")
+        raise AssertionError(
+            "the interaction did not trigger a Streamlit rerun (pass rerun=False / required=False if none is expected)"
+        )
     wait_for_idle(page, timeout_ms)
 
 
@@ -589,8 +641,9 @@ def fill_text(page: Page, label: str, value: str, *, exact: bool = True) -> Loca
     return box
 
 
-def expect_text(page: Page, text: str | re.Pattern[str], *, exact: bool = False,
-                timeout_ms: float = DEFAULT_TIMEOUT_MS) -> Locator:
+def expect_text(
+    page: Page, text: str | re.Pattern[str], *, exact: bool = False, timeout_ms: float = DEFAULT_TIMEOUT_MS
+) -> Locator:
     """Assert that `text` (substring unless exact; or a regex) is visible, retrying until timeout.
     Hidden copies (e.g. in inactive tabs or collapsed expanders) do not count."""
     locator = page.get_by_text(text, exact=exact).filter(visible=True).first
@@ -686,8 +739,9 @@ def choose(page: Page, label: str, option: str, *, within: Locator | Page | None
         if not _shows(wanted):
             page.keyboard.press("Escape")
             if attempt == CHOOSE_ATTEMPTS:
-                raise AssertionError(f"option {option!r} never appeared in the selectbox {label!r} "
-                                     f"after {CHOOSE_ATTEMPTS} attempts")
+                raise AssertionError(
+                    f"option {option!r} never appeared in the selectbox {label!r} after {CHOOSE_ATTEMPTS} attempts"
+                )
             continue
         with expect_rerun(page, required=not _in_form(box)):
             if touch:

@@ -1,16 +1,18 @@
-"""Shared fixtures. Every test gets its own SQLite file through SCALEBOOK_DB, so no test can
-touch a developer's data/scalebook.db or another test's database."""
+"""The test suite's one fixture world.
 
-from types import SimpleNamespace
+pytest_plugins loads every shared fixture here, so no test module imports a fixture by hand:
+- tests/conftest_db.py: the databases (`db_path`, `conn`), the seeded worlds (`world` for storage
+  tests, `app_world` for page tests) and `fast_passwords`;
+- tests/browser.py: the browser harness (`app_server`, `fresh_app_server`, `browser`, the pages).
+Helper functions (raw, snapshot, mark_eligible, goto, ...) are imported from those modules by name.
+
+The two autouse fixtures below give every test its own SQLite file through SCALEBOOK_DB, so no
+test can touch a developer's data/scalebook.db or another test's database, and fresh sign-in waits.
+"""
 
 import pytest
-from argon2 import PasswordHasher
 
-from db import participants, sites, users
-from db.connection import unit_of_work
-from db.migrations import init_database
-from db.permissions import system_actor
-from tests.app_support import PASSWORD, ROLES
+pytest_plugins = ["tests.conftest_db", "tests.browser"]
 
 
 @pytest.fixture(autouse=True)
@@ -28,28 +30,3 @@ def _fresh_sign_in_throttle():
     from db.signin_throttle import THROTTLE
 
     THROTTLE.reset()
-
-
-@pytest.fixture
-def cheap_hashing(monkeypatch):
-    """argon2 at its cheapest: sign-in logic is under test here, not the hash cost."""
-    monkeypatch.setattr(users, "hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
-
-
-@pytest.fixture
-def study(cheap_hashing):
-    """A database with one site, one account per role and two participants (one per site)."""
-    init_database()
-    system = system_actor("tests")
-    with unit_of_work() as db:
-        sites.create_site(db, system, "LON", "London clinic", "Europe/London")
-        sites.create_site(db, system, "OXF", "Oxford clinic", "Europe/London")
-        everywhere = ("admin", "pi", "monitor")  # accounts of every site (chosen explicitly: issue 13 item 15)
-        accounts = {role: users.create_user(db, system, role, role, PASSWORD, None if role in everywhere else "LON",
-                                            all_sites=role in everywhere)
-                    for role in ROLES}
-        coordinator = accounts["coordinator"]
-        p1 = participants.create_participant(db, coordinator, "KET-001", "LON", arm="ketamine")
-        pi = accounts["pi"]
-        p2 = participants.create_participant(db, pi, "KET-002", "OXF", arm="midazolam")
-    return SimpleNamespace(users=accounts, p1=p1, p2=p2)

@@ -12,7 +12,6 @@
 (d) An assessment whose scale definition file is gone opens read-only with a note, never an
     exception: Assessments, Rate (a draft), the trajectory and the exports.
 """
-# ruff: noqa: F811  (the tests take the fixtures imported from tests/conftest_db.py as parameters)
 
 from __future__ import annotations
 
@@ -30,9 +29,11 @@ from db.cli import main as db_main
 from db.connection import unit_of_work
 from db.errors import PermissionDeniedError, ValidationError
 from db.permissions import ROLES, Actor, authorize, may_read_audit, participant_actor, system_actor
+from protocol import load_protocol
 from scales.loader import DEFINITIONS_DIR, SCALES_DIR_ENV
+from study.self_report import start_self_report
 from tests.app_support import PASSWORD, app, texts
-from tests.conftest_db import db, db_path, fast_passwords, snapshot, world  # noqa: F401  (shared fixtures)
+from tests.conftest_db import snapshot
 from ui.navigation import PAGES
 
 MADRS = {f"madrs_{n}": 2 for n in range(1, 11)}
@@ -54,8 +55,8 @@ def button(at, label):
 # --------------------------------------------------------------------------- (a) no default site
 
 
-def test_an_account_needs_a_site_or_all_sites_chosen_explicitly(study, db_path):
-    admin = study.users["admin"]
+def test_an_account_needs_a_site_or_all_sites_chosen_explicitly(app_world, db_path):
+    admin = app_world.users["admin"]
     with unit_of_work() as db:
         before = snapshot(db_path)
         for site, everywhere in ((None, False), ("", False), ("LON", True)):
@@ -66,8 +67,8 @@ def test_an_account_needs_a_site_or_all_sites_chosen_explicitly(study, db_path):
         assert users.create_user(db, admin, "roving.pi", "pi", PASSWORD, all_sites=True)["site_id"] is None
 
 
-def test_the_users_page_starts_with_no_site_and_refuses_to_guess(study):
-    at = app("pages/admin.py", study.users["admin"]).run()
+def test_the_users_page_starts_with_no_site_and_refuses_to_guess(app_world):
+    at = app("pages/admin.py", app_world.users["admin"]).run()
     assert box(at, "Site").value is None  # not "(all sites)", not the first site
     text_input(at, "User name").input("new.rater")
     text_input(at, "Initial password").input("a long enough password")
@@ -106,8 +107,10 @@ def test_the_command_line_asks_for_a_site_or_all_sites(db_path, capsys, monkeypa
 
 def test_a_plain_dict_is_never_the_system(world, db_path):
     before = snapshot(db_path)
-    for forged in ({"id": None, "username": "cli:mallory", "role": "system", "site_id": None},
-                   dict(system_actor("copied"))):
+    for forged in (
+        {"id": None, "username": "cli:mallory", "role": "system", "site_id": None},
+        dict(system_actor("copied")),
+    ):
         with pytest.raises(PermissionDeniedError, match="system actor comes only from"):
             users.create_user(world.db, forged, "mallory", "admin", PASSWORD, all_sites=True)
         with pytest.raises(PermissionDeniedError, match="system actor comes only from"):
@@ -120,16 +123,24 @@ def test_a_plain_dict_is_never_the_system(world, db_path):
 
 
 def test_a_participant_actor_is_only_what_the_link_made(world, db_path):
-    from db import selfreport
 
-    made = selfreport.start_self_report(world.db, world.coord, world.p1["id"], "day_7", ["phq9"], channel="link")
+    made = start_self_report(world.db, world.coord, load_protocol(), world.p1["id"], "day_7", ["phq9"], channel="link")
     me = tokens.redeem_token(world.db, made["token"])
     assert isinstance(me, Actor) and me["role"] == "participant"
     aid = me["assessment_ids"][0]
     before = snapshot(db_path)
-    for forged in (dict(me), {**me}, {"id": None, "username": "participant:P001", "role": "participant",
-                                      "participant_id": world.p1["id"], "assessment_ids": [aid],
-                                      "token_id": me["token_id"]}):
+    for forged in (
+        dict(me),
+        {**me},
+        {
+            "id": None,
+            "username": "participant:P001",
+            "role": "participant",
+            "participant_id": world.p1["id"],
+            "assessment_ids": [aid],
+            "token_id": me["token_id"],
+        },
+    ):
         with pytest.raises(PermissionDeniedError, match="not valid"):
             assessments.save_draft_response(world.db, forged, aid, "phq9_1", 1)
     assert snapshot(db_path) == before
@@ -160,24 +171,26 @@ def test_a_staff_role_is_read_from_the_account_not_from_the_mapping(world):
 
 def submitted(study):
     with unit_of_work() as db:
-        row = assessments.save_assessment(db, study.users["rater"], study.p1["id"], "day_1", "madrs", "clinician",
-                                          MADRS)
+        row = assessments.save_assessment(
+            db, study.users["rater"], study.p1["id"], "day_1", "madrs", "clinician", MADRS
+        )
         return assessments.sign_assessment(db, study.users["rater"], row["id"], row["version"])
 
 
-def test_every_page_shows_audit_history_to_the_same_roles(study):
-    submitted(study)
+def test_every_page_shows_audit_history_to_the_same_roles(app_world):
+    submitted(app_world)
     for role in ROLES:
         shown = {}
         if role in PAGES["assessment"].roles:
-            at = app("pages/assessment.py", study.users[role]).run()
+            at = app("pages/assessment.py", app_world.users[role]).run()
             assert not at.exception, role
             shown["assessment"] = any(e.label == "History (audit trail)" for e in at.expander)
         if role in PAGES["trajectory"].roles:
-            at = app("pages/trajectory.py", study.users[role]).run()
+            at = app("pages/trajectory.py", app_world.users[role]).run()
             assert not at.exception, role
-            shown["trajectory"] = any(b.label == "Download the participant record (HTML)"
-                                      for b in at.get("download_button"))
+            shown["trajectory"] = any(
+                b.label == "Download the participant record (HTML)" for b in at.get("download_button")
+            )
         assert set(shown.values()) <= {may_read_audit(role)}, (role, shown)
 
 
@@ -195,7 +208,7 @@ def test_pages_that_read_the_audit_trail_ask_the_one_rule():
 
 
 @pytest.fixture
-def retired_scale(study, tmp_path, monkeypatch):
+def retired_scale(app_world, tmp_path, monkeypatch):
     """A scale installed while an assessment was done (a draft and a signed one), then removed."""
     directory = tmp_path / "definitions"
     shutil.copytree(DEFINITIONS_DIR, directory)
@@ -207,18 +220,18 @@ def retired_scale(study, tmp_path, monkeypatch):
     extra.write_text(json.dumps(data, indent=2), encoding="utf-8")
     monkeypatch.setenv(SCALES_DIR_ENV, str(directory))
     with unit_of_work() as db:
-        rater = study.users["rater"]
-        done = assessments.save_assessment(db, rater, study.p1["id"], "day_1", "mdx", "clinician", MDX)
+        rater = app_world.users["rater"]
+        done = assessments.save_assessment(db, rater, app_world.p1["id"], "day_1", "mdx", "clinician", MDX)
         assessments.sign_assessment(db, rater, done["id"], done["version"])
-        draft = assessments.start_assessment(db, rater, study.p1["id"], "day_2", "mdx", "clinician")
+        draft = assessments.start_assessment(db, rater, app_world.p1["id"], "day_2", "mdx", "clinician")
         assessments.save_draft_response(db, rater, draft["id"], "mdx_1", 3)
     extra.unlink()
     return {"done": done["id"], "draft": draft["id"]}
 
 
-def test_an_assessment_without_its_definition_opens_read_only(study, retired_scale):
+def test_an_assessment_without_its_definition_opens_read_only(app_world, retired_scale):
     for role in ("pi", "rater", "monitor"):
-        at = app("pages/assessment.py", study.users[role]).run()
+        at = app("pages/assessment.py", app_world.users[role]).run()
         if at.selectbox and any(s.label == "Assessment" for s in at.selectbox):
             box(at, "Assessment").select(retired_scale["done"]).run()
         assert not at.exception, role
@@ -227,17 +240,17 @@ def test_an_assessment_without_its_definition_opens_read_only(study, retired_sca
         assert [m.value for m in at.metric][:1] == ["20"]  # the stored score is still shown
 
 
-def test_a_draft_without_its_definition_opens_read_only_on_the_rate_page(study, retired_scale):
-    at = app("pages/rate.py", study.users["rater"], {"assessment": str(retired_scale["draft"])}).run()
+def test_a_draft_without_its_definition_opens_read_only_on_the_rate_page(app_world, retired_scale):
+    at = app("pages/rate.py", app_world.users["rater"], {"assessment": str(retired_scale["draft"])}).run()
     assert not at.exception
     assert "opens read-only" in texts(at) and not at.radio  # nothing to answer
     assert not any(b.label == "Sign and submit" for b in at.button)
 
 
-def test_the_trajectory_and_the_exports_skip_a_scale_without_its_definition(study, retired_scale):
-    at = app("pages/trajectory.py", study.users["pi"]).run()
+def test_the_trajectory_and_the_exports_skip_a_scale_without_its_definition(app_world, retired_scale):
+    at = app("pages/trajectory.py", app_world.users["pi"]).run()
     assert not at.exception
     from exports.bundle import build_zip
 
-    built = build_zip(None, study.users["pi"], ["csv", "sdtm", "fhir", "redcap"], study_id="KET")
+    built = build_zip(None, app_world.users["pi"], ["csv", "sdtm", "fhir", "redcap"], study_id="KET")
     assert built.total_records > 0

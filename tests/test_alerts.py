@@ -3,7 +3,6 @@ when the draft is abandoned, resolved (and kept) when the answer is corrected, r
 is given again, linked to the score at completion instead of duplicated; acknowledged alerts
 stay acknowledged; every change audited. Plus who an alert reaches (point 9) and the record of
 e-mail attempts (point 10), and (AppTest) the form, landing pages and menu that show them."""
-# ruff: noqa: F811  (the tests take the fixtures imported from tests/conftest_db.py as parameters)
 
 from __future__ import annotations
 
@@ -14,19 +13,13 @@ import pytest
 from db import ValidationError, audit, clock, users
 from db import alerts as AL
 from db import assessments as A
-from db import selfreport as S
 from db.connection import unit_of_work
 from db.tokens import redeem_token
 from notify.email import OFF, parse_settings
+from protocol import load_protocol
+from study.self_report import start_self_report
 from tests.app_support import app, texts
-from tests.conftest_db import (  # noqa: F401  (shared fixtures)
-    PASSWORD,
-    db,
-    db_path,
-    fast_passwords,
-    raw,
-    world,
-)
+from tests.conftest_db import PASSWORD, raw
 from ui.alerts import email_sentence, who_was_alerted
 
 RULE = "madrs_suicidal_thoughts"
@@ -135,8 +128,9 @@ def test_completion_links_the_draft_alert_to_the_score_instead_of_a_second_alert
 
 
 def test_a_one_shot_save_raises_the_alert_with_its_score_item_and_value(world):
-    done = A.save_assessment(world.db, world.rater, world.p1["id"], "day1", "madrs", "clinician",
-                             {**NINE, "madrs_10": 5})
+    done = A.save_assessment(
+        world.db, world.rater, world.p1["id"], "day1", "madrs", "clinician", {**NINE, "madrs_10": 5}
+    )
     [alert] = rows(world, done)
     assert (alert["score_id"], alert["item_id"], alert["item_value"]) == (done["score"]["id"], "madrs_10", 5)
     assert actions(world, alert["id"]) == ["alert.create"]
@@ -190,13 +184,17 @@ def test_what_fired_an_alert_cannot_be_rewritten_nor_the_alert_deleted(world, db
 
 
 def test_a_self_report_answer_alerts_through_the_same_save(world):
-    link = S.start_self_report(world.db, world.coord, world.p1["id"], "day7", ["phq9"], channel="kiosk")
+    link = start_self_report(world.db, world.coord, load_protocol(), world.p1["id"], "day7", ["phq9"], channel="kiosk")
     me = redeem_token(world.db, link["token"])
     [phq] = link["assessment_ids"]
     A.save_draft_response(world.db, me, phq, "phq9_9", 1)
     [alert] = AL.alerts_for_link(world.db, link["id"])
-    assert (alert["rule_id"], alert["item_id"], alert["item_value"], alert["mode"]) == ("phq9_self_harm", "phq9_9", 1,
-                                                                                        "kiosk")
+    assert (alert["rule_id"], alert["item_id"], alert["item_value"], alert["mode"]) == (
+        "phq9_self_harm",
+        "phq9_9",
+        1,
+        "kiosk",
+    )
     create = audit.events_for(world.db, "safety_alert", alert["id"])[0]
     assert create["role"] == "participant" and create["username"] == "participant:P001"
     A.save_draft_response(world.db, me, phq, "phq9_9", 0)
@@ -232,17 +230,25 @@ def test_notification_attempts_are_recorded_and_audited_once_per_alert(world):
     since = clock.utc_after(clock.utc_now(), hours=-1)
     [pending] = AL.alerts_awaiting_notification(world.db, since)
     assert pending["audience"]["site_code"] == "S1"
-    recorded = AL.record_notifications(world.db, pending["id"], [
-        {"recipient": "a@example.org", "status": "sent"},
-        {"recipient": "b@example.org", "status": "failed", "error": "550 no such user"},
-    ])
+    recorded = AL.record_notifications(
+        world.db,
+        pending["id"],
+        [
+            {"recipient": "a@example.org", "status": "sent"},
+            {"recipient": "b@example.org", "status": "failed", "error": "550 no such user"},
+        ],
+    )
     assert [(r["recipient"], r["status"], r["error"]) for r in recorded] == [
-        ("a@example.org", "sent", None), ("b@example.org", "failed", "550 no such user")]
+        ("a@example.org", "sent", None),
+        ("b@example.org", "failed", "550 no such user"),
+    ]
     assert AL.alerts_awaiting_notification(world.db, since) == []
     assert AL.notifications_for(world.db, [pending["id"]])[pending["id"]] == recorded
     notify = [e for e in audit.events_for(world.db, "safety_alert", pending["id"]) if e["action"] == "alert.notify"]
-    assert [(e["username"], e["new_value"]["status"]) for e in notify] == [("notify:email", "sent"),
-                                                                          ("notify:email", "failed")]
+    assert [(e["username"], e["new_value"]["status"]) for e in notify] == [
+        ("notify:email", "sent"),
+        ("notify:email", "failed"),
+    ]
     with pytest.raises(ValidationError, match="sent or failed"):
         AL.record_notifications(world.db, pending["id"], [{"recipient": "c@example.org", "status": "maybe"}])
     later = madrs_draft(world, timepoint="day1")
@@ -253,8 +259,9 @@ def test_notification_attempts_are_recorded_and_audited_once_per_alert(world):
 
 # --------------------------------------------------------------------------- what the UI says (point 9, 10)
 
-ON = parse_settings({"enabled": True, "smtp_host": "127.0.0.1", "from": "sb@example.org",
-                     "contacts": {"LON": ["desk@example.org"]}})
+ON = parse_settings(
+    {"enabled": True, "smtp_host": "127.0.0.1", "from": "sb@example.org", "contacts": {"LON": ["desk@example.org"]}}
+)
 RAISED = {"id": 1, "site_id": 1, "site_code": "LON", "created_at": "2099-01-01T00:00:00.000000Z"}
 
 
@@ -262,29 +269,35 @@ def test_the_words_say_truthfully_who_was_alerted_and_whether_e_mail_went_out():
     nobody = {"site_code": "LON", "pis": [], "pi_emails": []}
     assert who_was_alerted(RAISED, nobody, [], OFF) == (
         "Recorded as an open safety alert for site LON, but no active PI account covers this site: tell the PI "
-        "yourself now. E-mail notification is off.")
+        "yourself now. E-mail notification is off."
+    )
     pis = {"site_code": "LON", "pis": ["dr.who@example.org", "pi"], "pi_emails": ["dr.who@example.org"]}
     assert who_was_alerted(RAISED, pis, [], OFF).startswith(
-        "Recorded as an open safety alert for the PI(s) of site LON: dr.who@example.org, pi.")
+        "Recorded as an open safety alert for the PI(s) of site LON: dr.who@example.org, pi."
+    )
     assert email_sentence(RAISED, pis, [], ON) == "E-mail to dr.who@example.org, desk@example.org is being sent."
-    attempts = [{"recipient": "dr.who@example.org", "status": "sent", "error": None},
-                {"recipient": "desk@example.org", "status": "failed", "error": "550 no such user"}]
+    attempts = [
+        {"recipient": "dr.who@example.org", "status": "sent", "error": None},
+        {"recipient": "desk@example.org", "status": "failed", "error": "550 no such user"},
+    ]
     assert email_sentence(RAISED, pis, attempts, ON) == (
         "E-mail sent to dr.who@example.org. E-mail to desk@example.org failed (550 no such user); the alert is "
-        "recorded here all the same.")
+        "recorded here all the same."
+    )
     no_contacts = parse_settings({"enabled": True, "smtp_host": "h", "from": "sb@example.org"})
     assert "site LON has no e-mail recipient" in email_sentence(RAISED, nobody, [], no_contacts)
     broken = parse_settings({"enabled": True, "from": "sb@example.org"})
     assert email_sentence(RAISED, pis, [], broken) == (
-        "E-mail notification is not working: [notifications] smtp_host is missing (the SMTP server's name).")
+        "E-mail notification is not working: [notifications] smtp_host is missing (the SMTP server's name)."
+    )
     old = {**RAISED, "created_at": "2000-01-01T00:00:00.000000Z"}
     assert email_sentence(old, pis, [], ON).startswith("No e-mail was sent for this alert")
 
 
-def test_the_form_shows_the_alert_in_the_item_when_tapped_and_the_resolution_when_corrected(study):
+def test_the_form_shows_the_alert_in_the_item_when_tapped_and_the_resolution_when_corrected(app_world):
     with unit_of_work() as db:
-        draft = A.start_assessment(db, study.users["rater"], study.p1["id"], "baseline", "madrs", "clinician")
-    at = app("pages/rate.py", study.users["rater"], query={"assessment": str(draft["id"])}).run()
+        draft = A.start_assessment(db, app_world.users["rater"], app_world.p1["id"], "baseline", "madrs", "clinician")
+    at = app("pages/rate.py", app_world.users["rater"], query={"assessment": str(draft["id"])}).run()
     radio = next(r for r in at.radio if r.key == f"v:{draft['id']}:madrs_10")
     radio.set_value(4).run()
     assert not at.exception, at.exception
@@ -296,19 +309,18 @@ def test_the_form_shows_the_alert_in_the_item_when_tapped_and_the_resolution_whe
     assert any("Safety alert resolved" in i.value and "from 4 to 2" in i.value for i in at.info)
 
 
-def test_staff_see_open_alerts_where_they_land_and_in_the_menu_elsewhere(study):
+def test_staff_see_open_alerts_where_they_land_and_in_the_menu_elsewhere(app_world):
     with unit_of_work() as db:
-        draft = A.start_assessment(db, study.users["rater"], study.p1["id"], "baseline", "madrs", "clinician")
-        A.save_draft_response(db, study.users["rater"], draft["id"], "madrs_10", 5)
-        other = A.start_assessment(db, study.users["pi"], study.p2["id"], "baseline", "madrs", "clinician")
-        A.save_draft_response(db, study.users["pi"], other["id"], "madrs_10", 4)
-    pi_landing = app("pages/worklist.py", study.users["pi"]).run()  # no site: every site
+        draft = A.start_assessment(db, app_world.users["rater"], app_world.p1["id"], "baseline", "madrs", "clinician")
+        A.save_draft_response(db, app_world.users["rater"], draft["id"], "madrs_10", 5)
+        other = A.start_assessment(db, app_world.users["pi"], app_world.p2["id"], "baseline", "madrs", "clinician")
+        A.save_draft_response(db, app_world.users["pi"], other["id"], "madrs_10", 4)
+    pi_landing = app("pages/worklist.py", app_world.users["pi"]).run()  # no site: every site
     assert "**2 open safety alerts** (all sites)" in texts(pi_landing)
     assert "**KET-001** · MADRS item 10 (Suicidal thoughts) = 5" in texts(pi_landing)
-    rater_landing = app("pages/worklist.py", study.users["rater"]).run()  # site LON only
+    rater_landing = app("pages/worklist.py", app_world.users["rater"]).run()  # site LON only
     assert "**1 open safety alert** (site LON)" in texts(rater_landing) and "KET-002" not in texts(rater_landing)
-    monitor_landing = app("pages/participants.py", study.users["monitor"]).run()
+    monitor_landing = app("pages/participants.py", app_world.users["monitor"]).run()
     assert "**2 open safety alerts** (all sites)" in texts(monitor_landing)
-    elsewhere = app("pages/library.py", study.users["coordinator"]).run()  # not a landing page: in the menu
+    elsewhere = app("pages/library.py", app_world.users["coordinator"]).run()  # not a landing page: in the menu
     assert "1 open safety alert" in "\n".join(e.value for e in elsewhere.sidebar.error)
-

@@ -11,6 +11,7 @@ import pytest
 from analytics.dissociation import assign_infusion, infusion_courses, peak_of
 from analytics.outcomes import participant_outcomes, percent_change, rater_changes, scale_outcome, threshold_lines
 from analytics.records import InfusionEvent, assessment, assessment_from_row, parse_time
+from db.analytics import AssessmentRow
 from protocol import load_protocol
 
 PROTOCOL = load_protocol()
@@ -20,13 +21,29 @@ _ids = iter(range(1, 10_000))
 
 
 def rating(timepoint, minutes, total, *, scale="madrs", rater="rita", status="signed", n_scores=1, **extra):
-    return assessment(next(_ids), 1, scale, timepoint, status, T0 + timedelta(minutes=minutes), total, rater=rater,
-                      n_scores=n_scores, **extra)
+    return assessment(
+        next(_ids),
+        1,
+        scale,
+        timepoint,
+        status,
+        T0 + timedelta(minutes=minutes),
+        total,
+        rater=rater,
+        n_scores=n_scores,
+        **extra,
+    )
 
 
 DAY = 24 * 60
-CASE_A = [rating("baseline", -2 * DAY, 30), rating("min_40", 42, 20), rating("day_1", DAY, 14),
-          rating("day_2", 2 * DAY, 9), rating("day_7", 7 * DAY, 22), rating("day_14", 14 * DAY, 25)]
+CASE_A = [
+    rating("baseline", -2 * DAY, 30),
+    rating("min_40", 42, 20),
+    rating("day_1", DAY, 14),
+    rating("day_2", 2 * DAY, 9),
+    rating("day_7", 7 * DAY, 22),
+    rating("day_14", 14 * DAY, 25),
+]
 
 
 def flags(outcome, kind):
@@ -52,12 +69,19 @@ def test_responder_remitter_and_relapse_hand_computed():
     assert o.endpoint.timepoint == "day_1"  # the protocol's primary endpoint (24 h)
     assert (o.endpoint.total, round(o.endpoint_percent_change, 1)) == (14, -53.3)
     assert (o.endpoint_flag("response"), o.endpoint_flag("remission"), o.endpoint_flag("combined")) == (
-        True, False, False)
+        True,
+        False,
+        False,
+    )
 
 
 def test_exactly_half_is_a_response_and_just_above_is_not():
-    o = scale_outcome(PROTOCOL, "madrs", [rating("baseline", -60, 31), rating("day_1", DAY, 15),
-                                          rating("day_2", 2 * DAY, 16)], [INFUSION])
+    o = scale_outcome(
+        PROTOCOL,
+        "madrs",
+        [rating("baseline", -60, 31), rating("day_1", DAY, 15), rating("day_2", 2 * DAY, 16)],
+        [INFUSION],
+    )
     # 31 → 15 is a 51.6 % reduction; 31 → 16 is 48.4 %; the line for 31 is 15.5
     assert flags(o, "response") == [True, False]
     exact = scale_outcome(PROTOCOL, "madrs", [rating("baseline", -60, 30), rating("day_1", DAY, 15)], [INFUSION])
@@ -65,8 +89,13 @@ def test_exactly_half_is_a_response_and_just_above_is_not():
 
 
 def test_relapse_needs_two_in_a_row_and_a_response_first():
-    streak_broken = [rating("baseline", -60, 30), rating("day_1", DAY, 12), rating("day_2", 2 * DAY, 23),
-                     rating("day_3", 3 * DAY, 10), rating("day_7", 7 * DAY, 24)]
+    streak_broken = [
+        rating("baseline", -60, 30),
+        rating("day_1", DAY, 12),
+        rating("day_2", 2 * DAY, 23),
+        rating("day_3", 3 * DAY, 10),
+        rating("day_7", 7 * DAY, 24),
+    ]
     o = scale_outcome(PROTOCOL, "madrs", streak_broken, [INFUSION])
     assert flags(o, "relapse") == [False, False, False, False] and o.relapse is None
     never_responded = [rating("baseline", -60, 30), rating("day_1", DAY, 25), rating("day_2", 2 * DAY, 26)]
@@ -94,12 +123,15 @@ def test_missing_baseline_leaves_response_undecided_but_remission_decided():
     assert threshold_lines(PROTOCOL, "madrs", None)[0].kind == "remission"  # no response line without a baseline
 
 
-@pytest.mark.parametrize(("pre", "expected"), [
-    ([(-15 * DAY, 33)], None),  # older than the 14-day lookback
-    ([(0, 33)], None),  # completed exactly at the start: not strictly before
-    ([(-3 * DAY, 33), (-DAY, 28)], 28),  # the last one before the infusion
-    ([(-3 * DAY, 33), (-DAY, None)], 33),  # an incomplete rating (no total) cannot be the baseline
-])
+@pytest.mark.parametrize(
+    ("pre", "expected"),
+    [
+        ([(-15 * DAY, 33)], None),  # older than the 14-day lookback
+        ([(0, 33)], None),  # completed exactly at the start: not strictly before
+        ([(-3 * DAY, 33), (-DAY, 28)], 28),  # the last one before the infusion
+        ([(-3 * DAY, 33), (-DAY, None)], 33),  # an incomplete rating (no total) cannot be the baseline
+    ],
+)
 def test_baseline_rule_hand_computed(pre, expected):
     ratings = [rating("baseline", m, t) for m, t in pre] + [rating("day_1", DAY, 10)]
     assert scale_outcome(PROTOCOL, "madrs", ratings, [INFUSION]).baseline_total == expected
@@ -120,11 +152,17 @@ def test_the_first_infusion_anchors_even_when_listed_out_of_order():
 
 
 def test_a_rater_change_is_reported_and_changes_no_number():
-    changed = [rating("baseline", -2 * DAY, 30, rater="rita"), rating("min_40", 42, 20, rater="rita"),
-               rating("day_1", DAY, 14, rater="rob"), rating("day_2", 2 * DAY, 9, rater="rob")]
+    changed = [
+        rating("baseline", -2 * DAY, 30, rater="rita"),
+        rating("min_40", 42, 20, rater="rita"),
+        rating("day_1", DAY, 14, rater="rob"),
+        rating("day_2", 2 * DAY, 9, rater="rob"),
+    ]
     same = [a._replace(rater="rita") for a in changed]
-    o, reference = scale_outcome(PROTOCOL, "madrs", changed, [INFUSION]), scale_outcome(PROTOCOL, "madrs", same,
-                                                                                         [INFUSION])
+    o, reference = (
+        scale_outcome(PROTOCOL, "madrs", changed, [INFUSION]),
+        scale_outcome(PROTOCOL, "madrs", same, [INFUSION]),
+    )
     assert [(c.timepoint, c.previous_rater, c.rater) for c in o.rater_changes] == [("day_1", "rita", "rob")]
     assert reference.rater_changes == ()
     assert [dict(p.flags) for p in o.points] == [dict(p.flags) for p in reference.points]
@@ -178,8 +216,10 @@ def cadss(timepoint, minutes, total, **kw):
 
 def test_dissociation_peak_and_its_time_hand_computed():
     ratings = [cadss("baseline", -30, 2), cadss("min_40", 40, 34), cadss("min_120", 120, 8)]
-    bprs = [rating("baseline", -30, 22, scale="bprs", subscales={"positive": 5}),
-            rating("min_40", 41, 30, scale="bprs", subscales={"positive": 9})]
+    bprs = [
+        rating("baseline", -30, 22, scale="bprs", subscales={"positive": 5}),
+        rating("min_40", 41, 30, scale="bprs", subscales={"positive": 9}),
+    ]
     courses = infusion_courses(ratings + bprs, [INFUSION])
     by = {(c.scale_id, c.measure): c for c in courses}
     c = by["cadss", "total"]
@@ -200,8 +240,10 @@ def test_ratings_are_assigned_to_the_infusion_their_timepoint_names_or_by_time()
     far = cadss("day_3", 3 * DAY, 3)  # 3 days after infusion 1, 11 days before infusion 2: around none
     pre2 = cadss("pre_infusion@2", 14 * DAY - 20, 1)
     courses = infusion_courses([cadss("min_40", 42, 30), named, far, pre2], [INFUSION, second])
-    assert [(c.infusion.number, c.peak.value if c.peak else None, c.pre.value if c.pre else None)
-            for c in courses] == [(1, 30, None), (2, 12, 1)]
+    assert [(c.infusion.number, c.peak.value if c.peak else None, c.pre.value if c.pre else None) for c in courses] == [
+        (1, 30, None),
+        (2, 12, 1),
+    ]
     assert assign_infusion(far, [INFUSION, second]) is None
     assert peak_of(courses).value == 30  # the highest over all infusions
 
@@ -210,9 +252,27 @@ def test_ratings_are_assigned_to_the_infusion_their_timepoint_names_or_by_time()
 
 
 def test_rows_from_the_database_become_records():
-    row = (7, 1, "min_40@2", "bprs", "amended", "24h", "rita", "2026-03-02T09:40:00.000000Z",
-           "2026-03-02T09:52:00.000000Z", 30, None, None, '{"positive": 9}', 1, "sha256:x", "1.0.0", 2)
+    row = AssessmentRow(
+        7,
+        1,
+        "min_40@2",
+        "bprs",
+        "amended",
+        "24h",
+        "rita",
+        "2026-03-02T09:40:00.000000Z",
+        "2026-03-02T09:52:00.000000Z",
+        30,
+        None,
+        None,
+        '{"positive": 9}',
+        1,
+        "sha256:x",
+        "1.0.0",
+        2,
+    )
     a = assessment_from_row(row)
+    assert assessment_from_row(row._asdict()) == a  # a mapping with the same names reads the same
     assert (a.timepoint_id, a.infusion_number, a.subscales["positive"], a.amended) == ("min_40", 2, 9, True)
     assert a.completed_at == datetime(2026, 3, 2, 9, 52, tzinfo=UTC) and a.usable
     assert assessment_from_row(row, subscale_scales=("cadss",)).subscales == {}  # not decoded when not needed

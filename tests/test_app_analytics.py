@@ -5,8 +5,6 @@ the PI's audited acknowledgement of alerts, and a new or amended rating showing 
 from __future__ import annotations
 
 import json
-import shutil
-import sqlite3
 from datetime import timedelta
 
 import pandas as pd
@@ -14,11 +12,10 @@ import pyarrow as pa
 import pytest
 
 from db import alerts, assessments, audit, clinical, clock
-from db.connection import database_path, unit_of_work
+from db.connection import unit_of_work
 from db.participants import participant_codes
 from tests.app_support import app, texts
 from tests.test_analytics_db import T0, amend_day1, frozen, madrs, seed_trial
-from ui import study as ui_study
 
 ALLOWED_TRAJECTORY = ("pi", "rater", "monitor", "coordinator")
 
@@ -42,16 +39,16 @@ def download_labels(at) -> list[str]:
 
 
 @pytest.fixture
-def seeded(study):
-    return seed_trial(study)
+def seeded(app_world):
+    return seed_trial(app_world)
 
 
 # --------------------------------------------------------------------------- trajectory
 
 
 @pytest.mark.parametrize("role", ALLOWED_TRAJECTORY)
-def test_trajectory_draws_every_scale_and_the_dissociation_panel_for_each_role(study, seeded, role):
-    at = app("pages/trajectory.py", study.users[role], {"participant": "KET-001"}).run()
+def test_trajectory_draws_every_scale_and_the_dissociation_panel_for_each_role(app_world, seeded, role):
+    at = app("pages/trajectory.py", app_world.users[role], {"participant": "KET-001"}).run()
     assert not at.exception, at.exception
     drawn = specs(at)
     assert [s["title"]["text"].split(" — ")[0] for s in drawn[:3]] == ["MADRS", "CADSS", "BPRS"]
@@ -64,25 +61,26 @@ def test_trajectory_draws_every_scale_and_the_dissociation_panel_for_each_role(s
     assert "Rater changed" in texts(at)  # day 1 rated by the PI, the others by the rater
 
 
-def test_admin_and_participants_cannot_open_the_trajectory(study, seeded):
-    at = app("pages/trajectory.py", study.users["admin"]).run()
+def test_admin_and_participants_cannot_open_the_trajectory(app_world, seeded):
+    at = app("pages/trajectory.py", app_world.users["admin"]).run()
     assert "does not give access" in texts(at) and not at.get("vega_lite_chart")
 
 
-def test_site_staff_see_only_their_sites_participants(study, seeded):
-    rater = app("pages/trajectory.py", study.users["rater"]).run()
+def test_site_staff_see_only_their_sites_participants(app_world, seeded):
+    rater = app("pages/trajectory.py", app_world.users["rater"]).run()
     assert rater.selectbox[0].options == ["KET-001"]
-    rater = app("pages/trajectory.py", study.users["rater"], {"participant": "KET-002"}).run()
+    rater = app("pages/trajectory.py", app_world.users["rater"], {"participant": "KET-002"}).run()
     assert rater.selectbox[0].value == "KET-001"  # another site's code in the address is ignored
-    pi = app("pages/trajectory.py", study.users["pi"], {"participant": "KET-002"}).run()
+    pi = app("pages/trajectory.py", app_world.users["pi"], {"participant": "KET-002"}).run()
     assert pi.selectbox[0].options == ["KET-001", "KET-002"] and pi.selectbox[0].value == "KET-002"
     assert "No infusion is logged yet" in texts(pi)
 
 
-@pytest.mark.parametrize(("role", "blinded"), [("pi", True), ("rater", True), ("monitor", True),
-                                                ("coordinator", False)])
-def test_blinded_roles_see_no_arm_and_no_dose(study, seeded, role, blinded):
-    at = app("pages/trajectory.py", study.users[role], {"participant": "KET-001"}).run()
+@pytest.mark.parametrize(
+    ("role", "blinded"), [("pi", True), ("rater", True), ("monitor", True), ("coordinator", False)]
+)
+def test_blinded_roles_see_no_arm_and_no_dose(app_world, seeded, role, blinded):
+    at = app("pages/trajectory.py", app_world.users[role], {"participant": "KET-001"}).run()
     markers = datasets(at)["madrs-infusions"]
     infusion_table = next(d.value for d in at.dataframe if "dose (mg/kg)" in d.value.columns)
     if blinded:
@@ -95,8 +93,8 @@ def test_blinded_roles_see_no_arm_and_no_dose(study, seeded, role, blinded):
         assert list(markers["label"]) == ["#1 0.5 mg/kg"]
 
 
-def test_the_time_axis_switch(study, seeded):
-    at = app("pages/trajectory.py", study.users["pi"], {"participant": "KET-001"}).run()
+def test_the_time_axis_switch(app_world, seeded):
+    at = app("pages/trajectory.py", app_world.users["pi"], {"participant": "KET-001"}).run()
     x = specs(at)[0]["layer"][-1]["encoding"]["x"]
     assert x["scale"]["type"] == "symlog"
     at.button_group(key="time_view").set_value("day").run()
@@ -109,11 +107,18 @@ def test_the_time_axis_switch(study, seeded):
     assert x["axis"]["title"] == "Days since the start of infusion 1"
 
 
-def test_the_infusion_day_view_picks_an_infusion(study, seeded):
+def test_the_infusion_day_view_picks_an_infusion(app_world, seeded):
     with frozen(T0 + timedelta(days=3)), unit_of_work() as db:
-        clinical.record_infusion(db, study.users["coordinator"], study.p1["id"], 2,
-                                 clock.format_utc(T0 + timedelta(days=3, hours=1)), 70, 0.5)
-    at = app("pages/trajectory.py", study.users["pi"], {"participant": "KET-001"}).run()
+        clinical.record_infusion(
+            db,
+            app_world.users["coordinator"],
+            app_world.p1["id"],
+            2,
+            clock.format_utc(T0 + timedelta(days=3, hours=1)),
+            70,
+            0.5,
+        )
+    at = app("pages/trajectory.py", app_world.users["pi"], {"participant": "KET-001"}).run()
     assert not any(s.label == "Infusion" for s in at.selectbox)  # only the day view needs it
     at.button_group(key="time_view").set_value("day").run()
     choose = next(s for s in at.selectbox if s.label == "Infusion")
@@ -125,33 +130,40 @@ def test_the_infusion_day_view_picks_an_infusion(study, seeded):
     assert hours[-1] == pytest.approx(-25.0)  # day 2 (T0 + 2 d) is 25 h before infusion 2
 
 
-def test_an_amended_rating_shows_at_once(study, seeded):
-    at = app("pages/trajectory.py", study.users["pi"], {"participant": "KET-001"}).run()
+def test_an_amended_rating_shows_at_once(app_world, seeded):
+    at = app("pages/trajectory.py", app_world.users["pi"], {"participant": "KET-001"}).run()
     assert "amended" not in layer_names(specs(at)[0])
-    amend_day1(study, seeded)  # day 1: 14 → 16, no longer a response
+    amend_day1(app_world, seeded)  # day 1: 14 → 16, no longer a response
     at.run()
     assert "amended" in layer_names(specs(at)[0])
     assert at.dataframe[0].value.iloc[0][["endpoint", "responder"]].tolist() == [16, "no"]
     with frozen(T0 + timedelta(days=3)), unit_of_work() as db:
-        assessments.save_assessment(db, study.users["rater"], study.p1["id"], "day_3", "madrs", "clinician",
-                                    madrs(dict.fromkeys(range(1, 11), 1)))
+        assessments.save_assessment(
+            db,
+            app_world.users["rater"],
+            app_world.p1["id"],
+            "day_3",
+            "madrs",
+            "clinician",
+            madrs(dict.fromkeys(range(1, 11), 1)),
+        )
     at.run()
     points = datasets(at)["madrs-points"]
     assert len(points) == 5 and points["total"].iloc[-1] == 10  # baseline, 40 min, days 1-3: day 3 is drawn
 
 
-def test_the_certified_copy_is_offered_to_audit_readers_only(study, seeded):
+def test_the_certified_copy_is_offered_to_audit_readers_only(app_world, seeded):
     for role in ("pi", "monitor"):
-        at = app("pages/trajectory.py", study.users[role], {"participant": "KET-001"}).run()
+        at = app("pages/trajectory.py", app_world.users[role], {"participant": "KET-001"}).run()
         assert "Download the participant record (HTML)" in download_labels(at), role
     for role in ("rater", "coordinator"):
-        at = app("pages/trajectory.py", study.users[role], {"participant": "KET-001"}).run()
+        at = app("pages/trajectory.py", app_world.users[role], {"participant": "KET-001"}).run()
         assert "Download the participant record (HTML)" not in download_labels(at), role
         assert "which your role may not read" in texts(at)
 
 
-def test_a_participant_without_ratings(study):
-    at = app("pages/trajectory.py", study.users["pi"], {"participant": "KET-002"}).run()
+def test_a_participant_without_ratings(app_world):
+    at = app("pages/trajectory.py", app_world.users["pi"], {"participant": "KET-002"}).run()
     assert not at.exception and "No submitted ratings for KET-002 yet" in texts(at)
 
 
@@ -159,14 +171,14 @@ def test_a_participant_without_ratings(study):
 
 
 @pytest.mark.parametrize("role", ("rater", "coordinator", "admin"))
-def test_the_cohort_is_for_the_pi_and_monitors_only(study, seeded, role):
-    at = app("pages/cohort.py", study.users[role]).run()
+def test_the_cohort_is_for_the_pi_and_monitors_only(app_world, seeded, role):
+    at = app("pages/cohort.py", app_world.users[role]).run()
     assert "does not give access" in texts(at) and not at.get("vega_lite_chart")
 
 
 @pytest.mark.parametrize("role", ("pi", "monitor"))
-def test_cohort_view_summaries_table_and_completeness(study, seeded, role):
-    at = app("pages/cohort.py", study.users[role]).run()
+def test_cohort_view_summaries_table_and_completeness(app_world, seeded, role):
+    at = app("pages/cohort.py", app_world.users[role]).run()
     assert not at.exception, at.exception
     chart = specs(at)[0]
     assert layer_names(chart) == ["participants", "ci", "mean-line", "mean"]
@@ -187,8 +199,8 @@ def test_cohort_view_summaries_table_and_completeness(study, seeded, role):
     assert "Arms are hidden" in texts(at)
 
 
-def test_the_pi_acknowledges_an_alert_with_a_comment_and_it_is_audited(study, seeded):
-    at = app("pages/cohort.py", study.users["pi"]).run()
+def test_the_pi_acknowledges_an_alert_with_a_comment_and_it_is_audited(app_world, seeded):
+    at = app("pages/cohort.py", app_world.users["pi"]).run()
     assert "Open safety alerts (1)" in texts(at)
     submit = next(b for b in at.button if b.label == "Acknowledge alert")
     submit.click().run()
@@ -204,60 +216,44 @@ def test_the_pi_acknowledges_an_alert_with_a_comment_and_it_is_audited(study, se
         events = audit.events_for(db, "safety_alert", alert["id"])
     assert alert["acknowledged_by_name"] == "pi"
     assert [(e["action"], e["username"], e["reason"]) for e in events][-1] == (
-        "alert.acknowledge", "pi", "called the participant; safety plan reviewed with the on-call psychiatrist")
+        "alert.acknowledge",
+        "pi",
+        "called the participant; safety plan reviewed with the on-call psychiatrist",
+    )
 
 
-def test_monitors_see_alerts_but_cannot_acknowledge(study, seeded):
-    at = app("pages/cohort.py", study.users["monitor"]).run()
+def test_monitors_see_alerts_but_cannot_acknowledge(app_world, seeded):
+    at = app("pages/cohort.py", app_world.users["monitor"]).run()
     assert "Open safety alerts (1)" in texts(at) and "Only the PI acknowledges alerts" in texts(at)
     assert not any(b.label == "Acknowledge alert" for b in at.button)
 
 
-def test_the_cohort_reflects_a_new_rating_at_once(study, seeded):
-    at = app("pages/cohort.py", study.users["pi"]).run()
-    amend_day1(study, seeded)
+def test_the_cohort_reflects_a_new_rating_at_once(app_world, seeded):
+    at = app("pages/cohort.py", app_world.users["pi"]).run()
+    amend_day1(app_world, seeded)
     at.run()
     table = next(d.value for d in at.dataframe if tuple(d.value.columns)[:2] == ("participant", "site"))
     p1 = table.set_index("participant").loc["KET-001"]
     assert (p1["endpoint"], p1["responder"], p1["amended"]) == (16, False, 1)
 
 
-@pytest.fixture
-def unblinded(study, tmp_path, monkeypatch):
-    """The default protocol with blinded: false, and the study row unblinded too."""
-    source = database_path().parent / "unblinded.json"
-    shutil.copy(ui_study.load_protocol.__globals__["default_protocol_path"](), source)
-    raw = json.loads(source.read_text())
-    raw["blinded"] = False
-    raw.pop("$schema", None)
-    source.write_text(json.dumps(raw))
-    monkeypatch.setenv("SCALEBOOK_PROTOCOL", str(source))
-    conn = sqlite3.connect(str(database_path()))
-    conn.execute("UPDATE studies SET blinded = 0")
-    conn.commit()
-    conn.close()
-    ui_study._load.clear()
-    yield
-    ui_study._load.clear()
-
-
-def test_an_unblinded_study_shows_arms_by_arm(study, seeded, unblinded):
-    at = app("pages/cohort.py", study.users["pi"]).run()
+def test_an_unblinded_study_shows_arms_by_arm(app_world, seeded, unblinded):
+    at = app("pages/cohort.py", app_world.users["pi"]).run()
     assert not at.exception, at.exception
     table = next(d.value for d in at.dataframe if tuple(d.value.columns)[:2] == ("participant", "site"))
     assert table.set_index("participant").loc["KET-001", "arm"] == "ketamine"
     chart = specs(at)[0]
     assert chart["layer"][0]["encoding"]["color"]["field"] == "arm"
     assert "Arms are hidden" not in texts(at)
-    trajectory = app("pages/trajectory.py", study.users["pi"], {"participant": "KET-001"}).run()
+    trajectory = app("pages/trajectory.py", app_world.users["pi"], {"participant": "KET-001"}).run()
     assert "arm ketamine" in texts(trajectory)
 
 
-def test_the_picker_lists_codes_of_the_users_site_and_returns_the_full_record(study, seeded):
+def test_the_picker_lists_codes_of_the_users_site_and_returns_the_full_record(app_world, seeded):
     with unit_of_work(write=False) as db:
         everyone = participant_codes(db)
-        london = participant_codes(db, site=study.users["rater"]["site_id"])
+        london = participant_codes(db, site=app_world.users["rater"]["site_id"])
     assert [(code, status) for _, code, status in everyone] == [("KET-001", "enrolled"), ("KET-002", "enrolled")]
     assert [code for _, code, _ in london] == ["KET-001"]
-    at = app("pages/trajectory.py", study.users["pi"], {"participant": "KET-002"}).run()
+    at = app("pages/trajectory.py", app_world.users["pi"], {"participant": "KET-002"}).run()
     assert "**KET-002** · site OXF · enrolled" in texts(at)  # site code and status from the full record

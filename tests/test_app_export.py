@@ -33,8 +33,9 @@ def downloads(at):
 
 def export_events() -> list[dict]:
     with unit_of_work(write=False) as db:
-        rows = db.execute("SELECT username, new_value FROM audit_events WHERE action = ? ORDER BY id",
-                          [db_exports.EXPORT_ACTION]).fetchall()
+        rows = db.execute(
+            "SELECT username, new_value FROM audit_events WHERE action = ? ORDER BY id", [db_exports.EXPORT_ACTION]
+        ).fetchall()
     return [{"username": u, **audit.decode(v)} for u, v in rows]
 
 
@@ -43,9 +44,9 @@ def rated(study) -> None:
         save_assessment(db, study.users["rater"], study.p1["id"], "baseline", "madrs", "clinician", MADRS)
 
 
-def test_the_pi_builds_a_zip_of_every_site_and_downloads_it(study):
-    rated(study)
-    at = app("pages/export.py", study.users["pi"]).run()
+def test_the_pi_builds_a_zip_of_every_site_and_downloads_it(app_world):
+    rated(app_world)
+    at = app("pages/export.py", app_world.users["pi"]).run()
     assert not at.exception
     assert "Data export" in texts(at)
     assert [s.label for s in at.selectbox] == ["Site"] and at.selectbox[0].value == "All sites"
@@ -68,9 +69,9 @@ def test_the_pi_builds_a_zip_of_every_site_and_downloads_it(study):
     assert not downloads(at)
 
 
-def test_an_admin_chooses_a_site_and_sees_arms(study):
-    rated(study)
-    at = app("pages/export.py", study.users["admin"]).run()
+def test_an_admin_chooses_a_site_and_sees_arms(app_world):
+    rated(app_world)
+    at = app("pages/export.py", app_world.users["admin"]).run()
     assert "exported as BLINDED" not in texts(at)  # the admin sees arms
     at.selectbox[0].select("LON").run()
     button(at, "Build the ZIP file").click().run()
@@ -80,14 +81,14 @@ def test_an_admin_chooses_a_site_and_sees_arms(study):
     events = export_events()
     assert events[-1]["username"] == "admin" and events[-1]["site"] == "LON" and events[-1]["blinded"] is False
     # What that choice builds (exports.bundle, tested against the command line in test_exports_bundle.py).
-    built = bundle.build_zip(None, study.users["admin"], ["csv"], "LON")
+    built = bundle.build_zip(None, app_world.users["admin"], ["csv"], "LON")
     with zipfile.ZipFile(io.BytesIO(built.data)) as archive:
         manifest = json.loads(archive.read("manifest.json"))
         participants = archive.read("csv/participants.csv").decode().splitlines()
     assert manifest["site"] == "LON" and len(participants) == 2 and participants[1].startswith("KET-001,LON,ketamine")
 
 
-def test_a_site_bound_monitor_exports_its_site_only(study):
+def test_a_site_bound_monitor_exports_its_site_only(app_world):
     with unit_of_work() as db:
         monitor = users.create_user(db, system_actor("tests"), "monitor_lon", "monitor", PASSWORD, site="LON")
     at = app("pages/export.py", monitor).run()
@@ -99,8 +100,8 @@ def test_a_site_bound_monitor_exports_its_site_only(study):
     assert export_events()[-1]["site"] == "LON"
 
 
-def test_sdtm_needs_a_valid_study_id_and_says_what_is_wrong(study):
-    at = app("pages/export.py", study.users["pi"]).run()
+def test_sdtm_needs_a_valid_study_id_and_says_what_is_wrong(app_world):
+    at = app("pages/export.py", app_world.users["pi"]).run()
     checkbox(at, "CDISC SDTM with define.xml").check().run()
     study_id = next(t for t in at.text_input if t.label == "Study ID (SDTM STUDYID)")
     assert study_id.value  # offered from the protocol
@@ -115,15 +116,15 @@ def test_sdtm_needs_a_valid_study_id_and_says_what_is_wrong(study):
     assert not at.error and downloads(at)
 
 
-def test_nothing_ticked_cannot_be_built(study):
-    at = app("pages/export.py", study.users["monitor"]).run()
+def test_nothing_ticked_cannot_be_built(app_world):
+    at = app("pages/export.py", app_world.users["monitor"]).run()
     checkbox(at, "CSV for statisticians").uncheck().run()
     assert button(at, "Build the ZIP file").disabled
     assert "Tick at least one format." in texts(at)
 
 
-def test_raters_and_coordinators_are_refused(study):
+def test_raters_and_coordinators_are_refused(app_world):
     for role in ("rater", "coordinator"):
-        at = app("pages/export.py", study.users[role]).run()
+        at = app("pages/export.py", app_world.users[role]).run()
         assert not at.button or "Build the ZIP file" not in [b.label for b in at.button]
         assert "does not give access" in texts(at)

@@ -20,32 +20,33 @@ from tests.test_app_rate import MADRS_22, open_form, radio, rate_all, stored, su
 def _other_tablet_sets(study, item_id, value):
     draft = stored(study)
     with unit_of_work() as db:
-        assessments.save_draft_response(db, actor(study.users["pi"]), draft["id"], item_id, value,
-                                        expected_version=draft["version"])
+        assessments.save_draft_response(
+            db, actor(study.users["pi"]), draft["id"], item_id, value, expected_version=draft["version"]
+        )
 
 
-def test_a_rerun_after_another_tablet_saved_shows_the_saved_answers_and_who_changed_them(study):
-    at = open_form(study)
+def test_a_rerun_after_another_tablet_saved_shows_the_saved_answers_and_who_changed_them(app_world):
+    at = open_form(app_world)
     radio(at, "madrs_1").set_value(2).run()
-    _other_tablet_sets(study, "madrs_1", 5)
+    _other_tablet_sets(app_world, "madrs_1", 5)
     at.run()  # a rerun that saves nothing (e.g. a tap on a toggle)
     assert not at.exception, at.exception
     assert radio(at, "madrs_1").value == 5  # the answer on screen is the saved one
     assert "changed on another device" in texts(at) and "pi changed item 1" in texts(at)
     radio(at, "madrs_2").set_value(1).run()  # the next tap is accepted against the shown version
-    assert stored(study)["responses"] == {"madrs_1": 5, "madrs_2": 1}
+    assert stored(app_world)["responses"] == {"madrs_1": 5, "madrs_2": 1}
 
 
-def test_sign_and_submit_never_signs_answers_changed_on_another_tablet(study):
-    at = open_form(study)
+def test_sign_and_submit_never_signs_answers_changed_on_another_tablet(app_world):
+    at = open_form(app_world)
     rate_all(at, MADRS_22)
-    _other_tablet_sets(study, "madrs_3", 6)
+    _other_tablet_sets(app_world, "madrs_3", 6)
     submit(at)  # the rater taps "Sign and submit" on the stale screen
-    draft = stored(study)
+    draft = stored(app_world)
     assert draft["status"] == "draft"  # not signed
     assert "Not submitted" in texts(at) and radio(at, "madrs_3").value == 6
     submit(at)  # now the rater has seen the answers: signing them is accepted
-    done = stored(study)
+    done = stored(app_world)
     assert done["status"] != "draft" and done["responses"]["madrs_3"] == 6
 
 
@@ -54,9 +55,9 @@ def _kiosk_draft(study):
         return assessments.start_assessment(db, study.users["rater"], study.p1["id"], "baseline", "phq9", "kiosk")
 
 
-def test_staff_see_a_self_report_questionnaire_read_only(study):
-    draft = _kiosk_draft(study)
-    at = app("pages/rate.py", study.users["rater"], query={"assessment": str(draft["id"])}).run()
+def test_staff_see_a_self_report_questionnaire_read_only(app_world):
+    draft = _kiosk_draft(app_world)
+    at = app("pages/rate.py", app_world.users["rater"], query={"assessment": str(draft["id"])}).run()
     assert not at.exception, at.exception
     answers = [r for r in at.radio if r.key and r.key.startswith("v:")]
     assert answers and all(r.disabled for r in answers)  # the suicide item cannot be answered here
@@ -64,9 +65,9 @@ def test_staff_see_a_self_report_questionnaire_read_only(study):
     assert "participant's own questionnaire" in texts(at)
 
 
-def test_db_refuses_a_staff_answer_to_a_self_report_questionnaire(study):
-    draft = _kiosk_draft(study)
+def test_db_refuses_a_staff_answer_to_a_self_report_questionnaire(app_world):
+    draft = _kiosk_draft(app_world)
     with unit_of_work() as db, pytest.raises(PermissionDeniedError, match="participant"):
-        assessments.save_draft_response(db, study.users["rater"], draft["id"], "phq9_9", 3)
+        assessments.save_draft_response(db, app_world.users["rater"], draft["id"], "phq9_9", 3)
     with unit_of_work(write=False) as db:
         assert assessments.load_assessment(db, draft["id"])["responses"] == {}

@@ -26,11 +26,12 @@ def widget(elements, label):
     return next(e for e in elements if e.label == label)
 
 
-def test_a_picker_change_with_a_stale_assessment_in_the_address_stays_on_the_picker(study):
+def test_a_picker_change_with_a_stale_assessment_in_the_address_stays_on_the_picker(app_world):
     with unit_of_work() as db:
-        draft = assessments.start_assessment(db, study.users["rater"], study.p1["id"], "baseline", "madrs",
-                                             "clinician")
-    at = picker(study)
+        draft = assessments.start_assessment(
+            db, app_world.users["rater"], app_world.p1["id"], "baseline", "madrs", "clinician"
+        )
+    at = picker(app_world)
     at.query_params["assessment"] = str(draft["id"])  # the browser's stale copy of the address
     widget(at.selectbox, "Timepoint").select("day_1").run()
     assert not at.exception, at.exception
@@ -38,20 +39,21 @@ def test_a_picker_change_with_a_stale_assessment_in_the_address_stays_on_the_pic
     assert "MADRS — KET-001" not in texts(at)
 
 
-def test_the_open_assessment_is_in_the_address_only_while_its_form_is_shown(study):
+def test_the_open_assessment_is_in_the_address_only_while_its_form_is_shown(app_world):
     with unit_of_work() as db:
-        draft = assessments.start_assessment(db, study.users["rater"], study.p1["id"], "baseline", "madrs",
-                                             "clinician")
-    at = app("pages/rate.py", study.users["rater"], query={"assessment": str(draft["id"])}).run()
+        draft = assessments.start_assessment(
+            db, app_world.users["rater"], app_world.p1["id"], "baseline", "madrs", "clinician"
+        )
+    at = app("pages/rate.py", app_world.users["rater"], query={"assessment": str(draft["id"])}).run()
     assert "MADRS — KET-001" in texts(at)
     widget(at.button, "← Back to the list").click().run()
     assert "Start or resume an assessment" in texts(at)
     assert "assessment" not in at.query_params
 
 
-def test_picker_widgets_are_keyed_by_participant(study):
-    at = picker(study)
-    pid = study.p1["id"]
+def test_picker_widgets_are_keyed_by_participant(app_world):
+    at = picker(app_world)
+    pid = app_world.p1["id"]
     keys = {e.label: e.key for e in (*at.selectbox, *at.radio, *at.toggle)}
     assert keys["Timepoint"] == f"participant:{pid}:rate-timepoint"
     assert keys["Scale"].startswith(f"participant:{pid}:rate-scale")
@@ -59,8 +61,8 @@ def test_picker_widgets_are_keyed_by_participant(study):
     assert keys[LATE] == f"participant:{pid}:rate-late"
 
 
-def test_a_rating_done_earlier_needs_a_past_time_and_a_reason(study):
-    at = picker(study)
+def test_a_rating_done_earlier_needs_a_past_time_and_a_reason(app_world):
+    at = picker(app_world)
     widget(at.toggle, LATE).set_value(True).run()
     assert not at.error  # the default is now: nothing to correct
     tomorrow = datetime.now(ZONE).date() + timedelta(days=1)
@@ -69,26 +71,29 @@ def test_a_rating_done_earlier_needs_a_past_time_and_a_reason(study):
     widget(at.button, "Open the form").click().run()
     assert any("The form was not opened" in e.value for e in at.error)
     with unit_of_work(write=False) as db:
-        assert assessments.find_assessment(db, study.p1["id"], "baseline", "madrs") is None
+        assert assessments.find_assessment(db, app_world.p1["id"], "baseline", "madrs") is None
 
     # Enrolled just now: yesterday is before enrolment.
     widget(at.date_input, "Date it was rated").set_value(tomorrow - timedelta(days=2)).run()
     assert "before the participant's enrolment" in at.error[0].value
 
 
-def test_a_late_rating_opens_with_its_time_and_shows_entered_later(study, monkeypatch):
+def test_a_late_rating_opens_with_its_time_and_shows_entered_later(app_world, monkeypatch):
     from db import clock
 
     # The participant was enrolled three days ago (the clock set back while enrolling).
     with unit_of_work() as db:
-        db.execute("UPDATE participants SET created_at = ? WHERE id = ?",
-                   [clock.utc_after(clock.utc_now(), days=-3), study.p1["id"]])
-    at = picker(study)
+        db.execute(
+            "UPDATE participants SET created_at = ? WHERE id = ?",
+            [clock.utc_after(clock.utc_now(), days=-3), app_world.p1["id"]],
+        )
+    at = picker(app_world)
     widget(at.toggle, LATE).set_value(True).run()
     yesterday = datetime.now(ZONE) - timedelta(days=1)
     widget(at.date_input, "Date it was rated").set_value(yesterday.date()).run()
-    widget(at.time_input, f"Time it was rated ({ZONE.key})").set_value(yesterday.time().replace(second=0,
-                                                                                               microsecond=0)).run()
+    widget(at.time_input, f"Time it was rated ({ZONE.key})").set_value(
+        yesterday.time().replace(second=0, microsecond=0)
+    ).run()
     assert "give a reason for the late entry" in at.error[0].value
     reason_box = next(t for t in at.text_input if t.label.startswith("Reason for entering it later"))
     reason_box.input("Rated on paper; transcribed from the source form").run()
@@ -96,7 +101,7 @@ def test_a_late_rating_opens_with_its_time_and_shows_entered_later(study, monkey
     widget(at.button, "Open the form").click().run()
     assert not at.exception, at.exception
     with unit_of_work(write=False) as db:
-        stored = assessments.find_assessment(db, study.p1["id"], "baseline", "madrs")
+        stored = assessments.find_assessment(db, app_world.p1["id"], "baseline", "madrs")
     assert stored["assessed_at"] == clock.format_utc(yesterday.replace(second=0, microsecond=0))
     assert stored["late_entry_reason"] == "Rated on paper; transcribed from the source form"
     shown = texts(at)
@@ -104,15 +109,25 @@ def test_a_late_rating_opens_with_its_time_and_shows_entered_later(study, monkey
     assert "Reason: Rated on paper; transcribed from the source form" in shown
 
 
-def test_the_assessments_page_marks_a_rating_entered_later(study):
+def test_the_assessments_page_marks_a_rating_entered_later(app_world):
     from db import clock
 
     with unit_of_work() as db:
-        db.execute("UPDATE participants SET created_at = ? WHERE id = ?",
-                   [clock.utc_after(clock.utc_now(), days=-3), study.p1["id"]])
+        db.execute(
+            "UPDATE participants SET created_at = ? WHERE id = ?",
+            [clock.utc_after(clock.utc_now(), days=-3), app_world.p1["id"]],
+        )
         late = clock.utc_after(clock.utc_now(), days=-2)
-        assessments.start_assessment(db, study.users["rater"], study.p1["id"], "baseline", "madrs", "clinician",
-                                     assessed_at=late, late_entry_reason="paper source form")
-    at = app("pages/assessment.py", study.users["pi"]).run()
+        assessments.start_assessment(
+            db,
+            app_world.users["rater"],
+            app_world.p1["id"],
+            "baseline",
+            "madrs",
+            "clinician",
+            assessed_at=late,
+            late_entry_reason="paper source form",
+        )
+    at = app("pages/assessment.py", app_world.users["pi"]).run()
     assert not at.exception, at.exception
     assert "**Entered later**" in texts(at) and "reason: paper source form" in texts(at)

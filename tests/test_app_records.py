@@ -26,13 +26,14 @@ def button(at, label):
 def answer_widgets(at, participant_id):
     """The screening answer widgets drawn for one participant, by question id."""
     prefix = scoped_key("participant", participant_id, "q-")
-    return {str(w.key)[len(prefix):]: w for w in [*at.radio, *at.number_input] if str(w.key).startswith(prefix)}
+    return {str(w.key)[len(prefix) :]: w for w in [*at.radio, *at.number_input] if str(w.key).startswith(prefix)}
 
 
 def signed(study, timepoint):
     with unit_of_work() as db:
-        row = assessments.save_assessment(db, study.users["rater"], study.p1["id"], timepoint, "madrs", "clinician",
-                                          MADRS)
+        row = assessments.save_assessment(
+            db, study.users["rater"], study.p1["id"], timepoint, "madrs", "clinician", MADRS
+        )
         return assessments.sign_assessment(db, study.users["rater"], row["id"], row["version"])
 
 
@@ -43,45 +44,46 @@ def test_scoped_key_names_the_record():
         scoped_key("participant", None, "q-age")
 
 
-def test_screening_answers_belong_to_the_participant_shown(study):
+def test_screening_answers_belong_to_the_participant_shown(app_world):
     with unit_of_work() as db:
-        screening.record_eligibility(db, study.users["pi"], PROTOCOL, study.p1["id"],
-                                     {**PASSING_SCREENING, "psychosis_history": True})
-    at = app("pages/screening.py", study.users["pi"]).run()  # the PI sees both sites
+        screening.record_eligibility(
+            db, app_world.users["pi"], PROTOCOL, app_world.p1["id"], {**PASSING_SCREENING, "psychosis_history": True}
+        )
+    at = app("pages/screening.py", app_world.users["pi"]).run()  # the PI sees both sites
     assert box(at, "Participant").value == "KET-001"
-    first = answer_widgets(at, study.p1["id"])
+    first = answer_widgets(at, app_world.p1["id"])
     assert first["psychosis_history"].value == "Yes" and first["age_18_to_65"].value == 40
 
     box(at, "Participant").select("KET-002").run()
-    second = answer_widgets(at, study.p2["id"])
+    second = answer_widgets(at, app_world.p2["id"])
     assert set(second) == set(first)  # every question drawn again, for KET-002
     assert all(w.value is None for w in second.values()), {k: w.value for k, w in second.items()}
-    assert not answer_widgets(at, study.p1["id"])
+    assert not answer_widgets(at, app_world.p1["id"])
 
     second["depressive_episode"].set_value("Yes")
     second["age_18_to_65"].set_value(30)
     button(at, "Record the eligibility decision").click().run()
     assert "Eligibility decision recorded for KET-002" in texts(at)
     with unit_of_work(write=False) as db:
-        stored = screening.latest_eligibility(db, study.p2["id"])
+        stored = screening.latest_eligibility(db, app_world.p2["id"])
     assert stored["answers"] == {"depressive_episode": True, "age_18_to_65": 30}
 
 
-def test_a_refusal_stays_under_the_button_until_the_next_try(study):
-    at = app("pages/screening.py", study.users["coordinator"]).run()
-    answer_widgets(at, study.p1["id"])["age_18_to_65"].set_value(200)
+def test_a_refusal_stays_under_the_button_until_the_next_try(app_world):
+    at = app("pages/screening.py", app_world.users["coordinator"]).run()
+    answer_widgets(at, app_world.p1["id"])["age_18_to_65"].set_value(200)
     button(at, "Record the eligibility decision").click().run()
     assert any("200 is not a plausible number" in e.value for e in at.error)
-    answer_widgets(at, study.p1["id"])["depressive_episode"].set_value("Yes").run()  # an unrelated rerun
+    answer_widgets(at, app_world.p1["id"])["depressive_episode"].set_value("Yes").run()  # an unrelated rerun
     assert any("200 is not a plausible number" in e.value for e in at.error)
-    answer_widgets(at, study.p1["id"])["age_18_to_65"].set_value(30)
+    answer_widgets(at, app_world.p1["id"])["age_18_to_65"].set_value(30)
     button(at, "Record the eligibility decision").click().run()
     assert not at.error and "Eligibility decision recorded for KET-001" in texts(at)
 
 
-def test_a_refused_amendment_keeps_the_chosen_value_and_its_message(study):
-    done = signed(study, "day_1")
-    at = app("pages/assessment.py", study.users["rater"]).run()
+def test_a_refused_amendment_keeps_the_chosen_value_and_its_message(app_world):
+    done = signed(app_world, "day_1")
+    at = app("pages/assessment.py", app_world.users["rater"]).run()
     box(at, "Item to amend").select("madrs_3").run()
     box(at, "New value").select(5)
     button(at, "Save the amendment").click().run()
@@ -98,9 +100,9 @@ def test_a_refused_amendment_keeps_the_chosen_value_and_its_message(study):
         assert assessments.load_assessment(db, done["id"])["responses"]["madrs_3"] == 5
 
 
-def test_the_page_stays_on_the_assessment_amended_and_locked(study):
-    day3, day7 = signed(study, "day_3"), signed(study, "day_7")
-    at = app("pages/assessment.py", study.users["pi"]).run()
+def test_the_page_stays_on_the_assessment_amended_and_locked(app_world):
+    day3, day7 = signed(app_world, "day_3"), signed(app_world, "day_7")
+    at = app("pages/assessment.py", app_world.users["pi"]).run()
     assert box(at, "Assessment").value == day7["id"]  # the newest by default
     box(at, "Assessment").select(day3["id"]).run()
     assert at.subheader[0].value == "MADRS · Day 3"

@@ -13,9 +13,9 @@ from db.connection import unit_of_work
 from tests.app_support import app, texts
 
 
-def test_the_first_adverse_event_recorded_is_confirmed_outside_the_closing_expander(study):
-    pid = study.p1["id"]
-    at = app("pages/infusion.py", study.users["coordinator"]).run()
+def test_the_first_adverse_event_recorded_is_confirmed_outside_the_closing_expander(app_world):
+    pid = app_world.p1["id"]
+    at = app("pages/infusion.py", app_world.users["coordinator"]).run()
     [recorder] = [e for e in at.expander if e.label == "Record an adverse event"]
     assert recorder.proto.expanded  # open while there is no event
     next(w for w in at.text_input if w.key == f"participant:{pid}:ae-new0-term").set_value("nausea")
@@ -29,8 +29,8 @@ def test_the_first_adverse_event_recorded_is_confirmed_outside_the_closing_expan
     assert not [s for s in recorder.success]  # ... so the message is not inside it
 
 
-def test_a_timepoint_without_its_infusion_says_not_yet_scheduled(study):
-    at = app("pages/worklist.py", study.users["rater"]).run()
+def test_a_timepoint_without_its_infusion_says_not_yet_scheduled(app_world):
+    at = app("pages/worklist.py", app_world.users["rater"]).run()
     captions = [c.value for c in at.caption]
     assert any(c.startswith("not yet scheduled: its time follows from the infusion start") for c in captions), captions
     assert "due not yet scheduled" not in texts(at)

@@ -33,23 +33,23 @@ def _started(minutes_ago=14):
     return (datetime.now(UTC) - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def test_blinded_pi_may_not_record_an_infusion_below_the_page(study):
-    eligible(study)
+def test_blinded_pi_may_not_record_an_infusion_below_the_page(app_world):
+    eligible(app_world)
     with unit_of_work() as db, pytest.raises(PermissionDeniedError, match="blinded") as refused:
-        clinical.record_infusion(db, study.users["pi"], study.p1["id"], 1, _started(), 70, 0.5)
+        clinical.record_infusion(db, app_world.users["pi"], app_world.p1["id"], 1, _started(), 70, 0.5)
     assert "mg" not in str(refused.value)
     with unit_of_work(write=False) as db:
-        assert clinical.list_infusions(db, study.p1["id"]) == []
+        assert clinical.list_infusions(db, app_world.p1["id"]) == []
     with unit_of_work() as db:  # the unblinded coordinator records it
-        clinical.record_infusion(db, study.users["coordinator"], study.p1["id"], 1, _started(), 70, 0.5)
+        clinical.record_infusion(db, app_world.users["coordinator"], app_world.p1["id"], 1, _started(), 70, 0.5)
 
 
 @pytest.mark.parametrize("role", ["pi", "monitor", "rater"])
-def test_blinded_roles_see_no_dose_on_the_infusion_day_page(study, role):
-    eligible(study)
+def test_blinded_roles_see_no_dose_on_the_infusion_day_page(app_world, role):
+    eligible(app_world)
     with unit_of_work() as db:
-        clinical.record_infusion(db, study.users["coordinator"], study.p1["id"], 1, _started(), 70, 0.5)
-    at = app("pages/infusion.py", study.users[role]).run()
+        clinical.record_infusion(db, app_world.users["coordinator"], app_world.p1["id"], 1, _started(), 70, 0.5)
+    at = app("pages/infusion.py", app_world.users[role]).run()
     assert not at.exception, at.exception
     if not at.dataframe:  # a role that may not open the page at all sees no dose either
         assert "0.5" not in texts(at)
@@ -61,19 +61,19 @@ def test_blinded_roles_see_no_dose_on_the_infusion_day_page(study, role):
     assert not any("Dose (mg/kg" in n.label for n in at.number_input)
 
 
-def test_blinded_pi_is_offered_no_dose_form_and_told_who_records(study):
-    eligible(study)
-    at = app("pages/infusion.py", study.users["pi"]).run()
+def test_blinded_pi_is_offered_no_dose_form_and_told_who_records(app_world):
+    eligible(app_world)
+    at = app("pages/infusion.py", app_world.users["pi"]).run()
     assert not any("Dose (mg/kg" in n.label for n in at.number_input)
     assert "recorded by the unblinded coordinator" in texts(at)
-    coordinator = app("pages/infusion.py", study.users["coordinator"]).run()
+    coordinator = app("pages/infusion.py", app_world.users["coordinator"]).run()
     assert any("Dose (mg/kg" in n.label for n in coordinator.number_input)
 
 
-def test_coordinator_sees_the_doses(study):
-    eligible(study)
+def test_coordinator_sees_the_doses(app_world):
+    eligible(app_world)
     with unit_of_work() as db:
-        clinical.record_infusion(db, study.users["coordinator"], study.p1["id"], 1, _started(), 70, 0.5)
-    at = app("pages/infusion.py", study.users["coordinator"]).run()
+        clinical.record_infusion(db, app_world.users["coordinator"], app_world.p1["id"], 1, _started(), 70, 0.5)
+    at = app("pages/infusion.py", app_world.users["coordinator"]).run()
     table = at.dataframe[0].value
     assert list(table["dose (mg/kg)"]) == [0.5] and list(table["total (mg)"]) == [35.0]

@@ -38,7 +38,6 @@ from protocol import load_protocol
 from scales import get_scale, self_report_scale_ids
 from selfreport.strings import text
 from tests.app_support import PASSWORD
-from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
 from tests.browser import (
     click_button,
     expect_no_exception,
@@ -95,8 +94,9 @@ def seed(db_path: Path, codes: tuple[str, ...]) -> SimpleNamespace:
 def madrs_draft(study: SimpleNamespace, code: str, answers: dict[str, int]) -> dict:
     """A clinician MADRS draft at baseline for `code` with `answers` saved (as the rater would)."""
     with unit_of_work(study.path) as db:
-        draft = assessments.start_assessment(db, study.rater, study.people[code]["id"], "baseline", "madrs",
-                                             "clinician")
+        draft = assessments.start_assessment(
+            db, study.rater, study.people[code]["id"], "baseline", "madrs", "clinician"
+        )
         for item_id, value in answers.items():
             draft = assessments.save_draft_response(db, study.rater, draft["id"], item_id, value)
     return draft
@@ -108,7 +108,7 @@ def alert_rows(study: SimpleNamespace, assessment_id: int) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def study(app_server) -> SimpleNamespace:
+def server_data(app_server) -> SimpleNamespace:
     """The module server's data; one participant per test."""
     return seed(app_server.db_path, ("KET-002", "KET-003", "KET-004"))
 
@@ -156,7 +156,8 @@ def current_question(page: Page):
 
 
 def test_a_safety_answer_alerts_on_the_form_at_once_and_the_pi_sees_it_where_they_land(
-        fresh_app_server, tablet_page, browser):
+    fresh_app_server, tablet_page, browser
+):
     study = seed(fresh_app_server.db_path, ("KET-001",))
     draft = madrs_draft(study, "KET-001", NINE)  # items 1-9 rated; the rater now taps item 10
     page = tablet_page
@@ -174,7 +175,11 @@ def test_a_safety_answer_alerts_on_the_form_at_once_and_the_pi_sees_it_where_the
     snap(page, "alerts-form-item-alert-tablet-landscape")
     [row] = alert_rows(study, draft["id"])
     assert (row["rule_id"], row["score_id"], row["item_id"], row["item_value"]) == (
-        "madrs_suicidal_thoughts", None, "madrs_10", 4)
+        "madrs_suicidal_thoughts",
+        None,
+        "madrs_10",
+        4,
+    )
     assert row["resolved_at"] is None and row["assessment_status"] == "draft"
 
     pi_page = new_page(browser, "tablet_landscape")  # the PI, on another tablet
@@ -197,8 +202,8 @@ def test_a_safety_answer_alerts_on_the_form_at_once_and_the_pi_sees_it_where_the
 # --------------------------------------------------------------------------- 8: corrected before submit
 
 
-def test_correcting_the_answer_before_submit_resolves_the_alert_and_keeps_it(app_server, study, tablet_page):
-    draft = madrs_draft(study, "KET-002", {**NINE, "madrs_10": 4})  # the alert was raised by this save
+def test_correcting_the_answer_before_submit_resolves_the_alert_and_keeps_it(app_server, server_data, tablet_page):
+    draft = madrs_draft(server_data, "KET-002", {**NINE, "madrs_10": 4})  # the alert was raised by this save
     page = tablet_page
     open_draft(page, app_server.url, draft["id"], "KET-002")
     expect(item_alert(page, "madrs_10")).to_be_visible()  # the reopened draft shows its open alert
@@ -210,10 +215,10 @@ def test_correcting_the_answer_before_submit_resolves_the_alert_and_keeps_it(app
     expect(resolved).to_contain_text("madrs_10 changed from 4 to 2")
     expect(resolved).to_contain_text("stays in the record")
     expect_no_exception(page)
-    [row] = alert_rows(study, draft["id"])  # the row is kept, with its resolution
+    [row] = alert_rows(server_data, draft["id"])  # the row is kept, with its resolution
     assert row["resolved_at"] is not None and row["resolved_by"] == RATER
     assert "changed from 4 to 2" in row["resolution"]
-    with unit_of_work(study.path, write=False) as db:
+    with unit_of_work(server_data.path, write=False) as db:
         assert draft["id"] not in [a["assessment_id"] for a in alerts.list_alerts(db)]  # no longer open
 
 
@@ -227,7 +232,7 @@ def quiet_timepoint() -> str:
     return next(tp.label for tp in protocol.timepoints if not own & set(protocol.scales_due(tp.id)))
 
 
-def test_after_a_kiosk_hand_back_the_staff_member_sees_the_safety_item_answered(app_server, study, tablet_page):
+def test_after_a_kiosk_hand_back_the_staff_member_sees_the_safety_item_answered(app_server, server_data, tablet_page):
     page = tablet_page
     goto(page, f"{app_server.url}/self_report_start?participant=KET-003")
     sign_in(page, RATER)
@@ -264,10 +269,14 @@ def test_after_a_kiosk_hand_back_the_staff_member_sees_the_safety_item_answered(
     expect(notice).to_be_in_viewport()
     expect_no_exception(page)
     snap(page, "alerts-kiosk-handback-notice-tablet-landscape")
-    with unit_of_work(study.path, write=False) as db:
-        [row] = alerts.list_alerts(db, participant_id=study.people["KET-003"]["id"])
+    with unit_of_work(server_data.path, write=False) as db:
+        [row] = alerts.list_alerts(db, participant_id=server_data.people["KET-003"]["id"])
     assert (row["rule_id"], row["mode"], row["assessment_status"], row["item_value"]) == (
-        "phq9_self_harm", "kiosk", "draft", 1)
+        "phq9_self_harm",
+        "kiosk",
+        "draft",
+        1,
+    )
 
     click_button(page, "I have seen this and will act on it")  # stays until acted on
     expect(page.locator(".st-key-handback-notice")).to_have_count(0)
@@ -296,9 +305,11 @@ def test_with_email_on_the_form_says_where_the_alert_was_sent_and_it_arrives(bro
     smtp = Controller(inbox, hostname="127.0.0.1", port=_free_port())
     smtp.start()
     secrets = tmp_path / "secrets.toml"
-    secrets.write_text(f'[notifications]\nenabled = true\nsmtp_host = "127.0.0.1"\nsmtp_port = {smtp.port}\n'
-                       f'from = "scalebook@clinic.example.org"\ntimeout_seconds = 5\n'
-                       f'contacts = {{ LON = ["safety-desk@clinic.example.org"] }}\n')
+    secrets.write_text(
+        f'[notifications]\nenabled = true\nsmtp_host = "127.0.0.1"\nsmtp_port = {smtp.port}\n'
+        f'from = "scalebook@clinic.example.org"\ntimeout_seconds = 5\n'
+        f'contacts = {{ LON = ["safety-desk@clinic.example.org"] }}\n'
+    )
     study = seed(tmp_path / "mail.db", ("KET-010",))
     draft = madrs_draft(study, "KET-010", NINE)
     try:
@@ -308,10 +319,15 @@ def test_with_email_on_the_form_says_where_the_alert_was_sent_and_it_arrives(bro
                 open_draft(page, server.url, draft["id"], "KET-010")
                 tap_rating(page, "madrs_10", 5)
                 alert = item_alert(page, "madrs_10")
-                expect(alert).to_contain_text(shown(f"Recorded as an open safety alert for the PI(s) of site LON: {PI}."))
-                expect(alert).to_contain_text(re.compile(
-                    rf"E-mail (to {shown(PI).pattern}, {shown('safety-desk@clinic.example.org').pattern} is being sent|"
-                    rf"sent to {shown(PI).pattern}, {shown('safety-desk@clinic.example.org').pattern})\."))
+                expect(alert).to_contain_text(
+                    shown(f"Recorded as an open safety alert for the PI(s) of site LON: {PI}.")
+                )
+                expect(alert).to_contain_text(
+                    re.compile(
+                        rf"E-mail (to {shown(PI).pattern}, {shown('safety-desk@clinic.example.org').pattern} is being sent|"
+                        rf"sent to {shown(PI).pattern}, {shown('safety-desk@clinic.example.org').pattern})\."
+                    )
+                )
                 deadline = time.monotonic() + 15
                 while not inbox.messages and time.monotonic() < deadline:
                     time.sleep(0.1)
@@ -336,12 +352,16 @@ def test_with_email_on_the_form_says_where_the_alert_was_sent_and_it_arrives(bro
 # --------------------------------------------------------------------------- 16: the conflict, next to its item
 
 
-def test_an_edit_conflict_is_explained_inside_the_item_and_stays_until_answered_again(app_server, study, tablet_page):
-    draft = madrs_draft(study, "KET-004", {"madrs_1": 2})
+def test_an_edit_conflict_is_explained_inside_the_item_and_stays_until_answered_again(
+    app_server, server_data, tablet_page
+):
+    draft = madrs_draft(server_data, "KET-004", {"madrs_1": 2})
     page = tablet_page
     open_draft(page, app_server.url, draft["id"], "KET-004")
-    with unit_of_work(study.path) as db:  # meanwhile another tablet saves the same draft
-        assessments.save_draft_response(db, study.rater, draft["id"], "madrs_2", 5, expected_version=draft["version"])
+    with unit_of_work(server_data.path) as db:  # meanwhile another tablet saves the same draft
+        assessments.save_draft_response(
+            db, server_data.rater, draft["id"], "madrs_2", 5, expected_version=draft["version"]
+        )
 
     tap_rating(page, "madrs_3", 1)
     notice = item_box(page, "madrs_3").locator(ERROR).filter(has_text="Your answer here was not saved")
@@ -350,13 +370,14 @@ def test_an_edit_conflict_is_explained_inside_the_item_and_stays_until_answered_
     expect(notice).to_contain_text("The form now shows the latest saved answers")
     expect(notice).to_be_in_viewport()
     snap(page, "alerts-edit-conflict-tablet-landscape")
-    expect(item_box(page, "madrs_2").locator(OPTION).filter(has_text=re.compile(r"^5 – ")).locator("input")
-           ).to_be_checked()  # the other tablet's answer is shown
+    expect(
+        item_box(page, "madrs_2").locator(OPTION).filter(has_text=re.compile(r"^5 – ")).locator("input")
+    ).to_be_checked()  # the other tablet's answer is shown
     tap_rating(page, "madrs_4", 2)  # another item answered: the message is still there
     expect(notice).to_be_visible()
     tap_rating(page, "madrs_3", 1)  # acted on: answered again, saved, message gone
     expect(notice).to_have_count(0)
     expect_no_exception(page)
-    with unit_of_work(study.path, write=False) as db:
+    with unit_of_work(server_data.path, write=False) as db:
         saved = assessments.load_assessment(db, draft["id"])
     assert saved["responses"] == {"madrs_1": 2, "madrs_2": 5, "madrs_4": 2, "madrs_3": 1}

@@ -15,7 +15,6 @@ from db import assessments, clinical, clock, participants, sites, users
 from db.connection import unit_of_work
 from db.migrations import init_database
 from db.permissions import system_actor
-from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
 from tests.browser import click_button, expect_no_exception, expect_text, fill_text, goto
 from tests.conftest_db import mark_eligible
 from tests.test_analytics_db import DAY1, T0, frozen, madrs
@@ -37,10 +36,12 @@ def seed(path) -> SimpleNamespace:
     with frozen(T0 - timedelta(hours=1)), unit_of_work(path) as db:
         clinical.record_infusion(db, coordinator, person["id"], 1, clock.format_utc(T0), 70, 0.5)
     with frozen(T0 + timedelta(minutes=42)), unit_of_work(path) as db:
-        assessments.save_assessment(db, rater, person["id"], "min_40", "madrs", "clinician",
-                                    madrs(dict.fromkeys(range(1, 11), 2)), recall="24h")
-        assessments.save_assessment(db, rater, person["id"], "min_40", "cadss", "clinician",
-                                    {f"cadss_{n}": 1 for n in range(1, 24)})
+        assessments.save_assessment(
+            db, rater, person["id"], "min_40", "madrs", "clinician", madrs(dict.fromkeys(range(1, 11), 2)), recall="24h"
+        )
+        assessments.save_assessment(
+            db, rater, person["id"], "min_40", "cadss", "clinician", {f"cadss_{n}": 1 for n in range(1, 24)}
+        )
     with frozen(T0 + timedelta(days=1)), unit_of_work(path) as db:
         assessments.save_assessment(db, rater, person["id"], "day_1", "madrs", "clinician", DAY1, recall="24h")
     return SimpleNamespace(pi=pi, participant=person)
@@ -77,10 +78,9 @@ def test_pi_opens_a_trajectory_and_downloads_a_png(fresh_app_server, tablet_page
     report = page.locator(".st-key-report").get_by_role("button")
     with page.expect_download(timeout=90_000) as info:
         report.click()
-    html = (tmp_path / "record.html")
+    html = tmp_path / "record.html"
     info.value.save_as(html)
     text = html.read_text(encoding="utf-8")
     assert info.value.suggested_filename == "KET-101-record.html"
     assert verify_report(text) and "Participant record: KET-101" in text and "<svg" in text
     assert "Blinded copy" in text  # the PI rates blind in this study
-

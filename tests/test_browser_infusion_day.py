@@ -34,7 +34,6 @@ from db.permissions import system_actor
 from protocol import load_protocol
 from protocol.loader import STUDIES_DIR
 from tests.app_support import PASSWORD
-from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
 from tests.browser import (
     choose,
     click_button,
@@ -99,8 +98,10 @@ def set_when(page: Page, label: str, moment: datetime, *, within: Locator | None
     fields, segment by segment (the date field sends its value on Escape, the time field on Enter)."""
     local = moment.astimezone(load_protocol().timezone)
     scope = within or page
-    for field, parts, done in ((f"{label}: date", (("year", "%Y"), ("month", "%m"), ("day", "%d")), "Escape"),
-                               (f"{label}: time ({ZONE})", (("hour", "%H"), ("minute", "%M")), "Enter")):
+    for field, parts, done in (
+        (f"{label}: date", (("year", "%Y"), ("month", "%m"), ("day", "%d")), "Escape"),
+        (f"{label}: time ({ZONE})", (("hour", "%H"), ("minute", "%M")), "Enter"),
+    ):
         changed = False
         for part, fmt in parts:
             segment = scope.get_by_role("spinbutton", name=f"{part}, {field}").filter(visible=True)
@@ -111,11 +112,14 @@ def set_when(page: Page, label: str, moment: datetime, *, within: Locator | None
         if changed:
             with expect_rerun(page):
                 page.keyboard.press(done)
-    for field, parts in ((f"{label}: date", (("year", "%Y"), ("month", "%m"), ("day", "%d"))),
-                         (f"{label}: time ({ZONE})", (("hour", "%H"), ("minute", "%M")))):
+    for field, parts in (
+        (f"{label}: date", (("year", "%Y"), ("month", "%m"), ("day", "%d"))),
+        (f"{label}: time ({ZONE})", (("hour", "%H"), ("minute", "%M"))),
+    ):
         for part, fmt in parts:
             expect(scope.get_by_role("spinbutton", name=f"{part}, {field}").filter(visible=True)).to_have_text(
-                local.strftime(fmt))
+                local.strftime(fmt)
+            )
 
 
 def hhmm(moment: datetime) -> str:
@@ -150,8 +154,10 @@ def grid_rows(page: Page, grid: Locator) -> list[dict[str, str]]:
     grid.hover()
     page.wait_for_timeout(200)
     header = [c.strip() for c in grid.locator('thead th[role="columnheader"]').all_text_contents()]
-    return [dict(zip(header, (c.strip() for c in row.locator('td[role="gridcell"]').all_text_contents()), strict=False))
-            for row in grid.locator('tbody tr[role="row"]').all()]
+    return [
+        dict(zip(header, (c.strip() for c in row.locator('td[role="gridcell"]').all_text_contents()), strict=False))
+        for row in grid.locator('tbody tr[role="row"]').all()
+    ]
 
 
 def vitals_grid(page: Page) -> Locator:
@@ -192,15 +198,20 @@ def test_infusion_before_baseline_needs_a_reason_then_late_and_high_vitals(fresh
         [deviation] = list_deviations(db, participant_id=world.participant["id"])
         [event] = audit.events_for(db, "protocol_deviation", deviation["id"])
     assert (deviation["kind"], deviation["reason"]) == (
-        "infusion_before_baseline", "baseline MADRS done on paper before the infusion, typed in later")
+        "infusion_before_baseline",
+        "baseline MADRS done on paper before the infusion, typed in later",
+    )
     assert event["reason"] == deviation["reason"] and event["username"] == "cora"
 
     # point 11: a reading from the 15-minute slot, typed in 85 minutes later, keeps its time
     slot = started + timedelta(minutes=15)
     set_number(page, "Heart rate (bpm)", 78)
     set_when(page, "Measured", slot)
-    fill_text(page, "Reason for entering this reading later (required when more than 60 minutes after it happened)",
-              "read off the monitor printout")
+    fill_text(
+        page,
+        "Reason for entering this reading later (required when more than 60 minutes after it happened)",
+        "read off the monitor printout",
+    )
     click_button(page, "Save vital signs")
     expect_text(page, f"Vital signs saved. Measured at {hhmm(slot)}.")
     [row] = grid_rows(page, vitals_grid(page))
@@ -231,12 +242,20 @@ def test_infusion_before_baseline_needs_a_reason_then_late_and_high_vitals(fresh
 def test_repeated_protocol_refuses_infusion_two_five_minutes_after_infusion_one(tmp_path, tablet_page, monkeypatch):
     monkeypatch.setenv("SCALEBOOK_PROTOCOL", str(REPEATED_FILE))  # the seeding's protocol, as the server's
     db_path = tmp_path / "scalebook.db"
-    world = seed(db_path, enrolled_ago=timedelta(days=3), baseline_ago=timedelta(days=2),
-                 protocol=load_protocol(REPEATED_FILE))
+    world = seed(
+        db_path, enrolled_ago=timedelta(days=3), baseline_ago=timedelta(days=2), protocol=load_protocol(REPEATED_FILE)
+    )
     with unit_of_work(db_path) as db:
-        clinical.record_infusion(db, world.coordinator, world.participant["id"], 1,
-                                 clinical.clock.format_utc(world.now - timedelta(minutes=45)), 70, 0.5,
-                                 ended_at=clinical.clock.format_utc(world.now - timedelta(minutes=5)))
+        clinical.record_infusion(
+            db,
+            world.coordinator,
+            world.participant["id"],
+            1,
+            clinical.clock.format_utc(world.now - timedelta(minutes=45)),
+            70,
+            0.5,
+            ended_at=clinical.clock.format_utc(world.now - timedelta(minutes=5)),
+        )
     with running_app(db_path, {"SCALEBOOK_PROTOCOL": str(REPEATED_FILE)}) as server:
         page = tablet_page
         sign_in_and_open_infusion_day(page, server.url)
@@ -257,7 +276,10 @@ def test_repeated_protocol_refuses_infusion_two_five_minutes_after_infusion_one(
     with unit_of_work(db_path, write=False) as db:
         [deviation] = list_deviations(db, participant_id=world.participant["id"])
     assert (deviation["kind"], deviation["timepoint"], deviation["reason"]) == (
-        "infusion_interval", "Infusion 2", "PI approved: participant travels from Wednesday")
+        "infusion_interval",
+        "Infusion 2",
+        "PI approved: participant travels from Wednesday",
+    )
 
 
 # --------------------------------------------------------------------------- 3. adverse events
@@ -268,19 +290,34 @@ def test_an_adverse_event_is_edited_with_a_reason_and_shown_with_labels(fresh_ap
     world = seed(fresh_app_server.db_path, enrolled_ago=timedelta(days=2), baseline_ago=timedelta(days=1))
     now = world.now
     with frozen(now - timedelta(minutes=85)), unit_of_work(fresh_app_server.db_path) as db:
-        infusion = clinical.record_infusion(db, world.coordinator, world.participant["id"], 1,
-                                            clinical.clock.format_utc(now - timedelta(hours=2)), 70, 0.5,
-                                            ended_at=clinical.clock.format_utc(now - timedelta(minutes=80)))
-        clinical.record_adverse_event(db, world.coordinator, world.participant["id"], "headache",
-                                      clinical.clock.format_utc(now - timedelta(minutes=90)), "mild", "possible",
-                                      infusion_id=infusion["id"])
+        infusion = clinical.record_infusion(
+            db,
+            world.coordinator,
+            world.participant["id"],
+            1,
+            clinical.clock.format_utc(now - timedelta(hours=2)),
+            70,
+            0.5,
+            ended_at=clinical.clock.format_utc(now - timedelta(minutes=80)),
+        )
+        clinical.record_adverse_event(
+            db,
+            world.coordinator,
+            world.participant["id"],
+            "headache",
+            clinical.clock.format_utc(now - timedelta(minutes=90)),
+            "mild",
+            "possible",
+            infusion_id=infusion["id"],
+        )
     page = tablet_page
     sign_in_and_open_infusion_day(page, fresh_app_server.url)
     with expect_rerun(page, required=False):
         page.get_by_text("Edit an adverse event", exact=True).tap()
     editor = page.locator('[data-testid="stExpander"]').filter(has_text="Edit an adverse event")
     expect(editor.get_by_role("combobox", name="Related to the study drug", exact=True)).to_have_value(
-        "Possibly related")  # a label, not the code 'possible'
+        "Possibly related"
+    )  # a label, not the code 'possible'
     choose(page, "Severity", "Severe", within=editor)
     choose(page, "Outcome", "Recovered / resolved", within=editor)
     choose(page, "Action taken with the infusion", "Infusion stopped", within=editor)
@@ -292,17 +329,31 @@ def test_an_adverse_event_is_edited_with_a_reason_and_shown_with_labels(fresh_ap
     click_button(page, "Save the changes")
     expect_text(page, "Adverse event 'headache' updated.")
     events = page.get_by_role("heading", name="Adverse events").locator(
-        "xpath=following::*[@data-testid='stDataFrame'][1]")
+        "xpath=following::*[@data-testid='stDataFrame'][1]"
+    )
     [row] = grid_rows(page, events)
     assert (row["severity"], row["relatedness"], row["outcome"], row["action taken"]) == (
-        "Severe", "Possibly related", "Recovered / resolved", "Infusion stopped")
-    assert row["serious"] == f"Yes (SAE {(now - timedelta(minutes=60)).astimezone(load_protocol().timezone):%Y-%m-%d %H:%M})"
+        "Severe",
+        "Possibly related",
+        "Recovered / resolved",
+        "Infusion stopped",
+    )
+    assert (
+        row["serious"]
+        == f"Yes (SAE {(now - timedelta(minutes=60)).astimezone(load_protocol().timezone):%Y-%m-%d %H:%M})"
+    )
     assert not {"possible", "recovered", "infusion_stopped", "severe"} & set(row.values())
     with unit_of_work(fresh_app_server.db_path, write=False) as db:
         [ae] = clinical.list_adverse_events(db, world.participant["id"])
         changes = [e for e in audit.events_for(db, "adverse_event", ae["id"]) if e["action"] == "adverse_event.update"]
-    assert {e["field"] for e in changes} == {"severity", "outcome", "action_taken", "resolved_at", "serious",
-                                            "serious_at"}
+    assert {e["field"] for e in changes} == {
+        "severity",
+        "outcome",
+        "action_taken",
+        "resolved_at",
+        "serious",
+        "serious_at",
+    }
     assert {e["reason"] for e in changes} == {"admitted for observation; resolved before discharge"}
     snap(page, "infusion-day-adverse-event-edited")
     expect_no_exception(page)

@@ -11,14 +11,15 @@ import pytest
 from argon2 import PasswordHasher
 from playwright.sync_api import expect
 
-from db import assessments, participants, selfreport, sites, users
+from db import assessments, participants, sites, users
 from db.connection import unit_of_work
 from db.migrations import init_database
 from db.permissions import system_actor
+from protocol import load_protocol
 from scales import get_scale
 from selfreport.strings import text
+from study.self_report import start_self_report
 from tests.app_support import PASSWORD
-from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
 from tests.browser import click_button, expect_no_exception, expect_rerun, expect_text, goto, new_page
 
 pytestmark = pytest.mark.browser
@@ -45,7 +46,7 @@ def test_one_link_one_holder_and_a_stale_window_cannot_overwrite(app_server, bro
             sites.create_site(db, system_actor("tests"), "LON", "London clinic", "Europe/London")
             pi = users.create_user(db, system_actor("tests"), "pi", "pi", PASSWORD, None, all_sites=True)
             person = participants.create_participant(db, pi, "KET-001", "LON")
-            link = selfreport.start_self_report(db, pi, person["id"], "day_7", ["qids_sr16"])
+            link = start_self_report(db, pi, load_protocol(), person["id"], "day_7", ["qids_sr16"])
     finally:
         users.hasher = cheap
 

@@ -22,16 +22,18 @@ from urllib.parse import urlsplit
 import pytest
 from argon2 import PasswordHasher
 
-from db import participants, selfreport, sites, users
+from db import participants, sites, users
 from db.connection import unit_of_work
 from db.migrations import init_database
 from db.permissions import system_actor
+from protocol import load_protocol
 from selfreport.strings import text
+from study.self_report import start_self_report
 from tests.app_support import PASSWORD
-from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
 from tests.browser import click_button, expect_text, goto
 
 pytestmark = pytest.mark.browser
+
 
 @pytest.fixture(scope="module")
 def seeded(app_server):
@@ -80,7 +82,7 @@ def test_the_sign_in_page_and_a_questionnaire_by_link_fetch_only_from_the_app(se
     assert icon.startswith("data:image/svg+xml"), icon
 
     with unit_of_work(seeded.server.db_path) as db:
-        link = selfreport.start_self_report(db, seeded.pi, seeded.person["id"], "day_7", ["qids_sr16"])
+        link = start_self_report(db, seeded.pi, load_protocol(), seeded.person["id"], "day_7", ["qids_sr16"])
     seen.clear()
     goto(phone_page, f"{base}/?token={link['token']}")
     click_button(phone_page, text("start"))
@@ -95,8 +97,10 @@ def test_the_sign_in_page_and_a_questionnaire_by_link_fetch_only_from_the_app(se
 def other_origin(seeded):
     """A second web server on another loopback port (another origin than the app's), serving one
     page that shows the app in an iframe."""
-    html = (f'<!doctype html><title>framer</title><iframe id="app" src="{seeded.server.url}/" width="800" '
-            f'height="600"></iframe>').encode()
+    html = (
+        f'<!doctype html><title>framer</title><iframe id="app" src="{seeded.server.url}/" width="800" '
+        f'height="600"></iframe>'
+    ).encode()
 
     class Framer(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802  (the http.server name)

@@ -30,7 +30,6 @@ from db.schedule import schedule_inputs
 from protocol import load_protocol
 from protocol.schedule import participant_schedule
 from tests.app_support import PASSWORD
-from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
 from tests.browser import (
     choose,
     click_button,
@@ -69,16 +68,25 @@ def seed_history(db, staff, code: str, times: SimpleNamespace) -> dict:
         patch.setattr(clock, "utc_now", at(times.enrolled + timedelta(hours=1)))
         mark_eligible(db, staff.coordinator, staff.rater, person["id"])
         patch.setattr(clock, "utc_now", at(times.infusion_start + timedelta(minutes=45)))
-        clinical.record_infusion(db, staff.coordinator, person["id"], 1, clock.format_utc(times.infusion_start), 70,
-                                 0.5, ended_at=clock.format_utc(times.infusion_start + timedelta(minutes=40)))
+        clinical.record_infusion(
+            db,
+            staff.coordinator,
+            person["id"],
+            1,
+            clock.format_utc(times.infusion_start),
+            70,
+            0.5,
+            ended_at=clock.format_utc(times.infusion_start + timedelta(minutes=40)),
+        )
         patch.setattr(clock, "utc_now", at(times.rated + timedelta(minutes=15)))
-        assessments.save_assessment(db, staff.rater, person["id"], "day_1", "qids_sr16", "kiosk",
-                                    full_responses("qids_sr16"))
+        assessments.save_assessment(
+            db, staff.rater, person["id"], "day_1", "qids_sr16", "kiosk", full_responses("qids_sr16")
+        )
     return person
 
 
 @pytest.fixture(scope="module")
-def study(app_server) -> SimpleNamespace:
+def server_data(app_server) -> SimpleNamespace:
     """The module server's data: site LON, rater rita, coordinator cora; KET-001 with a baseline
     MADRS draft and KET-002 (point 4); KET-301 and KET-302 on day 3 after their infusion, whose
     24-hour MADRS is still to be entered (point 11). Each test uses its own participants."""
@@ -86,18 +94,25 @@ def study(app_server) -> SimpleNamespace:
     system = system_actor("tests")
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     infusion_start = now - timedelta(days=3, minutes=30)
-    times = SimpleNamespace(now=now, enrolled=now - timedelta(days=5), infusion_start=infusion_start,
-                            rated=infusion_start + timedelta(days=1, minutes=10))  # inside the 24-hour window
+    times = SimpleNamespace(
+        now=now,
+        enrolled=now - timedelta(days=5),
+        infusion_start=infusion_start,
+        rated=infusion_start + timedelta(days=1, minutes=10),
+    )  # inside the 24-hour window
     with unit_of_work(app_server.db_path) as db:
         sites.create_site(db, system, "LON", "London clinic", "Europe/London")
-        staff = SimpleNamespace(rater=users.create_user(db, system, "rita", "rater", PASSWORD, "LON"),
-                                coordinator=users.create_user(db, system, "cora", "coordinator", PASSWORD, "LON"))
+        staff = SimpleNamespace(
+            rater=users.create_user(db, system, "rita", "rater", PASSWORD, "LON"),
+            coordinator=users.create_user(db, system, "cora", "coordinator", PASSWORD, "LON"),
+        )
         first = participants.create_participant(db, staff.coordinator, "KET-001", "LON")
         participants.create_participant(db, staff.coordinator, "KET-002", "LON")
         draft = assessments.start_assessment(db, staff.rater, first["id"], "baseline", "madrs", "clinician")
         late = {code: seed_history(db, staff, code, times) for code in ("KET-301", "KET-302")}
-    return SimpleNamespace(path=app_server.db_path, url=app_server.url, staff=staff, draft=draft, late=late,
-                           times=times)
+    return SimpleNamespace(
+        path=app_server.db_path, url=app_server.url, staff=staff, draft=draft, late=late, times=times
+    )
 
 
 def open_from_menu(page: Page, title: str) -> None:
@@ -110,12 +125,12 @@ def open_from_menu(page: Page, title: str) -> None:
 
 
 @pytest.mark.browser
-def test_rate_a_scale_from_the_menu_leaves_the_open_form_for_good(study, tablet_page):
+def test_rate_a_scale_from_the_menu_leaves_the_open_form_for_good(server_data, tablet_page):
     page = tablet_page
-    sign_in(page, "rita", url=study.url)
+    sign_in(page, "rita", url=server_data.url)
     open_from_menu(page, "Rate a scale")
     click_button(page, "Resume KET-001 · Baseline (before the infusion) · madrs")
-    expect(page).to_have_url(re.compile(rf"[?&]assessment={study.draft['id']}\b"))
+    expect(page).to_have_url(re.compile(rf"[?&]assessment={server_data.draft['id']}\b"))
     expect_text(page, "MADRS — KET-001")
 
     open_from_menu(page, "Rate a scale")
@@ -137,8 +152,10 @@ def set_rated_time(page: Page, moment: datetime) -> None:
     as a finger on the tablet's number pad would."""
     local = moment.astimezone(ZONE)
     # The date field sends its value on Escape (it closes the calendar), the time field on Enter.
-    for label, parts, done in ((DATE, (("year", "%Y"), ("month", "%m"), ("day", "%d")), "Escape"),
-                               (TIME, (("hour", "%H"), ("minute", "%M")), "Enter")):
+    for label, parts, done in (
+        (DATE, (("year", "%Y"), ("month", "%m"), ("day", "%d")), "Escape"),
+        (TIME, (("hour", "%H"), ("minute", "%M")), "Enter"),
+    ):
         changed = False
         for part, fmt in parts:
             field = page.get_by_role("spinbutton", name=f"{part}, {label}")
@@ -150,8 +167,10 @@ def set_rated_time(page: Page, moment: datetime) -> None:
             with expect_rerun(page):
                 page.keyboard.press(done)
     wait_for_idle(page)
-    for label, parts in ((DATE, (("year", "%Y"), ("month", "%m"), ("day", "%d"))),
-                         (TIME, (("hour", "%H"), ("minute", "%M")))):
+    for label, parts in (
+        (DATE, (("year", "%Y"), ("month", "%m"), ("day", "%d"))),
+        (TIME, (("hour", "%H"), ("minute", "%M"))),
+    ):
         for part, fmt in parts:
             expect(page.get_by_role("spinbutton", name=f"{part}, {label}")).to_have_text(local.strftime(fmt))
 
@@ -178,14 +197,18 @@ def pick_day_1_madrs_rated_earlier(page: Page, url: str, code: str) -> None:
 def madrs_outcome(rows):
     """What the trajectory chart and the outcome table are built from for MADRS: the stored rows
     (db.analytics.participant_rows) read by the analytics, hours counted from the infusion start."""
-    return scale_outcome(load_protocol(), "madrs", [assessment_from_row(r) for r in rows["assessments"]],
-                         [infusion_from_row(r) for r in rows["infusions"]])
+    return scale_outcome(
+        load_protocol(),
+        "madrs",
+        [assessment_from_row(r) for r in rows["assessments"]],
+        [infusion_from_row(r) for r in rows["infusions"]],
+    )
 
 
 @pytest.mark.browser
-def test_a_future_time_a_time_before_enrolment_and_a_late_time_without_reason_are_refused(study, tablet_page):
-    page, times = tablet_page, study.times
-    pick_day_1_madrs_rated_earlier(page, study.url, "KET-302")
+def test_a_future_time_a_time_before_enrolment_and_a_late_time_without_reason_are_refused(server_data, tablet_page):
+    page, times = tablet_page, server_data.times
+    pick_day_1_madrs_rated_earlier(page, server_data.url, "KET-302")
     set_rated_time(page, times.now + timedelta(days=1))
     expect_refused(page, "is in the future")
     set_rated_time(page, times.enrolled - timedelta(days=1))
@@ -193,14 +216,14 @@ def test_a_future_time_a_time_before_enrolment_and_a_late_time_without_reason_ar
     set_rated_time(page, times.rated)
     expect_refused(page, "give a reason for the late entry")
     expect_no_exception(page)
-    with unit_of_work(study.path, write=False) as db:
-        assert assessments.find_assessment(db, study.late["KET-302"]["id"], "day_1", "madrs") is None
+    with unit_of_work(server_data.path, write=False) as db:
+        assert assessments.find_assessment(db, server_data.late["KET-302"]["id"], "day_1", "madrs") is None
 
 
 @pytest.mark.browser
-def test_a_paper_24_hour_madrs_entered_on_day_3_keeps_its_time(study, tablet_page):
-    page, times, person = tablet_page, study.times, study.late["KET-301"]
-    pick_day_1_madrs_rated_earlier(page, study.url, "KET-301")
+def test_a_paper_24_hour_madrs_entered_on_day_3_keeps_its_time(server_data, tablet_page):
+    page, times, person = tablet_page, server_data.times, server_data.late["KET-301"]
+    pick_day_1_madrs_rated_earlier(page, server_data.url, "KET-301")
     set_rated_time(page, times.rated)
     expect_text(page, "give a reason for the late entry")
     reason = "Rated on paper at the 24-hour visit; transcribed from the source form"
@@ -220,16 +243,18 @@ def test_a_paper_24_hour_madrs_entered_on_day_3_keeps_its_time(study, tablet_pag
     for n in range(1, 11):
         with expect_rerun(page):
             page.locator(f'.st-key-item-madrs_{n} label[data-testid="stRadioOption"]').filter(
-                has_text=re.compile(r"^2 – ")).tap()
+                has_text=re.compile(r"^2 – ")
+            ).tap()
     page.get_by_label(SIGN_PASSWORD, exact=True).fill(PASSWORD)
     click_button(page, "Sign and submit")
     expect_text(page, "Submitted (signed).")
     expect_no_exception(page)
 
-    with unit_of_work(study.path, write=False) as db:
+    with unit_of_work(server_data.path, write=False) as db:
         saved = assessments.load_assessment(db, assessment_id)
-        deviations = db.execute("SELECT kind, description FROM protocol_deviations WHERE participant_id = ?",
-                                [person["id"]]).fetchall()
+        deviations = db.execute(
+            "SELECT kind, description FROM protocol_deviations WHERE participant_id = ?", [person["id"]]
+        ).fetchall()
         inputs = schedule_inputs(db, participant_id=person["id"])[0]
         rows = analytics.participant_rows(db, person["id"])
     # Both times kept: when it happened (day 1), and when it was entered (now, day 3).
@@ -238,8 +263,9 @@ def test_a_paper_24_hour_madrs_entered_on_day_3_keeps_its_time(study, tablet_pag
     assert clock.parse_utc(saved["completed_at"]) >= times.now
     assert deviations == []  # rated inside the 24-hour window: no window deviation
     # The schedule counts the 24-hour timepoint done, at the time it happened.
-    day_1 = next(r for r in participant_schedule(load_protocol(), inputs, datetime.now(UTC))
-                 if r.timepoint_id == "day_1")
+    day_1 = next(
+        r for r in participant_schedule(load_protocol(), inputs, datetime.now(UTC)) if r.timepoint_id == "day_1"
+    )
     assert day_1.state == "done"
     madrs = next(c for c in inputs["completed"] if c["timepoint_id"] == "day_1" and c["scale"] == "madrs")
     assert madrs["completed_at"] == times.rated

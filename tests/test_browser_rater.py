@@ -23,7 +23,6 @@ from db.connection import unit_of_work
 from db.migrations import init_database
 from db.permissions import system_actor
 from tests.app_support import PASSWORD
-from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
 from tests.browser import (
     NAVIGATION_TIMEOUT_MS,
     choose,
@@ -41,6 +40,7 @@ from tests.browser import (
 )
 
 RATER = "rita"
+PI = "pia"
 TOUCH_TARGET_PX = 44  # WCAG 2.5.5 / Apple HIG minimum for a finger
 BASELINE = "Baseline (before the infusion)"
 MADRS = "MADRS — Montgomery–Åsberg Depression Rating Scale"
@@ -65,6 +65,7 @@ def seed_study(db_path: Path, codes: tuple[str, ...] = ()) -> SimpleNamespace:
         sites.create_site(db, system, "LON", "London clinic", "Europe/London")
         rater = users.create_user(db, system, RATER, "rater", PASSWORD, "LON")
         coordinator = users.create_user(db, system, "cora", "coordinator", PASSWORD, "LON")
+        users.create_user(db, system, PI, "pi", PASSWORD, "LON")  # reads the audit history (raters do not)
         people = {code: participants.create_participant(db, coordinator, code, "LON") for code in codes}
     return SimpleNamespace(path=db_path, rater=rater, coordinator=coordinator, people=people)
 
@@ -75,7 +76,7 @@ def stored(db_path: Path, assessment_id: int) -> dict:
 
 
 @pytest.fixture(scope="module")
-def study(app_server) -> SimpleNamespace:
+def server_data(app_server) -> SimpleNamespace:
     """The module server's data; one participant per test that rates on it."""
     return seed_study(app_server.db_path, ("KET-001", "KET-002", "KET-003", "KET-004"))
 
@@ -148,7 +149,8 @@ def expect_ratings(page: Page, answers: dict[str, int]) -> None:
 
 def metric(page: Page, label: str) -> Locator:
     card = page.locator('[data-testid="stMetric"]').filter(
-        has=page.locator('[data-testid="stMetricLabel"]', has_text=label))
+        has=page.locator('[data-testid="stMetricLabel"]', has_text=label)
+    )
     return card.locator('[data-testid="stMetricValue"]')
 
 
@@ -162,8 +164,11 @@ def history_rows(page: Page, *, showing: str) -> list[dict[str, str]]:
 
     st.dataframe draws on a canvas and keeps an accessible copy of only the rows in view, so
     scroll the grid to its end (the newest events are last) and read that copy."""
-    grid = page.locator('[data-testid="stExpander"]').filter(has_text="History (audit trail)").locator(
-        '[data-testid="stDataFrame"]')
+    grid = (
+        page.locator('[data-testid="stExpander"]')
+        .filter(has_text="History (audit trail)")
+        .locator('[data-testid="stDataFrame"]')
+    )
     expect(grid).to_be_visible()
     grid.scroll_into_view_if_needed()
     deadline = time.monotonic() + 10
@@ -172,9 +177,10 @@ def history_rows(page: Page, *, showing: str) -> list[dict[str, str]]:
         page.mouse.wheel(0, 10_000)
         page.wait_for_timeout(200)  # the grid redraws the rows now in view on its next frames
         header = [c.strip() for c in grid.locator('thead th[role="columnheader"]').all_text_contents()]
-        rows = [dict(zip(header, (c.strip() for c in row.locator('td[role="gridcell"]').all_text_contents()),
-                         strict=False))
-                for row in grid.locator('tbody tr[role="row"]').all()]
+        rows = [
+            dict(zip(header, (c.strip() for c in row.locator('td[role="gridcell"]').all_text_contents()), strict=False))
+            for row in grid.locator('tbody tr[role="row"]').all()
+        ]
         if any(r.get("action") == showing for r in rows) or time.monotonic() > deadline:
             return rows
 
@@ -206,13 +212,13 @@ def test_first_run_creates_the_administrator_who_then_signs_in(fresh_app_server,
 
 
 @pytest.mark.browser
-def test_rater_completes_a_madrs_by_tapping_and_signs_it(app_server, study, tablet_page):
+def test_rater_completes_a_madrs_by_tapping_and_signs_it(app_server, server_data, tablet_page):
     page = tablet_page
     goto(page, app_server.url)
     sign_in(page, RATER)
     open_from_menu(page, "Rate a scale")
     assessment_id = open_madrs(page, "KET-001")
-    assert stored(study.path, assessment_id)["participant_code"] == "KET-001"
+    assert stored(server_data.path, assessment_id)["participant_code"] == "KET-001"
 
     expect(page.get_by_text("Total:")).to_have_count(0)  # blinded study: no live total by default
     show_live_total(page)
@@ -222,7 +228,7 @@ def test_rater_completes_a_madrs_by_tapping_and_signs_it(app_server, study, tabl
     expect_ratings(page, MADRS_22)
     expect_text(page, "10 of 10 items rated")
     expect_text(page, "Total: 22 · Band: Moderate")  # drawn live by the scale engine
-    assert stored(study.path, assessment_id)["responses"] == MADRS_22  # every tap saved at once
+    assert stored(server_data.path, assessment_id)["responses"] == MADRS_22  # every tap saved at once
     page.get_by_text("Total: 22").scroll_into_view_if_needed()
     snap(page, "rater-madrs-form-tablet-landscape")
 
@@ -234,7 +240,7 @@ def test_rater_completes_a_madrs_by_tapping_and_signs_it(app_server, study, tabl
     expect(metric(page, "Complete")).to_have_text("yes")
     snap(page, "rater-madrs-submitted-tablet-landscape")
 
-    saved = stored(study.path, assessment_id)
+    saved = stored(server_data.path, assessment_id)
     assert saved["status"] == "signed"
     assert (saved["score"]["total"], saved["score"]["band"], saved["score"]["complete"]) == (22, "Moderate", True)
     assert [(s["username"], s["meaning"]) for s in saved["signatures"]] == [(RATER, "authored")]
@@ -291,13 +297,14 @@ def test_a_draft_survives_a_reload_and_a_server_restart(browser, tablet_portrait
 
 
 @pytest.mark.browser
-def test_an_amendment_needs_a_reason_and_shows_in_the_history(app_server, study, tablet_page):
+def test_an_amendment_needs_a_reason_and_shows_in_the_history(app_server, server_data, tablet_page):
     page = tablet_page
     all_twos = {f"madrs_{n}": 2 for n in range(1, 11)}  # total 20, Moderate
-    with unit_of_work(study.path) as db:
-        done = assessments.save_assessment(db, study.rater, study.people["KET-002"]["id"], "baseline", "madrs",
-                                           "clinician", all_twos)
-        signed = assessments.sign_assessment(db, study.rater, done["id"], expected_version=done["version"])
+    with unit_of_work(server_data.path) as db:
+        done = assessments.save_assessment(
+            db, server_data.rater, server_data.people["KET-002"]["id"], "baseline", "madrs", "clinician", all_twos
+        )
+        signed = assessments.sign_assessment(db, server_data.rater, done["id"], expected_version=done["version"])
     assessment_id = signed["id"]
 
     goto(page, app_server.url)
@@ -314,8 +321,12 @@ def test_an_amendment_needs_a_reason_and_shows_in_the_history(app_server, study,
     expect(page.locator('[data-testid="stAlertContentError"]').filter(has_text="reason")).to_be_visible()
     expect_text(page, re.compile(r"a reason for the change .* is required"))
     expect_no_exception(page)
-    unchanged = stored(study.path, assessment_id)
-    assert (unchanged["status"], unchanged["version"], unchanged["responses"]) == ("signed", signed["version"], all_twos)
+    unchanged = stored(server_data.path, assessment_id)
+    assert (unchanged["status"], unchanged["version"], unchanged["responses"]) == (
+        "signed",
+        signed["version"],
+        all_twos,
+    )
 
     # With a reason: saved, rescored, status amended, and the history shows old, new and why.
     reason = "transcription error: the paper worksheet says 4"
@@ -324,17 +335,25 @@ def test_an_amendment_needs_a_reason_and_shows_in_the_history(app_server, study,
     fill_in_form(page, REASON, reason)
     click_button(page, "Save the amendment")
     expect_no_exception(page)
-    expect_text(page, "Item 1 amended; the score was recomputed and the change is in the history.")
+    expect_text(page, "Item 1 amended; the score was recomputed and the change is recorded in the audit trail.")
     expect_text(page, "Status amended")
     expect(metric(page, "Total")).to_have_text("22")
+
+    # The history follows one permission (admin, PI, monitor): the PI reads old, new and why.
+    page = new_page(page.context.browser, "tablet_landscape")
+    goto(page, app_server.url)
+    sign_in(page, PI)
+    open_from_menu(page, "Assessments")
+    choose(page, "Participant", "KET-002")
     rows = history_rows(page, showing="assessment.amend")
     amend = [r for r in rows if r.get("action") == "assessment.amend"]
     assert [(r["item"], r["old"], r["new"], r["reason"]) for r in amend] == [("madrs_1", "2", "4", reason)], rows
     assert any(r.get("action") == "assessment.status" and r["new"] == "amended" for r in rows), rows
     page.get_by_text("History (audit trail)").scroll_into_view_if_needed()
     snap(page, "rater-amended-history-tablet-landscape")
+    page.context.close()
 
-    saved = stored(study.path, assessment_id)
+    saved = stored(server_data.path, assessment_id)
     assert saved["status"] == "amended" and saved["responses"]["madrs_1"] == 4 and saved["score"]["total"] == 22
 
 
@@ -342,13 +361,13 @@ def test_an_amendment_needs_a_reason_and_shows_in_the_history(app_server, study,
 
 
 @pytest.mark.browser
-def test_suicidal_thoughts_item_at_4_shows_the_safety_alert(app_server, study, tablet_page):
+def test_suicidal_thoughts_item_at_4_shows_the_safety_alert(app_server, server_data, tablet_page):
     page = tablet_page
-    participant = study.people["KET-003"]
-    with unit_of_work(study.path) as db:  # items 1-9 already rated; the rater taps item 10
-        draft = assessments.start_assessment(db, study.rater, participant["id"], "baseline", "madrs", "clinician")
+    participant = server_data.people["KET-003"]
+    with unit_of_work(server_data.path) as db:  # items 1-9 already rated; the rater taps item 10
+        draft = assessments.start_assessment(db, server_data.rater, participant["id"], "baseline", "madrs", "clinician")
         for item_id, value in list(MADRS_22.items())[:9]:
-            assessments.save_draft_response(db, study.rater, draft["id"], item_id, value)
+            assessments.save_draft_response(db, server_data.rater, draft["id"], item_id, value)
 
     goto(page, app_server.url)
     sign_in(page, RATER)
@@ -363,12 +382,14 @@ def test_suicidal_thoughts_item_at_4_shows_the_safety_alert(app_server, study, t
     expect(alert).to_be_visible()
     expect(alert).to_contain_text("MADRS item 10 (suicidal thoughts) was rated 4 or higher")
     # says truthfully whom it reached (issue 11): this study has no PI account, so nobody yet
-    expect(alert).to_contain_text("Recorded as an open safety alert for site LON, but no active PI account covers "
-                                  "this site: tell the PI yourself now.")
+    expect(alert).to_contain_text(
+        "Recorded as an open safety alert for site LON, but no active PI account covers "
+        "this site: tell the PI yourself now."
+    )
     expect(alert).to_be_in_viewport()  # prominent: on screen without scrolling after the submit
     expect_no_exception(page)
     snap(page, "rater-madrs-safety-alert-tablet-landscape")
-    with unit_of_work(study.path, write=False) as db:
+    with unit_of_work(server_data.path, write=False) as db:
         raised = alerts.list_alerts(db, participant_id=participant["id"])
     assert [a["rule_id"] for a in raised] == ["madrs_suicidal_thoughts"]
 
@@ -393,8 +414,9 @@ def test_anonymous_visitor_opening_page_urls_sees_only_the_sign_in_screen(fresh_
     page = tablet_page
     seeded = seed_study(fresh_app_server.db_path, ("KET-001",))
     with unit_of_work(seeded.path) as db:  # assessment 1 exists, so /rate?assessment=1 has something to leak
-        done = assessments.save_assessment(db, seeded.rater, seeded.people["KET-001"]["id"], "baseline", "madrs",
-                                           "clinician", MADRS_22)
+        done = assessments.save_assessment(
+            db, seeded.rater, seeded.people["KET-001"]["id"], "baseline", "madrs", "clinician", MADRS_22
+        )
     assert done["id"] == 1
     main = page.locator('[data-testid="stMain"]')
     for path, secrets in PAGE_URLS.items():
@@ -413,9 +435,9 @@ def test_anonymous_visitor_opening_page_urls_sees_only_the_sign_in_screen(fresh_
 
 
 @pytest.mark.browser
-def test_repeated_wrong_passwords_are_slowed_down_then_locked(app_server, study, tablet_page):
+def test_repeated_wrong_passwords_are_slowed_down_then_locked(app_server, server_data, tablet_page):
     page = tablet_page
-    with unit_of_work(study.path) as db:  # an account of its own: the lock-out must not hit other tests
+    with unit_of_work(server_data.path) as db:  # an account of its own: the lock-out must not hit other tests
         users.create_user(db, system_actor("tests"), "bruno", "rater", PASSWORD, "LON")
     goto(page, app_server.url)
     fill_in_form(page, "User name", "bruno")
@@ -435,7 +457,7 @@ def test_repeated_wrong_passwords_are_slowed_down_then_locked(app_server, study,
     expect_text(page, "User name or password not recognised.")  # locked, said as for a wrong password (item 12)
     expect_sign_in_screen(page)
     expect(page.get_by_text("Signed in as")).to_have_count(0)
-    with unit_of_work(study.path, write=False) as db:
+    with unit_of_work(server_data.path, write=False) as db:
         assert users.get_user(db, "bruno")["locked_until"]
 
 
@@ -470,7 +492,7 @@ def test_an_idle_session_returns_to_the_sign_in_screen(browser, tmp_path):
 
 
 @pytest.mark.browser
-def test_madrs_touch_targets_are_at_least_44_px_high(app_server, study, tablet_page):
+def test_madrs_touch_targets_are_at_least_44_px_high(app_server, server_data, tablet_page):
     page = tablet_page
     goto(page, app_server.url)
     sign_in(page, RATER)

@@ -25,7 +25,6 @@ from db.permissions import system_actor
 from protocol import load_protocol, screening_questions
 from protocol.keys import timepoint_label
 from tests.app_support import PASSWORD
-from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
 from tests.browser import (
     choose,
     click_button,
@@ -118,8 +117,9 @@ def stored(db_path, assessment_id: int) -> dict:
 
 def signed_madrs(study, code: str, timepoint: str, responses=ALL_TWOS) -> dict:
     with unit_of_work(study.path) as db:
-        done = assessments.save_assessment(db, study.rater, study.people[code]["id"], timepoint, "madrs",
-                                           "clinician", responses)
+        done = assessments.save_assessment(
+            db, study.rater, study.people[code]["id"], timepoint, "madrs", "clinician", responses
+        )
         return assessments.sign_assessment(db, study.rater, done["id"], done["version"])
 
 
@@ -316,8 +316,9 @@ def test_a_pending_decision_is_decided_when_the_rater_submits_the_baseline(fresh
         with unit_of_work(study.path, write=False) as db:
             decision = screening.latest_eligibility(db, person["id"])
             status = participants.get_participant(db, person["id"])["status"]
-            events = [e for e in audit.events_for(db, "participant", person["id"])
-                      if e["action"] == "eligibility.reevaluate"]
+            events = [
+                e for e in audit.events_for(db, "participant", person["id"]) if e["action"] == "eligibility.reevaluate"
+            ]
         assert decision["eligible"] is True and decision["baseline_total"] == 30 and decision["automatic"]
         assert decision["answers"] == answers and decision["id"] != pending["id"]
         assert status == "enrolled"

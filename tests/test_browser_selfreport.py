@@ -17,14 +17,15 @@ import pytest
 from argon2 import PasswordHasher
 from playwright.sync_api import expect
 
-from db import assessments, participants, selfreport, sites, tokens, users
+from db import assessments, participants, sites, tokens, users
 from db.connection import unit_of_work
 from db.migrations import init_database
 from db.permissions import system_actor
+from protocol import load_protocol
 from scales import get_scale
 from selfreport.strings import text
+from study.self_report import start_self_report
 from tests.app_support import PASSWORD
-from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
 from tests.browser import (
     click_button,
     expect_no_exception,
@@ -58,8 +59,12 @@ def seeded(app_server):
         with unit_of_work(app_server.db_path) as db:
             sites.create_site(db, system, "LON", "London clinic", "Europe/London")
             sites.create_site(db, system, "OXF", "Oxford clinic", "Europe/London")
-            made = {role: users.create_user(db, system, role, role, PASSWORD, "LON" if role != "pi" else None, all_sites=role == "pi")
-                    for role in ("rater", "coordinator", "pi")}
+            made = {
+                role: users.create_user(
+                    db, system, role, role, PASSWORD, "LON" if role != "pi" else None, all_sites=role == "pi"
+                )
+                for role in ("rater", "coordinator", "pi")
+            }
             p1 = participants.create_participant(db, made["coordinator"], "KET-001", "LON")
             p2 = participants.create_participant(db, made["pi"], "KET-002", "OXF")
     finally:
@@ -69,8 +74,9 @@ def seeded(app_server):
 
 def make_link(seeded, participant, timepoint, scales=("qids_sr16",), ttl_hours=None):
     with unit_of_work(seeded.path) as db:
-        return selfreport.start_self_report(db, seeded.users["pi"], participant["id"], timepoint, list(scales),
-                                            ttl_hours=ttl_hours)
+        return start_self_report(
+            db, seeded.users["pi"], load_protocol(), participant["id"], timepoint, list(scales), ttl_hours=ttl_hours
+        )
 
 
 def link_url(seeded, link):
@@ -161,8 +167,9 @@ def test_other_pages_are_refused_from_the_participant_session(seeded, phone_page
     for path in ("/participants", "/admin", "/assessment", "/self_report_start", "/rate"):
         # in-app navigation (what a link or the back button does): the session stays in participant mode
         with expect_rerun(phone_page, required=False):
-            phone_page.evaluate("p => { history.pushState({}, '', p); dispatchEvent(new PopStateEvent('popstate')); }",
-                                path)
+            phone_page.evaluate(
+                "p => { history.pushState({}, '', p); dispatchEvent(new PopStateEvent('popstate')); }", path
+            )
         wait_for_idle(phone_page)
         expect_text(phone_page, "Question 1 of 9")
         assert_only_the_questionnaire(phone_page)
@@ -228,7 +235,8 @@ def test_resume_after_closing_halfway(seeded, browser):
 
 def contrast(page, selector):
     """WCAG contrast ratio of the first element matching `selector` against its background."""
-    return page.evaluate("""sel => {
+    return page.evaluate(
+        """sel => {
       const lum = c => { const [r, g, b] = c.match(/[\\d.]+/g).slice(0, 3).map(Number).map(v => {
         v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
         return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
@@ -236,14 +244,21 @@ def contrast(page, selector):
         if (c && c !== 'transparent' && !/rgba\\(.*, 0\\)$/.test(c)) return c; } return 'rgb(255, 255, 255)'; };
       const el = document.querySelector(sel);
       const [hi, lo] = [lum(getComputedStyle(el).color), lum(background(el))].sort((a, b) => b - a);
-      return (hi + 0.05) / (lo + 0.05); }""", selector)
+      return (hi + 0.05) / (lo + 0.05); }""",
+        selector,
+    )
 
 
 def test_readable_at_200_percent_zoom_high_contrast_and_keyboard_usable(seeded, browser):
     """A 390-px phone at 200 % zoom is a 195-CSS-px viewport with twice the pixels."""
     link = make_link(seeded, seeded.p2, "day_3", ("phq9",))
-    context = browser.new_context(viewport={"width": 195, "height": 422}, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True, reduced_motion="reduce")
+    context = browser.new_context(
+        viewport={"width": 195, "height": 422},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        reduced_motion="reduce",
+    )
     page = context.new_page()
     try:
         goto(page, link_url(seeded, link))
@@ -289,8 +304,9 @@ def test_a_kiosk_session_cannot_be_left_without_a_staff_password(seeded, tablet_
     answer_questions(tablet_page, QIDS, 2)
     for path in ("/participants", "/admin"):
         with expect_rerun(tablet_page, required=False):
-            tablet_page.evaluate("p => { history.pushState({}, '', p); dispatchEvent(new PopStateEvent('popstate')); }",
-                                 path)
+            tablet_page.evaluate(
+                "p => { history.pushState({}, '', p); dispatchEvent(new PopStateEvent('popstate')); }", path
+            )
         wait_for_idle(tablet_page)
         expect_text(tablet_page, "Question 3 of 16")
         assert_only_the_questionnaire(tablet_page)

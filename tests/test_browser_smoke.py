@@ -8,7 +8,6 @@ import pytest
 from playwright.sync_api import expect
 
 import tests.browser as harness
-from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
 from tests.browser import (
     click_button,
     expect_no_exception,
@@ -75,7 +74,7 @@ def test_missing_chromium_fails_under_ci_and_skips_elsewhere(monkeypatch, tmp_pa
         harness.require_chromium()
 
 
-PROBE_APP = textwrap.dedent('''
+PROBE_APP = textwrap.dedent("""
     import time
 
     import streamlit as st
@@ -100,7 +99,7 @@ PROBE_APP = textwrap.dedent('''
         st.write(f"saved [{note}]")
     if st.button("Break"):
         raise RuntimeError("probe failure")
-''')
+""")
 
 
 @pytest.mark.browser

@@ -12,7 +12,6 @@ from db.migrations import init_database
 from db.permissions import system_actor
 from protocol import load_protocol
 from tests.app_support import PASSWORD
-from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
 from tests.browser import (
     click_button,
     expect_no_exception,
@@ -65,7 +64,9 @@ def test_coordinator_logs_infusion_and_vitals_then_worklist_shows_cadss_due(fres
             page.keyboard.type(value)
             field.press("Tab")
     wait_for_idle(page)
-    expect(page.get_by_role("spinbutton", name="minute, Start: time (Europe/London)")).to_have_text(started.strftime("%M"))
+    expect(page.get_by_role("spinbutton", name="minute, Start: time (Europe/London)")).to_have_text(
+        started.strftime("%M")
+    )
     if started.date() != datetime.now(load_protocol().timezone).date():
         pytest.skip("the test ran within 40 minutes after midnight; the date field would need changing too")
     with expect_rerun(page):
@@ -73,7 +74,12 @@ def test_coordinator_logs_infusion_and_vitals_then_worklist_shows_cadss_due(fres
     click_button(page, "Start infusion")
     expect_text(page, "Infusion 1 started")
     expect_text(page, "Next vital signs")
-    for label, value in (("Systolic (mmHg)", 128), ("Diastolic (mmHg)", 82), ("Heart rate (bpm)", 76), ("SpO2 (%)", 98)):
+    for label, value in (
+        ("Systolic (mmHg)", 128),
+        ("Diastolic (mmHg)", 82),
+        ("Heart rate (bpm)", 76),
+        ("SpO2 (%)", 98),
+    ):
         set_number(page, label, value)
     click_button(page, "Save vital signs")
     expect_text(page, "Vital signs saved.")

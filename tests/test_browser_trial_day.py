@@ -51,7 +51,6 @@ from protocol.keys import timepoint_label
 from scales import get_scale
 from selfreport.strings import text
 from tests.app_support import PASSWORD
-from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
 from tests.browser import (
     choose,
     click_button,
@@ -87,15 +86,21 @@ BASELINE = timepoint_label(PROTOCOL, "baseline")
 MIN_40 = timepoint_label(PROTOCOL, "min_40")
 LATE_TOGGLE = "Rated earlier (paper source / entered after the fact)"
 LATE_REASON = "Reason for entering it later (required when more than 60 minutes after it was rated)"
-VITALS_LATE_REASON = ("Reason for entering this reading later (required when more than 60 minutes after it "
-                      "happened)")
+VITALS_LATE_REASON = "Reason for entering this reading later (required when more than 60 minutes after it happened)"
 AMEND_REASON = "Reason for the change (required; kept in the audit trail)"
 
 # Screening answers: KET-001 meets every criterion asked (its baseline severity is still to come);
 # KET-002 differently (other numbers), also pending on its baseline.
-KET001_ANSWERS = {"depressive_episode": True, "failed_treatments": 2, "age_18_to_65": 34, "psychosis_history": False,
-                  "substance_use_disorder": False, "cardiovascular_risk": False,
-                  "intracranial_hypertension_or_seizures": False, "pregnancy_or_breastfeeding": False}
+KET001_ANSWERS = {
+    "depressive_episode": True,
+    "failed_treatments": 2,
+    "age_18_to_65": 34,
+    "psychosis_history": False,
+    "substance_use_disorder": False,
+    "cardiovascular_risk": False,
+    "intracranial_hypertension_or_seizures": False,
+    "pregnancy_or_breastfeeding": False,
+}
 KET002_ANSWERS = {**KET001_ANSWERS, "failed_treatments": 4, "age_18_to_65": 57}
 BASELINE_MADRS = {f"madrs_{n}": 3 for n in range(1, 11)}  # total 30: eligible (≥ 20)
 CADSS_40 = {f"cadss_{n}": (2 if n <= 6 else 1 if n <= 12 else 0) for n in range(1, 24)}  # total 18
@@ -126,7 +131,8 @@ def seed(db_path: Path) -> SimpleNamespace:
             staff = SimpleNamespace(
                 coordinator=users.create_user(db, system, "cora", "coordinator", PASSWORD, "LON"),
                 rater=users.create_user(db, system, "rita", "rater", PASSWORD, "LON"),
-                pi=users.create_user(db, system, "pia", "pi", PASSWORD, "LON"))
+                pi=users.create_user(db, system, "pia", "pi", PASSWORD, "LON"),
+            )
     finally:
         users.hasher = cheap
     return staff
@@ -137,8 +143,11 @@ def day_part(db_path: Path, offset: timedelta) -> Iterator[SimpleNamespace]:
     """A server over `db_path` whose clock runs `offset` behind the real one (none for zero);
     yields it with `now()`, the server's now."""
     path = os.pathsep.join(p for p in (str(CLOCKSHIFT), os.environ.get("PYTHONPATH", "")) if p)
-    env = {} if not offset else {"PYTHONPATH": path,
-                                 "SCALEBOOK_TEST_CLOCK_OFFSET_MINUTES": str(offset.total_seconds() / 60)}
+    env = (
+        {}
+        if not offset
+        else {"PYTHONPATH": path, "SCALEBOOK_TEST_CLOCK_OFFSET_MINUTES": str(offset.total_seconds() / 60)}
+    )
     with running_app(db_path, env) as server:
         yield SimpleNamespace(url=server.url, server=server, now=lambda: datetime.now(UTC) + offset)
 
@@ -266,7 +275,8 @@ def morning(db_path: Path, coordinator: Page, rater: Page) -> None:
         with unit_of_work(db_path, write=False) as db:
             enrolled = parse_utc(participants.find_participant(db, "KET-001")["created_at"])
         assert abs(enrolled - part.now()) < timedelta(minutes=5), (
-            "the server's clock was not set back: tests/clockshift/sitecustomize.py was not loaded")
+            "the server's clock was not set back: tests/clockshift/sitecustomize.py was not loaded"
+        )
 
         # Screening: KET-001 first, then KET-002 (nothing of KET-001's is pre-filled for it).
         open_page(coordinator, "Eligibility screening")
@@ -365,8 +375,12 @@ def infusion(db_path: Path, coordinator: Page, rater: Page) -> datetime:
         expect_text(coordinator, f"Infusion 1 started at {hhmm(started)}")
         click_button(coordinator, "Record the end of the infusion")
         expect_text(coordinator, "Infusion 1 ended at")
-        for label, value in (("Systolic (mmHg)", 132), ("Diastolic (mmHg)", 84), ("Heart rate (bpm)", 80),
-                             ("SpO2 (%)", 97)):
+        for label, value in (
+            ("Systolic (mmHg)", 132),
+            ("Diastolic (mmHg)", 84),
+            ("Heart rate (bpm)", 80),
+            ("SpO2 (%)", 97),
+        ):
             set_number(coordinator, label, value)
         click_button(coordinator, "Save vital signs")
         expect_text(coordinator, "Vital signs saved.")
@@ -446,7 +460,8 @@ def afternoon(db_path: Path, coordinator: Page, rater: Page, pi: Page, started: 
                 missed.get_by_role("button", name="Save reason").tap()
             expect_text(coordinator, f"Reason recorded for KET-001 · {timepoint_label(PROTOCOL, name)}.")
         expect(work_card(coordinator, "KET-001", timepoint_label(PROTOCOL, "min_120"))).to_contain_text(
-            re.compile("due now|overdue"))  # its window opened 110 minutes after the start
+            re.compile("due now|overdue")
+        )  # its window opened 110 minutes after the start
         snap(coordinator, "trial-day-3-worklist-afternoon")
 
         # KET-002 withdraws before any baseline; KET-001's record shows its missed visits.
@@ -458,7 +473,8 @@ def afternoon(db_path: Path, coordinator: Page, rater: Page, pi: Page, started: 
         expect_text(coordinator, "KET-002 withdrawn from")
         choose(coordinator, "Participant", "KET-001")
         expect(coordinator.locator(f".st-key-participant-{ids['KET-001']}-missed-min_80")).to_contain_text(
-            f"Reason: {MISSED_80}")
+            f"Reason: {MISSED_80}"
+        )
         expect(coordinator.get_by_role("tab", name="Withdraw KET-001")).to_be_visible()  # still in the study
         expect_no_exception(coordinator)
 
@@ -505,8 +521,7 @@ def afternoon(db_path: Path, coordinator: Page, rater: Page, pi: Page, started: 
         open_page(pi, "Participant trajectory")
         open_page(pi, "Assessments")
         assert participant_shown(pi) == "KET-001"
-        expect(pi.get_by_role("combobox", name="Assessment", exact=True)).to_have_value(
-            f"{BASELINE} · madrs · locked")
+        expect(pi.get_by_role("combobox", name="Assessment", exact=True)).to_have_value(f"{BASELINE} · madrs · locked")
         expect_text(pi, "This assessment is locked")
         expect_no_exception(pi)
         snap(pi, "trial-day-6-assessment-locked")
@@ -521,8 +536,7 @@ def participant_ids(db_path: Path) -> dict[str, int]:
 
 
 def rows(db, table: str, participant_id: int) -> list[dict]:
-    return [dict(r) for r in db.query(f"SELECT * FROM {table} WHERE participant_id = ? ORDER BY id",
-                                      [participant_id])]
+    return [dict(r) for r in db.query(f"SELECT * FROM {table} WHERE participant_id = ? ORDER BY id", [participant_id])]
 
 
 def check_the_records(db_path: Path, staff: SimpleNamespace, started: datetime) -> None:
@@ -541,8 +555,10 @@ def check_the_records(db_path: Path, staff: SimpleNamespace, started: datetime) 
         assert len(rows(db, "eligibility_decisions", two)) == 1  # KET-001's baseline decided nothing for KET-002
 
         # Assessments: each on KET-001, at its timepoint, with its answers; none on KET-002.
-        mine = {(a["timepoint"], a["scale_id"]): assessments.load_assessment(db, a["id"])
-                for a in assessments.list_assessments(db, participant_id=one)}
+        mine = {
+            (a["timepoint"], a["scale_id"]): assessments.load_assessment(db, a["id"])
+            for a in assessments.list_assessments(db, participant_id=one)
+        }
         assert set(mine) == {("baseline", "madrs"), ("baseline", "phq9"), ("min_40", "cadss"), ("min_40", "madrs")}
         assert assessments.list_assessments(db, participant_id=two) == []
         baseline = mine[("baseline", "madrs")]
@@ -560,19 +576,23 @@ def check_the_records(db_path: Path, staff: SimpleNamespace, started: datetime) 
         # The infusion, its vital signs and its adverse event: KET-001's, none for KET-002.
         [infusion] = clinical.list_infusions(db, one)
         assert (infusion["started_at"], infusion["weight_kg"], infusion["total_dose_mg"]) == (
-            format_utc(started), 72.5, 36.3)
+            format_utc(started),
+            72.5,
+            36.3,
+        )
         assert infusion["ended_at"] is not None
         assert cadss["infusion_id"] == paper["infusion_id"] == infusion["id"]
         vitals = clinical.list_vitals(db, one)  # by the time measured: the paper reading first
         assert [(v["infusion_id"], v["heart_rate"]) for v in vitals] == [(infusion["id"], 84), (infusion["id"], 80)]
         late, live = vitals
         assert live["late_entry_reason"] is None
-        assert (late["measured_at"], late["late_entry_reason"]) == (format_utc(started + timedelta(minutes=15)),
-                                                                    VITALS_REASON)
+        assert (late["measured_at"], late["late_entry_reason"]) == (
+            format_utc(started + timedelta(minutes=15)),
+            VITALS_REASON,
+        )
         [event] = clinical.list_adverse_events(db, one)
         assert (event["term"], event["infusion_id"]) == ("nausea", infusion["id"])
-        for table in ("infusions", "vitals", "adverse_events", "missed_visits", "protocol_deviations",
-                      "safety_alerts"):
+        for table in ("infusions", "vitals", "adverse_events", "missed_visits", "protocol_deviations", "safety_alerts"):
             assert rows(db, table, two) == [], table
 
         # No deviation: every rating inside its window, the infusion after its baseline.
@@ -594,18 +614,26 @@ def check_the_records(db_path: Path, staff: SimpleNamespace, started: datetime) 
         check_audit_participants(db, ids)
         amended = [e for e in audit.events_for(db, "assessment", baseline["id"]) if e["action"] == "assessment.amend"]
         assert [(e["field"], e["old_value"], e["new_value"], e["reason"], e["username"]) for e in amended] == [
-            ("madrs_3", 3, 4, AMEND_WHY, "pia")]
-        assert any(e["action"] == "assessment.lock" and e["username"] == "pia"
-                   for e in audit.events_for(db, "assessment", baseline["id"]))
+            ("madrs_3", 3, 4, AMEND_WHY, "pia")
+        ]
+        assert any(
+            e["action"] == "assessment.lock" and e["username"] == "pia"
+            for e in audit.events_for(db, "assessment", baseline["id"])
+        )
         assert audit.verify_audit(db) is None
 
 
-OWNED = (("participant", "participants", "id"), ("assessment", "assessments", "participant_id"),
-         ("infusion", "infusions", "participant_id"), ("vitals", "vitals", "participant_id"),
-         ("adverse_event", "adverse_events", "participant_id"), ("missed_visit", "missed_visits", "participant_id"),
-         ("protocol_deviation", "protocol_deviations", "participant_id"),
-         ("safety_alert", "safety_alerts", "participant_id"),
-         ("self_report_token", "self_report_tokens", "participant_id"))
+OWNED = (
+    ("participant", "participants", "id"),
+    ("assessment", "assessments", "participant_id"),
+    ("infusion", "infusions", "participant_id"),
+    ("vitals", "vitals", "participant_id"),
+    ("adverse_event", "adverse_events", "participant_id"),
+    ("missed_visit", "missed_visits", "participant_id"),
+    ("protocol_deviation", "protocol_deviations", "participant_id"),
+    ("safety_alert", "safety_alerts", "participant_id"),
+    ("self_report_token", "self_report_tokens", "participant_id"),
+)
 
 
 def check_audit_participants(db, ids: dict[str, int]) -> None:
@@ -620,9 +648,20 @@ def check_audit_participants(db, ids: dict[str, int]) -> None:
         if event["entity"] in {entity for entity, _, _ in OWNED}:
             assert event["participant_id"] == owner[(event["entity"], event["entity_id"])], event
     assert {e["action"] for e in events if e["participant_id"] == ids["KET-002"]} == {
-        "participant.create", "eligibility.decide", "participant.change_status", "participant.change_status_at",
-        "participant.change_status_reason"}
+        "participant.create",
+        "eligibility.decide",
+        "participant.change_status",
+        "participant.change_status_at",
+        "participant.change_status_reason",
+    }
     # The kiosk link's questionnaire is the participant's own.
-    assert list(db.query("SELECT count(*) AS n FROM self_report_link_assessments l JOIN self_report_tokens t ON "
-                         "t.id = l.token_id JOIN assessments a ON a.id = l.assessment_id WHERE a.participant_id <> "
-                         "t.participant_id OR l.participant_id <> t.participant_id"))[0]["n"] == 0
+    assert (
+        list(
+            db.query(
+                "SELECT count(*) AS n FROM self_report_link_assessments l JOIN self_report_tokens t ON "
+                "t.id = l.token_id JOIN assessments a ON a.id = l.assessment_id WHERE a.participant_id <> "
+                "t.participant_id OR l.participant_id <> t.participant_id"
+            )
+        )[0]["n"]
+        == 0
+    )

@@ -12,7 +12,6 @@ from db.connection import unit_of_work
 from db.migrations import init_database
 from db.permissions import system_actor
 from tests.app_support import PASSWORD, actor
-from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
 from tests.browser import expect_no_exception, expect_rerun, expect_text, goto, sign_in
 from tests.conftest_db import mark_eligible
 from tests.test_browser_rater import (

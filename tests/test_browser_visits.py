@@ -23,7 +23,6 @@ from db.deviations import record_deviation
 from db.migrations import init_database
 from db.permissions import system_actor
 from tests.app_support import PASSWORD
-from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
 from tests.browser import (
     click_button,
     expect_no_exception,
@@ -125,8 +124,7 @@ def test_overdue_until_the_window_closes_then_missed_with_a_reason(fresh_app_ser
 
 
 @pytest.mark.browser
-def test_withdrawn_participant_leaves_the_worklist_and_the_trajectory_says_so(fresh_app_server, tablet_page,
-                                                                              browser):
+def test_withdrawn_participant_leaves_the_worklist_and_the_trajectory_says_so(fresh_app_server, tablet_page, browser):
     seed(fresh_app_server.db_path)
     rater = second_page(browser)
     try:
@@ -162,8 +160,14 @@ def test_withdrawn_participant_leaves_the_worklist_and_the_trajectory_says_so(fr
 def test_deviations_are_listed_per_participant_and_for_the_study(fresh_app_server, tablet_page):
     seeded = seed(fresh_app_server.db_path, infused=False)
     with unit_of_work(fresh_app_server.db_path) as db:
-        deviation_id = record_deviation(db, seeded.rater, seeded.participant["id"], "baseline",
-                                        "MADRS rated by telephone, not in person", kind="other")["id"]
+        deviation_id = record_deviation(
+            db,
+            seeded.rater,
+            seeded.participant["id"],
+            "baseline",
+            "MADRS rated by telephone, not in person",
+            kind="other",
+        )["id"]
     page = tablet_page
     sign_in(page, "petra", url=fresh_app_server.url)
     open_page(page, "Participants")
@@ -175,8 +179,14 @@ def test_deviations_are_listed_per_participant_and_for_the_study(fresh_app_serve
     open_page(page, "Visits and deviations")
     expect_text(page, "1 deviation, newest first")
     table = page.locator(".st-key-study-deviations")
-    for text in ("KET-101", "LON", "Other", "Baseline (before the infusion)", "MADRS rated by telephone, not in person",
-                 "rita"):
+    for text in (
+        "KET-101",
+        "LON",
+        "Other",
+        "Baseline (before the infusion)",
+        "MADRS rated by telephone, not in person",
+        "rita",
+    ):
         expect(table).to_contain_text(text)
     expect_no_exception(page)
     snap(page, "study-deviations")

@@ -31,8 +31,12 @@ import scales.cli
 from db.connection import connect, database_path
 
 ROOT = Path(__file__).resolve().parent.parent
-MAINS: dict[str, Callable] = {"scales": scales.cli.main, "protocol": protocol.cli.main, "exports": exports.cli.main,
-                              "db": db.cli.main}
+MAINS: dict[str, Callable] = {
+    "scales": scales.cli.main,
+    "protocol": protocol.cli.main,
+    "exports": exports.cli.main,
+    "db": db.cli.main,
+}
 PHQ9 = json.loads((ROOT / "scales/definitions/phq9.json").read_text(encoding="utf-8"))
 PROTOCOL = json.loads((ROOT / "protocol/studies/default.json").read_text(encoding="utf-8"))
 FHIR = json.loads((ROOT / "tests/data/fhir_two_items_variables.json").read_text(encoding="utf-8"))
@@ -67,7 +71,7 @@ def duplicated_key(raw: dict, key: str) -> str:
     first = f'"{key}": '
     start = text.index(first)
     end = text.index(",", start)
-    return text[:end + 1] + " " + text[start:end + 1] + text[end + 1:]
+    return text[: end + 1] + " " + text[start : end + 1] + text[end + 1 :]
 
 
 def def_mark(raw: dict) -> None:
@@ -102,11 +106,13 @@ def absurd_dose() -> str:
     return json.dumps(raw)
 
 
-REDCAP_HEADER = ('"Variable / Field Name","Form Name","Section Header","Field Type","Field Label",'
-                 '"Choices, Calculations, OR Slider Labels","Field Note","Text Validation Type OR Show Slider Number",'
-                 '"Text Validation Min","Text Validation Max",Identifier?,"Branching Logic (Show field only if...)",'
-                 '"Required Field?","Custom Alignment","Question Number (surveys only)","Matrix Group Name",'
-                 '"Matrix Ranking?","Field Annotation"')
+REDCAP_HEADER = (
+    '"Variable / Field Name","Form Name","Section Header","Field Type","Field Label",'
+    '"Choices, Calculations, OR Slider Labels","Field Note","Text Validation Type OR Show Slider Number",'
+    '"Text Validation Min","Text Validation Max",Identifier?,"Branching Logic (Show field only if...)",'
+    '"Required Field?","Custom Alignment","Question Number (surveys only)","Matrix Group Name",'
+    '"Matrix Ranking?","Field Annotation"'
+)
 
 
 @dataclass
@@ -130,143 +136,408 @@ class Case:
 
 CASES = [
     # python -m scales score: responses as JSON on stdin
-    Case("scales-stdin-not-utf8", "scales", ["score", "madrs"], ["not UTF-8", "line 1"],
-         stdin=b'{"madrs_1": "Caf\xe9"}'),
+    Case(
+        "scales-stdin-not-utf8", "scales", ["score", "madrs"], ["not UTF-8", "line 1"], stdin=b'{"madrs_1": "Caf\xe9"}'
+    ),
     Case("scales-stdin-deep", "scales", ["score", "madrs"], ["nested too deeply"], stdin=DEEP),
-    Case("scales-stdin-5000-digits", "scales", ["score", "madrs"], ["5000 digits"],
-         stdin=b'{"madrs_1": ' + BIG.encode() + b"}"),
-    Case("scales-stdin-duplicate-key", "scales", ["score", "madrs"], ['the key "madrs_1" appears twice'],
-         stdin=b'{"madrs_1": 1, "madrs_2": 0, "madrs_1": 4}'),
-    Case("scales-stdin-nan", "scales", ["score", "madrs"], ["NaN is not a number JSON allows"],
-         stdin=b'{"madrs_1": NaN}'),
-    Case("scales-stdin-infinite", "scales", ["score", "madrs"], ["the number 1e999 is too large"],
-         stdin=b'{"madrs_1": 1e999}'),
+    Case(
+        "scales-stdin-5000-digits",
+        "scales",
+        ["score", "madrs"],
+        ["5000 digits"],
+        stdin=b'{"madrs_1": ' + BIG.encode() + b"}",
+    ),
+    Case(
+        "scales-stdin-duplicate-key",
+        "scales",
+        ["score", "madrs"],
+        ['the key "madrs_1" appears twice'],
+        stdin=b'{"madrs_1": 1, "madrs_2": 0, "madrs_1": 4}',
+    ),
+    Case(
+        "scales-stdin-nan", "scales", ["score", "madrs"], ["NaN is not a number JSON allows"], stdin=b'{"madrs_1": NaN}'
+    ),
+    Case(
+        "scales-stdin-infinite",
+        "scales",
+        ["score", "madrs"],
+        ["the number 1e999 is too large"],
+        stdin=b'{"madrs_1": 1e999}',
+    ),
     # python -m scales score --csv
-    Case("scales-csv-not-utf8", "scales", ["score", "phq9", "--csv", "{tmp}/in.csv"], ["line 2: not UTF-8"],
-         files={"in.csv": b"phq9_1,note\n1,Caf\xe9\n"}),
-    Case("scales-csv-ragged-long", "scales", ["score", "phq9", "--csv", "{tmp}/in.csv"],
-         ["row 2: 3 fields, but the header has 2"], files={"in.csv": "phq9_1,phq9_2\n1,2,3\n"}),
-    Case("scales-csv-ragged-short", "scales", ["score", "phq9", "--csv", "{tmp}/in.csv"],
-         ["row 3: 1 fields, but the header has 2"], files={"in.csv": "phq9_1,phq9_2\n1,2\n1\n"}),
-    Case("scales-csv-field-over-limit", "scales", ["score", "phq9", "--csv", "{tmp}/in.csv"],
-         ["line 2: a field is longer than 131,072 characters"],
-         files={"in.csv": f"phq9_1,note\n1,{OVER_FIELD_LIMIT}\n"}),
-    Case("scales-csv-5000-digits", "scales", ["score", "phq9", "--csv", "{tmp}/in.csv"],
-         ["row 2, column phq9_1", "5000 characters long, not a score"], files={"in.csv": f"phq9_1\n{BIG}\n"}),
-    Case("scales-csv-nan", "scales", ["score", "phq9", "--csv", "{tmp}/in.csv"],
-         ["row 2, column phq9_1: 'nan' is not a finite number"], files={"in.csv": "phq9_1\nnan\n"}),
-    Case("scales-csv-repeated-column", "scales", ["score", "phq9", "--csv", "{tmp}/in.csv"],
-         ["column(s) ['phq9_1'] appear more than once"], files={"in.csv": "phq9_1,phq9_1\n1,2\n"}),
+    Case(
+        "scales-csv-not-utf8",
+        "scales",
+        ["score", "phq9", "--csv", "{tmp}/in.csv"],
+        ["line 2: not UTF-8"],
+        files={"in.csv": b"phq9_1,note\n1,Caf\xe9\n"},
+    ),
+    Case(
+        "scales-csv-ragged-long",
+        "scales",
+        ["score", "phq9", "--csv", "{tmp}/in.csv"],
+        ["row 2: 3 fields, but the header has 2"],
+        files={"in.csv": "phq9_1,phq9_2\n1,2,3\n"},
+    ),
+    Case(
+        "scales-csv-ragged-short",
+        "scales",
+        ["score", "phq9", "--csv", "{tmp}/in.csv"],
+        ["row 3: 1 fields, but the header has 2"],
+        files={"in.csv": "phq9_1,phq9_2\n1,2\n1\n"},
+    ),
+    Case(
+        "scales-csv-field-over-limit",
+        "scales",
+        ["score", "phq9", "--csv", "{tmp}/in.csv"],
+        ["line 2: a field is longer than 131,072 characters"],
+        files={"in.csv": f"phq9_1,note\n1,{OVER_FIELD_LIMIT}\n"},
+    ),
+    Case(
+        "scales-csv-5000-digits",
+        "scales",
+        ["score", "phq9", "--csv", "{tmp}/in.csv"],
+        ["row 2, column phq9_1", "5000 characters long, not a score"],
+        files={"in.csv": f"phq9_1\n{BIG}\n"},
+    ),
+    Case(
+        "scales-csv-nan",
+        "scales",
+        ["score", "phq9", "--csv", "{tmp}/in.csv"],
+        ["row 2, column phq9_1: 'nan' is not a finite number"],
+        files={"in.csv": "phq9_1\nnan\n"},
+    ),
+    Case(
+        "scales-csv-repeated-column",
+        "scales",
+        ["score", "phq9", "--csv", "{tmp}/in.csv"],
+        ["column(s) ['phq9_1'] appear more than once"],
+        files={"in.csv": "phq9_1,phq9_1\n1,2\n"},
+    ),
     # python -m scales validate: definition files
-    Case("scales-def-not-utf8", "scales", ["validate", "{tmp}/phq9.json"], ["phq9.json: at $: not UTF-8"],
-         files={"phq9.json": non_utf8(PHQ9, lambda raw: raw.update(title="MARK"))}),
-    Case("scales-def-deep", "scales", ["validate", "{tmp}/phq9.json"], ["nested too deeply"],
-         files={"phq9.json": DEEP}),
-    Case("scales-def-5000-digits", "scales", ["validate", "{tmp}/phq9.json"], ["5000 digits"],
-         files={"phq9.json": text_with(marked(PHQ9, def_mark), "MARK", BIG)}),
-    Case("scales-def-nan", "scales", ["validate", "{tmp}/phq9.json"], ["NaN is not a number JSON allows"],
-         files={"phq9.json": text_with(marked(PHQ9, def_mark), "MARK", "NaN")}),
-    Case("scales-def-duplicate-key", "scales", ["validate", "{tmp}/phq9.json"],
-         ['the key "version" appears twice', "json-duplicate-key"],
-         files={"phq9.json": duplicated_key(PHQ9, "version")}),
-    Case("scales-def-item-max-1e9", "scales", ["validate", "{tmp}/phq9.json"],
-         ["$.items[0].max", "1000000000 is greater than the maximum of 1000"],
-         files={"phq9.json": huge_definition()}),
+    Case(
+        "scales-def-not-utf8",
+        "scales",
+        ["validate", "{tmp}/phq9.json"],
+        ["phq9.json: at $: not UTF-8"],
+        files={"phq9.json": non_utf8(PHQ9, lambda raw: raw.update(title="MARK"))},
+    ),
+    Case(
+        "scales-def-deep", "scales", ["validate", "{tmp}/phq9.json"], ["nested too deeply"], files={"phq9.json": DEEP}
+    ),
+    Case(
+        "scales-def-5000-digits",
+        "scales",
+        ["validate", "{tmp}/phq9.json"],
+        ["5000 digits"],
+        files={"phq9.json": text_with(marked(PHQ9, def_mark), "MARK", BIG)},
+    ),
+    Case(
+        "scales-def-nan",
+        "scales",
+        ["validate", "{tmp}/phq9.json"],
+        ["NaN is not a number JSON allows"],
+        files={"phq9.json": text_with(marked(PHQ9, def_mark), "MARK", "NaN")},
+    ),
+    Case(
+        "scales-def-duplicate-key",
+        "scales",
+        ["validate", "{tmp}/phq9.json"],
+        ['the key "version" appears twice', "json-duplicate-key"],
+        files={"phq9.json": duplicated_key(PHQ9, "version")},
+    ),
+    Case(
+        "scales-def-item-max-1e9",
+        "scales",
+        ["validate", "{tmp}/phq9.json"],
+        ["$.items[0].max", "1000000000 is greater than the maximum of 1000"],
+        files={"phq9.json": huge_definition()},
+    ),
     # python -m protocol: protocol files and dates
-    Case("protocol-not-utf8", "protocol", ["validate", "{tmp}/study.json"], ["study.json: at $: not UTF-8"],
-         files={"study.json": non_utf8(PROTOCOL, proto_title)}),
-    Case("protocol-deep", "protocol", ["validate", "{tmp}/study.json"], ["nested too deeply"],
-         files={"study.json": DEEP}),
-    Case("protocol-5000-digits", "protocol", ["validate", "{tmp}/study.json"], ["5000 digits"],
-         files={"study.json": text_with(marked(PROTOCOL, dose_mark), "MARK", BIG)}),
-    Case("protocol-nan-dose", "protocol", ["validate", "{tmp}/study.json"], ["NaN is not a number JSON allows"],
-         files={"study.json": text_with(marked(PROTOCOL, dose_mark), "MARK", "NaN")}),
-    Case("protocol-infinite-dose", "protocol", ["validate", "{tmp}/study.json"], ["Infinity is not a number"],
-         files={"study.json": text_with(marked(PROTOCOL, dose_mark), "MARK", "Infinity")}),
-    Case("protocol-absurd-dose", "protocol", ["validate", "{tmp}/study.json"],
-         ["$.dosing.mg_per_kg.max", "1e+308 is greater than the maximum of 5"],
-         files={"study.json": absurd_dose()}),
-    Case("protocol-duplicate-key", "protocol", ["validate", "{tmp}/study.json"], ['the key "version" appears twice'],
-         files={"study.json": duplicated_key(PROTOCOL, "version")}),
-    Case("protocol-show-nan-dose", "protocol", ["show", "{tmp}/study.json"], ["NaN is not a number JSON allows"],
-         files={"study.json": text_with(marked(PROTOCOL, dose_mark), "MARK", "NaN")}),
-    Case("protocol-date-year-9999", "protocol", ["show", "--first-infusion", "9999-12-31T23:00"],
-         ["--first-infusion 9999-12-31T23:00: the year 9999 is out of range"]),
-    Case("protocol-date-year-1", "protocol", ["show", "--first-infusion", "0001-01-01T00:00+05:00"],
-         ["the year 1 is out of range"]),
+    Case(
+        "protocol-not-utf8",
+        "protocol",
+        ["validate", "{tmp}/study.json"],
+        ["study.json: at $: not UTF-8"],
+        files={"study.json": non_utf8(PROTOCOL, proto_title)},
+    ),
+    Case(
+        "protocol-deep", "protocol", ["validate", "{tmp}/study.json"], ["nested too deeply"], files={"study.json": DEEP}
+    ),
+    Case(
+        "protocol-5000-digits",
+        "protocol",
+        ["validate", "{tmp}/study.json"],
+        ["5000 digits"],
+        files={"study.json": text_with(marked(PROTOCOL, dose_mark), "MARK", BIG)},
+    ),
+    Case(
+        "protocol-nan-dose",
+        "protocol",
+        ["validate", "{tmp}/study.json"],
+        ["NaN is not a number JSON allows"],
+        files={"study.json": text_with(marked(PROTOCOL, dose_mark), "MARK", "NaN")},
+    ),
+    Case(
+        "protocol-infinite-dose",
+        "protocol",
+        ["validate", "{tmp}/study.json"],
+        ["Infinity is not a number"],
+        files={"study.json": text_with(marked(PROTOCOL, dose_mark), "MARK", "Infinity")},
+    ),
+    Case(
+        "protocol-absurd-dose",
+        "protocol",
+        ["validate", "{tmp}/study.json"],
+        ["$.dosing.mg_per_kg.max", "1e+308 is greater than the maximum of 5"],
+        files={"study.json": absurd_dose()},
+    ),
+    Case(
+        "protocol-duplicate-key",
+        "protocol",
+        ["validate", "{tmp}/study.json"],
+        ['the key "version" appears twice'],
+        files={"study.json": duplicated_key(PROTOCOL, "version")},
+    ),
+    Case(
+        "protocol-show-nan-dose",
+        "protocol",
+        ["show", "{tmp}/study.json"],
+        ["NaN is not a number JSON allows"],
+        files={"study.json": text_with(marked(PROTOCOL, dose_mark), "MARK", "NaN")},
+    ),
+    Case(
+        "protocol-date-year-9999",
+        "protocol",
+        ["show", "--first-infusion", "9999-12-31T23:00"],
+        ["--first-infusion 9999-12-31T23:00: the year 9999 is out of range"],
+    ),
+    Case(
+        "protocol-date-year-1",
+        "protocol",
+        ["show", "--first-infusion", "0001-01-01T00:00+05:00"],
+        ["the year 1 is out of range"],
+    ),
     # python -m exports import-fhir: a Questionnaire (JSON)
-    Case("fhir-deep", "exports", ["import-fhir", "{tmp}/q.json", "--id", "q", "--out", "{tmp}/q_out/q.json"],
-         ["q.json: objects and arrays are nested too deeply"], files={"q.json": DEEP}, outputs=["q_out/q.json"]),
-    Case("fhir-5000-digits", "exports", ["import-fhir", "{tmp}/q.json", "--id", "q", "--out", "{tmp}/q_out/q.json"],
-         ["5000 digits"], files={"q.json": text_with(marked(FHIR, fhir_weight), "MARK", BIG)},
-         outputs=["q_out/q.json"]),
-    Case("fhir-nan-weight", "exports", ["import-fhir", "{tmp}/q.json", "--id", "q", "--out", "{tmp}/q_out/q.json"],
-         ["NaN is not a number JSON allows"], files={"q.json": text_with(marked(FHIR, fhir_weight), "MARK", "NaN")},
-         outputs=["q_out/q.json"]),
-    Case("fhir-duplicate-key", "exports", ["import-fhir", "{tmp}/q.json", "--id", "q", "--out", "{tmp}/q_out/q.json"],
-         ['the key "resourceType" appears twice'],
-         files={"q.json": '{"resourceType": "Patient", ' + json.dumps(FHIR)[1:]}, outputs=["q_out/q.json"]),
-    Case("fhir-not-utf8", "exports", ["import-fhir", "{tmp}/q.json", "--id", "q", "--out", "{tmp}/q_out/q.json"],
-         ["not UTF-8"], files={"q.json": non_utf8(FHIR, fhir_title)}, outputs=["q_out/q.json"]),
+    Case(
+        "fhir-deep",
+        "exports",
+        ["import-fhir", "{tmp}/q.json", "--id", "q", "--out", "{tmp}/q_out/q.json"],
+        ["q.json: objects and arrays are nested too deeply"],
+        files={"q.json": DEEP},
+        outputs=["q_out/q.json"],
+    ),
+    Case(
+        "fhir-5000-digits",
+        "exports",
+        ["import-fhir", "{tmp}/q.json", "--id", "q", "--out", "{tmp}/q_out/q.json"],
+        ["5000 digits"],
+        files={"q.json": text_with(marked(FHIR, fhir_weight), "MARK", BIG)},
+        outputs=["q_out/q.json"],
+    ),
+    Case(
+        "fhir-nan-weight",
+        "exports",
+        ["import-fhir", "{tmp}/q.json", "--id", "q", "--out", "{tmp}/q_out/q.json"],
+        ["NaN is not a number JSON allows"],
+        files={"q.json": text_with(marked(FHIR, fhir_weight), "MARK", "NaN")},
+        outputs=["q_out/q.json"],
+    ),
+    Case(
+        "fhir-duplicate-key",
+        "exports",
+        ["import-fhir", "{tmp}/q.json", "--id", "q", "--out", "{tmp}/q_out/q.json"],
+        ['the key "resourceType" appears twice'],
+        files={"q.json": '{"resourceType": "Patient", ' + json.dumps(FHIR)[1:]},
+        outputs=["q_out/q.json"],
+    ),
+    Case(
+        "fhir-not-utf8",
+        "exports",
+        ["import-fhir", "{tmp}/q.json", "--id", "q", "--out", "{tmp}/q_out/q.json"],
+        ["not UTF-8"],
+        files={"q.json": non_utf8(FHIR, fhir_title)},
+        outputs=["q_out/q.json"],
+    ),
     # python -m exports import-redcap: a data dictionary (CSV)
-    Case("redcap-ragged", "exports", ["import-redcap", "{tmp}/dd.csv", "--id", "x", "--out", "{tmp}/x.json"],
-         ["dd.csv: line 2: 3 cells, but the header has 18"], files={"dd.csv": REDCAP_HEADER + "\na,f,x\n"},
-         outputs=["x.json"]),
-    Case("redcap-field-over-limit", "exports", ["import-redcap", "{tmp}/dd.csv", "--id", "x", "--out", "{tmp}/x.json"],
-         ["field larger than field limit"], files={"dd.csv": REDCAP_HEADER + f"\na,f,,radio,{OVER_FIELD_LIMIT}\n"},
-         outputs=["x.json"]),
-    Case("redcap-not-utf8", "exports", ["import-redcap", "{tmp}/dd.csv", "--id", "x", "--out", "{tmp}/x.json"],
-         ["line 2: not UTF-8"], files={"dd.csv": REDCAP_HEADER.encode() + b"\na,f,,radio,Caf\xe9\n"},
-         outputs=["x.json"]),
+    Case(
+        "redcap-ragged",
+        "exports",
+        ["import-redcap", "{tmp}/dd.csv", "--id", "x", "--out", "{tmp}/x.json"],
+        ["dd.csv: line 2: 3 cells, but the header has 18"],
+        files={"dd.csv": REDCAP_HEADER + "\na,f,x\n"},
+        outputs=["x.json"],
+    ),
+    Case(
+        "redcap-field-over-limit",
+        "exports",
+        ["import-redcap", "{tmp}/dd.csv", "--id", "x", "--out", "{tmp}/x.json"],
+        ["field larger than field limit"],
+        files={"dd.csv": REDCAP_HEADER + f"\na,f,,radio,{OVER_FIELD_LIMIT}\n"},
+        outputs=["x.json"],
+    ),
+    Case(
+        "redcap-not-utf8",
+        "exports",
+        ["import-redcap", "{tmp}/dd.csv", "--id", "x", "--out", "{tmp}/x.json"],
+        ["line 2: not UTF-8"],
+        files={"dd.csv": REDCAP_HEADER.encode() + b"\na,f,,radio,Caf\xe9\n"},
+        outputs=["x.json"],
+    ),
     # python -m exports import-responses: transcribed ratings (CSV) into the seeded database
-    Case("responses-not-utf8", "exports", ["import-responses", "{tmp}/r.csv", "--as", "rater"],
-         ["r.csv: line 2: the file is not UTF-8 text"], study=True,
-         files={"r.csv": (IMPORT_HEADER + "\n" + GOOD_ROW).encode() + b"Caf\xe9\n"}),
-    Case("responses-ragged", "exports", ["import-responses", "{tmp}/r.csv", "--as", "rater"],
-         ["r.csv: line 2: 8 fields, but the header has 7"], study=True, lines=None,
-         files={"r.csv": IMPORT_HEADER + "\n" + GOOD_ROW + ",extra\n"}),
-    Case("responses-field-over-limit", "exports", ["import-responses", "{tmp}/r.csv", "--as", "rater"],
-         ["r.csv: line 2: a field is longer than 131,072 characters"], study=True, lines=None,
-         files={"r.csv": IMPORT_HEADER + "\n" + GOOD_ROW + OVER_FIELD_LIMIT + "\n"}),
-    Case("responses-5000-digit-value", "exports", ["import-responses", "{tmp}/r.csv", "--as", "rater"],
-         ["r.csv: line 2: madrs_1: value '11111111111111111111… (5000 characters)' is not a number"], study=True,
-         lines=None, files={"r.csv": IMPORT_HEADER + "\n" + GOOD_ROW.replace("madrs_1,3,", f"madrs_1,{BIG},") + "\n"}),
-    Case("responses-nan-value", "exports", ["import-responses", "{tmp}/r.csv", "--as", "rater"],
-         ["r.csv: line 2: madrs_1: value 'nan' is not a number"], study=True, lines=None,
-         files={"r.csv": IMPORT_HEADER + "\n" + GOOD_ROW.replace("madrs_1,3,", "madrs_1,nan,") + "\n"}),
-    Case("responses-date-year-9999", "exports", ["import-responses", "{tmp}/r.csv", "--as", "rater"],
-         ["assessed_at '9999-12-31T23:00:00-05:00' is out of range"], study=True, lines=None,
-         files={"r.csv": IMPORT_HEADER + "\n" + GOOD_ROW.replace("2026-03-02T08:00:00+00:00",
-                                                                  "9999-12-31T23:00:00-05:00") + "\n"}),
-    Case("responses-date-year-1", "exports", ["import-responses", "{tmp}/r.csv", "--as", "rater"],
-         ["assessed_at '0001-01-01T00:00:00+05:00' is out of range"], study=True, lines=None,
-         files={"r.csv": IMPORT_HEADER + "\n" + GOOD_ROW.replace("2026-03-02T08:00:00+00:00",
-                                                                  "0001-01-01T00:00:00+05:00") + "\n"}),
-    Case("responses-5000-digit-infusion", "exports", ["import-responses", "{tmp}/r.csv", "--as", "rater"],
-         ["infusion_number '11111111111111111111… (5000 characters)' is not a whole number"], study=True, lines=None,
-         files={"r.csv": IMPORT_HEADER + ",infusion_number\n" + GOOD_ROW + "," + BIG + "\n"}),
+    Case(
+        "responses-not-utf8",
+        "exports",
+        ["import-responses", "{tmp}/r.csv", "--as", "rater"],
+        ["r.csv: line 2: the file is not UTF-8 text"],
+        study=True,
+        files={"r.csv": (IMPORT_HEADER + "\n" + GOOD_ROW).encode() + b"Caf\xe9\n"},
+    ),
+    Case(
+        "responses-ragged",
+        "exports",
+        ["import-responses", "{tmp}/r.csv", "--as", "rater"],
+        ["r.csv: line 2: 8 fields, but the header has 7"],
+        study=True,
+        lines=None,
+        files={"r.csv": IMPORT_HEADER + "\n" + GOOD_ROW + ",extra\n"},
+    ),
+    Case(
+        "responses-field-over-limit",
+        "exports",
+        ["import-responses", "{tmp}/r.csv", "--as", "rater"],
+        ["r.csv: line 2: a field is longer than 131,072 characters"],
+        study=True,
+        lines=None,
+        files={"r.csv": IMPORT_HEADER + "\n" + GOOD_ROW + OVER_FIELD_LIMIT + "\n"},
+    ),
+    Case(
+        "responses-5000-digit-value",
+        "exports",
+        ["import-responses", "{tmp}/r.csv", "--as", "rater"],
+        ["r.csv: line 2: madrs_1: value '11111111111111111111… (5000 characters)' is not a number"],
+        study=True,
+        lines=None,
+        files={"r.csv": IMPORT_HEADER + "\n" + GOOD_ROW.replace("madrs_1,3,", f"madrs_1,{BIG},") + "\n"},
+    ),
+    Case(
+        "responses-nan-value",
+        "exports",
+        ["import-responses", "{tmp}/r.csv", "--as", "rater"],
+        ["r.csv: line 2: madrs_1: value 'nan' is not a number"],
+        study=True,
+        lines=None,
+        files={"r.csv": IMPORT_HEADER + "\n" + GOOD_ROW.replace("madrs_1,3,", "madrs_1,nan,") + "\n"},
+    ),
+    Case(
+        "responses-date-year-9999",
+        "exports",
+        ["import-responses", "{tmp}/r.csv", "--as", "rater"],
+        ["assessed_at '9999-12-31T23:00:00-05:00' is out of range"],
+        study=True,
+        lines=None,
+        files={
+            "r.csv": IMPORT_HEADER
+            + "\n"
+            + GOOD_ROW.replace("2026-03-02T08:00:00+00:00", "9999-12-31T23:00:00-05:00")
+            + "\n"
+        },
+    ),
+    Case(
+        "responses-date-year-1",
+        "exports",
+        ["import-responses", "{tmp}/r.csv", "--as", "rater"],
+        ["assessed_at '0001-01-01T00:00:00+05:00' is out of range"],
+        study=True,
+        lines=None,
+        files={
+            "r.csv": IMPORT_HEADER
+            + "\n"
+            + GOOD_ROW.replace("2026-03-02T08:00:00+00:00", "0001-01-01T00:00:00+05:00")
+            + "\n"
+        },
+    ),
+    Case(
+        "responses-5000-digit-infusion",
+        "exports",
+        ["import-responses", "{tmp}/r.csv", "--as", "rater"],
+        ["infusion_number '11111111111111111111… (5000 characters)' is not a whole number"],
+        study=True,
+        lines=None,
+        files={"r.csv": IMPORT_HEADER + ",infusion_number\n" + GOOD_ROW + "," + BIG + "\n"},
+    ),
     # arguments that are not UTF-8 (Python hands the bytes over as lone surrogates), every command line
     Case("argv-not-utf8-scales", "scales", ["score", "phq\udcff9"], ["argument 2 'phq\\xff9' is not UTF-8 text"]),
-    Case("argv-not-utf8-protocol", "protocol", ["show", "--first-infusion", "2026-03-28T09:00\udce9"],
-         ["argument 3 '2026-03-28T09:00\\xe9' is not UTF-8 text"]),
-    Case("argv-not-utf8-exports-site", "exports", ["csv", "--out", "{tmp}/out", "--site", "L\udcf6N"],
-         ["argument 5 'L\\xf6N' is not UTF-8 text"], study=True, outputs=["out"]),
-    Case("argv-not-utf8-db-file", "db", ["--db", "{tmp}/caf\udce9.db", "init"], ["is not UTF-8 text (byte 0xe9)"],
-         outputs=["caf\udce9.db"]),
+    Case(
+        "argv-not-utf8-protocol",
+        "protocol",
+        ["show", "--first-infusion", "2026-03-28T09:00\udce9"],
+        ["argument 3 '2026-03-28T09:00\\xe9' is not UTF-8 text"],
+    ),
+    Case(
+        "argv-not-utf8-exports-site",
+        "exports",
+        ["csv", "--out", "{tmp}/out", "--site", "L\udcf6N"],
+        ["argument 5 'L\\xf6N' is not UTF-8 text"],
+        study=True,
+        outputs=["out"],
+    ),
+    Case(
+        "argv-not-utf8-db-file",
+        "db",
+        ["--db", "{tmp}/caf\udce9.db", "init"],
+        ["is not UTF-8 text (byte 0xe9)"],
+        outputs=["caf\udce9.db"],
+    ),
     # python -m db: files that are not what they should be
-    Case("db-witness-line-nested-deep", "db", ["verify-audit"],
-         ["does not carry a valid HMAC for this key", "audit trail NOT intact: 1 problem(s)"], study=True, lines=2,
-         prefixes=("audit anchor: ", "audit trail NOT intact"), before=lambda: append_to_witness(DEEP + b"\n")),
-    Case("db-restore-not-sqlite", "db", ["restore", "{tmp}/backup.db", "--force"], ["file is not a database"],
-         study=True, files={"backup.db": b"\xff\xfe not a database " * 300}),
-    Case("db-restore-directory", "db", ["restore", "{tmp}/somedir", "--force"], ["somedir is a directory"],
-         study=True, files={"somedir/.keep": ""}),
-    Case("db-backup-to-directory", "db", ["backup", "{tmp}/somedir", "--force"], ["somedir is a directory"],
-         study=True, files={"somedir/.keep": ""}),
-    Case("db-verify-directory", "db", ["--db", "{tmp}/somedir", "verify-audit"],
-         ["somedir is a directory, not a database file"], files={"somedir/.keep": ""}),
-    Case("db-init-directory", "db", ["--db", "{tmp}/somedir", "init"], ["somedir is a directory, not a database file"],
-         files={"somedir/.keep": ""}),
+    Case(
+        "db-witness-line-nested-deep",
+        "db",
+        ["verify-audit"],
+        ["does not carry a valid HMAC for this key", "audit trail NOT intact: 1 problem(s)"],
+        study=True,
+        lines=2,
+        prefixes=("audit anchor: ", "audit trail NOT intact"),
+        before=lambda: append_to_witness(DEEP + b"\n"),
+    ),
+    Case(
+        "db-restore-not-sqlite",
+        "db",
+        ["restore", "{tmp}/backup.db", "--force"],
+        ["file is not a database"],
+        study=True,
+        files={"backup.db": b"\xff\xfe not a database " * 300},
+    ),
+    Case(
+        "db-restore-directory",
+        "db",
+        ["restore", "{tmp}/somedir", "--force"],
+        ["somedir is a directory"],
+        study=True,
+        files={"somedir/.keep": ""},
+    ),
+    Case(
+        "db-backup-to-directory",
+        "db",
+        ["backup", "{tmp}/somedir", "--force"],
+        ["somedir is a directory"],
+        study=True,
+        files={"somedir/.keep": ""},
+    ),
+    Case(
+        "db-verify-directory",
+        "db",
+        ["--db", "{tmp}/somedir", "verify-audit"],
+        ["somedir is a directory, not a database file"],
+        files={"somedir/.keep": ""},
+    ),
+    Case(
+        "db-init-directory",
+        "db",
+        ["--db", "{tmp}/somedir", "init"],
+        ["somedir is a directory, not a database file"],
+        files={"somedir/.keep": ""},
+    ),
 ]
 
 
@@ -283,8 +554,10 @@ def _database_rows() -> dict[str, int] | None:
         return None
     db = connect(path)
     try:
-        return {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608 (fixed names)
-                for t in ("assessments", "item_responses", "participants", "audit_events", "users", "sites")}
+        return {
+            t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608 (fixed names)
+            for t in ("assessments", "item_responses", "participants", "audit_events", "users", "sites")
+        }
     finally:
         db.close()
 
@@ -296,7 +569,7 @@ def _files(tmp_path: Path) -> dict[str, bytes]:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input_gets_a_message_and_writes_nothing(case: Case, tmp_path, monkeypatch, capsys, request):
     if case.study:
-        request.getfixturevalue("study")
+        request.getfixturevalue("app_world")
     if case.before is not None:
         case.before()
     for name, content in case.files.items():
@@ -321,8 +594,15 @@ def test_bad_input_gets_a_message_and_writes_nothing(case: Case, tmp_path, monke
     lines = err.strip().splitlines()
     if case.lines is not None:
         assert len(lines) == case.lines, err[:2000]
-    prefix = case.prefixes or {"exports": ("python -m exports: ", f"python -m exports {argv[0]}: "),
-                               "scales": "error: ", "protocol": "error: ", "db": "error: "}[case.cli]
+    prefix = (
+        case.prefixes
+        or {
+            "exports": ("python -m exports: ", f"python -m exports {argv[0]}: "),
+            "scales": "error: ",
+            "protocol": "error: ",
+            "db": "error: ",
+        }[case.cli]
+    )
     for line in lines:
         assert line.startswith(prefix) or (argv[0] == "validate" and line.startswith(str(tmp_path))), line[:300]
     assert out == ""
@@ -345,8 +625,14 @@ def test_bad_input_as_a_process(case: Case, tmp_path):
         path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
     argv = [a.replace("{tmp}", str(tmp_path)) for a in case.argv]
     environment = {k: v for k, v in os.environ.items() if k not in ("SCALEBOOK_PROTOCOL", "SCALEBOOK_DEBUG")}
-    proc = subprocess.run([sys.executable, "-m", case.cli, *argv], input=case.stdin, capture_output=True, cwd=ROOT,
-                          env=environment, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", case.cli, *argv],
+        input=case.stdin,
+        capture_output=True,
+        cwd=ROOT,
+        env=environment,
+        timeout=120,
+    )
     err = proc.stderr.decode("utf-8", errors="replace")
     assert proc.returncode != 0
     assert "Traceback" not in err and "unexpected" not in err

@@ -1,6 +1,6 @@
 """Issue 13 item 13: no CSV that Scalebook writes can carry a spreadsheet formula.
 
-One rule (exports/csvout.py `neutralise`), called by every path that writes CSV: the exports
+One rule (scales/csvout.py `neutralise`), called by every path that writes CSV: the exports
 (csv, sdtm, redcap, and the Data export page's ZIP of them), the cohort page's table download
 and `python -m scales score --csv`. Each path is fed text a person can type (an adverse-event
 term, a withdrawal reason, a not-assessed reason, an arm) holding a formula, and every file is
@@ -24,10 +24,11 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from db import participants
 from db.connection import connect, database_path, unit_of_work
-from exports import bundle, csvout
+from exports import bundle
+from scales import csvout
 from scales.loader import registry
 from tests.app_support import app
-from tests.test_app_analytics import seeded, unblinded  # noqa: F401  (fixtures)
+from tests.test_analytics_db import seed_trial
 from tests.test_exports_csv import FORMULA_REASON, FORMULA_TERM, export, read_csv, seed_study
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,8 +56,9 @@ def assert_no_formula(name: str, text: str) -> None:
     """No cell starts like a formula, except numbers and ISO 8601 durations (--ELTM, --EVLINT)."""
     for row in spreadsheet_cells(text):
         for value in row:
-            assert not value.startswith(csvout.FORMULA_STARTS) or NUMBER.fullmatch(value) \
-                or DURATION.fullmatch(value), (name, value)
+            assert (
+                not value.startswith(csvout.FORMULA_STARTS) or NUMBER.fullmatch(value) or DURATION.fullmatch(value)
+            ), (name, value)
 
 
 def assert_payloads_kept(name: str, text: str, payloads: list[str]) -> None:
@@ -75,8 +77,9 @@ def test_text_that_starts_like_a_formula_gets_one_apostrophe(text):
     assert csvout.neutralise(csvout.neutralise(text)) == "'" + text  # an exported file read back stays as it is
 
 
-@pytest.mark.parametrize("value", [-3, -0.5, "-3", "+0.5", "-1e3", "12", ".5", "nausea", "x=1",
-                                   "2026-03-02T09:40:00-05:00", None])
+@pytest.mark.parametrize(
+    "value", [-3, -0.5, "-3", "+0.5", "-1e3", "12", ".5", "nausea", "x=1", "2026-03-02T09:40:00-05:00", None]
+)
 def test_numbers_dates_and_plain_text_are_untouched(value):
     assert csvout.neutralise(value) == value
     assert csvout.to_csv_text(["v", "w"], [{"v": value}]).splitlines()[1] == csvout.cell(value) + ","
@@ -85,8 +88,7 @@ def test_numbers_dates_and_plain_text_are_untouched(value):
 def test_a_free_text_cell_holding_a_separator_is_quoted_and_reads_back_whole(tmp_path):
     text = csvout.to_csv_text(["term", "n"], [(DDE, -3), ("line\rbreak", 2), ("a;b", None)])
     assert text.splitlines()[1] == f'"{SAFE_DDE}",-3'
-    assert list(csv.reader(io.StringIO(text, newline="")))[1:] == [[SAFE_DDE, "-3"], ["line\rbreak", "2"],
-                                                                    ["a;b", ""]]
+    assert list(csv.reader(io.StringIO(text, newline="")))[1:] == [[SAFE_DDE, "-3"], ["line\rbreak", "2"], ["a;b", ""]]
     assert_no_formula("text", text)
     # A formula after a ';' or a line break inside the cell is neutralised too (numbers are not).
     assert csvout.neutralise(DDE) == SAFE_DDE and csvout.neutralise(SAFE_DDE) == SAFE_DDE
@@ -96,8 +98,12 @@ def test_a_free_text_cell_holding_a_separator_is_quoted_and_reads_back_whole(tmp
     path = tmp_path / "x.csv"
     csvout.write_columns(path, {"term": [DDE, "plain", EVIL], "n": [-3, 1, None]}, raw={"n"})
     text = path.read_text(encoding="utf-8")
-    assert list(csv.reader(io.StringIO(text, newline=""))) == [["term", "n"], [SAFE_DDE, "-3"], ["plain", "1"],
-                                                                ["'" + EVIL, ""]]
+    assert list(csv.reader(io.StringIO(text, newline=""))) == [
+        ["term", "n"],
+        [SAFE_DDE, "-3"],
+        ["plain", "1"],
+        ["'" + EVIL, ""],
+    ]
     assert_no_formula("columns", text)
 
 
@@ -133,7 +139,9 @@ def test_every_file_of_the_csv_export(payloads, tmp_path, capsys):
     na = next(r for r in read_csv(out / "responses.csv") if r["not_assessed_reason"])
     assert na["not_assessed_reason"] == "'" + FORMULA_REASON
     # Numbers stay numbers: the baseline ratings are at a negative minute of infusion 1.
-    minutes = [r["minutes_since_infusion_start"] for r in read_csv(out / "assessments.csv") if r["participant"] == "P001"]
+    minutes = [
+        r["minutes_since_infusion_start"] for r in read_csv(out / "assessments.csv") if r["participant"] == "P001"
+    ]
     assert "-50" in minutes and all(NUMBER.fullmatch(m) for m in minutes if m)
     # The data dictionary says what the apostrophe means, for every free-text column.
     dictionary = {(r["file"], r["column"]): r for r in read_csv(out / "dictionary.csv")}
@@ -145,8 +153,13 @@ def test_every_file_of_the_csv_export(payloads, tmp_path, capsys):
 def test_the_wide_file_with_neutralised_text_is_rescored_as_is(payloads, tmp_path, capsys):
     out = tmp_path / "csv"
     assert export(capsys, "csv", "--as", "admin", "--out", str(out))[0] == 0
-    proc = subprocess.run([sys.executable, "-m", "scales", "score", "madrs", "--csv", str(out / "wide_madrs.csv")],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "scales", "score", "madrs", "--csv", str(out / "wide_madrs.csv")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert rows and all(r["rescored_total"] == r["total"] for r in rows)
@@ -167,8 +180,10 @@ def test_every_csv_in_the_export_pages_zip(payloads):
             assert_no_formula(name, text)
             assert_payloads_kept(name, text, [EVIL, FORMULA_TERM, FORMULA_REASON])
         ae = list(csv.DictReader(io.StringIO(archive.read("sdtm/ae.csv").decode())))
-        dm = {r["USUBJID"].rsplit("-", 1)[-1]: r for r in csv.DictReader(io.StringIO(archive.read("sdtm/dm.csv")
-                                                                                        .decode()))}
+        dm = {
+            r["USUBJID"].rsplit("-", 1)[-1]: r
+            for r in csv.DictReader(io.StringIO(archive.read("sdtm/dm.csv").decode()))
+        }
     assert ae[0]["AETERM"] == "'" + FORMULA_TERM
     assert any(r["ARM"] == "'" + EVIL for r in dm.values()), dm
 
@@ -192,11 +207,17 @@ def downloads(monkeypatch):
     return files
 
 
-def test_the_cohort_table_download_is_neutralised_and_keeps_numbers(study, seeded, unblinded, downloads):  # noqa: F811
+@pytest.fixture
+def seeded(app_world):
+    return seed_trial(app_world)
+
+
+def test_the_cohort_table_download_is_neutralised_and_keeps_numbers(app_world, seeded, unblinded, downloads):
     with unit_of_work() as db:
-        participants.update_participant(db, study.users["coordinator"], study.p1["id"], arm=EVIL,
-                                        reason="re-allocated")
-    at = app("pages/cohort.py", study.users["pi"]).run()
+        participants.update_participant(
+            db, app_world.users["coordinator"], app_world.p1["id"], arm=EVIL, reason="re-allocated"
+        )
+    at = app("pages/cohort.py", app_world.users["pi"]).run()
     assert not at.exception, at.exception
     text = downloads["participants-madrs.csv"].decode("utf-8-sig")
     assert_no_formula("participants-madrs.csv", text)
@@ -218,10 +239,18 @@ def test_scales_cli_writes_input_text_neutralised_and_numbers_as_they_were(tmp_p
         writer.writerow(["P1", EVIL, "-30", *["1"] * len(items)])
         writer.writerow(["P2", DDE, "-1.5", *["2"] * len(items)])
         writer.writerow(["P3", "'" + EVIL, "+2", *["0"] * len(items)])  # already neutralised: kept as it is
-    proc = subprocess.run([sys.executable, "-m", "scales", "score", "phq9", "--csv", str(source)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "scales", "score", "phq9", "--csv", str(source)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert_no_formula("rescored", proc.stdout)
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert [(r["note"], r["minutes"], r["total"]) for r in rows] == [
-        ("'" + EVIL, "-30", "9"), (SAFE_DDE, "-1.5", "18"), ("'" + EVIL, "+2", "0")]
+        ("'" + EVIL, "-30", "9"),
+        (SAFE_DDE, "-1.5", "18"),
+        ("'" + EVIL, "+2", "0"),
+    ]

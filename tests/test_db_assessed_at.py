@@ -3,7 +3,6 @@ time it happened (protocol.late_entry), its storage in assessments.assessed_at w
 (db.assessments.start_assessment refuses what the rule refuses, writing nothing), and the time
 the schedule and the analytics use for such a rating (when it happened, not when it was typed in).
 """
-# ruff: noqa: F811  (the tests take the fixtures imported from tests/conftest_db.py as parameters)
 
 from __future__ import annotations
 
@@ -22,15 +21,7 @@ from db.schedule import schedule_inputs
 from protocol import load_protocol
 from protocol.late_entry import LATE_ENTRY_MINUTES, is_late, late_entry_problem
 from protocol.schedule import participant_schedule
-from tests.conftest_db import (  # noqa: F401  (shared fixtures)
-    counts,
-    db,
-    db_path,
-    fast_passwords,
-    full_responses,
-    mark_eligible,
-    world,
-)
+from tests.conftest_db import counts, full_responses, mark_eligible
 
 LONDON = ZoneInfo("Europe/London")
 NOW = datetime(2026, 3, 5, 10, 0, tzinfo=UTC)
@@ -70,8 +61,10 @@ def test_a_late_time_needs_a_reason_and_blank_is_no_reason():
 def test_a_future_time_is_refused_beyond_a_minute_of_clock_difference():
     assert late_entry_problem(NOW + timedelta(seconds=50), NOW, ENROLLED, None) is None  # the minute being picked
     problem = late_entry_problem(NOW + timedelta(hours=3), NOW, ENROLLED, "a reason", zone=LONDON)
-    assert problem == ("The time it happened (2026-03-05 13:00 GMT) is in the future: it is now 2026-03-05 10:00 "
-                       "GMT. Enter the date and time the event actually took place.")
+    assert problem == (
+        "The time it happened (2026-03-05 13:00 GMT) is in the future: it is now 2026-03-05 10:00 "
+        "GMT. Enter the date and time the event actually took place."
+    )
 
 
 def test_a_time_before_enrolment_is_refused_to_the_minute():
@@ -101,15 +94,26 @@ def test_a_rating_entered_later_keeps_both_times_and_the_reason(world):
     person = _enrol(world)
     happened = NOW - timedelta(days=2)
     with frozen(NOW):
-        started = A.start_assessment(world.db, world.rater, person["id"], "day_1", "madrs", "clinician",
-                                     assessed_at=happened, late_entry_reason="  rated on paper at the visit ")
+        started = A.start_assessment(
+            world.db,
+            world.rater,
+            person["id"],
+            "day_1",
+            "madrs",
+            "clinician",
+            assessed_at=happened,
+            late_entry_reason="  rated on paper at the visit ",
+        )
     assert started["assessed_at"] == clock.format_utc(happened)
     assert started["late_entry_reason"] == "rated on paper at the visit"
     assert started["started_at"] == clock.format_utc(NOW)  # the entry time stays the entry time
     listed = A.list_assessments(world.db, participant_id=person["id"])
     assert [(r["assessed_at"], r["late_entry_reason"]) for r in listed] == [
-        (clock.format_utc(happened), "rated on paper at the visit")]
-    event = next(e for e in audit.events_for(world.db, "assessment", started["id"]) if e["action"] == "assessment.start")
+        (clock.format_utc(happened), "rated on paper at the visit")
+    ]
+    event = next(
+        e for e in audit.events_for(world.db, "assessment", started["id"]) if e["action"] == "assessment.start"
+    )
     assert event["new_value"]["assessed_at"] == clock.format_utc(happened)
     assert event["reason"] == "rated on paper at the visit"
 
@@ -124,35 +128,54 @@ def test_a_live_rating_has_no_time_it_happened(world):
 def test_text_times_with_an_offset_are_read_as_utc(world):
     person = _enrol(world)
     with frozen(NOW):
-        started = A.start_assessment(world.db, world.rater, person["id"], "day_1", "madrs", "clinician",
-                                     assessed_at="2026-03-05T10:30:00+01:00")  # 09:30 UTC: 30 minutes ago
+        started = A.start_assessment(
+            world.db, world.rater, person["id"], "day_1", "madrs", "clinician", assessed_at="2026-03-05T10:30:00+01:00"
+        )  # 09:30 UTC: 30 minutes ago
     assert started["assessed_at"] == "2026-03-05T09:30:00.000000Z"
 
 
-@pytest.mark.parametrize(("assessed_at", "reason", "message"), [
-    (NOW + timedelta(hours=2), "paper", "is in the future"),
-    (ENROLLED - timedelta(days=1), "paper", "before the participant's enrolment"),
-    (NOW - timedelta(hours=5), None, "give a reason for the late entry"),
-    (NOW - timedelta(hours=5), "   ", "give a reason for the late entry"),
-    (None, "paper", "goes with the time the rating was done"),
-    (datetime(2026, 3, 4, 9, 0), "paper", "has no time zone"),
-    ("yesterday", "paper", "must be a date and time with a time zone"),
-    (1741165200, "paper", "must be a date and time with a time zone"),
-])
+@pytest.mark.parametrize(
+    ("assessed_at", "reason", "message"),
+    [
+        (NOW + timedelta(hours=2), "paper", "is in the future"),
+        (ENROLLED - timedelta(days=1), "paper", "before the participant's enrolment"),
+        (NOW - timedelta(hours=5), None, "give a reason for the late entry"),
+        (NOW - timedelta(hours=5), "   ", "give a reason for the late entry"),
+        (None, "paper", "goes with the time the rating was done"),
+        (datetime(2026, 3, 4, 9, 0), "paper", "has no time zone"),
+        ("yesterday", "paper", "must be a date and time with a time zone"),
+        (1741165200, "paper", "must be a date and time with a time zone"),
+    ],
+)
 def test_refused_times_write_nothing(world, db_path, assessed_at, reason, message):
     person = _enrol(world)
     before = counts(db_path)
     with frozen(NOW), pytest.raises(ValidationError, match=message):
-        A.start_assessment(world.db, world.rater, person["id"], "day_1", "madrs", "clinician",
-                           assessed_at=assessed_at, late_entry_reason=reason)
+        A.start_assessment(
+            world.db,
+            world.rater,
+            person["id"],
+            "day_1",
+            "madrs",
+            "clinician",
+            assessed_at=assessed_at,
+            late_entry_reason=reason,
+        )
     assert counts(db_path) == before
 
 
 def test_the_message_gives_times_in_the_sites_time_zone(world):
     person = _enrol(world)
     with frozen(datetime(2026, 7, 5, 10, 0, tzinfo=UTC)), pytest.raises(ValidationError) as refused:
-        A.start_assessment(world.db, world.rater, person["id"], "day_1", "madrs", "clinician",
-                           assessed_at=datetime(2026, 7, 5, 13, 0, tzinfo=UTC))
+        A.start_assessment(
+            world.db,
+            world.rater,
+            person["id"],
+            "day_1",
+            "madrs",
+            "clinician",
+            assessed_at=datetime(2026, 7, 5, 13, 0, tzinfo=UTC),
+        )
     assert "(2026-07-05 14:00 BST) is in the future: it is now 2026-07-05 11:00 BST" in str(refused.value)
 
 
@@ -168,13 +191,29 @@ def _day_3_with_a_paper_day_1(w):
     with frozen(ENROLLED + timedelta(hours=1)):
         mark_eligible(w.db, w.coord, w.rater, person["id"])
     with frozen(infusion + timedelta(hours=1)):
-        clinical.record_infusion(w.db, w.coord, person["id"], 1, clock.format_utc(infusion), 70, 0.5,
-                                 ended_at=clock.format_utc(infusion + timedelta(minutes=40)))
+        clinical.record_infusion(
+            w.db,
+            w.coord,
+            person["id"],
+            1,
+            clock.format_utc(infusion),
+            70,
+            0.5,
+            ended_at=clock.format_utc(infusion + timedelta(minutes=40)),
+        )
     with frozen(rated + timedelta(minutes=20)):
         A.save_assessment(w.db, w.rater, person["id"], "day_1", "qids_sr16", "kiosk", full_responses("qids_sr16"))
     with frozen(NOW):
-        madrs = A.start_assessment(w.db, w.rater, person["id"], "day_1", "madrs", "clinician", assessed_at=rated,
-                                   late_entry_reason="paper source")
+        madrs = A.start_assessment(
+            w.db,
+            w.rater,
+            person["id"],
+            "day_1",
+            "madrs",
+            "clinician",
+            assessed_at=rated,
+            late_entry_reason="paper source",
+        )
         for item, value in MADRS.items():
             madrs = A.save_draft_response(w.db, w.rater, madrs["id"], item, value, expected_version=madrs["version"])
         madrs = A.complete_assessment(w.db, w.rater, madrs["id"], madrs["version"])
@@ -203,6 +242,6 @@ def test_the_analytics_place_the_rating_when_it_happened(world):
     assert point.hours == pytest.approx(24 + 10 / 60)
     assert outcome.endpoint is not None and outcome.endpoint.assessment.id == madrs["id"]  # the 24-hour endpoint
     cohort = store.cohort_rows(world.db, study="default")
-    assert next(assessment_from_row(r) for r in cohort["assessments"] if r[0] == madrs["id"]).completed_at == rated
+    assert next(assessment_from_row(r) for r in cohort["assessments"] if r.id == madrs["id"]).completed_at == rated
     refreshed = store.refresh_cohort_rows(world.db)
-    assert next(r for r in refreshed["assessments"] if r[0] == madrs["id"])[8] == clock.format_utc(rated)
+    assert next(r for r in refreshed["assessments"] if r.id == madrs["id"]).completed_at == clock.format_utc(rated)

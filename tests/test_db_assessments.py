@@ -1,6 +1,5 @@
 """The assessment lifecycle: drafts item by item, completion with stored scores, signatures,
 amendments with reasons, locking, stale-copy conflicts and bad input that writes nothing."""
-# ruff: noqa: F811  (the tests take the fixtures imported from tests/conftest_db.py as parameters)
 
 from __future__ import annotations
 
@@ -18,17 +17,7 @@ from db import ConflictError, LockedError, NotFoundError, PermissionDeniedError,
 from db import assessments as A
 from db.alerts import acknowledge_alert, list_alerts
 from scales import ENGINE_VERSION, get_scale, score
-from tests.conftest_db import (  # noqa: F401  (shared fixtures)
-    SCALE,
-    counts,
-    db,
-    db_path,
-    fast_passwords,
-    full_responses,
-    raw,
-    snapshot,
-    world,
-)
+from tests.conftest_db import SCALE, counts, full_responses, raw, snapshot
 
 
 def _start(w, timepoint="baseline", scale=SCALE, actor=None, participant=None, mode="clinician"):
@@ -122,7 +111,10 @@ def test_draft_is_saved_per_item_and_loads_back_on_a_new_connection(world, db_pa
     assert a["responses"] == {items[0]: 2, items[2]: 1}
     events = [e for e in audit.events_for(world.db, "assessment", a["id"]) if e["action"].startswith("response")]
     assert [(e["field"], e["old_value"], e["new_value"]) for e in events] == [
-        (items[0], None, 2), (items[1], None, 0), (items[2], None, 1), (items[1], 0, None)
+        (items[0], None, 2),
+        (items[1], None, 0),
+        (items[2], None, 1),
+        (items[1], 0, None),
     ]
     assert events[-1]["action"] == "response.clear"
 
@@ -200,8 +192,10 @@ def test_any_sequence_of_draft_saves_loads_back_and_replays_from_the_audit_trail
     model: dict[str, int | None] = {}
     bumps = 0
     for item, value in steps:
-        allowed = value is None or value in definition.item_by_id[item].scored_values | \
-            definition.item_by_id[item].not_assessed_values
+        allowed = (
+            value is None
+            or value in definition.item_by_id[item].scored_values | definition.item_by_id[item].not_assessed_values
+        )
         after = model | {item: value}
         clash = any(sum(after.get(m) is not None for m in group) > 1 for group in definition.choice_groups)
         try:
@@ -234,7 +228,11 @@ def test_complete_stores_the_engine_score_from_the_stored_responses(world):
     s = done["score"]
     assert done["status"] == "complete" and done["completed_at"] and done["completed_by"] == "rater"
     assert (s["total"], s["band"], s["band_set"], s["complete"], s["prorated"]) == (
-        expected.total, expected.band, expected.band_set, True, False
+        expected.total,
+        expected.band,
+        expected.band_set,
+        True,
+        False,
     )
     assert s["subscales"] == expected.subscales and s["missing"] == []
     assert s["engine_version"] == ENGINE_VERSION and s["definition_hash"] == get_scale(SCALE).hash
@@ -302,7 +300,10 @@ def test_only_the_administering_rater_signs_as_author(world):
     signed = A.sign_assessment(world.db, world.rater, done["id"], done["version"])
     assert signed["status"] == "signed" and signed["signed_by"] == world.rater["id"]
     reviewed = A.sign_assessment(world.db, world.pi, done["id"], signed["version"], meaning="reviewed")
-    assert [(s["username"], s["meaning"]) for s in reviewed["signatures"]] == [("rater", "authored"), ("pi", "reviewed")]
+    assert [(s["username"], s["meaning"]) for s in reviewed["signatures"]] == [
+        ("rater", "authored"),
+        ("pi", "reviewed"),
+    ]
     with pytest.raises(ValidationError, match="unknown signature meaning 'ok'"):
         A.sign_assessment(world.db, world.pi, done["id"], reviewed["version"], meaning="ok")
 
@@ -329,7 +330,8 @@ def test_amendment_audits_each_changed_item_rescores_and_keeps_score_history(wor
     assert history[1]["reason"] == reason
     events = [e for e in audit.events_for(world.db, "assessment", done["id"]) if e["action"] == "assessment.amend"]
     assert [(e["field"], e["old_value"], e["new_value"], e["reason"], e["username"]) for e in events] == [
-        (f"{SCALE}_1", 1, 3, reason, "rater"), (f"{SCALE}_2", 1, 0, reason, "rater")
+        (f"{SCALE}_1", 1, 3, reason, "rater"),
+        (f"{SCALE}_2", 1, 0, reason, "rater"),
     ]
     status = [e for e in audit.events_for(world.db, "assessment", done["id"]) if e["action"] == "assessment.status"]
     assert [(e["old_value"], e["new_value"], e["reason"]) for e in status] == [("complete", "amended", reason)]
@@ -390,11 +392,12 @@ def test_locked_assessment_is_immutable_even_in_raw_sql(world, db_path, statemen
 @pytest.mark.parametrize(
     ("statement", "message"),
     [
-        ("UPDATE assessments SET status = 'draft', completed_at = NULL, version = version + 1 WHERE id = {id}",
-         "status change is not allowed"),
+        (
+            "UPDATE assessments SET status = 'draft', completed_at = NULL, version = version + 1 WHERE id = {id}",
+            "status change is not allowed",
+        ),
         ("UPDATE assessments SET recall = 'x' WHERE id = {id}", "raise its version by exactly one"),
-        ("UPDATE assessments SET definition_hash = 'sha256:other', version = version + 1 WHERE id = {id}",
-         "are fixed"),
+        ("UPDATE assessments SET definition_hash = 'sha256:other', version = version + 1 WHERE id = {id}", "are fixed"),
         ("UPDATE scores SET total = 0 WHERE assessment_id = {id}", "APPEND-ONLY"),
         ("DELETE FROM scores WHERE assessment_id = {id}", "APPEND-ONLY"),
         ("DELETE FROM assessments WHERE id = {id}", "never be deleted"),
@@ -422,8 +425,11 @@ def test_second_save_from_a_stale_copy_is_a_conflict_and_overwrites_nothing(worl
     with unit_of_work(db_path) as one:
         A.save_draft_response(one, world.rater, a["id"], f"{SCALE}_1", 3, expected_version=copy_one["version"])
     before = snapshot(db_path)
-    with pytest.raises(ConflictError, match=r"someone else saved a newer copy of assessment \d+ \(you have version 1, the saved copy "
-                                            r"is version 2\); nothing was saved: reload it"):
+    with pytest.raises(
+        ConflictError,
+        match=r"someone else saved a newer copy of assessment \d+ \(you have version 1, the saved copy "
+        r"is version 2\); nothing was saved: reload it",
+    ):
         with unit_of_work(db_path) as two:
             A.save_draft_response(two, world.rater2, a["id"], f"{SCALE}_1", 0, expected_version=copy_two["version"])
     assert snapshot(db_path) == before
@@ -451,8 +457,9 @@ def test_a_changed_definition_never_rescores_silently(world, monkeypatch):
 
 def test_participant_history_has_one_row_per_assessment_with_stored_scores(world):
     first = _completed(world, "baseline", value=1)
-    second = A.save_assessment(world.db, world.rater, world.p1["id"], "day1", SCALE, "clinician",
-                               full_responses(SCALE, 0))
+    second = A.save_assessment(
+        world.db, world.rater, world.p1["id"], "day1", SCALE, "clinician", full_responses(SCALE, 0)
+    )
     draft = _start(world, "day2")
     A.save_assessment(world.db, world.rater_s2, world.p2["id"], "baseline", SCALE, "clinician", full_responses())
     frame = A.participant_history(world.db, world.p1["id"])

@@ -1,5 +1,4 @@
 """The audit trail: complete events, append-only, hash-chained, tampering found by verify."""
-# ruff: noqa: F811  (the tests take the fixtures imported from tests/conftest_db.py as parameters)
 
 from __future__ import annotations
 
@@ -11,15 +10,7 @@ from db import StorageError, audit, connect, unit_of_work, users
 from db import assessments as A
 from db.backup import backup_database
 from db.cli import main
-from tests.conftest_db import (  # noqa: F401  (shared fixtures)
-    SCALE,
-    db,
-    db_path,
-    fast_passwords,
-    full_responses,
-    raw,
-    world,
-)
+from tests.conftest_db import SCALE, full_responses, raw
 
 
 @pytest.fixture
@@ -70,9 +61,14 @@ def test_the_chain_of_a_real_trail_verifies(trail):
     assert audit.count_events(trail.db) > 30
 
 
-@pytest.mark.parametrize("statement", ["UPDATE audit_events SET reason = 'covered up' WHERE id = 3",
-                                       "DELETE FROM audit_events WHERE id = 3",
-                                       "DELETE FROM audit_events"])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_events SET reason = 'covered up' WHERE id = 3",
+        "DELETE FROM audit_events WHERE id = 3",
+        "DELETE FROM audit_events",
+    ],
+)
 def test_update_and_delete_are_refused_for_everyone(trail, db_path, statement):
     conn = raw(db_path)
     try:
@@ -90,19 +86,32 @@ def test_an_insert_that_does_not_extend_the_chain_is_refused(trail, db_path):
         last_id, last_hash = conn.execute("SELECT id, row_hash FROM audit_events ORDER BY id DESC LIMIT 1").fetchone()
         forged = ("2026-01-01T00:00:00.000000Z", "intruder", "admin", "login", "user", "f" * 64)
         with pytest.raises(sqlite3.IntegrityError, match="must extend the hash chain"):
-            conn.execute("INSERT INTO audit_events (id, ts, username, role, action, entity, prev_hash, row_hash) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (last_id + 1, *forged[:5], "0" * 64, forged[5]))
+            conn.execute(
+                "INSERT INTO audit_events (id, ts, username, role, action, entity, prev_hash, row_hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (last_id + 1, *forged[:5], "0" * 64, forged[5]),
+            )
         with pytest.raises(sqlite3.IntegrityError, match="must extend the hash chain"):
-            conn.execute("INSERT INTO audit_events (id, ts, username, role, action, entity, prev_hash, row_hash) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (last_id + 5, *forged[:5], last_hash, forged[5]))
+            conn.execute(
+                "INSERT INTO audit_events (id, ts, username, role, action, entity, prev_hash, row_hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (last_id + 5, *forged[:5], last_hash, forged[5]),
+            )
     finally:
         conn.close()
 
 
 @pytest.mark.parametrize(
     ("column", "value"),
-    [("new_value", "4"), ("old_value", "null"), ("reason", "covered up"), ("username", "pi"),
-     ("ts", "2020-01-01T00:00:00.000000Z"), ("field", "status"), ("user_id", 99)],
+    [
+        ("new_value", "4"),
+        ("old_value", "null"),
+        ("reason", "covered up"),
+        ("username", "pi"),
+        ("ts", "2020-01-01T00:00:00.000000Z"),
+        ("field", "status"),
+        ("user_id", 99),
+    ],
 )
 def test_a_row_altered_with_the_triggers_dropped_is_found(trail, db_path, column, value):
     conn = raw(db_path)
@@ -119,11 +128,18 @@ def test_a_rewrite_that_recomputes_its_own_hash_is_found_at_the_next_event(trail
     conn = raw(db_path)
     try:
         _drop_guards(conn)
-        row = dict(zip(audit._COLUMNS, conn.execute(f"SELECT {', '.join(audit._COLUMNS)} FROM audit_events "
-                                                    "WHERE id = 7").fetchone(), strict=True))
+        row = dict(
+            zip(
+                audit._COLUMNS,
+                conn.execute(f"SELECT {', '.join(audit._COLUMNS)} FROM audit_events WHERE id = 7").fetchone(),
+                strict=True,
+            )
+        )
         row["reason"] = "innocent"
-        conn.execute("UPDATE audit_events SET reason = ?, row_hash = ? WHERE id = 7",
-                     [row["reason"], audit.chain_hash(row["prev_hash"], row)])
+        conn.execute(
+            "UPDATE audit_events SET reason = ?, row_hash = ? WHERE id = 7",
+            [row["reason"], audit.chain_hash(row["prev_hash"], row)],
+        )
     finally:
         conn.close()
     broken = audit.verify_audit(trail.db)
@@ -159,9 +175,9 @@ def test_verify_audit_cli_exit_codes(trail, db_path, capsys):
     assert err.rstrip("\n").splitlines()[-1].startswith("audit trail NOT intact")
 
 
-def test_events_are_written_only_inside_the_change_they_describe(db):
+def test_events_are_written_only_inside_the_change_they_describe(conn):
     with pytest.raises(StorageError, match="inside the transaction"):
-        audit.record(db, {"id": 1, "username": "x", "role": "admin"}, "test", "nothing")
+        audit.record(conn, {"id": 1, "username": "x", "role": "admin"}, "test", "nothing")
 
 
 def test_empty_trail_verifies(db_path):

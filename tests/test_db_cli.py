@@ -1,6 +1,5 @@
 """`python -m db`: help everywhere, init, adduser, backup/restore round trip while writing,
 verify-audit, and one-line errors without tracebacks."""
-# ruff: noqa: F811  (the tests take the fixtures imported from tests/conftest_db.py as parameters)
 
 from __future__ import annotations
 
@@ -14,17 +13,7 @@ import pytest
 from db import assessments as A
 from db import audit, connect, unit_of_work, users
 from db.cli import build_parser, main
-from tests.conftest_db import (  # noqa: F401  (shared fixtures)
-    PASSWORD,
-    PROJECT_ROOT,
-    SCALE,
-    db,
-    db_path,
-    fast_passwords,
-    full_responses,
-    raw,
-    world,
-)
+from tests.conftest_db import PASSWORD, PROJECT_ROOT, SCALE, full_responses, raw
 
 COMMANDS = ["init", "adduser", "backup", "restore", "verify-audit"]
 
@@ -35,8 +24,15 @@ def _run(*args, stdin="", env_db=None):
         import os
 
         env = {**os.environ, "SCALEBOOK_DB": str(env_db)}
-    return subprocess.run([sys.executable, "-m", "db", *args], input=stdin, capture_output=True, text=True,
-                          cwd=PROJECT_ROOT, env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "db", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env=env,
+        timeout=60,
+    )
 
 
 def test_every_command_has_help(capsys):
@@ -96,16 +92,27 @@ def _main(capsys, monkeypatch, argv, stdin=""):
     ("args", "stdin", "code", "message"),
     [
         (["adduser", "x1", "--role", "nurse", "--all-sites"], PASSWORD, 2, "argument --role: invalid choice: 'nurse'"),
-        (["adduser", "x1", "--role", "rater", "--all-sites"], "short\n", 1, "error: the password must be at least 10 characters"),
+        (
+            ["adduser", "x1", "--role", "rater", "--all-sites"],
+            "short\n",
+            1,
+            "error: the password must be at least 10 characters",
+        ),
         (["adduser", "x1", "--role", "rater", "--all-sites"], "", 1, "error: no password on standard input"),
-        (["adduser", "bad name", "--role", "rater", "--all-sites"], PASSWORD, 1, "error: username 'bad name' is not valid"),
+        (
+            ["adduser", "bad name", "--role", "rater", "--all-sites"],
+            PASSWORD,
+            1,
+            "error: username 'bad name' is not valid",
+        ),
         (["frobnicate"], "", 2, "invalid choice: 'frobnicate'"),
         (["backup"], "", 2, "the following arguments are required: DEST"),
         (["restore", "/no/such/backup.db"], "", 1, "error: no backup file at /no/such/backup.db"),
     ],
 )
-def test_bad_input_is_one_line_on_stderr_and_a_non_zero_exit(db_path, fast_passwords, capsys, monkeypatch, args,
-                                                            stdin, code, message):
+def test_bad_input_is_one_line_on_stderr_and_a_non_zero_exit(
+    db_path, fast_passwords, capsys, monkeypatch, args, stdin, code, message
+):
     result = _main(capsys, monkeypatch, args, stdin)
     assert result[0] == code
     assert message in result[2] and result[2].count("\n") == 1 and "Traceback" not in result[2]
@@ -126,7 +133,11 @@ def test_a_failure_in_a_real_subprocess_has_no_traceback(db_path):
 
 def test_commands_before_init_say_what_to_run(tmp_path, capsys):
     missing = tmp_path / "nothing.db"
-    for argv in (["verify-audit"], ["adduser", "a1", "--role", "pi", "--all-sites"], ["backup", str(tmp_path / "b.db")]):
+    for argv in (
+        ["verify-audit"],
+        ["adduser", "a1", "--role", "pi", "--all-sites"],
+        ["backup", str(tmp_path / "b.db")],
+    ):
         assert main(["--db", str(missing), *argv]) == 1
         err = capsys.readouterr().err
         assert "python -m db init" in err and err.count("\n") == 1

@@ -1,6 +1,5 @@
 """Concurrency: processes and threads writing at once lose nothing, and stale copies never
 overwrite newer ones."""
-# ruff: noqa: F811  (the tests take the fixtures imported from tests/conftest_db.py as parameters)
 
 from __future__ import annotations
 
@@ -9,17 +8,7 @@ import threading
 
 from db import ConflictError, audit, unit_of_work
 from db import assessments as A
-from tests.conftest_db import (  # noqa: F401  (shared fixtures)
-    PROJECT_ROOT,
-    SCALE,
-    assert_all_or_nothing,
-    db,
-    db_path,
-    fast_passwords,
-    full_responses,
-    worker_command,
-    world,
-)
+from tests.conftest_db import PROJECT_ROOT, SCALE, assert_all_or_nothing, full_responses, worker_command
 from tests.conftest_db import WORKER_RESPONSES as RESPONSES
 
 PROCESSES, SAVES_PER_PROCESS, THREADS = 3, 6, 4
@@ -47,9 +36,13 @@ def _run_threads(target, count):
 def test_processes_and_threads_writing_at_once_lose_nothing(world, db_path):
     events_before = audit.count_events(world.db)
     procs = [
-        subprocess.Popen(worker_command("save", db_path, world.rater["id"], world.p1["id"], f"proc{n}",
-                                        SAVES_PER_PROCESS),
-                         cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            worker_command("save", db_path, world.rater["id"], world.p1["id"], f"proc{n}", SAVES_PER_PROCESS),
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for n in range(PROCESSES)
     ]
 
@@ -71,8 +64,10 @@ def test_processes_and_threads_writing_at_once_lose_nothing(world, db_path):
         assert out.split("\n")[:-1] == [f"saved proc{n}-{i}" for i in range(SAVES_PER_PROCESS)]
 
     saved = assert_all_or_nothing(db_path)
-    assert sorted(saved) == sorted([f"proc{n}-{i}" for n in range(PROCESSES) for i in range(SAVES_PER_PROCESS)]
-                                   + [f"thread{i}" for i in range(THREADS)])
+    assert sorted(saved) == sorted(
+        [f"proc{n}-{i}" for n in range(PROCESSES) for i in range(SAVES_PER_PROCESS)]
+        + [f"thread{i}" for i in range(THREADS)]
+    )
     per_assessment = len(RESPONSES) + 3
     alerts = world.db.execute("SELECT count(*) FROM safety_alerts").fetchone()[0]
     assert audit.count_events(world.db) == events_before + len(saved) * per_assessment + alerts
@@ -98,13 +93,16 @@ def test_threads_answering_items_of_one_draft_at_once_all_land(world, db_path):
 
 
 def test_racing_stale_copies_exactly_one_wins(world, db_path):
-    done = A.save_assessment(world.db, world.rater, world.p1["id"], "baseline", SCALE, "clinician",
-                             full_responses(SCALE, 1))
+    done = A.save_assessment(
+        world.db, world.rater, world.p1["id"], "baseline", SCALE, "clinician", full_responses(SCALE, 1)
+    )
     racers = 5
 
     def amend(i):
         with unit_of_work(db_path) as conn:
-            A.amend_assessment(conn, world.pi, done["id"], {f"{SCALE}_1": 2 + i % 3}, f"correction {i}", done["version"])
+            A.amend_assessment(
+                conn, world.pi, done["id"], {f"{SCALE}_1": 2 + i % 3}, f"correction {i}", done["version"]
+            )
             return i
 
     results, errors = _run_threads(amend, racers)

@@ -1,5 +1,4 @@
 """Connections: settings on every connection, the database path, units of work."""
-# ruff: noqa: F811  (the tests take the fixtures imported from tests/conftest_db.py as parameters)
 
 from __future__ import annotations
 
@@ -12,18 +11,24 @@ import pytest
 from db import BusyError, ConflictError, connect, database_path, transaction, unit_of_work
 from db import connection as connection_module
 from db.participants import create_participant, list_participants
-from tests.conftest_db import db, db_path, fast_passwords, raw, world  # noqa: F401  (shared fixtures)
+from tests.conftest_db import raw
 
 
 def test_every_connection_gets_the_scalebook_settings(db_path):
     conn = connect(db_path)
     try:
-        pragma = {name: conn.execute(f"PRAGMA {name}").fetchone()[0]
-                  for name in ("journal_mode", "foreign_keys", "synchronous", "busy_timeout")}
+        pragma = {
+            name: conn.execute(f"PRAGMA {name}").fetchone()[0]
+            for name in ("journal_mode", "foreign_keys", "synchronous", "busy_timeout")
+        }
     finally:
         conn.close()
-    assert pragma == {"journal_mode": "wal", "foreign_keys": 1, "synchronous": 2,
-                      "busy_timeout": connection_module.BUSY_TIMEOUT_MS}
+    assert pragma == {
+        "journal_mode": "wal",
+        "foreign_keys": 1,
+        "synchronous": 2,
+        "busy_timeout": connection_module.BUSY_TIMEOUT_MS,
+    }
 
 
 def test_path_comes_from_the_environment_with_a_default(monkeypatch, tmp_path):

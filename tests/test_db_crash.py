@@ -1,6 +1,5 @@
 """Crash safety: a process killed with SIGKILL while saving leaves each assessment all there or
 not there at all, and the database passes its integrity check."""
-# ruff: noqa: F811  (the tests take the fixtures imported from tests/conftest_db.py as parameters)
 
 from __future__ import annotations
 
@@ -10,21 +9,16 @@ import signal
 import subprocess
 import time
 
-from tests.conftest_db import (  # noqa: F401  (shared fixtures)
-    PROJECT_ROOT,
-    assert_all_or_nothing,
-    db,
-    db_path,
-    fast_passwords,
-    worker_command,
-    world,
-)
+from tests.conftest_db import PROJECT_ROOT, assert_all_or_nothing, worker_command
 
 
 def _spawn(world, db_path, prefix, count, *extra):
     return subprocess.Popen(
         worker_command("save", db_path, world.rater["id"], world.p1["id"], prefix, count, *extra),
-        cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 

@@ -2,7 +2,6 @@
 point 5): db.screening.reevaluate_pending_eligibility, called from the completion path of
 db.assessments, in the same transaction, audited as "eligibility.reevaluate"."""
 
-# ruff: noqa: F811
 from dataclasses import replace
 
 import pytest
@@ -18,7 +17,7 @@ from db.screening import (
     reevaluate_pending_eligibility,
 )
 from protocol import load_protocol
-from tests.conftest_db import PASSING_SCREENING, db, db_path, fast_passwords, full_responses, world  # noqa: F401
+from tests.conftest_db import PASSING_SCREENING, full_responses
 
 PROTOCOL = load_protocol()
 ANSWERS = dict(PASSING_SCREENING)
@@ -36,8 +35,9 @@ def pending_decision(world, answers=ANSWERS) -> dict:
 
 
 def decisions(world) -> int:
-    return world.db.execute("SELECT count(*) FROM eligibility_decisions WHERE participant_id = ?",
-                            [world.p1["id"]]).fetchone()[0]
+    return world.db.execute(
+        "SELECT count(*) FROM eligibility_decisions WHERE participant_id = ?", [world.p1["id"]]
+    ).fetchone()[0]
 
 
 def test_completing_the_baseline_form_decides_the_pending_decision(world):
@@ -54,10 +54,15 @@ def test_completing_the_baseline_form_decides_the_pending_decision(world):
     assert decision["decided_by_name"] == "rater"  # the user who completed the rating
     assert decisions(world) == 2  # append-only: the pending decision stays as history
     assert get_participant(world.db, world.p1["id"])["status"] == "enrolled"
-    events = [e for e in audit.events_for(world.db, "participant", world.p1["id"])
-              if e["action"] in (REEVALUATE_ACTION, "participant.status")]
-    assert [(e["action"], e["username"]) for e in events] == [(REEVALUATE_ACTION, "rater"),
-                                                              ("participant.status", "rater")]
+    events = [
+        e
+        for e in audit.events_for(world.db, "participant", world.p1["id"])
+        if e["action"] in (REEVALUATE_ACTION, "participant.status")
+    ]
+    assert [(e["action"], e["username"]) for e in events] == [
+        (REEVALUATE_ACTION, "rater"),
+        ("participant.status", "rater"),
+    ]
     assert events[0]["new_value"]["eligible"] == "eligible" and str(pending["id"]) in events[0]["reason"]
     assert audit.verify_audit(world.db) is None
 
@@ -81,8 +86,9 @@ def test_unanswered_criteria_stay_pending_but_the_baseline_is_applied(world):
 
 def test_nothing_is_decided_when_no_decision_waits_for_this_rating(world):
     # No decision at all.
-    A.save_assessment(world.db, world.rater, world.p1["id"], "baseline", "hamd17", "clinician",
-                      full_responses("hamd17", 1))
+    A.save_assessment(
+        world.db, world.rater, world.p1["id"], "baseline", "hamd17", "clinician", full_responses("hamd17", 1)
+    )
     assert decisions(world) == 0
     # A decision pending on an answer only (the baseline was there): another MADRS changes nothing.
     A.save_assessment(world.db, world.rater, world.p1["id"], "baseline", SEVERITY.scale, "clinician", madrs(3))
@@ -93,8 +99,9 @@ def test_nothing_is_decided_when_no_decision_waits_for_this_rating(world):
 
 def test_another_scale_does_not_settle_the_severity_criterion(world):
     pending_decision(world)
-    A.save_assessment(world.db, world.rater, world.p1["id"], "baseline", "cadss", "clinician",
-                      full_responses("cadss", 0))
+    A.save_assessment(
+        world.db, world.rater, world.p1["id"], "baseline", "cadss", "clinician", full_responses("cadss", 0)
+    )
     assert decisions(world) == 1
 
 

@@ -1,6 +1,5 @@
 """The audit trail anchored outside the file (key + witness), data checked against the trail,
 and restore refused while the app runs (issue 13 items 2, 3 and 16)."""
-# ruff: noqa: F811  (the tests take the fixtures imported from tests/conftest_db.py as parameters)
 
 from __future__ import annotations
 
@@ -19,24 +18,13 @@ from db import clinical as C
 from db.backup import backup_database
 from db.cli import main
 from db.migrations import init_database
-from tests.conftest_db import (  # noqa: F401  (shared fixtures)
-    PROJECT_ROOT,
-    SCALE,
-    db,
-    db_path,
-    fast_passwords,
-    full_responses,
-    mark_eligible,
-    raw,
-    world,
-)
+from tests.conftest_db import PROJECT_ROOT, SCALE, full_responses, mark_eligible, raw
 
 
 @pytest.fixture
 def trial(world, db_path):
     """A completed assessment, an infusion and a set of vital signs, all through db/."""
-    world.done = A.save_assessment(world.db, world.rater, world.p1["id"], "week1", SCALE, "clinician",
-                                   full_responses())
+    world.done = A.save_assessment(world.db, world.rater, world.p1["id"], "week1", SCALE, "clinician", full_responses())
     mark_eligible(world.db, world.coord, world.rater, world.p1["id"])
     now = clock.utc_now()
     world.infusion = C.record_infusion(world.db, world.coord, world.p1["id"], 1, now, 72.5, 0.5)
@@ -141,9 +129,14 @@ def test_an_event_added_by_hand_is_found_and_can_be_accepted_after_review(trial,
     conn = raw(db_path)
     try:
         last_id, last_hash = conn.execute("SELECT id, row_hash FROM audit_events ORDER BY id DESC LIMIT 1").fetchone()
-        content = {k: None for k in audit.CONTENT_FIELDS} | {"id": last_id + 1, "ts": clock.utc_now(),
-                                                              "username": "x", "role": "admin", "action": "note",
-                                                              "entity": "nothing"}
+        content = {k: None for k in audit.CONTENT_FIELDS} | {
+            "id": last_id + 1,
+            "ts": clock.utc_now(),
+            "username": "x",
+            "role": "admin",
+            "action": "note",
+            "entity": "nothing",
+        }
         values = content | {"prev_hash": last_hash, "row_hash": audit.chain_hash(last_hash, content)}
         conn.execute(audit._INSERT, [values[c] for c in audit._COLUMNS])
     finally:
@@ -155,13 +148,20 @@ def test_an_event_added_by_hand_is_found_and_can_be_accepted_after_review(trial,
     assert main(["--db", str(db_path), "verify-audit"]) == 0
 
 
-@pytest.mark.parametrize("statement, expected", [
-    ("UPDATE item_responses SET value = 4 WHERE item_id = '{SCALE}_1' AND assessment_id = {aid}",
-     "item_response {aid}/{SCALE}_1 value: row 4, audited 1"),
-    ("UPDATE infusions SET dose_mg_per_kg = 0.045 WHERE id = {infusion}",
-     "infusion {infusion} dose_mg_per_kg: row 0.045, audited 0.5"),
-    ("UPDATE vitals SET systolic = 200 WHERE id = {vitals}", "vitals {vitals} systolic: row 200, audited 120"),
-])
+@pytest.mark.parametrize(
+    "statement, expected",
+    [
+        (
+            "UPDATE item_responses SET value = 4 WHERE item_id = '{SCALE}_1' AND assessment_id = {aid}",
+            "item_response {aid}/{SCALE}_1 value: row 4, audited 1",
+        ),
+        (
+            "UPDATE infusions SET dose_mg_per_kg = 0.045 WHERE id = {infusion}",
+            "infusion {infusion} dose_mg_per_kg: row 0.045, audited 0.5",
+        ),
+        ("UPDATE vitals SET systolic = 200 WHERE id = {vitals}", "vitals {vitals} systolic: row 200, audited 120"),
+    ],
+)
 def test_a_hand_typed_update_outside_the_trail_is_reported(trial, db_path, capsys, statement, expected):
     names = {"SCALE": SCALE, "aid": trial.done["id"], "infusion": trial.infusion["id"], "vitals": trial.vitals["id"]}
     conn = raw(db_path)
@@ -219,8 +219,9 @@ _HOLDER = textwrap.dedent("""
 def test_restore_is_refused_while_another_process_holds_the_app_lock(trial, db_path, tmp_path, capsys):
     backup = tmp_path / "b.db"
     backup_database(backup, db_path)
-    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(db_path)], cwd=PROJECT_ROOT,
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(db_path)], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "holding"
         capsys.readouterr()
@@ -248,3 +249,61 @@ def test_the_app_shows_the_break_to_everyone_and_serves_nothing(trial, db_path):
     shown = texts(at)
     assert "The database could not be opened: the audit trail failed its check" in shown
     assert "newest event(s) were deleted" in shown and not at.text_input
+
+
+# --- m009: trial data changes only through the app ------------------------------------------------
+
+HAND_TYPED = [
+    "UPDATE item_responses SET value = 0",
+    "UPDATE infusions SET dose_mg_per_kg = 0.05",
+    "UPDATE vitals SET systolic = 200",
+    "UPDATE scores SET total = 0",
+    "UPDATE studies SET blinded = 0",
+    "UPDATE users SET role = 'admin'",
+    "DELETE FROM safety_alerts",
+    "INSERT INTO sites (code, name, created_at) VALUES ('EVIL', 'x', '2026-01-01T00:00:00.000000Z')",
+    "INSERT INTO audit_events (id) VALUES (999999)",
+]
+
+
+@pytest.mark.parametrize("sql", HAND_TYPED)
+def test_any_other_tool_is_refused_every_change_to_trial_data(trial, db_path, sql):
+    """The sqlite3 shell (or DB Browser, Datasette...) cannot change a row: SQLite refuses the
+    statement because the guard triggers call a function only Scalebook's connections define."""
+    conn = raw(db_path, as_the_app=False)
+    try:
+        before = {
+            t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall()
+            for t in ("item_responses", "infusions", "vitals", "scores", "studies", "users", "sites")
+        }
+        with pytest.raises(sqlite3.OperationalError, match="no such function: scalebook_app_writer"):
+            conn.execute(sql)
+        after = {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in before}
+    finally:
+        conn.close()
+    assert after == before
+
+
+def test_a_dropped_guard_is_found_by_verify_audit_app_start_and_restore(trial, db_path, tmp_path, capsys):
+    """Someone with a shell drops a guard trigger to change data: the database no longer matches
+    the triggers the code makes, and every check says which one (the change itself is then also
+    found by check_data)."""
+    assert main(["verify-audit"]) == 0
+    conn = raw(db_path, as_the_app=False)
+    try:
+        conn.execute("DROP TRIGGER infusions_app_writes_only_update")
+        conn.execute("UPDATE infusions SET dose_mg_per_kg = 0.05")
+    finally:
+        conn.close()
+    code, err = _verify(capsys, db_path)
+    assert code == 1
+    assert "database guard: trigger infusions_app_writes_only_update is missing" in err
+    assert "data differs from the audit trail" in err and "dose_mg_per_kg" in err
+    with pytest.raises(StorageError, match="infusions_app_writes_only_update is missing"):
+        init_database(db_path)
+    copy = tmp_path / "copy.db"
+    backup_database(copy, db_path)
+    target = tmp_path / "restored.db"
+    assert main(["--db", str(target), "restore", "--anchor-of", str(db_path), str(copy)]) == 1
+    assert "guards were changed outside the app" in capsys.readouterr().err
+    assert not target.exists()

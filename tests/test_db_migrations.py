@@ -1,5 +1,4 @@
 """Migrations: idempotent, every earlier version migrates to the latest, constraints hold."""
-# ruff: noqa: F811  (the tests take the fixtures imported from tests/conftest_db.py as parameters)
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ import pytest
 
 from db import LATEST_VERSION, StorageError, connect, migrate, require_latest, schema_version
 from db.migrations import MIGRATIONS, STEP_NAMES, init_database
-from tests.conftest_db import db, db_path, fast_passwords, raw, world  # noqa: F401  (shared fixtures)
+from tests.conftest_db import raw
 
 TS = "2026-03-01T09:00:00.000000Z"
 
@@ -46,16 +45,26 @@ def test_applying_twice_is_a_no_op(tmp_path):
 def _seed_v1(conn) -> None:
     """Data as the first version of the schema held it, written in plain SQL."""
     conn.execute("INSERT INTO sites (id, code, name, created_at) VALUES (1, 'S1', 'Site', ?)", [TS])
-    conn.execute("INSERT INTO users (id, username, role, site_id, password_hash, password_changed_at, created_at, "
-                 "updated_at) VALUES (1, 'r', 'rater', 1, '$argon2id$x', ?, ?, ?)", [TS, TS, TS])
-    conn.execute("INSERT INTO participants (id, study_id, code, site_id, created_at, updated_at) "
-                 "VALUES (1, 1, 'P001', 1, ?, ?)", [TS, TS])
-    conn.execute("INSERT INTO assessments (id, participant_id, timepoint, scale_id, scale_version, definition_hash, "
-                 "mode, recall, rater_id, status, version, started_at, completed_at, updated_at) VALUES "
-                 "(1, 1, 'baseline', 'phq9', '1.0.0', 'sha256:ab', 'kiosk', '2w', 1, 'complete', 2, ?, ?, ?)",
-                 [TS, TS, TS])
-    conn.execute("INSERT INTO item_responses (assessment_id, item_id, value, answered_at, answered_by) "
-                 "VALUES (1, 'phq9_1', 2, ?, 'r')", [TS])
+    conn.execute(
+        "INSERT INTO users (id, username, role, site_id, password_hash, password_changed_at, created_at, "
+        "updated_at) VALUES (1, 'r', 'rater', 1, '$argon2id$x', ?, ?, ?)",
+        [TS, TS, TS],
+    )
+    conn.execute(
+        "INSERT INTO participants (id, study_id, code, site_id, created_at, updated_at) VALUES (1, 1, 'P001', 1, ?, ?)",
+        [TS, TS],
+    )
+    conn.execute(
+        "INSERT INTO assessments (id, participant_id, timepoint, scale_id, scale_version, definition_hash, "
+        "mode, recall, rater_id, status, version, started_at, completed_at, updated_at) VALUES "
+        "(1, 1, 'baseline', 'phq9', '1.0.0', 'sha256:ab', 'kiosk', '2w', 1, 'complete', 2, ?, ?, ?)",
+        [TS, TS, TS],
+    )
+    conn.execute(
+        "INSERT INTO item_responses (assessment_id, item_id, value, answered_at, answered_by) "
+        "VALUES (1, 'phq9_1', 2, ?, 'r')",
+        [TS],
+    )
 
 
 @pytest.mark.parametrize("version", range(LATEST_VERSION))
@@ -105,28 +114,55 @@ def test_processes_starting_at_once_migrate_once(tmp_path):
         conn.close()
 
 
-def test_participants_hold_no_directly_identifying_columns(db):
-    columns = {c.name for c in db["participants"].columns}
-    assert columns == {"id", "study_id", "code", "site_id", "arm", "status", "created_by", "created_at", "updated_at",
-                       "status_reason", "status_at"}
+def test_participants_hold_no_directly_identifying_columns(conn):
+    columns = {c.name for c in conn["participants"].columns}
+    assert columns == {
+        "id",
+        "study_id",
+        "code",
+        "site_id",
+        "arm",
+        "status",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "status_reason",
+        "status_at",
+    }
 
 
 @pytest.mark.parametrize(
     ("statement", "message"),
     [
-        ("INSERT INTO participants (study_id, code, site_id, created_at, updated_at) VALUES (1, 'P1', 99, '{ts}', '{ts}')",
-         "FOREIGN KEY constraint failed"),
+        (
+            "INSERT INTO participants (study_id, code, site_id, created_at, updated_at) VALUES (1, 'P1', 99, '{ts}', '{ts}')",
+            "FOREIGN KEY constraint failed",
+        ),
         ("INSERT INTO sites (code, name, created_at) VALUES ('S 1', 'x', '{ts}')", "CHECK constraint failed"),
-        ("INSERT INTO sites (code, name, created_at) VALUES ('S1', 'x', '2026-03-01 09:00')", "CHECK constraint failed"),
+        (
+            "INSERT INTO sites (code, name, created_at) VALUES ('S1', 'x', '2026-03-01 09:00')",
+            "CHECK constraint failed",
+        ),
         ("INSERT INTO sites (code, name, created_at) VALUES ('S1', NULL, '{ts}')", "NOT NULL constraint failed"),
-        ("INSERT INTO users (username, role, password_hash, password_changed_at, created_at, updated_at) "
-         "VALUES ('u', 'superuser', '$argon2id$x', '{ts}', '{ts}', '{ts}')", "CHECK constraint failed"),
-        ("INSERT INTO users (username, role, password_hash, password_changed_at, created_at, updated_at) "
-         "VALUES ('u', 'rater', 'plaintext', '{ts}', '{ts}', '{ts}')", "CHECK constraint failed"),
-        ("INSERT INTO vitals (participant_id, measured_at, systolic, created_at) VALUES ('one', '{ts}', 120, '{ts}')",
-         "cannot store TEXT value in INTEGER column"),
-        ("INSERT INTO audit_events (id, ts, username, role, action, entity, prev_hash, row_hash) "
-         "VALUES (1, '{ts}', 'u', 'r', 'a', 'e', '{genesis}', 'short')", "CHECK constraint failed"),
+        (
+            "INSERT INTO users (username, role, password_hash, password_changed_at, created_at, updated_at) "
+            "VALUES ('u', 'superuser', '$argon2id$x', '{ts}', '{ts}', '{ts}')",
+            "CHECK constraint failed",
+        ),
+        (
+            "INSERT INTO users (username, role, password_hash, password_changed_at, created_at, updated_at) "
+            "VALUES ('u', 'rater', 'plaintext', '{ts}', '{ts}', '{ts}')",
+            "CHECK constraint failed",
+        ),
+        (
+            "INSERT INTO vitals (participant_id, measured_at, systolic, created_at) VALUES ('one', '{ts}', 120, '{ts}')",
+            "cannot store TEXT value in INTEGER column",
+        ),
+        (
+            "INSERT INTO audit_events (id, ts, username, role, action, entity, prev_hash, row_hash) "
+            "VALUES (1, '{ts}', 'u', 'r', 'a', 'e', '{genesis}', 'short')",
+            "CHECK constraint failed",
+        ),
     ],
 )
 def test_constraints_protect_data_when_the_python_layer_is_bypassed(db_path, statement, message):

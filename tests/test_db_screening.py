@@ -1,7 +1,6 @@
 """Eligibility decisions (computed from the protocol and the stored baseline, append-only, gate
 dosing) and protocol deviations."""
 
-# ruff: noqa: F811
 import pytest
 
 from db import assessments as A
@@ -12,23 +11,22 @@ from db.errors import PermissionDeniedError, StorageError, ValidationError
 from db.participants import get_participant
 from db.screening import latest_eligibility, record_eligibility
 from protocol import load_protocol
-from tests.conftest_db import (  # noqa: F401
-    PASSING_SCREENING,
-    db,
-    db_path,
-    fast_passwords,
-    mark_eligible,
-    raw,
-    world,
-)
+from tests.conftest_db import PASSING_SCREENING, mark_eligible, raw
 
 PROTOCOL = load_protocol()
 ANSWERS = dict(PASSING_SCREENING)
 
 
 def baseline_madrs(world, total_per_item: int):
-    return A.save_assessment(world.db, world.rater, world.p1["id"], "baseline", "madrs", "clinician",
-                             {f"madrs_{n}": total_per_item for n in range(1, 11)})
+    return A.save_assessment(
+        world.db,
+        world.rater,
+        world.p1["id"],
+        "baseline",
+        "madrs",
+        "clinician",
+        {f"madrs_{n}": total_per_item for n in range(1, 11)},
+    )
 
 
 def test_missing_baseline_is_pending_and_changes_no_status(world):
@@ -38,8 +36,15 @@ def test_missing_baseline_is_pending_and_changes_no_status(world):
 
 
 def test_severity_is_checked_automatically_from_the_stored_baseline(world):
-    A.save_assessment(world.db, world.rater, world.p1["id"], "baseline", "madrs", "clinician",
-                      {**{f"madrs_{n}": 2 for n in range(1, 11)}, "madrs_10": 1})  # total 19
+    A.save_assessment(
+        world.db,
+        world.rater,
+        world.p1["id"],
+        "baseline",
+        "madrs",
+        "clinician",
+        {**{f"madrs_{n}": 2 for n in range(1, 11)}, "madrs_10": 1},
+    )  # total 19
     decision = record_eligibility(world.db, world.coord, PROTOCOL, world.p1["id"], ANSWERS)
     assert decision["eligible"] is False and decision["baseline_total"] == 19
     assert any("19" in reason for reason in decision["reasons"])
@@ -58,8 +63,9 @@ def test_eligible_decision_enrols_and_is_audited(world):
 
 def test_an_exclusion_makes_the_participant_ineligible_with_a_reason(world):
     baseline_madrs(world, 3)
-    decision = record_eligibility(world.db, world.coord, PROTOCOL, world.p1["id"],
-                                  {**ANSWERS, "psychosis_history": True})
+    decision = record_eligibility(
+        world.db, world.coord, PROTOCOL, world.p1["id"], {**ANSWERS, "psychosis_history": True}
+    )
     assert decision["eligible"] is False
     assert any("psychosis" in r.lower() or "psychotic" in r.lower() for r in decision["reasons"])
 
@@ -76,9 +82,12 @@ def test_ineligible_or_unscreened_participants_cannot_be_dosed(world):
 def test_the_trigger_refuses_dosing_even_when_python_is_bypassed(world, db_path):
     conn = raw(db_path)
     with pytest.raises(Exception, match="INELIGIBLE"):
-        conn.execute("INSERT INTO infusions (participant_id, number, started_at, weight_kg, dose_mg_per_kg, "
-                     "total_dose_mg, created_at, updated_at) VALUES (?, 1, '2026-03-02T09:00:00Z', 70, 0.5, 35, "
-                     "'2026-03-02T09:00:00Z', '2026-03-02T09:00:00Z')", [world.p1["id"]])
+        conn.execute(
+            "INSERT INTO infusions (participant_id, number, started_at, weight_kg, dose_mg_per_kg, "
+            "total_dose_mg, created_at, updated_at) VALUES (?, 1, '2026-03-02T09:00:00Z', 70, 0.5, 35, "
+            "'2026-03-02T09:00:00Z', '2026-03-02T09:00:00Z')",
+            [world.p1["id"]],
+        )
     conn.close()
 
 
@@ -107,8 +116,9 @@ def test_bad_answers_are_refused_with_a_message_and_nothing_written(world):
 
 
 def test_deviation_is_recorded_audited_and_append_only(world, db_path):
-    row = record_deviation(world.db, world.rater, world.p1["id"], "day_1", "MADRS entered 3.5 hours after the window",
-                           minutes_late=210)
+    row = record_deviation(
+        world.db, world.rater, world.p1["id"], "day_1", "MADRS entered 3.5 hours after the window", minutes_late=210
+    )
     assert (row["kind"], row["minutes_late"], row["minutes_early"]) == ("outside_window", 210, None)
     assert audit.events_for(world.db, "protocol_deviation", row["id"])[0]["action"] == "deviation.record"
     with pytest.raises(StorageError):

@@ -1,6 +1,5 @@
 """Self-report link sets: one link for several questionnaires of one participant, hashed, single
 use (used up with the last questionnaire), revocable, expiring; kiosk links; the m004 schema."""
-# ruff: noqa: F811  (the tests take the fixtures imported from tests/conftest_db.py as parameters)
 
 from __future__ import annotations
 
@@ -14,22 +13,16 @@ from db import assessments as A
 from db import selfreport as S
 from db.alerts import list_alerts
 from db.tokens import LinkRefused, check_actor, create_link, get_token, list_tokens, redeem_token, revoke_token
-from tests.conftest_db import (  # noqa: F401  (shared fixtures)
-    db,
-    db_path,
-    fast_passwords,
-    full_responses,
-    raw,
-    snapshot,
-    world,
-)
+from protocol import load_protocol
+from study.self_report import start_self_report
+from tests.conftest_db import full_responses, raw, snapshot
 
 SET = ["qids_sr16", "phq9"]
 
 
 @pytest.fixture
 def link(world):
-    return S.start_self_report(world.db, world.coord, world.p1["id"], "day7", SET)
+    return start_self_report(world.db, world.coord, load_protocol(), world.p1["id"], "day7", SET)
 
 
 def answer_all(db, actor, assessment_id, scale_id, value=0):
@@ -109,7 +102,9 @@ def test_a_withdrawn_expired_or_replaced_link_stops_at_the_next_tap(world, link,
         revoke_token(world.db, world.coord, link["id"], reason="sent to the wrong phone")
         reason = "revoked"
     elif how == "replaced":
-        S.start_self_report(world.db, world.coord, world.p1["id"], "day7", ["phq9"])  # shares PHQ-9: revokes
+        start_self_report(
+            world.db, world.coord, load_protocol(), world.p1["id"], "day7", ["phq9"]
+        )  # shares PHQ-9: revokes
         reason = "revoked"
     else:
         later = clock.utc_after(link["expires_at"], seconds=1)
@@ -137,7 +132,7 @@ def test_a_new_link_reuses_the_drafts_and_skips_what_was_sent(world, link):
     A.save_draft_response(world.db, me, phq, "phq9_1", 2)
     a = answer_all(world.db, me, qids, "qids_sr16")
     A.complete_assessment(world.db, me, qids, a["version"])
-    second = S.start_self_report(world.db, world.coord, world.p1["id"], "day7", SET, channel="kiosk")
+    second = start_self_report(world.db, world.coord, load_protocol(), world.p1["id"], "day7", SET, channel="kiosk")
     assert second["already_done"] == ["qids_sr16"] and second["assessment_ids"] == [phq]
     assert second["channel"] == "kiosk" and second["expires_at"] == clock.utc_after(second["created_at"], hours=4)
     assert get_token(world.db, link["id"])["revoked_at"] is not None  # only the newest link works
@@ -146,21 +141,21 @@ def test_a_new_link_reuses_the_drafts_and_skips_what_was_sent(world, link):
     a = answer_all(world.db, kiosk, phq, "phq9")
     A.complete_assessment(world.db, kiosk, phq, a["version"])
     with pytest.raises(ValidationError, match="already submitted qids_sr16, phq9"):
-        S.start_self_report(world.db, world.coord, world.p1["id"], "day7", SET)
+        start_self_report(world.db, world.coord, load_protocol(), world.p1["id"], "day7", SET)
 
 
 def test_only_self_report_scales_and_staff_of_the_site_may_make_links(world, db_path):
     before = snapshot(db_path)
     with pytest.raises(ValidationError, match="rated by a clinician"):
-        S.start_self_report(world.db, world.coord, world.p1["id"], "day7", ["madrs"])
+        start_self_report(world.db, world.coord, load_protocol(), world.p1["id"], "day7", ["madrs"])
     with pytest.raises(ValidationError, match="at least one"):
-        S.start_self_report(world.db, world.coord, world.p1["id"], "day7", [])
+        start_self_report(world.db, world.coord, load_protocol(), world.p1["id"], "day7", [])
     with pytest.raises(PermissionDeniedError, match="another site"):
-        S.start_self_report(world.db, world.coord_s2, world.p1["id"], "day7", SET)
+        start_self_report(world.db, world.coord_s2, load_protocol(), world.p1["id"], "day7", SET)
     with pytest.raises(PermissionDeniedError, match="monitor"):
-        S.start_self_report(world.db, world.monitor, world.p1["id"], "day7", SET)
+        start_self_report(world.db, world.monitor, load_protocol(), world.p1["id"], "day7", SET)
     with pytest.raises(ValidationError, match="at most 336 hours"):
-        S.start_self_report(world.db, world.coord, world.p1["id"], "day7", SET, ttl_hours=400)
+        start_self_report(world.db, world.coord, load_protocol(), world.p1["id"], "day7", SET, ttl_hours=400)
     assert snapshot(db_path) == before  # nothing half-saved
 
 
@@ -173,8 +168,11 @@ def test_a_link_never_mixes_participants(world, db_path):
     conn = raw(db_path)
     try:
         with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
-            conn.execute("INSERT INTO self_report_link_assessments (token_id, participant_id, assessment_id, position) "
-                         "VALUES (?, ?, ?, 1)", [token["id"], world.p2["id"], a2["id"]])
+            conn.execute(
+                "INSERT INTO self_report_link_assessments (token_id, participant_id, assessment_id, position) "
+                "VALUES (?, ?, ?, 1)",
+                [token["id"], world.p2["id"], a2["id"]],
+            )
         with pytest.raises(sqlite3.IntegrityError, match="APPEND-ONLY"):
             conn.execute("DELETE FROM self_report_link_assessments")
     finally:
@@ -189,7 +187,8 @@ def test_a_safety_answer_raises_an_alert_for_the_pi(world, link):
     done = A.complete_assessment(world.db, me, qids, a["version"])
     assert any(f["kind"] == "safety" for f in done["score"]["flags"])
     assert [(x["participant_id"], x["rule_id"]) for x in list_alerts(world.db)] == [
-        (world.p1["id"], "qids_sr16_suicidal_thoughts")]
+        (world.p1["id"], "qids_sr16_suicidal_thoughts")
+    ]
 
 
 def test_staff_lists_links_with_their_state_and_self_reports_with_totals(world, link):

@@ -1,5 +1,4 @@
 """Self-report links: stored hashed, bound to one questionnaire, revocable, expiring, used up."""
-# ruff: noqa: F811  (the tests take the fixtures imported from tests/conftest_db.py as parameters)
 
 from __future__ import annotations
 
@@ -10,14 +9,7 @@ import pytest
 from db import PermissionDeniedError, ValidationError, clock
 from db import assessments as A
 from db.tokens import create_token, list_tokens, redeem_token, revoke_token
-from tests.conftest_db import (  # noqa: F401  (shared fixtures)
-    SCALE,
-    db,
-    db_path,
-    fast_passwords,
-    snapshot,
-    world,
-)
+from tests.conftest_db import SCALE, snapshot
 
 
 @pytest.fixture

@@ -1,5 +1,4 @@
 """Accounts, sign-in with lock-out, and the permission checks every write makes."""
-# ruff: noqa: F811  (the tests take the fixtures imported from tests/conftest_db.py as parameters)
 
 from __future__ import annotations
 
@@ -13,17 +12,7 @@ from db.participants import create_participant, update_participant
 from db.permissions import PERMISSIONS, ROLES, allowed, require
 from db.sites import create_site
 from db.tokens import create_token
-from tests.conftest_db import (  # noqa: F401  (shared fixtures)
-    PASSWORD,
-    SCALE,
-    db,
-    db_path,
-    fast_passwords,
-    full_responses,
-    raw,
-    snapshot,
-    world,
-)
+from tests.conftest_db import PASSWORD, SCALE, full_responses, raw, snapshot
 
 
 def test_password_is_stored_as_argon2id_and_never_returned(world, db_path):
@@ -98,7 +87,9 @@ def test_reset_password_replaces_the_old_one_and_clears_a_lock(world):
     users.reset_password(world.db, world.admin, world.rater["id"], "a brand new secret", reason="locked out")
     assert users.authenticate(world.db, "rater", PASSWORD) is None
     assert users.authenticate(world.db, "rater", "a brand new secret") is not None
-    event = next(e for e in audit.events_for(world.db, "user", world.rater["id"]) if e["action"] == "user.reset_password")
+    event = next(
+        e for e in audit.events_for(world.db, "user", world.rater["id"]) if e["action"] == "user.reset_password"
+    )
     assert event["old_value"] is None and event["new_value"] is None  # the password is never logged
 
 
@@ -119,16 +110,16 @@ def test_bad_account_input_is_refused_and_writes_nothing(world, db_path, usernam
     assert snapshot(db_path) == before
 
 
-def test_first_admin_only_on_an_empty_database_and_email_usernames(db, fast_passwords):
+def test_first_admin_only_on_an_empty_database_and_email_usernames(conn, fast_passwords):
     from db import ConflictError
 
-    assert not users.has_users(db)
-    admin = users.create_first_admin(db, "ops+scalebook@clinic.example.org", PASSWORD)
-    assert admin["role"] == "admin" and users.has_users(db)
-    assert audit.events_for(db, "user", admin["id"])[0]["username"] == "setup:first-run"
+    assert not users.has_users(conn)
+    admin = users.create_first_admin(conn, "ops+scalebook@clinic.example.org", PASSWORD)
+    assert admin["role"] == "admin" and users.has_users(conn)
+    assert audit.events_for(conn, "user", admin["id"])[0]["username"] == "setup:first-run"
     with pytest.raises(ConflictError, match="accounts already exist"):
-        users.create_first_admin(db, "second", PASSWORD)
-    assert users.authenticate(db, "OPS+scalebook@clinic.example.org", PASSWORD)["id"] == admin["id"]
+        users.create_first_admin(conn, "second", PASSWORD)
+    assert users.authenticate(conn, "OPS+scalebook@clinic.example.org", PASSWORD)["id"] == admin["id"]
 
 
 def test_duplicate_username_and_self_changes_are_refused(world):
@@ -155,8 +146,11 @@ def test_the_permission_table_names_only_known_roles_and_monitors_only_read():
 
 def test_require_names_the_roles_that_may():
     require({"id": 1, "username": "p", "role": "pi"}, "assessment.lock")
-    with pytest.raises(PermissionDeniedError, match=r"c \(coordinator\) may not assessment: lock; this needs one of "
-                                                    r"the roles pi"):
+    with pytest.raises(
+        PermissionDeniedError,
+        match=r"c \(coordinator\) may not assessment: lock; this needs one of "
+        r"the roles pi",
+    ):
         require({"id": 1, "username": "c", "role": "coordinator"}, "assessment.lock")
     with pytest.raises(PermissionDeniedError, match="no signed-in user"):
         require(None, "data.read")

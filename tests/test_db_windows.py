@@ -31,49 +31,88 @@ def dosed(study, monkeypatch):
     return infusion, started
 
 
-def test_infusion_for_a_rating(study, monkeypatch):
-    infusion, _ = dosed(study, monkeypatch)
+def test_infusion_for_a_rating(app_world, monkeypatch):
+    infusion, _ = dosed(app_world, monkeypatch)
     with unit_of_work(write=False) as db:
-        assert windows.infusion_id_for(db, study.p1["id"], "baseline", None) is None
-        assert windows.infusion_id_for(db, study.p1["id"], "min_40", None) == infusion["id"]
-        assert windows.infusion_id_for(db, study.p1["id"], "min_40", 2) is None  # not logged
-        assert windows.infusion_id_for(db, study.p2["id"], "day_1", None) is None
+        assert windows.infusion_id_for(db, app_world.p1["id"], "baseline", None) is None
+        assert windows.infusion_id_for(db, app_world.p1["id"], "min_40", None) == infusion["id"]
+        assert windows.infusion_id_for(db, app_world.p1["id"], "min_40", 2) is None  # not logged
+        assert windows.infusion_id_for(db, app_world.p2["id"], "day_1", None) is None
 
 
-def test_a_live_rating_outside_its_window_is_a_deviation_saying_started(study, monkeypatch):
-    _, started = dosed(study, monkeypatch)
+def test_a_live_rating_outside_its_window_is_a_deviation_saying_started(app_world, monkeypatch):
+    _, started = dosed(app_world, monkeypatch)
     with unit_of_work() as db:
-        rated = assessments.start_assessment(db, study.users["rater"], study.p1["id"], "min_40", "madrs", "clinician")
+        rated = assessments.start_assessment(
+            db, app_world.users["rater"], app_world.p1["id"], "min_40", "madrs", "clinician"
+        )
         # Started at the infusion's start: 40 minutes early for the 40-minute rating (window -5/+10).
-        text = windows.record_window_deviation(db, study.users["rater"], PROTOCOL, study.p1["id"], "min_40", None,
-                                               "madrs", rated["id"], now=started)
-        deviations = list_deviations(db, participant_id=study.p1["id"])
-    assert text == deviations[0]["description"] and text.startswith("madrs at 40 minutes after infusion start "
-                                                                    "started ")
+        text = windows.record_window_deviation(
+            db,
+            app_world.users["rater"],
+            PROTOCOL,
+            app_world.p1["id"],
+            "min_40",
+            None,
+            "madrs",
+            rated["id"],
+            now=started,
+        )
+        deviations = list_deviations(db, participant_id=app_world.p1["id"])
+    assert text == deviations[0]["description"] and text.startswith("madrs at 40 minutes after infusion start started ")
     assert deviations[0]["kind"] == "outside_window" and deviations[0]["minutes_early"] == 35
     assert deviations[0]["assessment_id"] == rated["id"] and deviations[0]["timepoint"] == "min_40"
 
 
-def test_a_rating_entered_later_is_checked_when_it_happened(study, monkeypatch):
-    _, started = dosed(study, monkeypatch)
+def test_a_rating_entered_later_is_checked_when_it_happened(app_world, monkeypatch):
+    _, started = dosed(app_world, monkeypatch)
     with unit_of_work() as db:
-        rated = assessments.start_assessment(db, study.users["rater"], study.p1["id"], "min_40", "cadss", "clinician")
-        inside = windows.record_window_deviation(db, study.users["rater"], PROTOCOL, study.p1["id"], "min_40", None,
-                                                 "cadss", rated["id"], assessed_at=started + timedelta(minutes=41),
-                                                 now=started)
-        late = windows.record_window_deviation(db, study.users["rater"], PROTOCOL, study.p1["id"], "min_40", None,
-                                               "cadss", rated["id"], assessed_at=started + timedelta(minutes=70))
-        deviations = list_deviations(db, participant_id=study.p1["id"])
+        rated = assessments.start_assessment(
+            db, app_world.users["rater"], app_world.p1["id"], "min_40", "cadss", "clinician"
+        )
+        inside = windows.record_window_deviation(
+            db,
+            app_world.users["rater"],
+            PROTOCOL,
+            app_world.p1["id"],
+            "min_40",
+            None,
+            "cadss",
+            rated["id"],
+            assessed_at=started + timedelta(minutes=41),
+            now=started,
+        )
+        late = windows.record_window_deviation(
+            db,
+            app_world.users["rater"],
+            PROTOCOL,
+            app_world.p1["id"],
+            "min_40",
+            None,
+            "cadss",
+            rated["id"],
+            assessed_at=started + timedelta(minutes=70),
+        )
+        deviations = list_deviations(db, participant_id=app_world.p1["id"])
     assert inside is None  # 41 minutes after the start: inside, though checked long before
     assert late.startswith("cadss at 40 minutes after infusion start rated ") and len(deviations) == 1
     assert deviations[0]["minutes_late"] == 20
 
 
-def test_an_unplanned_or_unscheduled_timepoint_is_no_deviation(study):
+def test_an_unplanned_or_unscheduled_timepoint_is_no_deviation(app_world):
     with unit_of_work() as db:  # KET-002 has no infusion: its infusion-anchored timepoints have no time yet
-        rated = assessments.save_assessment(db, study.users["pi"], study.p2["id"], "min_40", "madrs", "clinician",
-                                            MADRS)
-        assert windows.record_window_deviation(db, study.users["pi"], PROTOCOL, study.p2["id"], "min_40", None,
-                                               "madrs", rated["id"]) is None
-        assert windows.record_window_deviation(db, study.users["pi"], PROTOCOL, study.p2["id"], "no_such", None,
-                                               "madrs", rated["id"]) is None
+        rated = assessments.save_assessment(
+            db, app_world.users["pi"], app_world.p2["id"], "min_40", "madrs", "clinician", MADRS
+        )
+        assert (
+            windows.record_window_deviation(
+                db, app_world.users["pi"], PROTOCOL, app_world.p2["id"], "min_40", None, "madrs", rated["id"]
+            )
+            is None
+        )
+        assert (
+            windows.record_window_deviation(
+                db, app_world.users["pi"], PROTOCOL, app_world.p2["id"], "no_such", None, "madrs", rated["id"]
+            )
+            is None
+        )

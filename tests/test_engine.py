@@ -42,8 +42,20 @@ def test_visible_items_applies_rules(phq9):
 
 def test_result_dict_has_the_documented_keys(phq9):
     keys = set(score(phq9, {}).to_dict())
-    assert {"total", "band", "complete", "missing", "prorated", "subscales", "flags", "definition_hash",
-            "engine_version", "scale_version", "not_assessed", "hidden"} <= keys
+    assert {
+        "total",
+        "band",
+        "complete",
+        "missing",
+        "prorated",
+        "subscales",
+        "flags",
+        "definition_hash",
+        "engine_version",
+        "scale_version",
+        "not_assessed",
+        "hidden",
+    } <= keys
 
 
 def test_empty_form(phq9):

@@ -67,10 +67,16 @@ def trial(monkeypatch):
     sites.create_site(db, system, "LON", "London clinic", "Europe/London")
     sites.create_site(db, system, "OXF", "Oxford clinic", "Europe/London")
     accounts = {}
-    for name, role, site in (("admin", "admin", None), ("pi", "pi", None), ("monitor", "monitor", None),
-                             ("monitor_lon", "monitor", "LON"), ("rater", "rater", "LON"),
-                             ("coord", "coordinator", "LON"), ("rater_oxf", "rater", "OXF"),
-                             ("coord_oxf", "coordinator", "OXF")):
+    for name, role, site in (
+        ("admin", "admin", None),
+        ("pi", "pi", None),
+        ("monitor", "monitor", None),
+        ("monitor_lon", "monitor", "LON"),
+        ("rater", "rater", "LON"),
+        ("coord", "coordinator", "LON"),
+        ("rater_oxf", "rater", "OXF"),
+        ("coord_oxf", "coordinator", "OXF"),
+    ):
         accounts[name] = users.create_user(db, system, name, role, PASSWORD, site=site, all_sites=site is None)
     a = SimpleNamespace(**accounts)
     p1 = participants.create_participant(db, a.coord, "P001", "LON", arm="ketamine")
@@ -84,8 +90,16 @@ def trial(monkeypatch):
     save_assessment(db, a.rater, p1["id"], "min_40", "madrs", "clinician", MADRS_2, infusion_id=infusion["id"])
     save_assessment(db, a.rater, p1["id"], "min_40", "cadss", "clinician", full("cadss", 1))
     now.set("2026-03-03T09:05:00Z")
-    save_assessment(db, a.rater, p1["id"], "day_1", "madrs", "clinician", {**MADRS_2, "madrs_10": 9},
-                    not_assessed_reasons={"madrs_10": "@interrupted"})
+    save_assessment(
+        db,
+        a.rater,
+        p1["id"],
+        "day_1",
+        "madrs",
+        "clinician",
+        {**MADRS_2, "madrs_10": 9},
+        not_assessed_reasons={"madrs_10": "@interrupted"},
+    )
     now.set("2026-03-02T14:00:00Z")
     mark_eligible(db, a.coord_oxf, a.rater_oxf, p2["id"])
     now.set("2026-03-06T12:00:00Z")
@@ -121,8 +135,10 @@ def xpt(path_or_bytes, tmp_path: Path) -> pd.DataFrame:
 def export_events() -> list[dict]:
     db = connect(database_path())
     try:
-        rows = db.execute("SELECT username, role, entity_id, new_value FROM audit_events WHERE action = ? ORDER BY id",
-                          [db_exports.EXPORT_ACTION]).fetchall()
+        rows = db.execute(
+            "SELECT username, role, entity_id, new_value FROM audit_events WHERE action = ? ORDER BY id",
+            [db_exports.EXPORT_ACTION],
+        ).fetchall()
     finally:
         db.close()
     return [{"username": u, "role": r, "kind": k, **json.loads(v)} for u, r, k, v in rows]
@@ -166,8 +182,9 @@ def test_a_site_bound_account_gets_its_site_only(trial):
     assert {r["participant"] for r in table(unzip(built)["csv/participants.csv"])} == {"P001"}
     with pytest.raises(CommandError) as refused:
         bundle.build_zip(None, trial.accounts.monitor_lon, ["csv"], site="OXF")
-    assert refused.value.problems == ["Site OXF: monitor_lon works at site LON and may export only that site's "
-                                      "participants"]
+    assert refused.value.problems == [
+        "Site OXF: monitor_lon works at site LON and may export only that site's participants"
+    ]
 
 
 def test_a_chosen_site_narrows_an_account_of_every_site(trial):
@@ -222,12 +239,18 @@ def test_who_may_export_and_bad_choices_are_refused_with_nothing_audited(trial):
 
 def test_progress_is_reported_part_by_part_up_to_done(trial):
     seen: list[tuple[float, str]] = []
-    bundle.build_zip(None, trial.accounts.pi, ["csv", "sdtm", "fhir"], progress=lambda f, t: seen.append((f, t)),
-                     study_id="KET01")
+    bundle.build_zip(
+        None, trial.accounts.pi, ["csv", "sdtm", "fhir"], progress=lambda f, t: seen.append((f, t)), study_id="KET01"
+    )
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
-    assert [t for _, t in seen] == ["Writing CSV for statisticians (1 of 3)", "Writing CDISC SDTM with define.xml (2 of 3)",
-                                    "Writing HL7 FHIR R4 (3 of 3)", "Packing the ZIP file", "Ready"]
+    assert [t for _, t in seen] == [
+        "Writing CSV for statisticians (1 of 3)",
+        "Writing CDISC SDTM with define.xml (2 of 3)",
+        "Writing HL7 FHIR R4 (3 of 3)",
+        "Packing the ZIP file",
+        "Ready",
+    ]
 
 
 def test_an_empty_study_exports_headers_only(tmp_path, monkeypatch):

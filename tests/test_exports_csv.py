@@ -1,5 +1,5 @@
 """`python -m exports csv`: the study's data as CSV for statisticians (issue 12, point 1), and the
-pieces every export shares: formula neutralising (exports/csvout.py), the blinding rule below the
+pieces every export shares: formula neutralising (scales/csvout.py), the blinding rule below the
 UI (exports/blinding.py), site scope and `--as`, an output directory that appears complete or
 not at all, and the audit event of every export.
 
@@ -28,9 +28,10 @@ from db.clinical import end_infusion, record_adverse_event, record_infusion, rec
 from db.connection import connect, database_path, transaction
 from db.migrations import init_database
 from db.permissions import system_actor
-from exports import blinding, csvout
+from exports import blinding
 from exports.cli import main
 from scales import cli as scales_cli
+from scales import csvout
 from scales.loader import registry
 from tests.conftest_db import PASSWORD, mark_eligible
 
@@ -77,10 +78,16 @@ def seed_study(monkeypatch) -> SimpleNamespace:
     sites.create_site(db, system, "LON", "London clinic", "Europe/London")
     sites.create_site(db, system, "NYC", "New York clinic", "America/New_York")
     accounts = {}
-    for name, role, site in (("admin", "admin", None), ("pi", "pi", None), ("monitor", "monitor", None),
-                             ("monitor_lon", "monitor", "LON"), ("rater", "rater", "LON"),
-                             ("coord", "coordinator", "LON"), ("rater_nyc", "rater", "NYC"),
-                             ("coord_nyc", "coordinator", "NYC")):
+    for name, role, site in (
+        ("admin", "admin", None),
+        ("pi", "pi", None),
+        ("monitor", "monitor", None),
+        ("monitor_lon", "monitor", "LON"),
+        ("rater", "rater", "LON"),
+        ("coord", "coordinator", "LON"),
+        ("rater_nyc", "rater", "NYC"),
+        ("coord_nyc", "coordinator", "NYC"),
+    ):
         accounts[name] = users.create_user(db, system, name, role, PASSWORD, site=site, all_sites=site is None)
     a = SimpleNamespace(**accounts)
     p1 = participants.create_participant(db, a.coord, "P001", "LON", arm="ketamine")
@@ -98,27 +105,54 @@ def seed_study(monkeypatch) -> SimpleNamespace:
     draft = start_assessment(db, a.rater, p1["id"], "baseline", "bprs", "clinician")
     for item_id, value in full("bprs", 2).items():
         value = 9 if item_id == "bprs_3" else value
-        draft = save_draft_response(db, a.rater, draft["id"], item_id, value, draft["version"],
-                                    not_assessed_reason=FORMULA_REASON if item_id == "bprs_3" else None)
+        draft = save_draft_response(
+            db,
+            a.rater,
+            draft["id"],
+            item_id,
+            value,
+            draft["version"],
+            not_assessed_reason=FORMULA_REASON if item_id == "bprs_3" else None,
+        )
     complete_assessment(db, a.rater, draft["id"], draft["version"])
 
     # Infusion 1 at 09:00 UTC (09:00 London time in March), vitals, an adverse event, the 40-minute ratings.
     now.set("2026-03-02T09:00:30Z")
-    infusion = record_infusion(db, a.coord, p1["id"], 1, "2026-03-02T09:00:00Z", 72.5, 0.5,
-                               notes="-check pump rate")
+    infusion = record_infusion(db, a.coord, p1["id"], 1, "2026-03-02T09:00:00Z", 72.5, 0.5, notes="-check pump rate")
     now.set("2026-03-02T09:15:30Z")
-    record_vitals(db, a.coord, p1["id"], "2026-03-02T08:55:00Z", infusion_id=None, systolic=120, diastolic=78,
-                  heart_rate=70)
-    record_vitals(db, a.coord, p1["id"], "2026-03-02T09:15:00Z", infusion_id=infusion["id"], systolic=135,
-                  diastolic=85, heart_rate=76, spo2=98, temperature_c=36.8)
+    record_vitals(
+        db, a.coord, p1["id"], "2026-03-02T08:55:00Z", infusion_id=None, systolic=120, diastolic=78, heart_rate=70
+    )
+    record_vitals(
+        db,
+        a.coord,
+        p1["id"],
+        "2026-03-02T09:15:00Z",
+        infusion_id=infusion["id"],
+        systolic=135,
+        diastolic=85,
+        heart_rate=76,
+        spo2=98,
+        temperature_c=36.8,
+    )
     now.set("2026-03-02T09:31:00Z")
-    record_adverse_event(db, a.coord, p1["id"], FORMULA_TERM, "2026-03-02T09:30:00Z", "mild", "possible",
-                         infusion_id=infusion["id"], action_taken="dose_not_changed")
+    record_adverse_event(
+        db,
+        a.coord,
+        p1["id"],
+        FORMULA_TERM,
+        "2026-03-02T09:30:00Z",
+        "mild",
+        "possible",
+        infusion_id=infusion["id"],
+        action_taken="dose_not_changed",
+    )
     now.set("2026-03-02T09:41:00Z")
     end_infusion(db, a.coord, infusion["id"], "2026-03-02T09:40:00Z")
     now.set("2026-03-02T09:42:00Z")
-    save_assessment(db, a.rater, p1["id"], "min_40", "madrs", "clinician", {**MADRS_3, "madrs_1": 1},
-                    infusion_id=infusion["id"])
+    save_assessment(
+        db, a.rater, p1["id"], "min_40", "madrs", "clinician", {**MADRS_3, "madrs_1": 1}, infusion_id=infusion["id"]
+    )
     save_assessment(db, a.rater, p1["id"], "min_40", "cadss", "clinician", full("cadss", 2))
     save_assessment(db, a.rater, p1["id"], "min_40", "bprs", "clinician", full("bprs", 3))
 
@@ -127,16 +161,20 @@ def seed_study(monkeypatch) -> SimpleNamespace:
     now.set("2026-03-03T09:05:00Z")
     save_assessment(db, a.rater, p1["id"], "day_1", "madrs", "clinician", {**MADRS_3, "madrs_10": 9})
     save_assessment(db, a.rater, p1["id"], "day_1", "hamd17", "clinician", hamd17_with_16b(2))
-    save_assessment(db, a.rater, p1["id"], "day_1", "phq9", "self",
-                    {k: v for k, v in full("phq9", 1).items() if k != "phq9_9"})
+    save_assessment(
+        db, a.rater, p1["id"], "day_1", "phq9", "self", {k: v for k, v in full("phq9", 1).items() if k != "phq9_9"}
+    )
     save_assessment(db, a.rater, p1["id"], "day_1", "madrs_s", "self", full("madrs_s", 2))
     save_assessment(db, a.rater, p1["id"], "day_1", "qids_sr16", "link", full("qids_sr16", 2))
     # Day 2: a MADRS transcribed from paper (the importer marks it in the audit trail).
     now.set("2026-03-04T09:05:00Z")
     transcribed = save_assessment(db, a.rater, p1["id"], "day_2", "madrs", "clinician", MADRS_3)
     with transaction(db):
-        audit.record_many(db, a.rater, [db_exports.transcription_event(transcribed["id"], p1["id"],
-                                                                         source_file="paper.csv", lines=[2])])
+        audit.record_many(
+            db,
+            a.rater,
+            [db_exports.transcription_event(transcribed["id"], p1["id"], source_file="paper.csv", lines=[2])],
+        )
     # Day 3: a draft, never submitted: not data yet.
     now.set("2026-03-05T09:05:00Z")
     start_assessment(db, a.rater, p1["id"], "day_3", "madrs", "clinician")
@@ -147,8 +185,7 @@ def seed_study(monkeypatch) -> SimpleNamespace:
     now.set("2026-03-02T14:30:30Z")
     infusion2 = record_infusion(db, a.coord_nyc, p2["id"], 1, "2026-03-02T14:30:00Z", 80, 0.5)
     now.set("2026-03-02T15:12:00Z")
-    save_assessment(db, a.rater_nyc, p2["id"], "min_40", "madrs", "clinician", MADRS_3,
-                    infusion_id=infusion2["id"])
+    save_assessment(db, a.rater_nyc, p2["id"], "min_40", "madrs", "clinician", MADRS_3, infusion_id=infusion2["id"])
     now.set("2026-03-06T12:00:00Z")
     db.close()
     return SimpleNamespace(accounts=a, p1=p1, p2=p2, p3=p3, transcribed_id=transcribed["id"], clock=now)
@@ -178,9 +215,13 @@ def header(path: Path) -> list[str]:
 def export_events(path: Path | None = None) -> list[dict]:
     db = connect(path or database_path())
     try:
-        return [dict(zip(("username", "role", "new_value"), r, strict=True)) for r in db.execute(
-            "SELECT username, role, new_value FROM audit_events WHERE action = ? ORDER BY id",
-            [db_exports.EXPORT_ACTION]).fetchall()]
+        return [
+            dict(zip(("username", "role", "new_value"), r, strict=True))
+            for r in db.execute(
+                "SELECT username, role, new_value FROM audit_events WHERE action = ? ORDER BY id",
+                [db_exports.EXPORT_ACTION],
+            ).fetchall()
+        ]
     finally:
         db.close()
 
@@ -211,8 +252,14 @@ def test_the_blinding_rule_is_the_one_the_pages_use():
     for role in ("admin", "pi", "rater", "coordinator", "monitor", "system"):
         for blinded in (True, False):
             assert blinding.arm_visible(role, blinded) == may_see_arm(role, blinded)
-    assert [blinding.arm_visible(r, True) for r in ("admin", "coordinator", "pi", "rater", "monitor", "system")] \
-        == [True, True, False, False, False, False]
+    assert [blinding.arm_visible(r, True) for r in ("admin", "coordinator", "pi", "rater", "monitor", "system")] == [
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
     assert blinding.arm_visible("rater", False)
 
 
@@ -224,9 +271,19 @@ def test_csv_export_writes_every_file_and_the_dictionary_describes_every_column(
     code, stdout, _ = export(capsys, "csv", "--out", str(out))
     assert code == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == sorted(["participants.csv", "infusions.csv", "vitals.csv", "adverse_events.csv", "eligibility.csv",
-                            "assessments.csv", "responses.csv", "dictionary.csv",
-                            *[f"wide_{s}.csv" for s in registry()]])
+    assert names == sorted(
+        [
+            "participants.csv",
+            "infusions.csv",
+            "vitals.csv",
+            "adverse_events.csv",
+            "eligibility.csv",
+            "assessments.csv",
+            "responses.csv",
+            "dictionary.csv",
+            *[f"wide_{s}.csv" for s in registry()],
+        ]
+    )
     described = {(r["file"], r["column"]) for r in read_csv(out / "dictionary.csv")}
     for name in names:
         for column in header(out / name):
@@ -243,9 +300,25 @@ def test_assessments_carry_when_rated_where_from_and_the_stored_score(seeded, tm
     out = tmp_path / "csv"
     assert export(capsys, "csv", "--out", str(out))[0] == 0
     rows = read_csv(out / "assessments.csv")
-    assert list(rows[0])[:17] == ["assessment_id", "participant", "site", "scale", "timepoint", "infusion_number",
-                                  "assessed_at", "minutes_since_infusion_start", "rater", "status", "source", "recall",
-                                  "total", "band", "complete", "prorated", "definition_hash"]
+    assert list(rows[0])[:17] == [
+        "assessment_id",
+        "participant",
+        "site",
+        "scale",
+        "timepoint",
+        "infusion_number",
+        "assessed_at",
+        "minutes_since_infusion_start",
+        "rater",
+        "status",
+        "source",
+        "recall",
+        "total",
+        "band",
+        "complete",
+        "prorated",
+        "definition_hash",
+    ]
     assert len(rows) == 15  # every submitted assessment; the day-3 draft is not data
     by = {(r["participant"], r["timepoint"], r["scale"]): r for r in rows}
     assert ("P001", "day_3", "madrs") not in by
@@ -272,8 +345,16 @@ def test_responses_mark_not_assessed_items_and_keep_their_reason(seeded, tmp_pat
     out = tmp_path / "csv"
     assert export(capsys, "csv", "--out", str(out))[0] == 0
     rows = read_csv(out / "responses.csv")
-    assert list(rows[0]) == ["assessment_id", "participant", "scale", "timepoint", "item", "value", "not_assessed",
-                             "not_assessed_reason"]
+    assert list(rows[0]) == [
+        "assessment_id",
+        "participant",
+        "scale",
+        "timepoint",
+        "item",
+        "value",
+        "not_assessed",
+        "not_assessed_reason",
+    ]
     bprs3 = next(r for r in rows if r["item"] == "bprs_3" and r["timepoint"] == "baseline")
     assert (bprs3["value"], bprs3["not_assessed"], bprs3["not_assessed_reason"]) == ("", "true", "'" + FORMULA_REASON)
     madrs10 = next(r for r in rows if r["item"] == "madrs_10" and r["timepoint"] == "day_1")
@@ -290,9 +371,12 @@ def test_wide_files_are_rescored_by_the_scales_command_to_their_totals(seeded, t
     for scale_id, definition in registry().items():
         path = out / f"wide_{scale_id}.csv"
         columns = header(path)
-        assert columns[12:12 + len(definition.items)] == [i.id for i in definition.items]
-        assert columns[-(2 + len(definition.subscales)):] == ["total", "band",
-                                                              *[f"sub_{s.id}" for s in definition.subscales]]
+        assert columns[12 : 12 + len(definition.items)] == [i.id for i in definition.items]
+        assert columns[-(2 + len(definition.subscales)) :] == [
+            "total",
+            "band",
+            *[f"sub_{s.id}" for s in definition.subscales],
+        ]
         buffer = io.StringIO()
         assert scales_cli.main(["score", scale_id, "--csv", str(path)], out=buffer) == 0
         for row in csv.DictReader(io.StringIO(buffer.getvalue())):
@@ -312,8 +396,13 @@ def test_wide_files_are_rescored_by_the_scales_command_to_their_totals(seeded, t
 def test_the_real_scales_command_line_accepts_a_wide_file_as_it_is(seeded, tmp_path, capsys):
     out = tmp_path / "csv"
     assert export(capsys, "csv", "--out", str(out))[0] == 0
-    proc = subprocess.run([sys.executable, "-m", "scales", "score", "madrs", "--csv", str(out / "wide_madrs.csv")],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "scales", "score", "madrs", "--csv", str(out / "wide_madrs.csv")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert len(rows) == 6 and all(r["rescored_total"] == r["total"] for r in rows)
@@ -324,14 +413,20 @@ def test_formula_like_free_text_is_neutralised_in_every_file(seeded, tmp_path, c
     assert export(capsys, "csv", "--as", "admin", "--out", str(out))[0] == 0
     ae = read_csv(out / "adverse_events.csv")[0]
     assert ae["term"] == "'" + FORMULA_TERM
-    assert (ae["severity"], ae["serious"], ae["relatedness"], ae["infusion_number"]) == ("mild", "false",
-                                                                                          "possible", "1")
+    assert (ae["severity"], ae["serious"], ae["relatedness"], ae["infusion_number"]) == (
+        "mild",
+        "false",
+        "possible",
+        "1",
+    )
     assert read_csv(out / "infusions.csv")[0]["notes"] == "'-check pump rate"
     for path in out.iterdir():
         for row in read_csv(path):
             for column, value in row.items():
                 assert not value.startswith(csvout.FORMULA_STARTS) or column in (
-                    "minutes_since_infusion_start", "duration_min"), (path.name, column, value)
+                    "minutes_since_infusion_start",
+                    "duration_min",
+                ), (path.name, column, value)
 
 
 def test_other_files_infusions_vitals_eligibility_participants(seeded, tmp_path, capsys):
@@ -339,11 +434,17 @@ def test_other_files_infusions_vitals_eligibility_participants(seeded, tmp_path,
     assert export(capsys, "csv", "--as", "admin", "--out", str(out))[0] == 0
     infusion = read_csv(out / "infusions.csv")[0]
     assert (infusion["started_at"], infusion["ended_at"], infusion["duration_min"]) == (
-        "2026-03-02T09:00:00+00:00", "2026-03-02T09:40:00+00:00", "40")
+        "2026-03-02T09:00:00+00:00",
+        "2026-03-02T09:40:00+00:00",
+        "40",
+    )
     assert (infusion["weight_kg"], infusion["dose_mg_per_kg"], infusion["total_dose_mg"]) == ("72.5", "0.5", "36.3")
     vitals = read_csv(out / "vitals.csv")
-    assert [(v["infusion_number"], v["minutes_since_infusion_start"], v["systolic"]) for v in vitals
-            if v["participant"] == "P001"] == [("", "", "120"), ("1", "15", "135")]
+    assert [
+        (v["infusion_number"], v["minutes_since_infusion_start"], v["systolic"])
+        for v in vitals
+        if v["participant"] == "P001"
+    ] == [("", "", "120"), ("1", "15", "135")]
     decisions = read_csv(out / "eligibility.csv")
     assert {d["participant"] for d in decisions} == {"P001", "P002"}
     assert all(d["eligible"] == "true" and d["current"] == "true" for d in decisions)
@@ -463,8 +564,9 @@ def test_a_missing_database_is_one_line(tmp_path, capsys):
 
 
 def test_help_describes_the_command():
-    proc = subprocess.run([sys.executable, "-m", "exports", "csv", "--help"], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "exports", "csv", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert proc.returncode == 0 and "dictionary.csv" in proc.stdout and "--as USERNAME" in proc.stdout
 
 

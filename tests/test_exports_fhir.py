@@ -35,8 +35,9 @@ def seed_ratings(study) -> dict:
     with unit_of_work() as db:
         mark_eligible(db, coordinator, rater, p1)  # MADRS baseline, every item 3
         infusion = record_infusion(db, coordinator, p1, 1, clock.utc_now(), 70, 0.5)
-        out["cadss"] = save_assessment(db, rater, p1, "inf1_40min", "cadss", "clinician", full_responses("cadss", 1),
-                                       infusion_id=infusion["id"])
+        out["cadss"] = save_assessment(
+            db, rater, p1, "inf1_40min", "cadss", "clinician", full_responses("cadss", 1), infusion_id=infusion["id"]
+        )
         phq = {f"phq9_{n}": 2 for n in range(1, 10)} | {"phq9_10": 1}
         out["phq9"] = save_assessment(db, rater, p1, "baseline", "phq9", "kiosk", phq)
         qids = {f"qids_sr16_{n}": n % 4 for n in range(1, 17)}
@@ -45,8 +46,9 @@ def seed_ratings(study) -> dict:
         answers = {i.id: 1 for i in get_scale("hamd17").items if i.id not in ("hamd17_16a", "hamd17_3")}
         for item_id, value in answers.items():
             draft = save_draft_response(db, rater, draft["id"], item_id, value)
-        draft = save_draft_response(db, rater, draft["id"], "hamd17_3", 9,
-                                    not_assessed_reason="=participant declined the question")
+        draft = save_draft_response(
+            db, rater, draft["id"], "hamd17_3", 9, not_assessed_reason="=participant declined the question"
+        )
         out["hamd17"] = complete_assessment(db, rater, draft["id"], draft["version"])
         out["madrs_p2"] = save_assessment(db, pi, p2, "baseline", "madrs", "clinician", full_responses("madrs", 4))
         out["draft"] = start_assessment(db, pi, p2, "day1", "phq9", "kiosk")
@@ -72,6 +74,7 @@ def weights(item: dict) -> dict[str, Decimal]:
 # ---------------------------------------------------------------------------------------------
 # Questionnaire
 # ---------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("scale_id", SCALES)
 def test_questionnaire_of_every_scale_validates_and_carries_the_definition(scale_id):
@@ -106,25 +109,32 @@ def test_phq9_questionnaire_has_loinc_codes_item10_logic_and_a_total_without_ite
     assert by_link["phq9_1"]["code"][0]["code"] == "44250-9"
     # the shared frequency answers carry LOINC answer codes; item 10's own list does not borrow them
     assert by_link["phq9_1"]["answerOption"][0]["valueCoding"] == {
-        "system": fhir.LOINC, "code": "LA6568-5", "display": "Not at all"}
+        "system": fhir.LOINC,
+        "code": "LA6568-5",
+        "display": "Not at all",
+    }
     assert by_link["phq9_10"]["answerOption"][0]["valueCoding"] == {"code": "0", "display": "Not difficult at all"}
     # item 10 is shown when any of items 1-9 is above 0: '=' on each allowed coding, any of them
     item10 = by_link["phq9_10"]
     assert item10["enableBehavior"] == "any"
     assert {(c["question"], c["answerCoding"]["code"]) for c in item10["enableWhen"]} == {
-        (f"phq9_{n}", code) for n in range(1, 10) for code in ("LA6569-3", "LA6570-1", "LA6571-9")}
+        (f"phq9_{n}", code) for n in range(1, 10) for code in ("LA6569-3", "LA6570-1", "LA6571-9")
+    }
     total = by_link["total"]
     assert total["code"][0]["code"] == "44261-6"
     assert total["extension"][0]["valueExpression"]["expression"] == (
-        "%resource.item.where(linkId != 'phq9_10' and linkId != 'total').answer.weight().sum()")
+        "%resource.item.where(linkId != 'phq9_10' and linkId != 'total').answer.weight().sum()"
+    )
 
 
 def test_hamd17_choice_group_is_mutual_exists_false():
     by_link = {i["linkId"]: i for i in fhir.questionnaire(get_scale("hamd17"))["item"]}
-    assert by_link["hamd17_16a"]["enableWhen"] == [{"question": "hamd17_16b", "operator": "exists",
-                                                    "answerBoolean": False}]
-    assert by_link["hamd17_16b"]["enableWhen"] == [{"question": "hamd17_16a", "operator": "exists",
-                                                    "answerBoolean": False}]
+    assert by_link["hamd17_16a"]["enableWhen"] == [
+        {"question": "hamd17_16b", "operator": "exists", "answerBoolean": False}
+    ]
+    assert by_link["hamd17_16b"]["enableWhen"] == [
+        {"question": "hamd17_16a", "operator": "exists", "answerBoolean": False}
+    ]
     assert by_link["hamd17_16a"]["required"] is False and by_link["hamd17_1"]["required"] is True
 
 
@@ -133,16 +143,19 @@ def test_qids_total_sums_domain_maxima():
     expression = by_link["total"]["extension"][0]["valueExpression"]["expression"]
     clauses = expression.split(" + ")
     assert [c.rsplit(".", 1)[1] for c in clauses] == ["max()", "sum()", "max()", "sum()", "max()"]
-    assert clauses[0] == ("%resource.item.where(linkId = 'qids_sr16_1' or linkId = 'qids_sr16_2' or "
-                          "linkId = 'qids_sr16_3' or linkId = 'qids_sr16_4').answer.weight().max()")
+    assert clauses[0] == (
+        "%resource.item.where(linkId = 'qids_sr16_1' or linkId = 'qids_sr16_2' or "
+        "linkId = 'qids_sr16_3' or linkId = 'qids_sr16_4').answer.weight().max()"
+    )
     assert by_link["sub_sleep"]["extension"][0]["valueExpression"]["expression"] == clauses[0]
 
 
 def test_rules_enableWhen_cannot_say_become_an_enableWhenExpression():
     definition = get_scale("madrs")
     raw = json.loads(json.dumps(definition.raw))
-    raw["items"][1]["visible_if"] = {"all": [{"item": "madrs_1", "op": ">", "value": 2},
-                                             {"item": "madrs_3", "op": "<", "value": 2}]}
+    raw["items"][1]["visible_if"] = {
+        "all": [{"item": "madrs_1", "op": ">", "value": 2}, {"item": "madrs_3", "op": "<", "value": 2}]
+    }
     from scales.loader import compile_definition
 
     resource = fhir.questionnaire(compile_definition(raw, "madrs.json"))
@@ -152,7 +165,8 @@ def test_rules_enableWhen_cannot_say_become_an_enableWhenExpression():
     assert item["extension"][0]["url"] == fhir.ENABLE_WHEN_EXPRESSION
     assert item["extension"][0]["valueExpression"]["expression"] == (
         "(%resource.repeat(item).where(linkId = 'madrs_1').answer.weight() > 2 and "
-        "%resource.repeat(item).where(linkId = 'madrs_3').answer.weight() < 2)")
+        "%resource.repeat(item).where(linkId = 'madrs_3').answer.weight() < 2)"
+    )
 
 
 def test_questionnaire_command_prints_json_and_takes_a_base_url(capsys):
@@ -163,10 +177,13 @@ def test_questionnaire_command_prints_json_and_takes_a_base_url(capsys):
     Questionnaire.model_validate(resource)
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["fhir-questionnaire", "nosuch"], "SCALE_ID: unknown scale 'nosuch'; known scales: bprs, cadss"),
-    (["fhir-questionnaire", "madrs", "--base-url", "not a url"], "--base-url: 'not a url' is not an absolute"),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["fhir-questionnaire", "nosuch"], "SCALE_ID: unknown scale 'nosuch'; known scales: bprs, cadss"),
+        (["fhir-questionnaire", "madrs", "--base-url", "not a url"], "--base-url: 'not a url' is not an absolute"),
+    ],
+)
 def test_questionnaire_command_bad_input_is_one_line(capsys, argv, expected):
     code, out, err = run(capsys, *argv)
     assert code == 1 and out == ""
@@ -177,8 +194,9 @@ def test_questionnaire_command_bad_input_is_one_line(capsys, argv, expected):
 # QuestionnaireResponses
 # ---------------------------------------------------------------------------------------------
 
-def test_responses_bundle_validates_and_holds_every_submitted_assessment(study, tmp_path, capsys):
-    seeded = seed_ratings(study)
+
+def test_responses_bundle_validates_and_holds_every_submitted_assessment(app_world, tmp_path, capsys):
+    seeded = seed_ratings(app_world)
     out = tmp_path / "responses.json"
     code, stdout, err = run(capsys, "fhir-responses", "--out", str(out))
     assert (code, stdout, err) == (0, "", "")
@@ -190,7 +208,8 @@ def test_responses_bundle_validates_and_holds_every_submitted_assessment(study, 
         QuestionnaireResponse.model_validate(resource)
     by_id = {int(r["identifier"]["value"]): r for r in resources}
     submitted = {a["id"] for k, a in seeded.items() if k != "draft"} | {
-        a["id"] for a in _all_assessments() if a["status"] != "draft"}
+        a["id"] for a in _all_assessments() if a["status"] != "draft"
+    }
     assert set(by_id) == submitted and seeded["draft"]["id"] not in by_id  # drafts are not data
     for entry in bundle["entry"]:
         assert entry["fullUrl"] == f"{fhir.DEFAULT_BASE_URL}/QuestionnaireResponse/{entry['resource']['id']}"
@@ -232,23 +251,26 @@ def _all_assessments() -> list[dict]:
 
 
 @pytest.mark.parametrize("scale_id", SCALES)
-def test_weights_of_the_answers_reproduce_the_stored_total(study, tmp_path, capsys, scale_id):
+def test_weights_of_the_answers_reproduce_the_stored_total(app_world, tmp_path, capsys, scale_id):
     """What a FHIR renderer computes from the Questionnaire (the calculatedExpression over the
     ordinalValue weights) equals Scalebook's stored total on complete responses."""
     from exports.instruments_in import SourceItem, parse_fhir_calculation
 
     definition = get_scale(scale_id)
-    rater = study.users["rater"]
+    rater = app_world.users["rater"]
     responses = full_responses(scale_id, 2)
     with unit_of_work() as db:
-        saved = save_assessment(db, rater, study.p1["id"], "baseline", scale_id, "clinician", responses)
+        saved = save_assessment(db, rater, app_world.p1["id"], "baseline", scale_id, "clinician", responses)
     out = tmp_path / "bundle.json"
     assert run(capsys, "fhir-responses", "--out", str(out), "--scale", scale_id)[0] == 0
     resource = json.loads(out.read_text())["entry"][0]["resource"]
     questionnaire = fhir.questionnaire(definition)
     weight_of = {i["linkId"]: weights(i) for i in questionnaire["item"] if "answerOption" in i}
-    answered = {i["linkId"]: weight_of[i["linkId"]][i["answer"][0]["valueCoding"]["code"]]
-                for i in resource["item"] if i["linkId"] in weight_of}
+    answered = {
+        i["linkId"]: weight_of[i["linkId"]][i["answer"][0]["valueCoding"]["code"]]
+        for i in resource["item"]
+        if i["linkId"] in weight_of
+    }
     expression = questionnaire["item"][-1]["extension"][0]["valueExpression"]["expression"]
     weighted = [SourceItem(i.id, i.prompt, []) for i in definition.items]
     computed = Decimal(0)
@@ -258,8 +280,8 @@ def test_weights_of_the_answers_reproduce_the_stored_total(study, tmp_path, caps
     assert computed == saved["score"]["total"] == score(definition, responses).total
 
 
-def test_site_filter_and_a_site_bound_account(study, tmp_path, capsys):
-    seed_ratings(study)
+def test_site_filter_and_a_site_bound_account(app_world, tmp_path, capsys):
+    seed_ratings(app_world)
     out = tmp_path / "oxf.json"
     assert run(capsys, "fhir-responses", "--out", str(out), "--site", "OXF")[0] == 0
     codes = {e["resource"]["subject"]["identifier"]["value"] for e in json.loads(out.read_text())["entry"]}
@@ -271,13 +293,14 @@ def test_site_filter_and_a_site_bound_account(study, tmp_path, capsys):
     assert not (tmp_path / "r.json").exists()
 
 
-def test_every_export_is_an_audit_event(study, tmp_path, capsys):
-    seed_ratings(study)
+def test_every_export_is_an_audit_event(app_world, tmp_path, capsys):
+    seed_ratings(app_world)
     out = tmp_path / "b.json"
     assert run(capsys, "fhir-responses", "--out", str(out), "--as", "pi", "--site", "LON")[0] == 0
     with unit_of_work(write=False) as db:
-        events = db.execute("SELECT username, new_value FROM audit_events WHERE action = 'export.create' "
-                            "ORDER BY id").fetchall()
+        events = db.execute(
+            "SELECT username, new_value FROM audit_events WHERE action = 'export.create' ORDER BY id"
+        ).fetchall()
     assert events, "no audit event for the export"
     username, new_value = events[-1]
     detail = json.loads(new_value)
@@ -285,7 +308,7 @@ def test_every_export_is_an_audit_event(study, tmp_path, capsys):
     assert detail["records"] == {"QuestionnaireResponse": len(json.loads(out.read_text())["entry"])}
 
 
-def test_empty_study_gives_a_valid_bundle_without_entries(study, tmp_path, capsys):
+def test_empty_study_gives_a_valid_bundle_without_entries(app_world, tmp_path, capsys):
     out = tmp_path / "empty.json"
     assert run(capsys, "fhir-responses", "--out", str(out)) == (0, "", "")
     bundle = json.loads(out.read_text())
@@ -293,31 +316,43 @@ def test_empty_study_gives_a_valid_bundle_without_entries(study, tmp_path, capsy
     assert "entry" not in bundle and bundle["type"] == "collection"
 
 
-def test_bundle_streams_the_same_as_in_memory(study):
-    seed_ratings(study)
+def test_bundle_streams_the_same_as_in_memory(app_world):
+    seed_ratings(app_world)
     import io
 
     from db import exports as db_exports
 
     with unit_of_work(write=False) as db:
-        memory = fhir.response_bundle(db_exports.assessment_rows(db), db_exports.response_rows(db),
-                                      timestamp="2026-01-01T00:00:00Z")
+        memory = fhir.response_bundle(
+            db_exports.assessment_rows(db), db_exports.response_rows(db), timestamp="2026-01-01T00:00:00Z"
+        )
         handle = io.StringIO()
-        count = fhir.write_bundle(handle, db_exports.assessment_rows(db), db_exports.response_rows(db),
-                                  timestamp="2026-01-01T00:00:00Z")
+        count = fhir.write_bundle(
+            handle, db_exports.assessment_rows(db), db_exports.response_rows(db), timestamp="2026-01-01T00:00:00Z"
+        )
     assert json.loads(handle.getvalue()) == memory and count == len(memory["entry"])
 
 
-@pytest.mark.parametrize("make_argv, expected", [
-    (lambda tmp: ["--db", str(tmp / "missing.db"), "fhir-responses", "--out", str(tmp / "o.json")],
-     "missing.db: no such file"),
-    (lambda tmp: ["fhir-responses", "--out", str(tmp / "no" / "dir" / "o.json")], "does not exist"),
-    (lambda tmp: ["fhir-responses", "--out", str(tmp / "o.json"), "--site", "XYZ"], "--site: no site 'XYZ'"),
-    (lambda tmp: ["fhir-responses", "--out", str(tmp / "o.json"), "--scale", "nosuch"],
-     "--scale: unknown scale 'nosuch'"),
-    (lambda tmp: ["fhir-responses", "--out", str(tmp / "o.json"), "--as", "nobody"], "--as nobody: no account 'nobody'"),
-])
-def test_responses_bad_input_is_one_line_and_writes_nothing(study, tmp_path, capsys, make_argv, expected):
+@pytest.mark.parametrize(
+    "make_argv, expected",
+    [
+        (
+            lambda tmp: ["--db", str(tmp / "missing.db"), "fhir-responses", "--out", str(tmp / "o.json")],
+            "missing.db: no such file",
+        ),
+        (lambda tmp: ["fhir-responses", "--out", str(tmp / "no" / "dir" / "o.json")], "does not exist"),
+        (lambda tmp: ["fhir-responses", "--out", str(tmp / "o.json"), "--site", "XYZ"], "--site: no site 'XYZ'"),
+        (
+            lambda tmp: ["fhir-responses", "--out", str(tmp / "o.json"), "--scale", "nosuch"],
+            "--scale: unknown scale 'nosuch'",
+        ),
+        (
+            lambda tmp: ["fhir-responses", "--out", str(tmp / "o.json"), "--as", "nobody"],
+            "--as nobody: no account 'nobody'",
+        ),
+    ],
+)
+def test_responses_bad_input_is_one_line_and_writes_nothing(app_world, tmp_path, capsys, make_argv, expected):
     code, out, err = run(capsys, *make_argv(tmp_path))
     assert code == 1 and out == ""
     assert len(err.strip().splitlines()) == 1 and expected in err and "Traceback" not in err

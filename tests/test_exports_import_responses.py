@@ -60,9 +60,15 @@ def trial(monkeypatch):
     sites.create_site(db, system, "LON", "London clinic", "Europe/London")
     sites.create_site(db, system, "OXF", "Oxford clinic", "Europe/London")
     accounts = {}
-    for name, role, site in (("admin", "admin", None), ("pi", "pi", None), ("monitor", "monitor", None),
-                             ("rater", "rater", "LON"), ("coord", "coordinator", "LON"),
-                             ("rater_oxf", "rater", "OXF"), ("coord_oxf", "coordinator", "OXF")):
+    for name, role, site in (
+        ("admin", "admin", None),
+        ("pi", "pi", None),
+        ("monitor", "monitor", None),
+        ("rater", "rater", "LON"),
+        ("coord", "coordinator", "LON"),
+        ("rater_oxf", "rater", "OXF"),
+        ("coord_oxf", "coordinator", "OXF"),
+    ):
         accounts[name] = users.create_user(db, system, name, role, PASSWORD, site=site, all_sites=site is None)
     a = SimpleNamespace(**accounts)
     p1 = participants.create_participant(db, a.coord, "P001", "LON", arm="ketamine")
@@ -76,13 +82,30 @@ def trial(monkeypatch):
     return SimpleNamespace(accounts=a, p1=p1, p2=p2, infusion=infusion, clock=now)
 
 
-def rows(participant: str, scale: str, timepoint: str, assessed_at: str, values: dict[str, object],
-         reasons: dict[str, str] | None = None) -> list[str]:
+def rows(
+    participant: str,
+    scale: str,
+    timepoint: str,
+    assessed_at: str,
+    values: dict[str, object],
+    reasons: dict[str, str] | None = None,
+) -> list[str]:
     reasons = reasons or {}
     out = []
     for item, value in values.items():
-        out.append(",".join([participant, scale, timepoint, assessed_at, item, "" if value is None else str(value),
-                             reasons.get(item, "")]))
+        out.append(
+            ",".join(
+                [
+                    participant,
+                    scale,
+                    timepoint,
+                    assessed_at,
+                    item,
+                    "" if value is None else str(value),
+                    reasons.get(item, ""),
+                ]
+            )
+        )
     return out
 
 
@@ -110,8 +133,10 @@ def snapshot() -> dict[str, int]:
     """Rows in every table (and the audit events), to show that nothing was written."""
     conn = sqlite3.connect(database_path())
     try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                             "AND name NOT LIKE 'sqlite_%'")]
+        tables = [
+            r[0]
+            for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        ]
         return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables}
     finally:
         conn.close()
@@ -127,12 +152,21 @@ def query(sql: str, params=()) -> list[dict]:
 
 
 def good_file(tmp_path: Path) -> Path:
-    return write(tmp_path, [
-        *rows("P001", "madrs", "day_1", DAY_1, madrs(2)),
-        *rows("P001", "qids_sr16", "day_1", "2026-03-03T09:20:00+00:00", qids(1)),
-        *rows("P001", "cadss", "min_40", MIN_40, {f"cadss_{n}": (None if n == 5 else 1) for n in range(1, 24)},
-              {"cadss_5": "participant asleep"}),
-    ])
+    return write(
+        tmp_path,
+        [
+            *rows("P001", "madrs", "day_1", DAY_1, madrs(2)),
+            *rows("P001", "qids_sr16", "day_1", "2026-03-03T09:20:00+00:00", qids(1)),
+            *rows(
+                "P001",
+                "cadss",
+                "min_40",
+                MIN_40,
+                {f"cadss_{n}": (None if n == 5 else 1) for n in range(1, 24)},
+                {"cadss_5": "participant asleep"},
+            ),
+        ],
+    )
 
 
 # --------------------------------------------------------------------------- what is stored
@@ -144,8 +178,10 @@ def test_ratings_are_stored_completed_scored_by_the_engine_and_audited_as_the_im
     assert "imported 3 assessments (49 item responses) of 1 participant from paper.csv" in out
     stored = query("SELECT * FROM assessments WHERE timepoint <> 'baseline' ORDER BY scale_id")
     assert [(a["scale_id"], a["timepoint"], a["status"], a["mode"]) for a in stored] == [
-        ("cadss", "min_40", "complete", "clinician"), ("madrs", "day_1", "complete", "clinician"),
-        ("qids_sr16", "day_1", "complete", "self")]
+        ("cadss", "min_40", "complete", "clinician"),
+        ("madrs", "day_1", "complete", "clinician"),
+        ("qids_sr16", "day_1", "complete", "self"),
+    ]
     assert {a["rater_id"] for a in stored} == {trial.accounts.rater["id"]}
     db = connect(database_path())
     try:
@@ -161,8 +197,12 @@ def test_ratings_are_stored_completed_scored_by_the_engine_and_audited_as_the_im
         assert load_assessment(db, madrs_row["id"])["score"]["total"] == 20
         # The exports read these as transcribed.
         sources = {(r["scale_id"], r["timepoint"]): r["source"] for r in db_exports.assessment_rows(db)}
-        assert sources == {("madrs", "baseline"): "form", ("madrs", "day_1"): "transcribed",
-                           ("qids_sr16", "day_1"): "transcribed", ("cadss", "min_40"): "transcribed"}
+        assert sources == {
+            ("madrs", "baseline"): "form",
+            ("madrs", "day_1"): "transcribed",
+            ("qids_sr16", "day_1"): "transcribed",
+            ("cadss", "min_40"): "transcribed",
+        }
     finally:
         db.close()
     event = query("SELECT username, new_value FROM audit_events WHERE action = ?", [db_imports.IMPORT_ACTION])
@@ -187,8 +227,10 @@ def test_the_time_it_happened_and_the_time_it_was_entered_are_both_kept(trial, t
 def test_an_offset_other_than_utc_is_the_same_instant(trial, tmp_path, capsys):
     lines = rows("P001", "madrs", "day_1", "2026-03-03T10:10:00+01:00", madrs(2))
     assert run(capsys, "import-responses", str(write(tmp_path, lines)), "--as", "pi")[0] == 0
-    assert query("SELECT assessed_at FROM assessments WHERE timepoint = 'day_1'")[0]["assessed_at"] == \
-        "2026-03-03T09:10:00.000000Z"
+    assert (
+        query("SELECT assessed_at FROM assessments WHERE timepoint = 'day_1'")[0]["assessed_at"]
+        == "2026-03-03T09:10:00.000000Z"
+    )
 
 
 def test_a_rating_outside_its_window_is_a_protocol_deviation_by_the_rate_page_rule(trial, tmp_path, capsys):
@@ -202,8 +244,14 @@ def test_a_rating_outside_its_window_is_a_protocol_deviation_by_the_rate_page_ru
 
 
 def test_not_assessed_items_with_reasons_are_accepted_and_scored_by_the_engine(trial, tmp_path, capsys):
-    lines = rows("P001", "madrs", "day_1", DAY_1, madrs(2, madrs_4=None, madrs_7=9),
-                 {"madrs_4": "participant fell asleep", "madrs_7": "interview interrupted"})
+    lines = rows(
+        "P001",
+        "madrs",
+        "day_1",
+        DAY_1,
+        madrs(2, madrs_4=None, madrs_7=9),
+        {"madrs_4": "participant fell asleep", "madrs_7": "interview interrupted"},
+    )
     assert run(capsys, "import-responses", str(write(tmp_path, lines)), "--as", "rater")[0] == 0
     db = connect(database_path())
     try:
@@ -213,8 +261,7 @@ def test_not_assessed_items_with_reasons_are_accepted_and_scored_by_the_engine(t
         db.close()
     # Stored as the form stores them: the not-assessed code, with the reason.
     assert loaded["responses"]["madrs_4"] == 9 and loaded["responses"]["madrs_7"] == 9
-    assert loaded["not_assessed_reasons"] == {"madrs_4": "participant fell asleep",
-                                              "madrs_7": "interview interrupted"}
+    assert loaded["not_assessed_reasons"] == {"madrs_4": "participant fell asleep", "madrs_7": "interview interrupted"}
     expected = score(get_scale("madrs"), loaded["responses"])
     assert loaded["score"]["total"] is None and expected.total is None  # MADRS: no proration
     assert loaded["score"]["complete"] is False and set(loaded["score"]["not_assessed"]) == {"madrs_4", "madrs_7"}
@@ -224,11 +271,14 @@ def test_an_incomplete_assessment_without_reasons_is_refused(trial, tmp_path, ca
     values = madrs(2)
     del values["madrs_9"], values["madrs_10"]
     before = snapshot()
-    code, _, err = run(capsys, "import-responses", str(write(tmp_path, rows("P001", "madrs", "day_1", DAY_1, values))),
-                       "--as", "rater")
+    code, _, err = run(
+        capsys, "import-responses", str(write(tmp_path, rows("P001", "madrs", "day_1", DAY_1, values))), "--as", "rater"
+    )
     assert code == 1
-    assert "paper.csv: line 2: P001 madrs at day_1: incomplete: madrs_9, madrs_10 have no score and no " \
-           "not-assessed reason" in err
+    assert (
+        "paper.csv: line 2: P001 madrs at day_1: incomplete: madrs_9, madrs_10 have no score and no "
+        "not-assessed reason" in err
+    )
     assert snapshot() == before
 
 
@@ -250,8 +300,10 @@ def test_a_bad_line_at_the_end_leaves_the_database_unchanged(trial, tmp_path, ca
     assert code == 1 and out == ""
     problems = err.strip().splitlines()
     bad_line = len(lines) + 1
-    assert problems[0] == (f"python -m exports import-responses: bad.csv: line {bad_line}: madrs_10: value 7 is not "
-                           f"allowed; allowed values are 0-6 or 9 (not assessed)")
+    assert problems[0] == (
+        f"python -m exports import-responses: bad.csv: line {bad_line}: madrs_10: value 7 is not "
+        f"allowed; allowed values are 0-6 or 9 (not assessed)"
+    )
     assert problems[-1].endswith("nothing was imported (correct the file and import it again)")
     assert snapshot() == before  # every table, the audit trail included
 
@@ -265,8 +317,10 @@ def test_one_line_per_bad_row_and_every_row_checked(trial, tmp_path, capsys):
     code, _, err = run(capsys, "import-responses", str(write(tmp_path, lines)), "--as", "rater")
     assert code == 1
     problems = [p.split(": ", 1)[1] for p in err.strip().splitlines()]
-    assert problems[0] == "paper.csv: line 4: madrs_3: value 'x' is not a number; allowed values are 0-6 or the " \
-                          "not-assessed code 9"
+    assert (
+        problems[0] == "paper.csv: line 4: madrs_3: value 'x' is not a number; allowed values are 0-6 or the "
+        "not-assessed code 9"
+    )
     assert problems[1].startswith("paper.csv: line 7: madrs_99: not an item of madrs")
     assert problems[2].startswith("paper.csv: line 12: phq9 is not planned at timepoint day_1")
     assert "assessed_at '2026-03-03 09:10' has no UTC offset" in problems[2]
@@ -276,20 +330,26 @@ def test_one_line_per_bad_row_and_every_row_checked(trial, tmp_path, capsys):
 
 
 def test_a_future_time_and_a_time_before_enrolment_are_refused_by_the_late_entry_rule(trial, tmp_path, capsys):
-    lines = [*rows("P001", "madrs", "day_1", "2026-03-07T09:10:00+00:00", madrs(2)),
-             *rows("P001", "qids_sr16", "day_1", "2026-02-20T09:10:00+00:00", qids(1))]
+    lines = [
+        *rows("P001", "madrs", "day_1", "2026-03-07T09:10:00+00:00", madrs(2)),
+        *rows("P001", "qids_sr16", "day_1", "2026-02-20T09:10:00+00:00", qids(1)),
+    ]
     before = snapshot()
     code, _, err = run(capsys, "import-responses", str(write(tmp_path, lines)), "--as", "rater")
     assert code == 1 and snapshot() == before
     assert "line 2: P001 madrs at day_1: The time it happened (2026-03-07 09:10 GMT) is in the future" in err
-    assert "line 12: P001 qids_sr16 at day_1: The time it happened (2026-02-20 09:10 GMT) is before the " \
-           "participant's enrolment" in err
+    assert (
+        "line 12: P001 qids_sr16 at day_1: The time it happened (2026-02-20 09:10 GMT) is before the "
+        "participant's enrolment" in err
+    )
 
 
 def test_the_same_slot_at_two_times_and_an_item_twice_are_refused(trial, tmp_path, capsys):
-    lines = [*rows("P001", "madrs", "day_1", DAY_1, madrs(2)),
-             "P001,madrs,day_1,2026-03-03T09:30:00+00:00,madrs_1,1,",
-             "P001,madrs,day_1,2026-03-03T09:10:00+00:00,madrs_1,1,"]
+    lines = [
+        *rows("P001", "madrs", "day_1", DAY_1, madrs(2)),
+        "P001,madrs,day_1,2026-03-03T09:30:00+00:00,madrs_1,1,",
+        "P001,madrs,day_1,2026-03-03T09:10:00+00:00,madrs_1,1,",
+    ]
     code, _, err = run(capsys, "import-responses", str(write(tmp_path, lines)), "--as", "rater")
     assert code == 1
     assert "line 12: P001 madrs at day_1 is also given at 2026-03-03T09:10:00.000000Z (line 2)" in err
@@ -319,8 +379,10 @@ def test_importing_the_same_file_twice_is_refused_not_doubled(trial, tmp_path, c
     after_first = snapshot()
     code, _, err = run(capsys, "import-responses", str(path), "--as", "pi")
     assert code == 1
-    assert "paper.csv: this file (sha256 " in err and "was already imported on 2026-03-06 12:00 UTC by rater " \
-                                                      "(3 assessments)" in err
+    assert (
+        "paper.csv: this file (sha256 " in err
+        and "was already imported on 2026-03-06 12:00 UTC by rater (3 assessments)" in err
+    )
     assert snapshot() == after_first
     # The same ratings in another file (another order) meet the stored ones.
     copy = path.read_text().splitlines()
@@ -331,9 +393,11 @@ def test_importing_the_same_file_twice_is_refused_not_doubled(trial, tmp_path, c
 
 
 def test_unknown_participants_are_an_error_unless_created_at_the_site(trial, tmp_path, capsys):
-    lines = [*rows("P900", "madrs", "baseline", "2026-03-04T09:00:00+00:00", madrs(3)),
-             *rows("P900", "qids_sr16", "baseline", "2026-03-04T09:05:00+00:00", qids(2)),
-             *rows("P901", "madrs", "baseline", "2026-03-05T09:00:00+00:00", madrs(1))]
+    lines = [
+        *rows("P900", "madrs", "baseline", "2026-03-04T09:00:00+00:00", madrs(3)),
+        *rows("P900", "qids_sr16", "baseline", "2026-03-04T09:05:00+00:00", qids(2)),
+        *rows("P901", "madrs", "baseline", "2026-03-05T09:00:00+00:00", madrs(1)),
+    ]
     path = write(tmp_path, lines)
     before = snapshot()
     code, _, err = run(capsys, "import-responses", str(path), "--as", "coord")
@@ -348,20 +412,34 @@ def test_unknown_participants_are_an_error_unless_created_at_the_site(trial, tmp
     assert code == 1 and "coord works at another site" in err
     assert snapshot() == before
 
-    code, out, err = run(capsys, "import-responses", str(path), "--as", "coord", "--create-participants", "--site",
-                         "LON")
+    code, out, err = run(
+        capsys, "import-responses", str(path), "--as", "coord", "--create-participants", "--site", "LON"
+    )
     assert (code, err) == (0, "") and "enrolled P900, P901" in out
-    created = {p["code"]: p for p in query("SELECT p.*, s.code AS site FROM participants p JOIN sites s "
-                                           "ON s.id = p.site_id WHERE p.code LIKE 'P90%'")}
+    created = {
+        p["code"]: p
+        for p in query(
+            "SELECT p.*, s.code AS site FROM participants p JOIN sites s ON s.id = p.site_id WHERE p.code LIKE 'P90%'"
+        )
+    }
     assert {c: p["site"] for c, p in created.items()} == {"P900": "LON", "P901": "LON"}
     # Enrolled as of their earliest rating (so the late-entry rule accepts it); the audit keeps the entry time.
     assert created["P900"]["created_at"] == "2026-03-04T09:00:00.000000Z"
-    event = query("SELECT username, ts, reason FROM audit_events WHERE action = 'participant.create' "
-                  "AND participant_id = ?", [created["P900"]["id"]])[0]
+    event = query(
+        "SELECT username, ts, reason FROM audit_events WHERE action = 'participant.create' AND participant_id = ?",
+        [created["P900"]["id"]],
+    )[0]
     assert event["username"] == "coord" and event["ts"] == "2026-03-06T12:00:00.000000Z"
     assert event["reason"].startswith("transcribed from a source document")
-    assert len(query("SELECT id FROM assessments WHERE participant_id IN (?, ?)",
-                     [created["P900"]["id"], created["P901"]["id"]])) == 3
+    assert (
+        len(
+            query(
+                "SELECT id FROM assessments WHERE participant_id IN (?, ?)",
+                [created["P900"]["id"], created["P901"]["id"]],
+            )
+        )
+        == 3
+    )
 
 
 def test_site_asserts_where_every_participant_belongs(trial, tmp_path, capsys):
@@ -384,16 +462,20 @@ def test_dry_run_checks_everything_and_writes_nothing(trial, tmp_path, capsys):
 
 def test_a_per_infusion_timepoint_needs_its_infusion(trial, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SCALEBOOK_PROTOCOL", str(Path("protocol/studies/repeated_infusion.json").resolve()))
-    lines = [*rows("P001", "madrs", "min_40@1", MIN_40, madrs(2)),
-             *rows("P001", "cadss", "min_40", MIN_40, {f"cadss_{n}": 0 for n in range(1, 24)}),
-             *rows("P001", "bprs", "min_40@2", "2026-03-05T09:41:00+00:00", {f"bprs_{n}": 1 for n in range(1, 19)})]
+    lines = [
+        *rows("P001", "madrs", "min_40@1", MIN_40, madrs(2)),
+        *rows("P001", "cadss", "min_40", MIN_40, {f"cadss_{n}": 0 for n in range(1, 24)}),
+        *rows("P001", "bprs", "min_40@2", "2026-03-05T09:41:00+00:00", {f"bprs_{n}": 1 for n in range(1, 19)}),
+    ]
     code, _, err = run(capsys, "import-responses", str(write(tmp_path, lines)), "--as", "rater")
     assert code == 1
     assert "line 12: timepoint min_40 is repeated at each infusion: give infusion_number" in err
     assert "P001 bprs at min_40@2: P001 has no infusion 2 logged" in err
     path = write(tmp_path, [*rows("P001", "madrs", "min_40@1", MIN_40, madrs(2))], "ok.csv")
     assert run(capsys, "import-responses", str(path), "--as", "rater")[0] == 0
-    stored = query("SELECT timepoint, infusion_id FROM assessments WHERE scale_id = 'madrs' AND timepoint <> 'baseline'")
+    stored = query(
+        "SELECT timepoint, infusion_id FROM assessments WHERE scale_id = 'madrs' AND timepoint <> 'baseline'"
+    )
     assert stored == [{"timepoint": "min_40@1", "infusion_id": trial.infusion["id"]}]
 
 
@@ -413,8 +495,10 @@ def test_a_file_that_is_not_utf8_is_one_line(trial, tmp_path, capsys):
     path.write_bytes((HEADER + "\nP001,madrs,day_1," + DAY_1 + ",madrs_1,1,r\u00e9veil\n").encode("latin-1"))
     code, _, err = run(capsys, "import-responses", str(path), "--as", "rater")
     assert code == 1
-    assert err.strip().splitlines() == ["python -m exports import-responses: latin1.csv: line 2: the file is not UTF-8 "
-                                        "text (byte 0xe9); save it as 'CSV UTF-8' and import it again"]
+    assert err.strip().splitlines() == [
+        "python -m exports import-responses: latin1.csv: line 2: the file is not UTF-8 "
+        "text (byte 0xe9); save it as 'CSV UTF-8' and import it again"
+    ]
 
 
 def test_a_ragged_row_is_one_line(trial, tmp_path, capsys):
@@ -423,8 +507,10 @@ def test_a_ragged_row_is_one_line(trial, tmp_path, capsys):
     code, _, err = run(capsys, "import-responses", str(write(tmp_path, lines)), "--as", "rater")
     assert code == 1
     ragged = [p for p in err.splitlines() if "fields" in p]
-    assert ragged == ["python -m exports import-responses: paper.csv: line 5: 8 fields, but the header has 7; check "
-                      "for a missing or extra comma (quote text that contains a comma)"]
+    assert ragged == [
+        "python -m exports import-responses: paper.csv: line 5: 8 fields, but the header has 7; check "
+        "for a missing or extra comma (quote text that contains a comma)"
+    ]
 
 
 def test_missing_and_unknown_columns_are_one_line_each(trial, tmp_path, capsys):
@@ -499,4 +585,3 @@ def test_help_describes_the_command(capsys):
     text = capsys.readouterr().out
     for word in ("--as USERNAME", "--create-participants", "--site CODE", "--dry-run", "assessed_at"):
         assert word in text
-

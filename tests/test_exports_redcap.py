@@ -61,8 +61,10 @@ def test_rows_are_quoted_as_redcap_quotes_them():
     item = lines[2]
     assert item.startswith('madrs_1,madrs,"Rate each item')
     assert ',radio,"Sadness, gloom or despair' in item
-    assert ('"0, 0 – No visible sadness | 1, 1 – between 0 and 2 | 2, 2 – Down but brightens | 3, 3 – between 2 and 4 | '
-            '4, 4 – Sad most of the time | 5, 5 – between 4 and 6 | 6, 6 – Miserable throughout"') in item
+    assert (
+        '"0, 0 – No visible sadness | 1, 1 – between 0 and 2 | 2, 2 – Down but brightens | 3, 3 – between 2 and 4 | '
+        '4, 4 – Sad most of the time | 5, 5 – between 4 and 6 | 6, 6 – Miserable throughout"'
+    ) in item
     assert ",,,,,,,y,,1,,," in item  # Required Field? y, Question Number 1
 
 
@@ -83,9 +85,12 @@ def test_every_item_is_a_radio_field_with_the_scored_choices(scale_id):
 def test_visibility_and_choice_groups_are_branching_logic():
     phq = {r["Variable / Field Name"]: r for r in rows_of(redcap.dictionary_csv([get_scale("phq9")]))}
     assert phq["phq9_10"]["Branching Logic (Show field only if...)"] == " or ".join(
-        f"[phq9_{n}] > 0" for n in range(1, 10))
-    assert phq["phq9_total"]["Choices, Calculations, OR Slider Labels"] == "sum(" + ",".join(
-        f"[phq9_{n}]" for n in range(1, 10)) + ")"
+        f"[phq9_{n}] > 0" for n in range(1, 10)
+    )
+    assert (
+        phq["phq9_total"]["Choices, Calculations, OR Slider Labels"]
+        == "sum(" + ",".join(f"[phq9_{n}]" for n in range(1, 10)) + ")"
+    )
     hamd = {r["Variable / Field Name"]: r for r in rows_of(redcap.dictionary_csv([get_scale("hamd17")]))}
     assert hamd["hamd17_16a"]["Branching Logic (Show field only if...)"] == "[hamd17_16b] = ''"
     assert hamd["hamd17_16b"]["Branching Logic (Show field only if...)"] == "[hamd17_16a] = ''"
@@ -97,17 +102,25 @@ def test_qids_total_is_a_sum_of_max_terms():
     assert frame["qids_sr16_total"]["Choices, Calculations, OR Slider Labels"] == (
         "sum(max([qids_sr16_1],[qids_sr16_2],[qids_sr16_3],[qids_sr16_4]),[qids_sr16_5],"
         "max([qids_sr16_6],[qids_sr16_7],[qids_sr16_8],[qids_sr16_9]),[qids_sr16_10],[qids_sr16_11],"
-        "[qids_sr16_12],[qids_sr16_13],[qids_sr16_14],max([qids_sr16_15],[qids_sr16_16]))")
+        "[qids_sr16_12],[qids_sr16_13],[qids_sr16_14],max([qids_sr16_15],[qids_sr16_16]))"
+    )
     assert frame["qids_sr16_total"]["Field Type"] == "calc"
 
 
 def test_free_text_that_looks_like_a_formula_is_neutralised():
-    line = redcap.dictionary_line({"Variable / Field Name": "x_1", "Form Name": "x", "Field Type": "radio",
-                                   "Field Label": "=HYPERLINK(\"http://evil\")", "Field Note": "+1 more",
-                                   "Choices, Calculations, OR Slider Labels": "-1, Refused | 0, No",
-                                   "Branching Logic (Show field only if...)": "[x_0] = '1'"})
+    line = redcap.dictionary_line(
+        {
+            "Variable / Field Name": "x_1",
+            "Form Name": "x",
+            "Field Type": "radio",
+            "Field Label": '=HYPERLINK("http://evil")',
+            "Field Note": "+1 more",
+            "Choices, Calculations, OR Slider Labels": "-1, Refused | 0, No",
+            "Branching Logic (Show field only if...)": "[x_0] = '1'",
+        }
+    )
     cells = next(csv.reader(io.StringIO(line)))
-    assert cells[4] == "'=HYPERLINK(\"http://evil\")" and cells[6] == "'+1 more"
+    assert cells[4] == '\'=HYPERLINK("http://evil")' and cells[6] == "'+1 more"
     assert cells[5] == "-1, Refused | 0, No"  # choices are codes, not free text
 
 
@@ -124,15 +137,18 @@ def test_dictionary_unknown_scale_is_named(capsys):
     assert code == 1 and out == "" and "Traceback" not in err
     assert err.strip().splitlines() == [
         f"python -m exports redcap-dictionary: SCALE_ID: unknown scale '{s}'; known scales: "
-        f"{', '.join(sorted(registry()))}" for s in ("nosuch", "other")]
+        f"{', '.join(sorted(registry()))}"
+        for s in ("nosuch", "other")
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
 # records
 # ---------------------------------------------------------------------------------------------
 
-def test_records_file_is_redcaps_flat_import_format(study, tmp_path, capsys):
-    seeded = seed_ratings(study)
+
+def test_records_file_is_redcaps_flat_import_format(app_world, tmp_path, capsys):
+    seeded = seed_ratings(app_world)
     out = tmp_path / "records.csv"
     assert run(capsys, "redcap-records", "--out", str(out)) == (0, "", "")
     frame = pd.read_csv(out, dtype=str, keep_default_na=False)
@@ -141,8 +157,12 @@ def test_records_file_is_redcaps_flat_import_format(study, tmp_path, capsys):
     assert list(frame.columns[:2]) == ["record_id", "redcap_event_name"]
     rows = {(r["record_id"], r["redcap_event_name"]): r for r in frame.to_dict("records")}
     # one row per participant and event; forms rated at that event side by side
-    assert set(rows) == {("KET-001", "baseline_arm_1"), ("KET-001", "inf1_40min_arm_1"), ("KET-001", "day1_arm_1"),
-                         ("KET-002", "baseline_arm_1")}
+    assert set(rows) == {
+        ("KET-001", "baseline_arm_1"),
+        ("KET-001", "inf1_40min_arm_1"),
+        ("KET-001", "day1_arm_1"),
+        ("KET-002", "baseline_arm_1"),
+    }
     baseline = rows[("KET-001", "baseline_arm_1")]
     assert baseline["madrs_1"] == "3" and baseline["madrs_complete"] == "2"
     assert baseline["phq9_10"] == "1" and baseline["phq9_complete"] == "2"
@@ -155,18 +175,20 @@ def test_records_file_is_redcaps_flat_import_format(study, tmp_path, capsys):
     assert seeded["cadss"]["id"]
 
 
-def test_records_follow_the_dictionary_and_the_site(study, tmp_path, capsys):
-    seed_ratings(study)
+def test_records_follow_the_dictionary_and_the_site(app_world, tmp_path, capsys):
+    seed_ratings(app_world)
     out = tmp_path / "r.csv"
-    assert run(capsys, "redcap-records", "--out", str(out), "--scale", "madrs", "--site", "OXF",
-               "--event-suffix", "_arm_2") == (0, "", "")
+    assert run(
+        capsys, "redcap-records", "--out", str(out), "--scale", "madrs", "--site", "OXF", "--event-suffix", "_arm_2"
+    ) == (0, "", "")
     assert out.read_text(encoding="utf-8").splitlines() == [
         "record_id,redcap_event_name," + ",".join(f"madrs_{n}" for n in range(1, 11)) + ",madrs_complete",
         "KET-002,baseline_arm_2," + ",".join("4" for _ in range(10)) + ",2",
     ]
     with unit_of_work(write=False) as db:
-        username, new_value = db.execute("SELECT username, new_value FROM audit_events WHERE action = "
-                                         "'export.create' ORDER BY id DESC LIMIT 1").fetchone()
+        username, new_value = db.execute(
+            "SELECT username, new_value FROM audit_events WHERE action = 'export.create' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
     detail = json.loads(new_value)
     assert detail["kind"] == "redcap-records" and detail["records"] == {"records": 1} and detail["site"] == "OXF"
     assert username.startswith("cli:")
@@ -174,9 +196,21 @@ def test_records_follow_the_dictionary_and_the_site(study, tmp_path, capsys):
 
 def test_record_ids_that_look_like_formulas_stay_codes():
     definition = get_scale("madrs")
-    rows = redcap.records_rows([definition], [({"participant": "-7", "timepoint": "Day 1", "scale_id": "madrs",
-                                                "status": "complete", "assessment_id": 1},
-                                               [{"item_id": "madrs_1", "value": 2}])])
+    rows = redcap.records_rows(
+        [definition],
+        [
+            (
+                {
+                    "participant": "-7",
+                    "timepoint": "Day 1",
+                    "scale_id": "madrs",
+                    "status": "complete",
+                    "assessment_id": 1,
+                },
+                [{"item_id": "madrs_1", "value": 2}],
+            )
+        ],
+    )
     text = redcap.records_csv([definition], rows)
     assert text.splitlines()[1].startswith("-7,day_1_arm_1,2,")
 
@@ -187,22 +221,27 @@ def test_event_names_are_redcap_unique_event_names():
     assert redcap.event_name("7d") == "t_7d_arm_1"
 
 
-def test_records_of_an_empty_study_are_the_header_only(study, tmp_path, capsys):
+def test_records_of_an_empty_study_are_the_header_only(app_world, tmp_path, capsys):
     out = tmp_path / "r.csv"
     assert run(capsys, "redcap-records", "--out", str(out)) == (0, "", "")
     lines = out.read_text().splitlines()
     assert len(lines) == 1 and lines[0].startswith("record_id,redcap_event_name,bprs_1,")
 
 
-@pytest.mark.parametrize("make_argv, expected", [
-    (lambda tmp: ["--db", str(tmp / "missing.db"), "redcap-records", "--out", str(tmp / "o.csv")],
-     "missing.db: no such file"),
-    (lambda tmp: ["redcap-records", "--out", str(tmp / "o.csv"), "--site", "XYZ"], "--site: no site 'XYZ'"),
-    (lambda tmp: ["redcap-records", "--out", str(tmp / "o.csv"), "--scale", "x"], "--scale: unknown scale 'x'"),
-    (lambda tmp: ["redcap-records", "--out", str(tmp / "o.csv"), "--event-suffix", "arm 1"], "--event-suffix:"),
-    (lambda tmp: ["redcap-records", "--out", str(tmp)], "is a directory"),
-])
-def test_records_bad_input_is_one_line_and_writes_nothing(study, tmp_path, capsys, make_argv, expected):
+@pytest.mark.parametrize(
+    "make_argv, expected",
+    [
+        (
+            lambda tmp: ["--db", str(tmp / "missing.db"), "redcap-records", "--out", str(tmp / "o.csv")],
+            "missing.db: no such file",
+        ),
+        (lambda tmp: ["redcap-records", "--out", str(tmp / "o.csv"), "--site", "XYZ"], "--site: no site 'XYZ'"),
+        (lambda tmp: ["redcap-records", "--out", str(tmp / "o.csv"), "--scale", "x"], "--scale: unknown scale 'x'"),
+        (lambda tmp: ["redcap-records", "--out", str(tmp / "o.csv"), "--event-suffix", "arm 1"], "--event-suffix:"),
+        (lambda tmp: ["redcap-records", "--out", str(tmp)], "is a directory"),
+    ],
+)
+def test_records_bad_input_is_one_line_and_writes_nothing(app_world, tmp_path, capsys, make_argv, expected):
     code, out, err = run(capsys, *make_argv(tmp_path))
     assert code == 1 and out == ""
     assert len(err.strip().splitlines()) == 1 and expected in err and "Traceback" not in err

@@ -90,8 +90,12 @@ def test_the_shipped_terminology_is_the_projects_reference_file():
 def test_every_shipped_scale_has_valid_codes():
     codes, problems = catalog(registry())
     assert problems == []
+    # every scale has codes, in the domain its rater implies: clinician-rated RS, self-report QS
+    # (no list of scales here: a new definition is checked without editing this test)
     assert {s: c.domain for s, c in codes.items()} == {
-        "bprs": "RS", "cadss": "RS", "hamd17": "RS", "madrs": "RS", "madrs_s": "QS", "phq9": "QS", "qids_sr16": "QS"}
+        s: "QS" if d.rater == "self" else "RS" for s, d in registry().items()
+    }
+    assert {"madrs": "RS", "phq9": "QS"}.items() <= {s: c.domain for s, c in codes.items()}.items()
 
 
 def test_a_definition_claiming_a_cdisc_code_cdisc_lacks_is_refused():
@@ -150,7 +154,8 @@ def test_sdtm_writes_every_domain_as_xpt_and_csv(sdtm_dirs):
     code, out, _ = sdtm_dirs["admin"]
     assert code == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        [f"{d}.{ext}" for d in DOMAINS for ext in ("xpt", "csv")] + ["define.xml", "testcodes.csv"])
+        [f"{d}.{ext}" for d in DOMAINS for ext in ("xpt", "csv")] + ["define.xml", "testcodes.csv"]
+    )
     for domain in DOMAINS:
         head = (out / f"{domain}.xpt").read_bytes()[:240].decode("ascii")
         assert head.startswith("HEADER RECORD*******LIBRARY HEADER RECORD!!!!!!!") and "LIBV8" not in head
@@ -178,7 +183,7 @@ def test_xpt_read_back_equals_its_csv(sdtm_dirs):
                         other = by_pandas.iloc[index][column]
                         # pandas reads an IBM zero (eight zero bytes, as written) as 16**-65:
                         # pandas-dev/pandas#50670; pyreadstat reads it as 0.
-                        other = 0.0 if other == 16.0 ** -65 else other
+                        other = 0.0 if other == 16.0**-65 else other
                         assert (text == "" and math.isnan(other)) or float(text) == other
                     else:
                         # a free-text cell that looks like a formula carries a leading apostrophe in the CSV only
@@ -218,8 +223,19 @@ def test_every_cdisc_code_used_is_in_the_terminology_of_its_instrument(sdtm_dirs
 def test_testcodes_lists_every_code_with_who_defined_it(sdtm_dirs):
     _, out, _ = sdtm_dirs["admin"]
     listed = rows(out / "testcodes.csv")
-    assert list(listed[0]) == ["domain", "category", "testcd", "test", "defined_by", "category_defined_by",
-                               "codelist", "nci_code", "scale", "source", "derived"]
+    assert list(listed[0]) == [
+        "domain",
+        "category",
+        "testcd",
+        "test",
+        "defined_by",
+        "category_defined_by",
+        "codelist",
+        "nci_code",
+        "scale",
+        "source",
+        "derived",
+    ]
     by = {r["testcd"]: r for r in listed}
     assert by["HAMD118"]["defined_by"] == "CDISC" and by["HAMD118"]["derived"] == "Y"
     assert by["MADRS01"]["defined_by"] == "Scalebook" and by["MADRS01"]["category_defined_by"] == "CDISC"
@@ -250,15 +266,20 @@ def test_rs_and_qs_records(sdtm_dirs):
     assert find(base, RSTESTCD="MADRS01")[0]["RSORRES"] == "3 - between 2 and 4"
     # 40 minutes after infusion 1
     min40 = find(rs, USUBJID="KET-01-P001", RSCAT="MADRS", RSTPT="40 minutes after infusion start")
-    assert {(r["VISIT"], r["VISITNUM"], r["RSELTM"], r["RSTPTREF"], r["RSTPTNUM"], r["RSEVLINT"], r["RSDY"])
-            for r in min40} == {("INFUSION 1", "1000", "PT40M", "INFUSION 1 START", "2", "-P7D", "1")}
+    assert {
+        (r["VISIT"], r["VISITNUM"], r["RSELTM"], r["RSTPTREF"], r["RSTPTNUM"], r["RSEVLINT"], r["RSDY"]) for r in min40
+    } == {("INFUSION 1", "1000", "PT40M", "INFUSION 1 START", "2", "-P7D", "1")}
     assert not any(r["RSLOBXFL"] for r in min40)
     # day 1: item 10 not assessed, so no total
     day1 = find(rs, USUBJID="KET-01-P001", RSCAT="MADRS", VISIT="DAY 1 (24 HOURS)")
     assert {r["VISITNUM"] for r in day1} == {"1001"} and {r["RSELTM"] for r in day1} == {"P1D"}
     item10 = find(day1, RSTESTCD="MADRS10")[0]
     assert (item10["RSSTAT"], item10["RSREASND"], item10["RSORRES"], item10["RSSTRESN"]) == (
-        "NOT DONE", "NOT ASSESSED", "", "")
+        "NOT DONE",
+        "NOT ASSESSED",
+        "",
+        "",
+    )
     assert find(day1, RSTESTCD="MADRS11")[0]["RSSTAT"] == "NOT DONE"
     # BPRS item 3 not assessed with its reason; HAM-D item 16A not applicable when 16B was rated
     assert find(rs, RSTESTCD="BPRS0103", VISIT="BASELINE")[0]["RSREASND"] == "'" + FORMULA_REASON
@@ -277,7 +298,8 @@ def test_rs_and_qs_records(sdtm_dirs):
     for table, prefix in ((rs, "RS"), (qs, "QS")):
         for subject in {r["USUBJID"] for r in table}:
             assert [int(r[f"{prefix}SEQ"]) for r in table if r["USUBJID"] == subject] == list(
-                range(1, 1 + sum(r["USUBJID"] == subject for r in table)))
+                range(1, 1 + sum(r["USUBJID"] == subject for r in table))
+            )
     nyc = find(rs, USUBJID="KET-01-P002", RSTESTCD="MADRS11", VISIT="INFUSION 1")[0]
     assert nyc["RSDTC"] == "2026-03-02T10:12:00"  # New York local time
 
@@ -286,22 +308,39 @@ def test_dm_ex_vs_ae(sdtm_dirs):
     _, out, _ = sdtm_dirs["admin"]
     dm = {r["SUBJID"]: r for r in rows(out / "dm.csv")}
     assert (dm["P001"]["ARMCD"], dm["P001"]["ARM"], dm["P001"]["ACTARMCD"]) == (
-        "KETAMINE", "Ketamine hydrochloride 0.5 mg/kg IV over 40 minutes", "KETAMINE")
+        "KETAMINE",
+        "Ketamine hydrochloride 0.5 mg/kg IV over 40 minutes",
+        "KETAMINE",
+    )
     assert (dm["P001"]["RFSTDTC"], dm["P001"]["RFXENDTC"], dm["P001"]["SITEID"], dm["P001"]["SEX"]) == (
-        "2026-03-02T09:00:00", "2026-03-02T09:40:00", "LON", "U")
+        "2026-03-02T09:00:00",
+        "2026-03-02T09:40:00",
+        "LON",
+        "U",
+    )
     assert (dm["P001"]["AGE"], dm["P001"]["AGEU"]) == ("40", "YEARS")
     assert (dm["P003"]["ARMCD"], dm["P003"]["ARMNRS"]) == ("", "NOT ASSIGNED")
     ex = rows(out / "ex.csv")
     assert [(e["USUBJID"], e["EXTRT"], e["EXDOSE"], e["EXDOSU"], e["EXROUTE"], e["VISIT"]) for e in ex] == [
         ("KET-01-P001", "KETAMINE", "0.5", "mg/kg", "INTRAVENOUS", "INFUSION 1"),
-        ("KET-01-P002", "MIDAZOLAM", "0.5", "mg/kg", "INTRAVENOUS", "INFUSION 1")]
+        ("KET-01-P002", "MIDAZOLAM", "0.5", "mg/kg", "INTRAVENOUS", "INFUSION 1"),
+    ]
     vs = find(rows(out / "vs.csv"), USUBJID="KET-01-P001")
     assert [(v["VSTESTCD"], v["VSORRES"], v["VSLOBXFL"]) for v in vs if v["VSTESTCD"] in ("SYSBP", "WEIGHT")] == [
-        ("SYSBP", "120", "Y"), ("WEIGHT", "72.5", "Y"), ("SYSBP", "135", "")]
+        ("SYSBP", "120", "Y"),
+        ("WEIGHT", "72.5", "Y"),
+        ("SYSBP", "135", ""),
+    ]
     assert find(vs, VSTESTCD="TEMP")[0]["VSORRESU"] == "C"
     ae = rows(out / "ae.csv")[0]
     assert (ae["AETERM"], ae["AESEV"], ae["AESER"], ae["AEREL"], ae["AEACN"], ae["AESTDY"]) == (
-        "'" + FORMULA_TERM, "MILD", "N", "POSSIBLY RELATED", "DOSE NOT CHANGED", "1")
+        "'" + FORMULA_TERM,
+        "MILD",
+        "N",
+        "POSSIBLY RELATED",
+        "DOSE NOT CHANGED",
+        "1",
+    )
 
 
 def test_a_blinded_export_masks_arms_treatments_and_doses_and_says_so_first(sdtm_dirs):
@@ -346,8 +385,9 @@ def test_define_xml_names_every_dataset_variable_codelist_and_origin(sdtm_dirs):
     assert sorted(groups) == sorted(d.upper() for d in DOMAINS)
     # schema order: standards, datasets, variables, codelists, methods, comments
     order = [etree.QName(child).localname for child in mdv]
-    assert order == sorted(order, key=["Standards", "ItemGroupDef", "ItemDef", "CodeList", "MethodDef",
-                                       "CommentDef"].index)
+    assert order == sorted(
+        order, key=["Standards", "ItemGroupDef", "ItemDef", "CodeList", "MethodDef", "CommentDef"].index
+    )
     for domain in DOMAINS:
         group = groups[domain.upper()]
         leaf = group.find(f"{DEF}leaf")
@@ -360,8 +400,13 @@ def test_define_xml_names_every_dataset_variable_codelist_and_origin(sdtm_dirs):
             item = items[ref.get("ItemOID")]
             names.append(item.get("Name"))
             origin = item.find(f"{DEF}Origin")
-            assert origin is not None and origin.get("Type") in ("Collected", "Derived", "Assigned", "Protocol",
-                                                                 "Not Available")
+            assert origin is not None and origin.get("Type") in (
+                "Collected",
+                "Derived",
+                "Assigned",
+                "Protocol",
+                "Not Available",
+            )
             if ref.get("MethodOID"):
                 assert ref.get("MethodOID") in methods
             if item.get(f"{DEF}CommentOID"):
@@ -416,8 +461,9 @@ def test_bad_input_is_one_line_per_problem_and_writes_nothing(tmp_path, capsys):
 
 
 def test_help_describes_the_command():
-    proc = subprocess.run([sys.executable, "-m", "exports", "sdtm", "--help"], capture_output=True, text=True,
-                          cwd=ROOT, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "exports", "sdtm", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert proc.returncode == 0 and "define.xml" in proc.stdout and "--study-id" in proc.stdout
 
 

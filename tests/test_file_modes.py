@@ -68,10 +68,11 @@ def test_an_audit_key_named_by_the_environment_is_owner_only(umask, tmp_path, mo
 def test_the_app_lock_is_owner_only(umask):
     init_database()
     path = database_path()
-    code = ("import os, sys, stat\nos.umask(0)\nfrom db import integrity\nintegrity.hold_app_lock(sys.argv[1])\n"
-            "print(oct(stat.S_IMODE(os.stat(integrity.lock_path(sys.argv[1])).st_mode)))")
-    done = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)
+    code = (
+        "import os, sys, stat\nos.umask(0)\nfrom db import integrity\nintegrity.hold_app_lock(sys.argv[1])\n"
+        "print(oct(stat.S_IMODE(os.stat(integrity.lock_path(sys.argv[1])).st_mode)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "0o600"
 
@@ -116,7 +117,7 @@ def _tree_modes(root: Path) -> dict[str, int]:
     return {str(p.relative_to(root.parent)): mode(p) for p in [root, *root.rglob("*")]}
 
 
-def test_every_export_written_to_disk_is_owner_only(umask, study, tmp_path, capsys):
+def test_every_export_written_to_disk_is_owner_only(umask, app_world, tmp_path, capsys):
     """csv and SDTM directories (the .xpt files come from pyreadstat, under the umask), and the
     single-file exports; the usual umask 022 would make them 0644 and 0755."""
     out = tmp_path / "out"
@@ -134,10 +135,10 @@ def test_every_export_written_to_disk_is_owner_only(umask, study, tmp_path, caps
         assert mode(out / f"{kind}.out") == 0o600, kind
 
 
-def test_the_export_pages_zip_unpacks_owner_only(umask, study):
+def test_the_export_pages_zip_unpacks_owner_only(umask, app_world):
     """The Data export page's download: each file in the ZIP carries mode 0600 (what `unzip` gives
     it), the SDTM .xpt and define.xml included."""
-    built = bundle.build_zip(None, study.users["admin"], ["csv", "sdtm", "fhir", "redcap"], study_id="KET01")
+    built = bundle.build_zip(None, app_world.users["admin"], ["csv", "sdtm", "fhir", "redcap"], study_id="KET01")
     with zipfile.ZipFile(BytesIO(built.data)) as archive:
         modes = {info.filename: (info.external_attr >> 16) & 0o777 for info in archive.infolist()}
     assert "sdtm/dm.xpt" in modes and "sdtm/define.xml" in modes

@@ -60,15 +60,28 @@ def test_every_response_forbids_framing_by_another_origin(app_url):
     assert status == 200 and b"<html" in page.lower()
     asset = re.search(rb'src="\.?/?(static/js/[^"]+\.js)"', page)
     assert asset, page[:500]
-    for path in ("/", "/" + asset.group(1).decode(), "/_stcore/health", "/_stcore/host-config", "/rate",
-                 "/no-such-page"):
+    for path in (
+        "/",
+        "/" + asset.group(1).decode(),
+        "/_stcore/health",
+        "/_stcore/host-config",
+        "/rate",
+        "/no-such-page",
+    ):
         status, headers, _ = get(app_url + path)
         assert status == 200, (path, status)  # unknown paths get the app, which shows its own "not found"
         assert {k: headers.get(k) for k in EXPECTED} == EXPECTED, (path, headers)
 
 
-@pytest.mark.parametrize("path", ["/_stcore/metrics", "/_stcore/metrics/", "/_stcore/metrics?families=session_events",
-                                  "/_stcore/metrics?families=cache_memory_bytes"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/_stcore/metrics",
+        "/_stcore/metrics/",
+        "/_stcore/metrics?families=session_events",
+        "/_stcore/metrics?families=cache_memory_bytes",
+    ],
+)
 def test_the_metrics_endpoint_is_not_served(app_url, path):
     status, headers, body = get(app_url + path)
     assert status == 404 and b"session_events" not in body and b"cache_memory" not in body, (path, status, body[:200])

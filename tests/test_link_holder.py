@@ -8,7 +8,6 @@ each write carries the version of the answers the screen showed. The page tests 
 the same paths through Streamlit AppTest: two browsers on one link, two windows of one holder,
 the holder's reload, and the kiosk.
 """
-# ruff: noqa: F811  (the tests take the fixtures imported from tests/conftest_db.py as parameters)
 
 from __future__ import annotations
 
@@ -23,18 +22,12 @@ from db import assessments as A
 from db import selfreport as S
 from db.connection import unit_of_work
 from db.tokens import HOLDER, OPEN, LinkRefused, claim_link, link_use, redeem_token, resume_link
+from protocol import load_protocol
 from scales import get_scale
 from selfreport.strings import text
+from study.self_report import start_self_report
 from tests.app_support import app, texts
-from tests.conftest_db import (  # noqa: F401  (shared fixtures)
-    db,
-    db_path,
-    fast_passwords,
-    full_responses,
-    raw,
-    snapshot,
-    world,
-)
+from tests.conftest_db import full_responses, raw, snapshot
 from tests.test_app_selfreport import answer, button, hand_over, make_link, open_link, pick, staff_page, stored
 
 NOW = "2026-05-01T10:00:00.000000Z"
@@ -73,7 +66,7 @@ SET = ["qids_sr16", "phq9"]
 
 @pytest.fixture
 def link(world):
-    return S.start_self_report(world.db, world.coord, world.p1["id"], "day7", SET)
+    return start_self_report(world.db, world.coord, load_protocol(), world.p1["id"], "day7", SET)
 
 
 def test_the_first_browser_to_tap_holds_the_link_and_a_second_is_refused(world, db_path, link):
@@ -134,7 +127,9 @@ def test_a_new_link_is_how_the_participant_moves_to_another_device(world, link):
     me = claim_link(world.db, redeem_token(world.db, link["token"]))
     qids = link["assessment_ids"][0]
     S.save_answer(world.db, me, qids, "qids_sr16_1", 2, A.load_assessment(world.db, qids)["version"])
-    fresh = S.start_self_report(world.db, world.coord, world.p1["id"], "day7", SET)  # revokes the held link
+    fresh = start_self_report(
+        world.db, world.coord, load_protocol(), world.p1["id"], "day7", SET
+    )  # revokes the held link
     with pytest.raises(LinkRefused) as refused:
         resume_link(world.db, me["holder"])
     assert refused.value.reason == "revoked"
@@ -150,7 +145,7 @@ def test_the_schema_keeps_the_first_holder(world, db_path, link):
             conn.execute("UPDATE self_report_tokens SET holder_hash = ? WHERE id = ?", ["a" * 64, link["id"]])
         with pytest.raises(sqlite3.IntegrityError, match="CONFLICT"):
             conn.execute("UPDATE self_report_tokens SET holder_hash = NULL, held_at = NULL WHERE id = ?", [link["id"]])
-        other = S.start_self_report(world.db, world.coord, world.p1["id"], "day14", ["phq9"])
+        other = start_self_report(world.db, world.coord, load_protocol(), world.p1["id"], "day14", ["phq9"])
         with pytest.raises(sqlite3.IntegrityError, match="CHECK"):  # a holder always comes with its time
             conn.execute("UPDATE self_report_tokens SET holder_hash = ? WHERE id = ?", ["b" * 64, other["id"]])
     finally:
@@ -188,8 +183,8 @@ def test_a_stale_answer_or_send_is_refused_and_writes_nothing(world, db_path, li
 # --------------------------------------------------------------------------- the pages (AppTest)
 
 
-def test_two_browsers_open_one_link_the_first_tap_wins_and_the_other_is_told_what_to_do(study):
-    link = make_link(study)
+def test_two_browsers_open_one_link_the_first_tap_wins_and_the_other_is_told_what_to_do(app_world):
+    link = make_link(app_world)
     phone = open_link(link["token"])
     laptop = open_link(link["token"])  # both opened before anyone tapped: both see the start screen
     assert button(laptop, text("start")) and button(phone, text("start"))
@@ -200,17 +195,17 @@ def test_two_browsers_open_one_link_the_first_tap_wins_and_the_other_is_told_wha
     assert [m.value for m in laptop.markdown] == [f"#### {text('link_held')}"]
     assert "study team for a new link" in text("link_held")
     assert not laptop.radio and not laptop.button
-    assert stored(study)["responses"] == {"qids_sr16_1": 2}
+    assert stored(app_world)["responses"] == {"qids_sr16_1": 2}
     late = open_link(link["token"])  # a third browser, later: refused at once
     assert [m.value for m in late.markdown] == [f"#### {text('link_held')}"] and not late.radio
     answer(phone, 1)  # the holder carries on
-    assert stored(study)["responses"] == {"qids_sr16_1": 2, "qids_sr16_2": 1}
-    staff = pick(staff_page(study))  # the study team sees that the link is taken
+    assert stored(app_world)["responses"] == {"qids_sr16_1": 2, "qids_sr16_2": 1}
+    staff = pick(staff_page(app_world))  # the study team sees that the link is taken
     assert "· in use on one device since" in texts(staff)
 
 
-def test_the_holder_address_replaces_the_token_and_a_reload_continues(study):
-    link = make_link(study)
+def test_the_holder_address_replaces_the_token_and_a_reload_continues(app_world):
+    link = make_link(app_world)
     at = open_link(link["token"])
     assert dict(at.query_params) == {"questionnaire": "continue"}  # opened, not yet taken
     button(at, text("start")).click().run()
@@ -230,28 +225,28 @@ def test_the_holder_address_replaces_the_token_and_a_reload_continues(study):
     assert [m.value for m in tampered.markdown] == [f"#### {text('link_invalid')}"] and not tampered.radio
 
 
-def test_a_stale_tap_from_a_second_window_is_refused_and_shows_the_stored_answer(study):
-    link = make_link(study)
+def test_a_stale_tap_from_a_second_window_is_refused_and_shows_the_stored_answer(app_world):
+    link = make_link(app_world)
     one = open_link(link["token"])
     button(one, text("start")).click().run()
     answer(one, 1)  # question 1, then on to question 2
     two = app("app.py", query=dict(one.query_params)).run()  # the same page opened in a second tab
     assert "Question 2 of 16" in two.get("progress")[0].proto.text and two.radio[0].value is None
     one.radio[0].set_value(2).run()  # window one answers question 2
-    assert stored(study)["responses"]["qids_sr16_2"] == 2
+    assert stored(app_world)["responses"]["qids_sr16_2"] == 2
     two.radio[0].set_value(0).run()  # window two still shows no answer there: its tap must not overwrite
     assert not two.exception, two.exception
     assert text("answer_changed_elsewhere") in [w.value for w in two.warning]
     assert two.radio[0].value == 2  # the answer stored now is shown
-    assert stored(study)["responses"]["qids_sr16_2"] == 2
+    assert stored(app_world)["responses"]["qids_sr16_2"] == 2
     two.radio[0].set_value(0).run()  # a tap on what is on screen now is saved
-    assert stored(study)["responses"]["qids_sr16_2"] == 0
+    assert stored(app_world)["responses"]["qids_sr16_2"] == 0
     one.run()  # window one's next run shows the change and says so
     assert one.radio[0].value == 0 and text("answers_changed_elsewhere") in [i.value for i in one.info]
 
 
-def test_a_stale_send_is_refused_and_the_check_page_shows_the_answers_stored_now(study):
-    link = make_link(study, scales=("phq9",))
+def test_a_stale_send_is_refused_and_the_check_page_shows_the_answers_stored_now(app_world):
+    link = make_link(app_world, scales=("phq9",))
     one = open_link(link["token"])
     button(one, text("start")).click().run()
     for n in range(1, 11):
@@ -264,24 +259,24 @@ def test_a_stale_send_is_refused_and_the_check_page_shows_the_answers_stored_now
     button(two, text("submit")).click().run()  # ... which window two's check page did not show
     assert not two.exception, two.exception
     assert text("submit_changed_elsewhere") in [w.value for w in two.warning]
-    assert stored(study, "phq9")["status"] == "draft" and text("review_title") in texts(two)
+    assert stored(app_world, "phq9")["status"] == "draft" and text("review_title") in texts(two)
     changed = next(o["label"] for o in get_scale("phq9").item_by_id["phq9_3"].options if o["value"] == 2)
     assert changed in [m.value for m in two.markdown]  # the check page now shows the stored answer
     button(two, text("submit")).click().run()  # sent: exactly what the check page shows now
     assert not two.exception, two.exception
     assert text("thanks_link") in texts(two)
-    done = stored(study, "phq9")
+    done = stored(app_world, "phq9")
     assert done["status"] == "complete" and done["responses"]["phq9_3"] == 2
 
 
-def test_the_kiosk_takes_its_link_at_the_first_tap_and_keeps_the_secret_out_of_the_address(study):
-    at = hand_over(study)
+def test_the_kiosk_takes_its_link_at_the_first_tap_and_keeps_the_secret_out_of_the_address(app_world):
+    at = hand_over(app_world)
     assert at.session_state["participant_actor"]["holder"] is None
     button(at, text("start")).click().run()
     actor = at.session_state["participant_actor"]
     assert actor["channel"] == "kiosk" and actor["holder"]
     assert "resume" not in dict(at.query_params)
     answer(at, 1)
-    assert stored(study)["mode"] == "kiosk" and stored(study)["responses"] == {"qids_sr16_1": 1}
+    assert stored(app_world)["mode"] == "kiosk" and stored(app_world)["responses"] == {"qids_sr16_1": 1}
     with unit_of_work(write=False) as db:
         assert tokens.get_token(db, actor["token_id"])["held_at"] is not None

@@ -7,9 +7,7 @@ import json
 import pytest
 
 from scales import DefinitionError, UnknownScaleError
-from scales.loader import DEFINITIONS_DIR, get_scale, load_directory, load_file, registry
-
-EXPECTED_SCALES = {"madrs", "hamd17", "cadss", "bprs", "madrs_s", "qids_sr16", "phq9"}
+from scales.loader import DEFINITIONS_DIR, definition_files, get_scale, load_directory, load_file, registry
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +28,19 @@ def load_broken(tmp_path, raw, name=None):
 
 
 def test_every_shipped_definition_validates():
+    # Every definition file loads under the id its name gives (no list of scales here: a new file
+    # dropped into scales/definitions/ is checked without editing this test).
     loaded = load_directory(DEFINITIONS_DIR)
-    assert set(loaded) == EXPECTED_SCALES
+    files = definition_files(DEFINITIONS_DIR)
+    assert files and sorted(loaded) == sorted(p.stem for p in files)
+    assert {"madrs", "cadss"} <= set(loaded)  # the study's primary outcome and dissociation scales ship
+
+
+def test_cases_files_are_not_read_as_definitions(tmp_path):
+    (tmp_path / "madrs.json").write_bytes((DEFINITIONS_DIR / "madrs.json").read_bytes())
+    (tmp_path / "madrs.cases.json").write_text('{"cases": []}', encoding="utf-8")
+    assert [p.name for p in definition_files(tmp_path)] == ["madrs.json"]
+    assert list(load_directory(tmp_path)) == ["madrs"]
 
 
 def test_every_scored_rule_cites_a_source():
@@ -196,7 +205,9 @@ def test_trigger_on_unknown_item(tmp_path, phq9_raw):
 
 def test_subscale_on_unknown_item(tmp_path, phq9_raw):
     raw = copy.deepcopy(phq9_raw)
-    raw["scoring"]["subscales"] = [{"id": "phq2", "label": "PHQ-2", "method": "sum", "items": ["phq9_1", "phq9_x"], "source": "x"}]
+    raw["scoring"]["subscales"] = [
+        {"id": "phq2", "label": "PHQ-2", "method": "sum", "items": ["phq9_1", "phq9_x"], "source": "x"}
+    ]
     error = load_broken(tmp_path, raw)
     assert (error.path, error.rule) == ("$.scoring.subscales[0].items[1]", "reference-exists")
 
@@ -228,9 +239,15 @@ def test_a_broken_file_fails_the_whole_directory(tmp_path, phq9_raw):
 @pytest.mark.parametrize(
     ("mutate", "path"),
     [
-        (lambda raw: raw["scoring"]["bands"]["sets"].append(dict(raw["scoring"]["bands"]["sets"][0])), "$.scoring.bands.sets[1].id"),
+        (
+            lambda raw: raw["scoring"]["bands"]["sets"].append(dict(raw["scoring"]["bands"]["sets"][0])),
+            "$.scoring.bands.sets[1].id",
+        ),
         (lambda raw: raw["recall"]["options"].append({"id": "2w", "label": "again"}), "$.recall.options[1].id"),
-        (lambda raw: raw["safety_triggers"].append(dict(raw["safety_triggers"][0])), "$.safety_triggers+consistency_checks[1].id"),
+        (
+            lambda raw: raw["safety_triggers"].append(dict(raw["safety_triggers"][0])),
+            "$.safety_triggers+consistency_checks[1].id",
+        ),
     ],
 )
 def test_repeated_ids_are_refused(tmp_path, phq9_raw, mutate, path):

@@ -40,8 +40,8 @@ from db.deviations import record_deviation
 from db.migrations import init_database
 from db.permissions import system_actor
 from protocol import load_protocol, screening_questions
+from study.self_report import start_self_report
 from tests.app_support import PASSWORD, app
-from tests.browser import *  # noqa: F403  (the harness's pytest fixtures only)
 from tests.browser import choose, expect_no_exception, expect_text, goto, open_page, sign_in
 from tests.conftest_db import PASSING_SCREENING
 from tests.test_analytics_db import frozen
@@ -61,18 +61,41 @@ LIVE = re.compile(r"(?<!\\)\]\(|(?<!\\)<img|(?<!\\)<[a-z]+ src|https?://evil|www
 
 
 def live_payloads(source: str) -> list[str]:
-    return [source[max(m.start() - 30, 0):m.end() + 30] for m in LIVE.finditer(source)]
+    return [source[max(m.start() - 30, 0) : m.end() + 30] for m in LIVE.finditer(source)]
 
 
 # --------------------------------------------------------------------------- the escape itself
 
 
-@pytest.mark.parametrize("payload", [
-    IMAGE, LINK, HTML, "http://evil.example/a", "https://evil.example", "www.evil.example", "WWW.EVIL.EXAMPLE",
-    "pi@evil.example", "mailto:pi@evil.example", "<http://evil.example>", "[ref]: http://evil.example",
-    "line\n[a]: http://evil.example\n[a]", "# heading", "- item", "1. item", "> quote", "`code`", "**bold**",
-    "_em_", "~~strike~~", "$x$", ":red[colour] :material/home: :smile:", "&lt;b&gt;", "a | b\n--|--\nc | d",
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        IMAGE,
+        LINK,
+        HTML,
+        "http://evil.example/a",
+        "https://evil.example",
+        "www.evil.example",
+        "WWW.EVIL.EXAMPLE",
+        "pi@evil.example",
+        "mailto:pi@evil.example",
+        "<http://evil.example>",
+        "[ref]: http://evil.example",
+        "line\n[a]: http://evil.example\n[a]",
+        "# heading",
+        "- item",
+        "1. item",
+        "> quote",
+        "`code`",
+        "**bold**",
+        "_em_",
+        "~~strike~~",
+        "$x$",
+        ":red[colour] :material/home: :smile:",
+        "&lt;b&gt;",
+        "a | b\n--|--\nc | d",
+    ],
+)
 def test_md_leaves_no_markdown_construct(payload):
     shown = md(payload)
     assert not live_payloads(shown), shown
@@ -82,8 +105,10 @@ def test_md_leaves_no_markdown_construct(payload):
 
 
 def test_md_keeps_ordinary_text_readable_and_none_empty():
-    assert md("KET-001 (day 1): rated 10:30, 50% done; see item 3.") == \
-        "KET-001 (day 1): rated 10:30, 50% done; see item 3."
+    assert (
+        md("KET-001 (day 1): rated 10:30, 50% done; see item 3.")
+        == "KET-001 (day 1): rated 10:30, 50% done; see item 3."
+    )
     assert md("madrs_10 and qids_sr16") == "madrs_10 and qids_sr16"  # an underscore inside a word is text
     assert md(None) == "" and md(42) == "42"
     assert md("a\n- b", multiline=True) == "a  \n\\- b"
@@ -100,24 +125,42 @@ def seed(protocol) -> SimpleNamespace:
     start = now - timedelta(days=5)  # the infusion: its minute and day-1 visits are missed by now
     with unit_of_work() as db:
         sites.create_site(db, system, CODE, TEXT[:120], "Europe/London")
-        made = {role: users.create_user(db, system, f"{role}@evil.example", role, PASSWORD,
-                                        None if role in ("admin", "pi", "monitor") else CODE,
-                                        all_sites=role in ("admin", "pi", "monitor"))
-                for role in ("admin", "pi", "rater", "coordinator", "monitor")}
+        made = {
+            role: users.create_user(
+                db,
+                system,
+                f"{role}@evil.example",
+                role,
+                PASSWORD,
+                None if role in ("admin", "pi", "monitor") else CODE,
+                all_sites=role in ("admin", "pi", "monitor"),
+            )
+            for role in ("admin", "pi", "rater", "coordinator", "monitor")
+        }
     rater, coordinator = made["rater"], made["coordinator"]
     with frozen(start - timedelta(days=1)), unit_of_work() as db:
         person = participants.create_participant(db, coordinator, CODE, CODE, arm=IMAGE)
         other = participants.create_participant(db, coordinator, "P-2", CODE, arm=LINK)
-        assessments.save_assessment(db, rater, person["id"], "baseline", "madrs", "clinician",
-                                    {f"madrs_{n}": 3 for n in range(1, 11)})
+        assessments.save_assessment(
+            db, rater, person["id"], "baseline", "madrs", "clinician", {f"madrs_{n}": 3 for n in range(1, 11)}
+        )
         answers = {q.id: PASSING_SCREENING[q.id] for q in screening_questions(protocol) if not q.automatic}
         screening.record_eligibility(db, coordinator, protocol, person["id"], answers)
     with frozen(start), unit_of_work() as db:
         infusion = clinical.record_infusion(db, coordinator, person["id"], 1, start, 70.0, 0.5, protocol=protocol)
         clinical.end_infusion(db, coordinator, infusion["id"], start + timedelta(minutes=40))
     with frozen(start + timedelta(hours=2)), unit_of_work() as db:
-        clinical.record_adverse_event(db, coordinator, person["id"], TEXT[:200], start + timedelta(hours=1),
-                                      "mild", "possible", infusion_id=infusion["id"], protocol=protocol)
+        clinical.record_adverse_event(
+            db,
+            coordinator,
+            person["id"],
+            TEXT[:200],
+            start + timedelta(hours=1),
+            "mild",
+            "possible",
+            infusion_id=infusion["id"],
+            protocol=protocol,
+        )
     with unit_of_work() as db:
         missed = visits.missed_visits(db, protocol, participant_id=person["id"])
         visits.record_missed_reason(db, coordinator, protocol, person["id"], missed[0]["timepoint"], TEXT)
@@ -127,9 +170,17 @@ def seed(protocol) -> SimpleNamespace:
         draft = assessments.start_assessment(db, rater, person["id"], "day_3", "madrs", "clinician")
         assessments.save_draft_response(db, rater, draft["id"], "madrs_10", 5)
         # the newest assessment: rated earlier (paper), with a reason, signed, then amended
-        late = assessments.save_assessment(db, rater, person["id"], "day_2", "madrs", "clinician",
-                                           {f"madrs_{n}": 2 for n in range(1, 11)},
-                                           assessed_at=start + timedelta(days=2), late_entry_reason=TEXT)
+        late = assessments.save_assessment(
+            db,
+            rater,
+            person["id"],
+            "day_2",
+            "madrs",
+            "clinician",
+            {f"madrs_{n}": 2 for n in range(1, 11)},
+            assessed_at=start + timedelta(days=2),
+            late_entry_reason=TEXT,
+        )
         signed = assessments.sign_assessment(db, rater, late["id"], late["version"])
         assessments.amend_assessment(db, rater, late["id"], {"madrs_3": 4}, TEXT, signed["version"])
     return SimpleNamespace(users=made, person=person, other=other, draft=draft, late=late)
@@ -148,7 +199,7 @@ def payload_db(tmp_path_factory):
 
 
 @pytest.fixture
-def world(payload_db, monkeypatch):
+def payload_world(payload_db, monkeypatch):
     monkeypatch.setenv("SCALEBOOK_DB", str(payload_db.path))
     monkeypatch.setattr(users, "hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1))
     return payload_db
@@ -166,8 +217,9 @@ def _strings(message, out: list[str]) -> None:
         for item in items:
             if hasattr(item, "ListFields"):
                 _strings(item, out)
-            elif isinstance(item, str) and (name in MARKDOWN_FIELDS
-                                            or (name == "options" and type(message).__name__ == "Radio")):
+            elif isinstance(item, str) and (
+                name in MARKDOWN_FIELDS or (name == "options" and type(message).__name__ == "Radio")
+            ):
                 out.append(item)
 
 
@@ -179,8 +231,11 @@ def rendered_markdown(at) -> list[str]:
     def walk(node) -> None:
         proto = getattr(node, "proto", None)
         kind = type(proto).__name__ if proto is not None else ""
-        if proto is not None and hasattr(proto, "ListFields") and kind not in ("Selectbox", "MultiSelect",
-                                                                               "TextInput", "TextArea"):
+        if (
+            proto is not None
+            and hasattr(proto, "ListFields")
+            and kind not in ("Selectbox", "MultiSelect", "TextInput", "TextArea")
+        ):
             _strings(proto, out)
         elif kind in ("Selectbox", "MultiSelect", "TextInput", "TextArea"):  # options and values are plain text
             out.extend(s for s in (proto.label, proto.help) if s)
@@ -214,33 +269,33 @@ STAFF_PAGES = [(page, role) for page, spec in PAGES.items() for role in spec.rol
 
 
 @pytest.mark.parametrize(("page", "role"), STAFF_PAGES, ids=[f"{p}-{r}" for p, r in STAFF_PAGES])
-def test_every_page_shows_stored_text_as_text(world, page, role):
+def test_every_page_shows_stored_text_as_text(payload_world, page, role):
     query = {"participant": CODE}
-    at = run(world, page, role, query)
+    at = run(payload_world, page, role, query)
     assert_shown_as_text(at, f"{page} as {role}")
 
 
 @pytest.mark.parametrize("value", [IMAGE, LINK, HTML, "1 ![x](http://evil.example/x.png)"])
-def test_an_assessment_id_in_the_address_is_shown_as_text(world, value):
+def test_an_assessment_id_in_the_address_is_shown_as_text(payload_world, value):
     """The reported attack: a crafted ?assessment= link, opened by a signed-in rater."""
-    at = run(world, "rate", "rater", {"assessment": value})
+    at = run(payload_world, "rate", "rater", {"assessment": value})
     assert "There is no assessment" in " ".join(e.value for e in at.error)
     assert_shown_as_text(at, f"rate?assessment={value}")
 
 
-def test_the_open_draft_and_a_withdrawn_participant_show_stored_text_as_text(world):
-    at = run(world, "rate", "rater", {"assessment": str(world.draft["id"])})
+def test_the_open_draft_and_a_withdrawn_participant_show_stored_text_as_text(payload_world):
+    at = run(payload_world, "rate", "rater", {"assessment": str(payload_world.draft["id"])})
     assert_shown_as_text(at, "the rating form of a draft")
     for role in ("coordinator", "pi"):
-        at = run(world, "participants", role, {"participant": "P-2"})
+        at = run(payload_world, "participants", role, {"participant": "P-2"})
         assert_shown_as_text(at, f"the withdrawn participant's record as {role}")
-        at = run(world, "trajectory", role, {"participant": "P-2"})
+        at = run(payload_world, "trajectory", role, {"participant": "P-2"})
         assert_shown_as_text(at, f"the withdrawn participant's trajectory as {role}")
 
 
-def test_a_refusal_that_repeats_the_input_shows_it_as_text(world):
+def test_a_refusal_that_repeats_the_input_shows_it_as_text(payload_world):
     """Messages built from exceptions (ui.feedback.run_write) echo what was typed."""
-    at = run(world, "admin", "admin")
+    at = run(payload_world, "admin", "admin")
     next(t for t in at.text_input if t.label == "User name").input(LINK)
     next(s for s in at.selectbox if s.label == "Site").select(CODE)
     next(t for t in at.text_input if t.label == "Initial password").input("a long enough password")
@@ -249,14 +304,20 @@ def test_a_refusal_that_repeats_the_input_shows_it_as_text(world):
     assert_shown_as_text(at, "the refused account")
 
 
-def test_a_participant_session_shows_stored_text_as_text(world):
+def test_a_participant_session_shows_stored_text_as_text(payload_world):
     """The participant's own screens (kiosk or link) carry no stored text but their questionnaire;
     run them anyway, as every page is."""
-    from db import selfreport
 
     with unit_of_work() as db:
-        made = selfreport.start_self_report(db, world.users["coordinator"], world.person["id"], "day_7", ["phq9"],
-                                            channel="link")
+        made = start_self_report(
+            db,
+            payload_world.users["coordinator"],
+            load_protocol(),
+            payload_world.person["id"],
+            "day_7",
+            ["phq9"],
+            channel="link",
+        )
     at = app("pages/self_report.py", None, {"token": made["token"]}).run()
     assert not at.exception
     sources = rendered_markdown(at)
@@ -269,8 +330,10 @@ def test_in_the_browser_no_payload_becomes_a_link_or_loads_anything(fresh_app_se
     seed(load_protocol())  # the server's database: SCALEBOOK_DB is the same file
     page = tablet_page
     asked: list[str] = []
-    page.on("request", lambda request: asked.append(request.url) if "evil" in (urlsplit(request.url).hostname or "")
-            else None)
+    page.on(
+        "request",
+        lambda request: asked.append(request.url) if "evil" in (urlsplit(request.url).hostname or "") else None,
+    )
     goto(page, f"{fresh_app_server.url}/rate?assessment={quote(IMAGE)}")
     sign_in(page, "rater@evil.example")
     expect_text(page, "There is no assessment")
@@ -299,22 +362,95 @@ def test_in_the_browser_no_payload_becomes_a_link_or_loads_anything(fresh_app_se
 
 #: Calls whose first argument (and `label=`, `help=`) Streamlit renders as Markdown.
 MARKDOWN_CALLS = {
-    "markdown", "caption", "error", "warning", "info", "success", "toast", "title", "header", "subheader",
-    "button", "download_button", "form_submit_button", "link_button", "page_link", "checkbox", "toggle", "radio",
-    "selectbox", "multiselect", "text_input", "text_area", "number_input", "date_input", "time_input", "slider",
-    "expander", "popover", "metric", "tabs", "segmented_control", "pills", "status",
+    "markdown",
+    "caption",
+    "error",
+    "warning",
+    "info",
+    "success",
+    "toast",
+    "title",
+    "header",
+    "subheader",
+    "button",
+    "download_button",
+    "form_submit_button",
+    "link_button",
+    "page_link",
+    "checkbox",
+    "toggle",
+    "radio",
+    "selectbox",
+    "multiselect",
+    "text_input",
+    "text_area",
+    "number_input",
+    "date_input",
+    "time_input",
+    "slider",
+    "expander",
+    "popover",
+    "metric",
+    "tabs",
+    "segmented_control",
+    "pills",
+    "status",
 }
 #: Subscript keys, names and attributes that hold stored or typed text in this code base.
 USER_KEYS = {
-    "code", "participant_code", "participant", "arm", "term", "reason", "username", "description", "message",
-    "site_code", "note", "resolution", "status_reason", "late_entry_reason", "rater", "resolved_by",
-    "acknowledged_by_name", "decided_by_name", "recorded_by_name", "reason_by", "recipient", "error", "name",
+    "code",
+    "participant_code",
+    "participant",
+    "arm",
+    "term",
+    "reason",
+    "username",
+    "description",
+    "message",
+    "site_code",
+    "note",
+    "resolution",
+    "status_reason",
+    "late_entry_reason",
+    "rater",
+    "resolved_by",
+    "acknowledged_by_name",
+    "decided_by_name",
+    "recorded_by_name",
+    "reason_by",
+    "recipient",
+    "error",
+    "name",
 }
-USER_NAMES = {"code", "requested", "username", "exc", "problem", "reason", "note", "term", "arm", "target_name",
-              "site", "message"}
+USER_NAMES = {
+    "code",
+    "requested",
+    "username",
+    "exc",
+    "problem",
+    "reason",
+    "note",
+    "term",
+    "arm",
+    "target_name",
+    "site",
+    "message",
+}
 USER_ATTRS = {"participant", "message", "notice", "problems", "notes"}
-ESCAPES = {"md", "md_join", "text", "status_text", "len", "int", "float", "local_time", "shown", "local",
-           "scoped_key", "format_rate"}
+ESCAPES = {
+    "md",
+    "md_join",
+    "text",
+    "status_text",
+    "len",
+    "int",
+    "float",
+    "local_time",
+    "shown",
+    "local",
+    "scoped_key",
+    "format_rate",
+}
 
 
 def _unescaped(node: ast.AST) -> list[str]:
@@ -348,7 +484,7 @@ def _unescaped(node: ast.AST) -> list[str]:
     elif isinstance(node, (ast.Name, ast.Subscript, ast.Attribute)):
         visit(node)
     elif isinstance(node, (ast.List, ast.ListComp)):
-        for element in ([node.elt] if isinstance(node, ast.ListComp) else node.elts):
+        for element in [node.elt] if isinstance(node, ast.ListComp) else node.elts:
             found.extend(_unescaped(element))
     return found
 
@@ -357,12 +493,13 @@ def markdown_calls_without_escape(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     problems = []
     for call in ast.walk(tree):
-        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
-                and call.func.attr in MARKDOWN_CALLS):
+        if not (
+            isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr in MARKDOWN_CALLS
+        ):
             continue
         metric = call.func.attr == "metric"  # a metric's value is Markdown too (a text input's is not)
         named = ("label", "help", "body", "value") if metric else ("label", "help", "body")
-        args = call.args[:2 if metric else 1] + [k.value for k in call.keywords if k.arg in named]
+        args = call.args[: 2 if metric else 1] + [k.value for k in call.keywords if k.arg in named]
         for arg in args:
             for value in _unescaped(arg):
                 problems.append(f"{path.relative_to(ROOT)}:{call.lineno}: {value} in {call.func.attr}() without md()")
@@ -379,15 +516,18 @@ def test_the_static_guard_finds_what_it_is_for(tmp_path):
     sample = ROOT / "tests" / "_markdown_guard_sample.py"
     try:
         sample.write_text(
-            'import streamlit as st\n'
+            "import streamlit as st\n"
             'st.error(f"There is no assessment {requested!r}.")\n'
-            'st.markdown(f"**{row[\'participant_code\']}** · {md(row[\'arm\'])}")\n'
+            "st.markdown(f\"**{row['participant_code']}** · {md(row['arm'])}\")\n"
             'st.button(f"Resume {draft.participant}")\n'
-            'st.caption(md(f"by {row[\'username\']}"))\n', encoding="utf-8")
+            "st.caption(md(f\"by {row['username']}\"))\n",
+            encoding="utf-8",
+        )
         found = markdown_calls_without_escape(sample)
     finally:
         sample.unlink()
     assert [p.split(": ", 1)[1] for p in found] == [
-        "requested in error() without md()", "row['participant_code'] in markdown() without md()",
-        "draft.participant in button() without md()"]
-
+        "requested in error() without md()",
+        "row['participant_code'] in markdown() without md()",
+        "draft.participant in button() without md()",
+    ]

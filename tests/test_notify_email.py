@@ -3,7 +3,6 @@ loopback (aiosmtpd): off by default, settings from the secrets file, the message
 participant code, site, scale and item and no other answer, each attempt is recorded (sent or
 failed with its error), a failing or silent server never loses the alert nor holds a save up,
 and each alert is sent once."""
-# ruff: noqa: F811  (the tests take the fixtures imported from tests/conftest_db.py as parameters)
 
 from __future__ import annotations
 
@@ -21,20 +20,23 @@ from db import assessments as A
 from db import audit, users
 from notify import dispatch
 from notify.email import OFF, SECRETS_ENV, EmailSettings, load_settings, parse_settings, send
-from tests.conftest_db import (  # noqa: F401  (shared fixtures)
-    PASSWORD,
-    db,
-    db_path,
-    fast_passwords,
-    world,
-)
+from tests.conftest_db import PASSWORD
 
 PI_EMAIL = "pi.s1@clinic.example.org"
 CONTACT = "safety-desk@clinic.example.org"
 SPONSOR = "sponsor-safety@example.org"
 # Distinctive answers to the other items: none of them may appear in the e-mail.
-OTHERS = {"madrs_1": 3, "madrs_2": 5, "madrs_3": 1, "madrs_4": 0, "madrs_5": 2, "madrs_6": 3, "madrs_7": 1,
-          "madrs_8": 0, "madrs_9": 2}
+OTHERS = {
+    "madrs_1": 3,
+    "madrs_2": 5,
+    "madrs_3": 1,
+    "madrs_4": 0,
+    "madrs_5": 2,
+    "madrs_6": 3,
+    "madrs_7": 1,
+    "madrs_8": 0,
+    "madrs_9": 2,
+}
 
 
 def free_port() -> int:
@@ -73,9 +75,17 @@ def smtp():
 
 
 def settings_for(port: int, **extra) -> EmailSettings:
-    return parse_settings({"enabled": True, "smtp_host": "127.0.0.1", "smtp_port": port,
-                           "from": "scalebook@clinic.example.org", "timeout_seconds": 5,
-                           "contacts": {"S1": [CONTACT], "*": [SPONSOR]}, **extra})
+    return parse_settings(
+        {
+            "enabled": True,
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "from": "scalebook@clinic.example.org",
+            "timeout_seconds": 5,
+            "contacts": {"S1": [CONTACT], "*": [SPONSOR]},
+            **extra,
+        }
+    )
 
 
 @pytest.fixture
@@ -100,28 +110,42 @@ def test_notification_is_off_without_settings(tmp_path, monkeypatch):
 
 def test_settings_are_read_from_the_secrets_file(tmp_path, monkeypatch):
     secrets = tmp_path / "secrets.toml"
-    secrets.write_text('[notifications]\nenabled = true\nsmtp_host = "mail.example.org"\nsmtp_port = 587\n'
-                       'from = "scalebook@example.org"\nstarttls = true\nusername = "sb"\npassword = "s3cret"\n'
-                       'contacts = { LON = ["a@example.org"], "*" = ["all@example.org"] }\n')
+    secrets.write_text(
+        '[notifications]\nenabled = true\nsmtp_host = "mail.example.org"\nsmtp_port = 587\n'
+        'from = "scalebook@example.org"\nstarttls = true\nusername = "sb"\npassword = "s3cret"\n'
+        'contacts = { LON = ["a@example.org"], "*" = ["all@example.org"] }\n'
+    )
     monkeypatch.setenv(SECRETS_ENV, str(secrets))
     settings = load_settings()
     assert (settings.enabled, settings.smtp_host, settings.smtp_port, settings.starttls) == (
-        True, "mail.example.org", 587, True)
+        True,
+        "mail.example.org",
+        587,
+        True,
+    )
     assert "s3cret" not in repr(settings)  # the password never ends up in a log line
     assert settings.recipients("lon", ["pi@example.org", "A@example.org"]) == [
-        "pi@example.org", "A@example.org", "all@example.org"]  # PIs first, each address once
+        "pi@example.org",
+        "A@example.org",
+        "all@example.org",
+    ]  # PIs first, each address once
     assert settings.recipients("OXF") == ["all@example.org"]
 
 
-@pytest.mark.parametrize(("section", "problem"), [
-    ({"enabled": True, "from": "a@example.org"}, "smtp_host is missing"),
-    ({"enabled": True, "smtp_host": "h"}, "from is missing"),
-    ({"enabled": True, "smtp_host": "h", "from": "a@x.org", "smtp_port": "25"}, "smtp_port must be a port number"),
-    ({"enabled": True, "smtp_host": "h", "from": "a@x.org", "contacts": {"LON": ["not an address"]}},
-     "contacts.LON must be a list of e-mail addresses"),
-    ({"enabled": True, "smtp_host": "h", "from": "a@x.org", "starttls": True, "ssl": True}, "not both"),
-    ({"enabled": "yes"}, "enabled must be true or false"),
-])
+@pytest.mark.parametrize(
+    ("section", "problem"),
+    [
+        ({"enabled": True, "from": "a@example.org"}, "smtp_host is missing"),
+        ({"enabled": True, "smtp_host": "h"}, "from is missing"),
+        ({"enabled": True, "smtp_host": "h", "from": "a@x.org", "smtp_port": "25"}, "smtp_port must be a port number"),
+        (
+            {"enabled": True, "smtp_host": "h", "from": "a@x.org", "contacts": {"LON": ["not an address"]}},
+            "contacts.LON must be a list of e-mail addresses",
+        ),
+        ({"enabled": True, "smtp_host": "h", "from": "a@x.org", "starttls": True, "ssl": True}, "not both"),
+        ({"enabled": "yes"}, "enabled must be true or false"),
+    ],
+)
 def test_unusable_settings_are_off_and_say_what_to_fix(section, problem):
     settings = parse_settings(section)
     assert not settings.enabled and problem in settings.problem
@@ -140,8 +164,11 @@ def test_a_broken_secrets_file_is_off_with_the_reason(tmp_path):
 def test_each_new_alert_reaches_the_site_pi_and_contacts_by_smtp(world, alert, smtp):
     controller, inbox = smtp
     recorded = dispatch.send_pending(settings=settings_for(controller.port), app_url="https://ecoa.example.org/")
-    assert [(r["recipient"], r["status"]) for r in recorded] == [(PI_EMAIL, "sent"), (CONTACT, "sent"),
-                                                                 (SPONSOR, "sent")]
+    assert [(r["recipient"], r["status"]) for r in recorded] == [
+        (PI_EMAIL, "sent"),
+        (CONTACT, "sent"),
+        (SPONSOR, "sent"),
+    ]
     [(to, message)] = inbox.messages
     assert to == [PI_EMAIL, CONTACT, SPONSOR]
     subject, body = message["Subject"], message.get_content()
@@ -158,7 +185,10 @@ def test_each_new_alert_reaches_the_site_pi_and_contacts_by_smtp(world, alert, s
     # recorded and audited; sent once only
     attempts = AL.notifications_for(world.db, [alert["id"]])[alert["id"]]
     assert [(a["recipient"], a["status"], a["error"]) for a in attempts] == [
-        (PI_EMAIL, "sent", None), (CONTACT, "sent", None), (SPONSOR, "sent", None)]
+        (PI_EMAIL, "sent", None),
+        (CONTACT, "sent", None),
+        (SPONSOR, "sent", None),
+    ]
     assert [e["action"] for e in audit.events_for(world.db, "safety_alert", alert["id"])].count("alert.notify") == 3
     assert dispatch.send_pending(settings=settings_for(controller.port)) == []
     assert len(inbox.messages) == 1
@@ -166,12 +196,20 @@ def test_each_new_alert_reaches_the_site_pi_and_contacts_by_smtp(world, alert, s
 
 def test_a_refused_recipient_is_recorded_as_failed_and_the_others_still_get_it(world, alert, smtp):
     controller, inbox = smtp
-    settings = parse_settings({"enabled": True, "smtp_host": "127.0.0.1", "smtp_port": controller.port,
-                               "from": "scalebook@clinic.example.org",
-                               "contacts": {"S1": ["gone@refused.example.org"]}})
+    settings = parse_settings(
+        {
+            "enabled": True,
+            "smtp_host": "127.0.0.1",
+            "smtp_port": controller.port,
+            "from": "scalebook@clinic.example.org",
+            "contacts": {"S1": ["gone@refused.example.org"]},
+        }
+    )
     recorded = dispatch.send_pending(settings=settings)
-    assert [(r["recipient"], r["status"]) for r in recorded] == [(PI_EMAIL, "sent"),
-                                                                 ("gone@refused.example.org", "failed")]
+    assert [(r["recipient"], r["status"]) for r in recorded] == [
+        (PI_EMAIL, "sent"),
+        ("gone@refused.example.org", "failed"),
+    ]
     assert "550" in recorded[1]["error"]
     assert [to for to, _ in inbox.messages] == [[PI_EMAIL]]
 
@@ -188,8 +226,15 @@ def test_a_silent_server_is_given_up_on_after_the_timeout():
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)  # accepts the connection, never says hello
     try:
-        settings = parse_settings({"enabled": True, "smtp_host": "127.0.0.1", "smtp_port": listener.getsockname()[1],
-                                   "from": "scalebook@example.org", "timeout_seconds": 0.5})
+        settings = parse_settings(
+            {
+                "enabled": True,
+                "smtp_host": "127.0.0.1",
+                "smtp_port": listener.getsockname()[1],
+                "from": "scalebook@example.org",
+                "timeout_seconds": 0.5,
+            }
+        )
         started = time.monotonic()
         message = email.message.EmailMessage()
         message["Subject"] = "test"

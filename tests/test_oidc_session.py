@@ -31,8 +31,14 @@ class FakeProvider:
         self.logouts = 0
 
     def sign_in(self, email: str = EMAIL, verified=True) -> None:
-        self.identity = {"is_logged_in": True, "iss": ISSUER, "sub": "248289761001", "email": email,
-                         "email_verified": verified, "name": "Ann Rater"}
+        self.identity = {
+            "is_logged_in": True,
+            "iss": ISSUER,
+            "sub": "248289761001",
+            "email": email,
+            "email_verified": verified,
+            "name": "Ann Rater",
+        }
 
     def current(self) -> dict | None:
         return dict(self.identity) if self.identity else None
@@ -51,15 +57,16 @@ def provider(monkeypatch):
 
 
 @pytest.fixture
-def ann(study):
+def ann(app_world):
     with unit_of_work() as db:
-        return users.create_user(db, study.users["admin"], EMAIL, "rater", PASSWORD, "LON")
+        return users.create_user(db, app_world.users["admin"], EMAIL, "rater", PASSWORD, "LON")
 
 
 def sign_in_events(account_id=None):
     with unit_of_work(write=False) as db:
-        rows = db.execute("SELECT username, action, reason FROM audit_events WHERE action LIKE 'login%' "
-                          "ORDER BY id").fetchall()
+        rows = db.execute(
+            "SELECT username, action, reason FROM audit_events WHERE action LIKE 'login%' ORDER BY id"
+        ).fetchall()
     return [tuple(r) for r in rows]
 
 
@@ -99,7 +106,7 @@ def test_the_idle_time_out_ends_the_single_sign_on_too(provider, ann):
     assert [t.label for t in at.text_input] == ["User name", "Password"]
 
 
-def test_a_password_session_signs_out_without_touching_the_provider(provider, study):
+def test_a_password_session_signs_out_without_touching_the_provider(provider, app_world):
     at = app().run()
     at.text_input[0].input("rater")
     at.text_input[1].input(PASSWORD)
@@ -117,8 +124,9 @@ def test_an_unverified_e_mail_address_is_refused_audited_once_and_can_be_signed_
     assert "signed_in_user" not in at.session_state
     assert "has not verified the e" in texts(at)
     at.run()  # a rerun shows the same, and does not audit the refusal again
-    assert sign_in_events() == [(EMAIL, "login.failed",
-                                 f"single sign-on ({ISSUER}): e-mail address not verified by the provider")]
+    assert sign_in_events() == [
+        (EMAIL, "login.failed", f"single sign-on ({ISSUER}): e-mail address not verified by the provider")
+    ]
     next(b for b in at.button if b.label == "Sign out of your organisation account").click().run()
     assert provider.logouts == 1
 
@@ -136,27 +144,33 @@ def test_a_locked_account_cannot_enter_through_single_sign_on(provider, ann):
     provider.sign_in()
     at = app().run()
     assert "signed_in_user" not in at.session_state and "is locked after repeated failed sign" in texts(at)
-    assert sign_in_events()[-1] == (EMAIL, "login.failed", f"single sign-on ({ISSUER}): account locked until "
-                                                           f"{locked_until}")
+    assert sign_in_events()[-1] == (
+        EMAIL,
+        "login.failed",
+        f"single sign-on ({ISSUER}): account locked until {locked_until}",
+    )
 
 
-def test_a_deactivated_account_cannot_enter_and_a_live_session_ends(provider, ann, study):
+def test_a_deactivated_account_cannot_enter_and_a_live_session_ends(provider, ann, app_world):
     provider.sign_in()
     at = app().run()
     assert at.session_state["signed_in_user"]["username"] == EMAIL
     with unit_of_work() as db:
-        users.deactivate(db, study.users["admin"], ann["id"], "left the study")
+        users.deactivate(db, app_world.users["admin"], ann["id"], "left the study")
     at.run()
     assert "signed_in_user" not in at.session_state
     assert "deactivated" in texts(at)
     assert sign_in_events()[-1] == (EMAIL, "login.failed", f"single sign-on ({ISSUER}): account deactivated")
 
 
-def test_an_identity_without_an_account_is_refused_and_audited(provider, study):
+def test_an_identity_without_an_account_is_refused_and_audited(provider, app_world):
     provider.sign_in(email="stranger@elsewhere.example")
     at = app().run()
     assert "signed_in_user" not in at.session_state and "No Scalebook account has the user name" in texts(at)
-    assert sign_in_events()[-1] == ("stranger@elsewhere.example", "login.failed",
-                                    f"single sign-on ({ISSUER}): no account with this e-mail address")
+    assert sign_in_events()[-1] == (
+        "stranger@elsewhere.example",
+        "login.failed",
+        f"single sign-on ({ISSUER}): no account with this e-mail address",
+    )
     with unit_of_work(write=False) as db:
         assert audit.verify_audit(db) is None

@@ -18,8 +18,12 @@ FIRST = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 
 
 def rating(timepoint, hours_before, *, total=30, complete=True, assessed_hours_before=None):
-    row = {"timepoint": timepoint, "complete": complete, "total": total,
-           "completed_at": FIRST - timedelta(hours=hours_before)}
+    row = {
+        "timepoint": timepoint,
+        "complete": complete,
+        "total": total,
+        "completed_at": FIRST - timedelta(hours=hours_before),
+    }
     if assessed_hours_before is not None:
         row["assessed_at"] = FIRST - timedelta(hours=assessed_hours_before)
     return row
@@ -43,11 +47,13 @@ def test_a_per_infusion_baseline_timepoint_counts_for_infusion_one_only():
 
 
 def test_strictly_before_the_start_within_the_lookback_latest_wins():
-    ratings = [rating("baseline", 24 * 15, total=40),     # 15 days before: past the 14-day lookback
-               rating("baseline", 48, total=32),           # candidate
-               rating("baseline", 24, total=30),           # the latest before the start: the baseline
-               rating("baseline", 0, total=20),            # at the start itself: not before it
-               rating("baseline", 3, total=12, complete=False)]  # not usable
+    ratings = [
+        rating("baseline", 24 * 15, total=40),  # 15 days before: past the 14-day lookback
+        rating("baseline", 48, total=32),  # candidate
+        rating("baseline", 24, total=30),  # the latest before the start: the baseline
+        rating("baseline", 0, total=20),  # at the start itself: not before it
+        rating("baseline", 3, total=12, complete=False),
+    ]  # not usable
     assert select_baseline(DEFAULT, ratings, FIRST)["total"] == 30
     assert select_baseline(DEFAULT, [ratings[0]], FIRST) is None
     tie = [rating("baseline", 24, total=28), rating("baseline", 24, total=29)]
@@ -69,8 +75,11 @@ def test_before_infusion_one_the_latest_baseline_rating_counts():
 
 def test_repeated_protocol_has_its_own_baseline_before_infusion_one():
     baseline = REPEATED.timepoint("baseline")
-    assert (baseline.anchor, str(baseline.offset), str(baseline.window.after)) == ("first_infusion", "0 minutes",
-                                                                                   "0 minutes")
+    assert (baseline.anchor, str(baseline.offset), str(baseline.window.after)) == (
+        "first_infusion",
+        "0 minutes",
+        "0 minutes",
+    )
     assert REPEATED.baseline_rule.timepoint == "baseline" == REPEATED.timepoints[0].id
     assert "madrs" in baseline.scales and REPEATED.eligibility.severity.scale == "madrs"
 
@@ -120,12 +129,16 @@ def test_before_infusion_one_the_repeated_protocols_worklist_offers_the_baseline
 
     rows = worklist(REPEATED, [{"code": "KET-001", "enrolled_at": FIRST - timedelta(days=3)}], FIRST)
     assert [(r.timepoint_id, r.label, r.scales) for r in rows] == [
-        ("baseline", "Baseline (before infusion 1)", ("madrs", "qids_sr16"))]
+        ("baseline", "Baseline (before infusion 1)", ("madrs", "qids_sr16"))
+    ]
 
 
 def test_a_baseline_timepoint_after_the_infusion_start_is_refused():
     raw = copy.deepcopy(REPEATED.raw)
     raw["baseline"]["timepoint"] = "week_1"
-    with pytest.raises(ProtocolError, match=r"\$\.baseline\.timepoint: baseline timepoint 'week_1' is due 7 days after "
-                                            r"the infusion starts.*\[rule: baseline-before-infusion\]"):
+    with pytest.raises(
+        ProtocolError,
+        match=r"\$\.baseline\.timepoint: baseline timepoint 'week_1' is due 7 days after "
+        r"the infusion starts.*\[rule: baseline-before-infusion\]",
+    ):
         compile_protocol(raw)

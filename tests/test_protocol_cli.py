@@ -15,8 +15,9 @@ REPEATED = ROOT / "protocol" / "studies" / "repeated_infusion.json"
 
 def run(*args, env=None):
     environment = {k: v for k, v in os.environ.items() if k != "SCALEBOOK_PROTOCOL"} | (env or {})
-    return subprocess.run([sys.executable, "-m", "protocol", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=60, env=environment)
+    return subprocess.run(
+        [sys.executable, "-m", "protocol", *args], capture_output=True, text=True, cwd=ROOT, timeout=60, env=environment
+    )
 
 
 def assert_one_line_error(proc, *fragments):
@@ -62,10 +63,20 @@ def test_show_prints_the_timepoints_table():
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("ketamine_single_infusion 1.0.0: ")
-    table = lines[lines.index(next(line for line in lines if line.startswith("timepoint"))):]
+    table = lines[lines.index(next(line for line in lines if line.startswith("timepoint"))) :]
     assert table[0].split() == ["timepoint", "label", "anchor", "offset", "window", "scales"]
     assert [row.split()[0] for row in table[1:11]] == [
-        "baseline", "min_40", "min_80", "min_120", "min_230", "day_1", "day_2", "day_3", "day_7", "day_14"]
+        "baseline",
+        "min_40",
+        "min_80",
+        "min_120",
+        "min_230",
+        "day_1",
+        "day_2",
+        "day_3",
+        "day_7",
+        "day_14",
+    ]
     day_1 = next(row for row in table if row.startswith("day_1"))
     assert "day_1 *" in day_1 and "+1 day" in day_1 and "-4 hours / +4 hours" in day_1 and "madrs, qids_sr16" in day_1
     assert "-7 days / +0 minutes" in table[1]
@@ -89,8 +100,9 @@ def test_show_with_a_first_infusion_prints_local_dates():
 
 
 def test_show_bad_first_infusion():
-    assert_one_line_error(run("show", "--first-infusion", "next friday"),
-                          "error: --first-infusion 'next friday' is not a date and time")
+    assert_one_line_error(
+        run("show", "--first-infusion", "next friday"), "error: --first-infusion 'next friday' is not a date and time"
+    )
 
 
 def test_show_a_broken_file(tmp_path):

@@ -64,16 +64,34 @@ def test_default_protocol_design():
     assert study.timezone.key == "Europe/London"
     assert study.infusion_plan.kind == "single" and study.infusion_plan.total_infusions == 1
     assert [t.id for t in study.timepoints] == [
-        "baseline", "min_40", "min_80", "min_120", "min_230", "day_1", "day_2", "day_3", "day_7", "day_14",
+        "baseline",
+        "min_40",
+        "min_80",
+        "min_120",
+        "min_230",
+        "day_1",
+        "day_2",
+        "day_3",
+        "day_7",
+        "day_14",
     ]
     assert all("madrs" in t.scales for t in study.timepoints)
     assert [t.id for t in study.timepoints if "cadss" in t.scales] == ["baseline", "min_40", "min_120"]
     assert [t.id for t in study.timepoints if "bprs" in t.scales] == ["baseline", "min_40", "min_120"]
     assert [t.id for t in study.timepoints if "qids_sr16" in t.scales] == ["baseline", "day_1", "day_7"]
     assert [(t.offset.value, t.offset.unit) for t in study.timepoints[1:5]] == [
-        (40, "minutes"), (80, "minutes"), (120, "minutes"), (230, "minutes")]
+        (40, "minutes"),
+        (80, "minutes"),
+        (120, "minutes"),
+        (230, "minutes"),
+    ]
     assert [(t.offset.value, t.offset.unit) for t in study.timepoints[5:]] == [
-        (1, "days"), (2, "days"), (3, "days"), (7, "days"), (14, "days")]
+        (1, "days"),
+        (2, "days"),
+        (3, "days"),
+        (7, "days"),
+        (14, "days"),
+    ]
     assert study.primary_endpoint.timepoint == "day_1" and study.primary_endpoint.scale == "madrs"
     assert study.timepoint("day_1").primary_endpoint is True
     assert study.scales_due("baseline") == ("madrs", "qids_sr16", "cadss", "bprs")
@@ -98,7 +116,11 @@ def test_default_protocol_dosing_vitals_and_eligibility():
 def test_default_protocol_outcome_rules():
     study = load_protocol(DEFAULT_PROTOCOL)
     assert [r.id for r in study.outcome_rules_for("madrs")] == [
-        "madrs_response", "madrs_remission", "madrs_response_and_remission", "madrs_relapse"]
+        "madrs_response",
+        "madrs_remission",
+        "madrs_response_and_remission",
+        "madrs_relapse",
+    ]
     combined = study.outcome_rule("madrs_response_and_remission")
     assert combined.kind == "combined" and combined.requires == ("madrs_response", "madrs_remission")
     assert study.outcome_rule("madrs_remission").when.op == "total_at_most"

@@ -41,7 +41,7 @@ def local(*parts, fold=0):
 
 
 @pytest.fixture(scope="module")
-def study():
+def default_protocol():
     return load_protocol(DEFAULT_PROTOCOL)
 
 
@@ -67,9 +67,9 @@ def variant(path, change):
 # --- daylight saving ----------------------------------------------------------------------
 
 
-def test_day_offsets_are_calendar_days_across_spring_forward(study):
+def test_day_offsets_are_calendar_days_across_spring_forward(default_protocol):
     # Saturday 2026-03-28 09:00 GMT = 09:00 UTC; clocks go forward overnight.
-    planned = single(study, local(2026, 3, 28, 9, 0))
+    planned = single(default_protocol, local(2026, 3, 28, 9, 0))
     day_1 = planned["day_1", None]
     assert day_1.due_at == utc(2026, 3, 29, 8, 0)  # 09:00 BST, only 23 elapsed hours later
     assert day_1.due_at.astimezone(LONDON).strftime("%Y-%m-%d %H:%M %Z") == "2026-03-29 09:00 BST"
@@ -78,71 +78,71 @@ def test_day_offsets_are_calendar_days_across_spring_forward(study):
     assert planned["day_14", None].due_at == utc(2026, 4, 11, 8, 0)
 
 
-def test_minute_offsets_are_elapsed_time(study):
-    planned = single(study, local(2026, 3, 28, 9, 0))
+def test_minute_offsets_are_elapsed_time(default_protocol):
+    planned = single(default_protocol, local(2026, 3, 28, 9, 0))
     assert planned["min_40", None].due_at == utc(2026, 3, 28, 9, 40)
     assert planned["min_230", None].due_at == utc(2026, 3, 28, 12, 50)
 
 
-def test_minute_offsets_stay_elapsed_when_the_clock_jumps(study):
+def test_minute_offsets_stay_elapsed_when_the_clock_jumps(default_protocol):
     # Infusion at 00:30 GMT on the night the clocks go forward: 40 minutes later the clock reads 02:10 BST.
-    planned = single(study, utc(2026, 3, 29, 0, 30))
+    planned = single(default_protocol, utc(2026, 3, 29, 0, 30))
     min_40 = planned["min_40", None].due_at
     assert min_40 == utc(2026, 3, 29, 1, 10)
     assert min_40.astimezone(LONDON).strftime("%H:%M %Z") == "02:10 BST"
 
 
-def test_day_offsets_across_fall_back(study):
+def test_day_offsets_across_fall_back(default_protocol):
     # Saturday 2026-10-24 09:00 BST = 08:00 UTC; day 1 is 09:00 GMT = 09:00 UTC, 25 hours later.
-    planned = single(study, local(2026, 10, 24, 9, 0))
+    planned = single(default_protocol, local(2026, 10, 24, 9, 0))
     assert planned["day_1", None].due_at == utc(2026, 10, 25, 9, 0)
     assert planned["min_80", None].due_at == utc(2026, 10, 24, 9, 20)
 
 
-def test_a_wall_time_skipped_by_the_clocks_moves_one_hour_later(study):
+def test_a_wall_time_skipped_by_the_clocks_moves_one_hour_later(default_protocol):
     # 01:30 on 2026-03-29 does not exist in London: day 1 after a 01:30 GMT infusion is 02:30 BST.
-    planned = single(study, local(2026, 3, 28, 1, 30))
+    planned = single(default_protocol, local(2026, 3, 28, 1, 30))
     assert planned["day_1", None].due_at == utc(2026, 3, 29, 1, 30)
     assert planned["day_1", None].due_at.astimezone(LONDON).strftime("%H:%M %Z") == "02:30 BST"
 
 
-def test_a_repeated_wall_time_takes_its_first_occurrence(study):
+def test_a_repeated_wall_time_takes_its_first_occurrence(default_protocol):
     # 01:30 on 2026-10-25 happens twice; day 1 after a 01:30 BST infusion is the first (BST) one.
-    planned = single(study, local(2026, 10, 24, 1, 30))
+    planned = single(default_protocol, local(2026, 10, 24, 1, 30))
     assert planned["day_1", None].due_at == utc(2026, 10, 25, 0, 30)
 
 
-def test_baseline_window_is_seven_calendar_days_before_the_infusion(study):
+def test_baseline_window_is_seven_calendar_days_before_the_infusion(default_protocol):
     # Infusion Wednesday 2026-04-01 09:00 BST = 08:00 UTC; the window opens 09:00 GMT a week earlier.
-    baseline = single(study, local(2026, 4, 1, 9, 0))["baseline", None]
+    baseline = single(default_protocol, local(2026, 4, 1, 9, 0))["baseline", None]
     assert baseline.due_at == utc(2026, 4, 1, 8, 0)
     assert baseline.window_start == utc(2026, 3, 25, 9, 0)
     assert baseline.window_end == baseline.due_at
 
 
-def test_results_are_utc(study):
-    for p in single(study, local(2026, 6, 1, 9, 0)).values():
+def test_results_are_utc(default_protocol):
+    for p in single(default_protocol, local(2026, 6, 1, 9, 0)).values():
         assert p.due_at.tzinfo is UTC and p.window_start.tzinfo is UTC and p.window_end.tzinfo is UTC
 
 
 # --- moved, booked and repeated infusions ---------------------------------------------------
 
 
-def test_booked_infusion_gives_provisional_timepoints_then_actual_time_moves_them(study):
-    booked = single(study, None, scheduled_at=local(2026, 3, 28, 9, 0))
+def test_booked_infusion_gives_provisional_timepoints_then_actual_time_moves_them(default_protocol):
+    booked = single(default_protocol, None, scheduled_at=local(2026, 3, 28, 9, 0))
     assert booked["day_1", None].due_at == utc(2026, 3, 29, 8, 0)
     assert all(p.provisional for p in booked.values())
     # The infusion actually happened on Monday at 14:00 BST: everything re-plans from that time.
-    moved = single(study, local(2026, 3, 30, 14, 0), scheduled_at=local(2026, 3, 28, 9, 0))
+    moved = single(default_protocol, local(2026, 3, 30, 14, 0), scheduled_at=local(2026, 3, 28, 9, 0))
     assert moved["day_1", None].due_at == utc(2026, 3, 31, 13, 0)
     assert moved["min_40", None].due_at == utc(2026, 3, 30, 13, 40)
     assert moved["baseline", None].window_start == utc(2026, 3, 23, 14, 0)  # 14:00 GMT the Monday before
     assert not any(p.provisional for p in moved.values())
 
 
-def test_before_the_first_infusion_nothing_has_a_date(study):
-    planned = plan_timepoints(study, utc(2026, 3, 1, 10, 0), [])
-    assert [p.timepoint_id for p in planned] == [t.id for t in study.timepoints]
+def test_before_the_first_infusion_nothing_has_a_date(default_protocol):
+    planned = plan_timepoints(default_protocol, utc(2026, 3, 1, 10, 0), [])
+    assert [p.timepoint_id for p in planned] == [t.id for t in default_protocol.timepoints]
     assert all(p.due_at is None and p.window_start is None and not p.scheduled for p in planned)
     assert {timepoint_state(p, utc(2026, 3, 2)) for p in planned} == {"upcoming"}
 
@@ -169,18 +169,27 @@ def test_each_infusion_placeholders_for_infusion_one_before_any_infusion(repeate
     planned = plan_timepoints(repeated, None, [])
     per_infusion = [p for p in planned if p.anchor == "each_infusion"]
     assert [(p.timepoint_id, p.infusion_number) for p in per_infusion] == [
-        ("pre_infusion", 1), ("min_40", 1), ("min_230", 1), ("day_1", 1)]
+        ("pre_infusion", 1),
+        ("min_40", 1),
+        ("min_230", 1),
+        ("day_1", 1),
+    ]
     assert all(not p.scheduled for p in planned)
 
 
 def test_enrolment_anchor():
     def add_screening(raw):
-        raw["timepoints"].insert(0, {
-            "id": "screening", "label": "Screening", "anchor": "enrolment",
-            "offset": {"value": 0, "unit": "days"},
-            "window": {"before": {"value": 0, "unit": "days"}, "after": {"value": 14, "unit": "days"}},
-            "scales": ["phq9"],
-        })
+        raw["timepoints"].insert(
+            0,
+            {
+                "id": "screening",
+                "label": "Screening",
+                "anchor": "enrolment",
+                "offset": {"value": 0, "unit": "days"},
+                "window": {"before": {"value": 0, "unit": "days"}, "after": {"value": 14, "unit": "days"}},
+                "scales": ["phq9"],
+            },
+        )
 
     study = variant(DEFAULT_PROTOCOL, add_screening)
     screening = by_id(plan_timepoints(study, local(2026, 3, 20, 11, 0), []))["screening", None]
@@ -189,17 +198,24 @@ def test_enrolment_anchor():
     assert by_id(plan_timepoints(study, None, []))["screening", None].due_at is None
 
 
-@pytest.mark.parametrize("infusions, message", [
-    ([{"number": 1, "started_at": datetime(2026, 3, 28, 9, 0)}], "has no time zone"),
-    ([{"number": 1, "started_at": utc(2026, 3, 28, 9)}, {"number": 1, "started_at": utc(2026, 3, 30, 9)}],
-     "infusion 1 is listed twice"),
-    ([{"number": 2, "started_at": utc(2026, 3, 28, 9)}], "without infusion 1"),
-    ([{"number": 1, "started_at": utc(2026, 3, 28, 9)}, {"number": 2, "started_at": utc(2026, 3, 27, 9)}],
-     "infusion 2 starts (2026-03-27T09:00:00+00:00) no later than infusion 1"),
-    ([{"number": 1, "started_at": utc(2026, 3, 28, 9), "ended_at": utc(2026, 3, 28, 8)}], "ends"),
-    ([{"number": 0, "started_at": utc(2026, 3, 28, 9)}], "infusion number 0 is not valid"),
-    ([{"number": True, "started_at": utc(2026, 3, 28, 9)}], "infusion number True is not valid"),
-])
+@pytest.mark.parametrize(
+    "infusions, message",
+    [
+        ([{"number": 1, "started_at": datetime(2026, 3, 28, 9, 0)}], "has no time zone"),
+        (
+            [{"number": 1, "started_at": utc(2026, 3, 28, 9)}, {"number": 1, "started_at": utc(2026, 3, 30, 9)}],
+            "infusion 1 is listed twice",
+        ),
+        ([{"number": 2, "started_at": utc(2026, 3, 28, 9)}], "without infusion 1"),
+        (
+            [{"number": 1, "started_at": utc(2026, 3, 28, 9)}, {"number": 2, "started_at": utc(2026, 3, 27, 9)}],
+            "infusion 2 starts (2026-03-27T09:00:00+00:00) no later than infusion 1",
+        ),
+        ([{"number": 1, "started_at": utc(2026, 3, 28, 9), "ended_at": utc(2026, 3, 28, 8)}], "ends"),
+        ([{"number": 0, "started_at": utc(2026, 3, 28, 9)}], "infusion number 0 is not valid"),
+        ([{"number": True, "started_at": utc(2026, 3, 28, 9)}], "infusion number True is not valid"),
+    ],
+)
 def test_bad_infusions_are_refused(repeated, infusions, message):
     with pytest.raises(ScheduleError) as caught:
         plan_timepoints(repeated, None, infusions)
@@ -213,16 +229,24 @@ def local_days(planned):
     return [p.planned_at.astimezone(LONDON).strftime("%a %m-%d %H:%M") for p in planned]
 
 
-def test_single_plan(study):
-    planned = planned_infusions(study, utc(2026, 5, 5, 8, 0))
+def test_single_plan(default_protocol):
+    planned = planned_infusions(default_protocol, utc(2026, 5, 5, 8, 0))
     assert [(p.number, p.phase, p.planned_at) for p in planned] == [(1, "single", utc(2026, 5, 5, 8, 0))]
 
 
 def test_induction_mon_wed_fri_then_weekly_maintenance_across_dst(repeated):
     planned = planned_infusions(repeated, local(2026, 3, 23, 9, 0))
     assert local_days(planned) == [
-        "Mon 03-23 09:00", "Wed 03-25 09:00", "Fri 03-27 09:00", "Mon 03-30 09:00", "Wed 04-01 09:00",
-        "Fri 04-03 09:00", "Fri 04-10 09:00", "Fri 04-17 09:00", "Fri 04-24 09:00", "Fri 05-01 09:00",
+        "Mon 03-23 09:00",
+        "Wed 03-25 09:00",
+        "Fri 03-27 09:00",
+        "Mon 03-30 09:00",
+        "Wed 04-01 09:00",
+        "Fri 04-03 09:00",
+        "Fri 04-10 09:00",
+        "Fri 04-17 09:00",
+        "Fri 04-24 09:00",
+        "Fri 05-01 09:00",
     ]
     assert [p.phase for p in planned] == ["induction"] * 6 + ["maintenance"] * 4
     assert planned[2].planned_at == utc(2026, 3, 27, 9, 0)  # GMT
@@ -233,7 +257,11 @@ def test_induction_starting_off_pattern_keeps_two_days_apart(repeated):
     # Tuesday start: Thursday is not an infusion day, so Friday; then Mon, Wed, Fri, Mon.
     planned = planned_infusions(repeated, local(2026, 4, 14, 10, 0))
     assert local_days(planned)[:6] == [
-        "Tue 04-14 10:00", "Fri 04-17 10:00", "Mon 04-20 10:00", "Wed 04-22 10:00", "Fri 04-24 10:00",
+        "Tue 04-14 10:00",
+        "Fri 04-17 10:00",
+        "Mon 04-20 10:00",
+        "Wed 04-22 10:00",
+        "Fri 04-24 10:00",
         "Mon 04-27 10:00",
     ]
     assert local_days(planned)[6:] == ["Mon 05-04 10:00", "Mon 05-11 10:00", "Mon 05-18 10:00", "Mon 05-25 10:00"]
@@ -247,21 +275,28 @@ def test_induction_twice_weekly():
     study = variant(REPEATED, twice_weekly)
     assert study.infusion_plan.total_infusions == 4
     assert local_days(planned_infusions(study, local(2026, 6, 1, 8, 30))) == [
-        "Mon 06-01 08:30", "Thu 06-04 08:30", "Mon 06-08 08:30", "Thu 06-11 08:30"]
+        "Mon 06-01 08:30",
+        "Thu 06-04 08:30",
+        "Mon 06-08 08:30",
+        "Thu 06-11 08:30",
+    ]
 
 
 # --- windows and states -------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def min_40(study):
+def min_40(default_protocol):
     # Infusion 2026-05-05 10:00 UTC: window 10:35–10:50, nominal 10:40.
-    return single(study, utc(2026, 5, 5, 10, 0))["min_40", None]
+    return single(default_protocol, utc(2026, 5, 5, 10, 0))["min_40", None]
 
 
 def test_window_edges_are_inclusive(min_40):
     assert (min_40.window_start, min_40.due_at, min_40.window_end) == (
-        utc(2026, 5, 5, 10, 35), utc(2026, 5, 5, 10, 40), utc(2026, 5, 5, 10, 50))
+        utc(2026, 5, 5, 10, 35),
+        utc(2026, 5, 5, 10, 40),
+        utc(2026, 5, 5, 10, 50),
+    )
     assert window_check(min_40, utc(2026, 5, 5, 10, 35)).inside
     assert window_check(min_40, utc(2026, 5, 5, 10, 50)).inside
     assert window_check(min_40, utc(2026, 5, 5, 10, 40)).inside
@@ -282,17 +317,17 @@ def test_minutes_outside_for_a_deviation(min_40):
     assert early.minutes_early == 180 and early.describe() == "3.0 hours before the window opens"
 
 
-def test_window_check_needs_a_schedule_and_an_aware_time(study, min_40):
-    unscheduled = plan_timepoints(study, None, [])[0]
+def test_window_check_needs_a_schedule_and_an_aware_time(default_protocol, min_40):
+    unscheduled = plan_timepoints(default_protocol, None, [])[0]
     with pytest.raises(ScheduleError, match="is not scheduled yet"):
         window_check(unscheduled, utc(2026, 5, 5))
     with pytest.raises(ScheduleError, match="has no time zone"):
         window_check(min_40, datetime(2026, 5, 5, 10, 40))
 
 
-def test_states_at_their_boundaries(study):
+def test_states_at_their_boundaries(default_protocol):
     # Infusion 2026-05-05 09:00 BST: day 1 due 08:00 UTC, window 04:00–12:00, overdue after 08:15.
-    day_1 = single(study, local(2026, 5, 5, 9, 0))["day_1", None]
+    day_1 = single(default_protocol, local(2026, 5, 5, 9, 0))["day_1", None]
     assert day_1.overdue_at == utc(2026, 5, 6, 8, 15)
     assert timepoint_state(day_1, utc(2026, 5, 6, 3, 59, 59)) == "upcoming"
     assert timepoint_state(day_1, utc(2026, 5, 6, 4, 0)) == "due"
@@ -344,12 +379,13 @@ starts = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1
 
 @settings(max_examples=150, deadline=None)
 @given(protocols_in_zones(), starts, st.lists(st.integers(min_value=1, max_value=20 * 24 * 60), max_size=4))
-def test_windows_always_contain_their_due_time(study, first, gaps_minutes):
+def test_windows_always_contain_their_due_time(default_protocol, first, gaps_minutes):
     infusions = [{"number": 1, "started_at": first}]
     for gap in gaps_minutes:
-        infusions.append({"number": len(infusions) + 1,
-                          "started_at": infusions[-1]["started_at"] + timedelta(minutes=gap)})
-    for p in plan_timepoints(study, first - timedelta(days=10), infusions):
+        infusions.append(
+            {"number": len(infusions) + 1, "started_at": infusions[-1]["started_at"] + timedelta(minutes=gap)}
+        )
+    for p in plan_timepoints(default_protocol, first - timedelta(days=10), infusions):
         assert p.window_start <= p.due_at <= p.overdue_at <= p.window_end
         assert window_check(p, p.due_at).inside
         assert timepoint_state(p, p.due_at) == "due"
@@ -357,11 +393,11 @@ def test_windows_always_contain_their_due_time(study, first, gaps_minutes):
 
 @settings(max_examples=150, deadline=None)
 @given(protocols_in_zones(), starts)
-def test_day_offsets_keep_the_local_clock_time_when_it_exists(study, first):
-    tz = study.timezone
+def test_day_offsets_keep_the_local_clock_time_when_it_exists(default_protocol, first):
+    tz = default_protocol.timezone
     anchor_wall = first.astimezone(tz).replace(tzinfo=None)
-    for p in plan_timepoints(study, None, [{"number": 1, "started_at": first}]):
-        timepoint = study.timepoint(p.timepoint_id)
+    for p in plan_timepoints(default_protocol, None, [{"number": 1, "started_at": first}]):
+        timepoint = default_protocol.timepoint(p.timepoint_id)
         if timepoint.offset.unit != "days":
             assert p.due_at - first == timedelta(**{timepoint.offset.unit: timepoint.offset.value})
             continue
@@ -398,23 +434,27 @@ def test_a_day_after_the_second_pass_through_a_repeated_hour_is_the_same_clock_t
 
 
 def done(timepoint_id, scales, at, infusion_number=None):
-    return [{"timepoint_id": timepoint_id, "infusion_number": infusion_number, "scale": s, "completed_at": at}
-            for s in scales]
+    return [
+        {"timepoint_id": timepoint_id, "infusion_number": infusion_number, "scale": s, "completed_at": at}
+        for s in scales
+    ]
 
 
 @pytest.fixture()
-def participants():
+def roster():
     return [
-        {   # infusion 09:00 BST yesterday; baseline, 40 and 80 minutes done; 120 half done; 230 not done
+        {  # infusion 09:00 BST yesterday; baseline, 40 and 80 minutes done; 120 half done; 230 not done
             "code": "KET-001",
             "infusions": [{"number": 1, "started_at": utc(2026, 5, 5, 8, 0), "ended_at": utc(2026, 5, 5, 8, 40)}],
-            "completed": (done("baseline", ["madrs", "qids_sr16", "cadss", "bprs"], utc(2026, 5, 4, 10))
-                          + done("min_40", ["madrs", "cadss", "bprs"], utc(2026, 5, 5, 8, 45))
-                          + done("min_80", ["madrs"], utc(2026, 5, 5, 9, 20))
-                          + done("min_120", ["madrs"], utc(2026, 5, 5, 10, 0))
-                          + done("day_1", ["qids_sr16"], utc(2026, 5, 6, 7, 50))),
+            "completed": (
+                done("baseline", ["madrs", "qids_sr16", "cadss", "bprs"], utc(2026, 5, 4, 10))
+                + done("min_40", ["madrs", "cadss", "bprs"], utc(2026, 5, 5, 8, 45))
+                + done("min_80", ["madrs"], utc(2026, 5, 5, 9, 20))
+                + done("min_120", ["madrs"], utc(2026, 5, 5, 10, 0))
+                + done("day_1", ["qids_sr16"], utc(2026, 5, 6, 7, 50))
+            ),
         },
-        {   # infusion half an hour earlier: day 1 now overdue
+        {  # infusion half an hour earlier: day 1 now overdue
             "code": "KET-002",
             "infusions": [{"number": 1, "started_at": utc(2026, 5, 5, 7, 30)}],
             "completed": done("baseline", ["madrs", "qids_sr16", "cadss", "bprs"], utc(2026, 5, 5, 7)),
@@ -427,19 +467,27 @@ def participants():
 NOW = utc(2026, 5, 6, 8, 10)
 
 
-def test_participant_schedule_states_and_remaining_scales(study, participants):
-    rows = {r.timepoint_id: r for r in participant_schedule(study, participants[0], NOW)}
+def test_participant_schedule_states_and_remaining_scales(default_protocol, roster):
+    rows = {r.timepoint_id: r for r in participant_schedule(default_protocol, roster[0], NOW)}
     assert {t: r.state for t, r in rows.items()} == {
-        "baseline": "done", "min_40": "done", "min_80": "done", "min_120": "missed", "min_230": "missed",
-        "day_1": "due", "day_2": "upcoming", "day_3": "upcoming", "day_7": "upcoming", "day_14": "upcoming",
+        "baseline": "done",
+        "min_40": "done",
+        "min_80": "done",
+        "min_120": "missed",
+        "min_230": "missed",
+        "day_1": "due",
+        "day_2": "upcoming",
+        "day_3": "upcoming",
+        "day_7": "upcoming",
+        "day_14": "upcoming",
     }
     assert rows["min_120"].scales == ("cadss", "bprs")
     assert rows["day_1"].scales == ("madrs",)
     assert rows["baseline"].scales == ("madrs", "qids_sr16", "cadss", "bprs")
 
 
-def test_worklist_shows_what_is_due_now_and_next(study, participants):
-    rows = worklist(study, participants, NOW)
+def test_worklist_shows_what_is_due_now_and_next(default_protocol, roster):
+    rows = worklist(default_protocol, roster, NOW)
     assert [(r.participant, r.timepoint_id, r.state, r.scales, r.due_at) for r in rows] == [
         ("KET-002", "day_1", "overdue", ("madrs", "qids_sr16"), utc(2026, 5, 6, 7, 30)),
         ("KET-001", "day_1", "due", ("madrs",), utc(2026, 5, 6, 8, 0)),
@@ -456,36 +504,43 @@ def test_worklist_keeps_infusions_apart(repeated):
     # Pre-infusion ratings done for infusion 1 do not count for infusion 2.
     participant = {
         "code": "KET-101",
-        "infusions": [{"number": 1, "started_at": utc(2026, 3, 23, 9, 0)},
-                      {"number": 2, "scheduled_at": utc(2026, 3, 25, 9, 0)}],
+        "infusions": [
+            {"number": 1, "started_at": utc(2026, 3, 23, 9, 0)},
+            {"number": 2, "scheduled_at": utc(2026, 3, 25, 9, 0)},
+        ],
         "completed": done("pre_infusion", ["madrs", "qids_sr16", "cadss", "bprs"], utc(2026, 3, 23, 8, 0), 1),
     }
     rows = worklist(repeated, [participant], utc(2026, 3, 25, 8, 0))
     assert [(r.timepoint_id, r.infusion_number, r.state) for r in rows] == [
-        ("pre_infusion", 2, "due"), ("min_40", 2, "upcoming")]
+        ("pre_infusion", 2, "due"),
+        ("min_40", 2, "upcoming"),
+    ]
     assert rows[0].provisional is True
 
 
-def test_worklist_is_empty_when_everything_is_done_or_past(study):
+def test_worklist_is_empty_when_everything_is_done_or_past(default_protocol):
     participant = {"code": "KET-009", "infusions": [{"number": 1, "started_at": utc(2026, 1, 5, 9, 0)}]}
-    assert worklist(study, [participant], utc(2026, 3, 1)) == []
+    assert worklist(default_protocol, [participant], utc(2026, 3, 1)) == []
 
 
-def test_worklist_refuses_a_naive_clock(study, participants):
+def test_worklist_refuses_a_naive_clock(default_protocol, roster):
     with pytest.raises(ScheduleError, match="has no time zone"):
-        worklist(study, participants, datetime(2026, 5, 6, 8, 10))
+        worklist(default_protocol, roster, datetime(2026, 5, 6, 8, 10))
 
 
-def test_worklist_refuses_an_unlabelled_completion(study):
+def test_worklist_refuses_an_unlabelled_completion(default_protocol):
     participant = {"code": "KET-010", "completed": [{"scale": "madrs", "completed_at": utc(2026, 5, 1)}]}
     with pytest.raises(ScheduleError, match="a completed assessment needs timepoint_id and scale"):
-        worklist(study, [participant], utc(2026, 5, 2))
+        worklist(default_protocol, [participant], utc(2026, 5, 2))
 
 
-def test_a_draft_without_completion_time_does_not_count(study):
-    participant = {"code": "KET-011", "infusions": [{"number": 1, "started_at": utc(2026, 5, 5, 8, 0)}],
-                   "completed": [{"timepoint_id": "min_80", "scale": "madrs", "completed_at": None}]}
-    rows = {r.timepoint_id: r for r in participant_schedule(study, participant, utc(2026, 5, 5, 9, 20))}
+def test_a_draft_without_completion_time_does_not_count(default_protocol):
+    participant = {
+        "code": "KET-011",
+        "infusions": [{"number": 1, "started_at": utc(2026, 5, 5, 8, 0)}],
+        "completed": [{"timepoint_id": "min_80", "scale": "madrs", "completed_at": None}],
+    }
+    rows = {r.timepoint_id: r for r in participant_schedule(default_protocol, participant, utc(2026, 5, 5, 9, 20))}
     assert rows["min_80"].state == "due" and rows["min_80"].scales == ("madrs",)
 
 
@@ -495,52 +550,63 @@ DAY = utc(2026, 5, 5, 8, 0)  # infusion start; baseline window closes at it
 
 
 def started_at_eight(**extra):
-    return {"code": "KET-010", "infusions": [{"number": 1, "started_at": DAY}],
-            "completed": done("baseline", ["madrs", "qids_sr16", "cadss", "bprs"], utc(2026, 5, 4, 10)), **extra}
+    return {
+        "code": "KET-010",
+        "infusions": [{"number": 1, "started_at": DAY}],
+        "completed": done("baseline", ["madrs", "qids_sr16", "cadss", "bprs"], utc(2026, 5, 4, 10)),
+        **extra,
+    }
 
 
-def test_eighty_minutes_is_overdue_while_forty_is_missed_and_listed(study):
+def test_eighty_minutes_is_overdue_while_forty_is_missed_and_listed(default_protocol):
     # 87 minutes after the start: the 80-minute window (09:10–09:30) is open and past its grace
     # (capped at 09:25); the 40-minute window closed at 08:50.
-    rows, missed = worklist_and_missed(study, [started_at_eight()], DAY + timedelta(minutes=87))
+    rows, missed = worklist_and_missed(default_protocol, [started_at_eight()], DAY + timedelta(minutes=87))
     assert [(r.timepoint_id, r.state) for r in rows] == [("min_80", "overdue"), ("min_120", "upcoming")]
     assert [(r.participant, r.timepoint_key, r.state, r.scales, r.window_end) for r in missed] == [
-        ("KET-010", "min_40", "missed", ("madrs", "cadss", "bprs"), utc(2026, 5, 5, 8, 50))]
+        ("KET-010", "min_40", "missed", ("madrs", "cadss", "bprs"), utc(2026, 5, 5, 8, 50))
+    ]
 
 
-def test_the_overdue_row_stays_until_the_window_closes_then_moves_to_missed(study):
+def test_the_overdue_row_stays_until_the_window_closes_then_moves_to_missed(default_protocol):
     person = started_at_eight()
     at_close, after = DAY + timedelta(minutes=90), DAY + timedelta(minutes=90, seconds=1)
-    assert ("min_80", "overdue") in [(r.timepoint_id, r.state) for r in worklist(study, [person], at_close)]
-    assert "min_80" not in [r.timepoint_id for r in worklist(study, [person], after)]
-    assert [r.timepoint_key for r in missed_visits(study, [person], after)] == ["min_40", "min_80"]
+    assert ("min_80", "overdue") in [(r.timepoint_id, r.state) for r in worklist(default_protocol, [person], at_close)]
+    assert "min_80" not in [r.timepoint_id for r in worklist(default_protocol, [person], after)]
+    assert [r.timepoint_key for r in missed_visits(default_protocol, [person], after)] == ["min_40", "min_80"]
 
 
-def test_a_late_rating_makes_a_missed_visit_done(study):
+def test_a_late_rating_makes_a_missed_visit_done(default_protocol):
     late = done("min_40", ["madrs", "cadss", "bprs"], DAY + timedelta(minutes=70))
     person = started_at_eight()
     person["completed"] = person["completed"] + late
-    assert [r.timepoint_key for r in missed_visits(study, [person], DAY + timedelta(minutes=87))] == []
+    assert [r.timepoint_key for r in missed_visits(default_protocol, [person], DAY + timedelta(minutes=87))] == []
     half = started_at_eight()
     half["completed"] = half["completed"] + late[:1]  # only MADRS: CADSS and BPRS still missed
-    assert [(r.timepoint_key, r.scales) for r in missed_visits(study, [half], DAY + timedelta(minutes=87))] == [
-        ("min_40", ("cadss", "bprs"))]
+    assert [
+        (r.timepoint_key, r.scales) for r in missed_visits(default_protocol, [half], DAY + timedelta(minutes=87))
+    ] == [("min_40", ("cadss", "bprs"))]
 
 
-def test_withdrawal_stops_the_clock_and_leaves_the_worklist(study):
+def test_withdrawal_stops_the_clock_and_leaves_the_worklist(default_protocol):
     later = DAY + timedelta(days=20)
     # Withdrawn at 08:45, while the 40-minute window was still open: nothing after is missed.
-    rows, missed = worklist_and_missed(study, [started_at_eight(until=DAY + timedelta(minutes=45))], later)
+    rows, missed = worklist_and_missed(default_protocol, [started_at_eight(until=DAY + timedelta(minutes=45))], later)
     assert rows == [] and missed == []
     # Withdrawn at 09:00: the 40-minute window had closed (missed); the 80-minute one had not opened.
-    rows, missed = worklist_and_missed(study, [started_at_eight(until=DAY + timedelta(hours=1))], later)
+    rows, missed = worklist_and_missed(default_protocol, [started_at_eight(until=DAY + timedelta(hours=1))], later)
     assert rows == [] and [r.timepoint_key for r in missed] == ["min_40"]
     with pytest.raises(ScheduleError, match="until"):
-        missed_visits(study, [started_at_eight(until=datetime(2026, 5, 5, 9))], later)
+        missed_visits(default_protocol, [started_at_eight(until=datetime(2026, 5, 5, 9))], later)
 
 
 def test_missed_visits_are_keyed_per_infusion(repeated):
-    person = {"code": "KET-102", "infusions": [{"number": 1, "started_at": utc(2026, 3, 23, 9, 0)},
-                                               {"number": 2, "started_at": utc(2026, 3, 25, 9, 0)}]}
+    person = {
+        "code": "KET-102",
+        "infusions": [
+            {"number": 1, "started_at": utc(2026, 3, 23, 9, 0)},
+            {"number": 2, "started_at": utc(2026, 3, 25, 9, 0)},
+        ],
+    }
     keys = [r.timepoint_key for r in missed_visits(repeated, [person], utc(2026, 3, 25, 9, 30))]
     assert "min_40@1" in keys and "min_40@2" not in keys

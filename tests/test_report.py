@@ -37,20 +37,30 @@ def report(study, *, blinded: bool, role: str = "pi", with_charts: bool = True) 
     with unit_of_work(write=False) as db:
         record = store.participant_record(db, study.p1["id"])
         rows = store.participant_rows(db, study.p1["id"])
-    outcomes = participant_outcomes(PROTOCOL, [assessment_from_row(r) for r in rows["assessments"]],
-                                    [infusion_from_row(r) for r in rows["infusions"]])
+    outcomes = participant_outcomes(
+        PROTOCOL,
+        [assessment_from_row(r) for r in rows["assessments"]],
+        [infusion_from_row(r) for r in rows["infusions"]],
+    )
     svgs = []
     if with_charts:
         view = participant_view(PROTOCOL, rows, show_dose=not blinded)
         svgs = [(p.title, to_svg(p.spec)) for p in view.panels[:1]]
-    return build_report(record, PROTOCOL, outcomes, charts_svg=svgs, generated_by=study.users[role],
-                        blinded=blinded, generated_at=GENERATED)
+    return build_report(
+        record,
+        PROTOCOL,
+        outcomes,
+        charts_svg=svgs,
+        generated_by=study.users[role],
+        blinded=blinded,
+        generated_at=GENERATED,
+    )
 
 
-def test_report_holds_items_scores_history_audit_and_provenance(study):
-    ids = seed_trial(study)
-    amend_day1(study, ids)
-    html = report(study, blinded=False, role="coordinator")
+def test_report_holds_items_scores_history_audit_and_provenance(app_world):
+    ids = seed_trial(app_world)
+    amend_day1(app_world, ids)
+    html = report(app_world, blinded=False, role="coordinator")
     assert html.startswith("<!DOCTYPE html>") and "<script" not in html and "http://" not in html.split("<svg")[0]
     assert "Participant record: KET-001" in html and "2026-11-25T12:00:00Z" in html
     assert f"<td>Scoring engine version</td><td>{ENGINE_VERSION}</td>" in html
@@ -67,9 +77,9 @@ def test_report_holds_items_scores_history_audit_and_provenance(study):
     assert "<td>Arm</td><td>ketamine</td>" in html and "&quot;arm&quot;: &quot;ketamine&quot;" in html  # unblinded
 
 
-def test_the_printed_digest_verifies_and_any_edit_breaks_it(study):
-    seed_trial(study)
-    html = report(study, blinded=False, with_charts=False)
+def test_the_printed_digest_verifies_and_any_edit_breaks_it(app_world):
+    seed_trial(app_world)
+    html = report(app_world, blinded=False, with_charts=False)
     digest = printed_digest(html)
     assert digest and len(digest) == 64 and verify_report(html)
     assert digest == content_digest(html)
@@ -80,9 +90,9 @@ def test_the_printed_digest_verifies_and_any_edit_breaks_it(study):
     assert not verify_report("<html>not a report</html>")
 
 
-def test_a_blinded_copy_withholds_arm_and_doses_everywhere(study):
-    seed_trial(study)
-    html = report(study, blinded=True)
+def test_a_blinded_copy_withholds_arm_and_doses_everywhere(app_world):
+    seed_trial(app_world)
+    html = report(app_world, blinded=True)
     assert "Blinded copy" in html
     assert "<td>Arm</td><td>[blinded]</td>" in html
     assert "&quot;arm&quot;: &quot;ketamine&quot;" not in html and "<td>ketamine</td>" not in html
@@ -93,7 +103,10 @@ def test_a_blinded_copy_withholds_arm_and_doses_everywhere(study):
 
 def test_redaction_rules():
     assert redact({"arm": "ketamine", "code": "K1", "nested": [{"total_dose_mg": 35}]}) == {
-        "arm": BLINDED, "code": "K1", "nested": [{"total_dose_mg": BLINDED}]}
+        "arm": BLINDED,
+        "code": "K1",
+        "nested": [{"total_dose_mg": BLINDED}],
+    }
     event = redact_event({"field": "arm", "old_value": "ketamine", "new_value": "midazolam"})
     assert (event["old_value"], event["new_value"]) == (BLINDED, BLINDED)
     assert redact_event({"field": "arm", "old_value": None, "new_value": "x"})["old_value"] is None

@@ -1,24 +1,13 @@
-"""MADRS-S definition: hand-computed cases from Svanborg & Åsberg 1994 (sum of nine items,
-0-54), the Swedish clinical bands and Scalebook's rules (scales.md)."""
+"""MADRS-S definition: what is specific to it (items, options, recall, band-set note, CDISC codes).
+The hand-computed scoring cases (Svanborg & Åsberg 1994 total, Swedish clinical band edges,
+missing items, the safety trigger, refused values) are data, in
+scales/definitions/madrs_s.cases.json, run by tests/test_scale_cases.py."""
 
-import pytest
-
-from scales import ResponseError, get_scale, score
-
-ITEMS = [f"madrs_s_{n}" for n in range(1, 10)]
+from scales import get_scale
 
 
 def madrs_s():
     return get_scale("madrs_s")
-
-
-def responses(*values):
-    assert len(values) == 9
-    return dict(zip(ITEMS, values, strict=True))
-
-
-def flag_ids(result):
-    return [f["id"] for f in result.flags]
 
 
 # --- structure ---------------------------------------------------------------------------
@@ -80,116 +69,3 @@ def test_cdisc_codes_sponsor_defined_and_short():
         "MADRSS10",
     ]
     assert all(len(c) <= 8 for c in codes)
-
-
-# --- totals ------------------------------------------------------------------------------
-
-
-def test_minimum_total():
-    r = score(madrs_s(), responses(0, 0, 0, 0, 0, 0, 0, 0, 0))
-    assert r.total == 0
-    assert r.band == "None or minimal"
-    assert r.band_set == "swedish_clinical"
-    assert r.complete is True
-    assert r.missing == []
-
-
-def test_maximum_total():
-    r = score(madrs_s(), responses(6, 6, 6, 6, 6, 6, 6, 6, 6))
-    assert r.total == 54
-    assert r.band == "Severe"
-
-
-def test_odd_values_accepted_and_summed():
-    r = score(madrs_s(), responses(1, 3, 5, 1, 3, 5, 1, 3, 0))
-    assert r.total == 22
-    assert r.band == "Moderate"
-
-
-@pytest.mark.parametrize(
-    "values, total, band",
-    [
-        ((0, 0, 0, 0, 0, 0, 0, 0, 0), 0, "None or minimal"),
-        ((6, 6, 0, 0, 0, 0, 0, 0, 0), 12, "None or minimal"),
-        ((6, 6, 1, 0, 0, 0, 0, 0, 0), 13, "Mild"),
-        ((6, 6, 6, 1, 0, 0, 0, 0, 0), 19, "Mild"),
-        ((6, 6, 6, 2, 0, 0, 0, 0, 0), 20, "Moderate"),
-        ((6, 6, 6, 6, 6, 4, 0, 0, 0), 34, "Moderate"),
-        ((6, 6, 6, 6, 6, 5, 0, 0, 0), 35, "Severe"),
-        ((6, 6, 6, 6, 6, 6, 6, 6, 6), 54, "Severe"),
-    ],
-)
-def test_swedish_clinical_band_edges(values, total, band):
-    r = score(madrs_s(), responses(*values))
-    assert r.total == total
-    assert r.band == band
-
-
-# --- missing -----------------------------------------------------------------------------
-
-
-def test_missing_item_gives_no_total():
-    values = responses(2, 2, 2, 2, 2, 2, 2, 2, 2)
-    del values["madrs_s_3"]
-    r = score(madrs_s(), values)
-    assert r.total is None
-    assert r.band is None
-    assert r.complete is False
-    assert r.missing == ["madrs_s_3"]
-    assert r.prorated is False
-
-
-def test_code_9_is_not_allowed_for_self_report():
-    values = responses(2, 2, 2, 2, 2, 2, 2, 2, 2)
-    values["madrs_s_4"] = 9
-    with pytest.raises(ResponseError, match="madrs_s_4"):
-        score(madrs_s(), values)
-
-
-# --- invalid responses -------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("bad", [7, -1, 2.5, "3"])
-def test_value_outside_options_raises_naming_item(bad):
-    values = responses(0, 0, 0, 0, 0, 0, 0, 0, 0)
-    values["madrs_s_6"] = bad
-    with pytest.raises(ResponseError, match="madrs_s_6"):
-        score(madrs_s(), values)
-
-
-def test_unknown_item_raises():
-    values = responses(0, 0, 0, 0, 0, 0, 0, 0, 0)
-    values["madrs_s_10"] = 1
-    with pytest.raises(ResponseError, match="madrs_s_10"):
-        score(madrs_s(), values)
-
-
-def test_madrs_item_id_is_unknown_here():
-    with pytest.raises(ResponseError, match="madrs_1"):
-        score(madrs_s(), {"madrs_1": 2})
-
-
-# --- safety trigger ----------------------------------------------------------------------
-
-
-def test_safety_fires_at_4():
-    r = score(madrs_s(), responses(0, 0, 0, 0, 0, 0, 0, 0, 4))
-    assert r.total == 4
-    assert [(f["id"], f["kind"]) for f in r.flags] == [("madrs_s_zest_for_life", "safety")]
-
-
-def test_safety_fires_at_6():
-    r = score(madrs_s(), responses(0, 0, 0, 0, 0, 0, 0, 0, 6))
-    assert flag_ids(r) == ["madrs_s_zest_for_life"]
-
-
-def test_safety_does_not_fire_at_3():
-    r = score(madrs_s(), responses(6, 6, 6, 6, 6, 6, 6, 6, 3))
-    assert r.total == 51
-    assert r.flags == []
-
-
-def test_safety_fires_on_incomplete_form():
-    r = score(madrs_s(), {"madrs_s_9": 4})
-    assert r.total is None
-    assert flag_ids(r) == ["madrs_s_zest_for_life"]

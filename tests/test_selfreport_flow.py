@@ -19,8 +19,10 @@ def test_resuming_lands_on_the_first_unanswered_question_or_the_check_page():
     assert flow.open_step(QIDS, 1, answered) == Step("item", 1, "qids_sr16_6")
     everything = {i.id: 0 for i in QIDS.items}
     assert flow.open_step(QIDS, 1, everything) == Step("review", 1)
-    sets = [{"id": 1, "scale_id": "qids_sr16", "status": "complete", "responses": everything},
-            {"id": 2, "scale_id": "phq9", "status": "draft", "responses": {"phq9_1": 0}}]
+    sets = [
+        {"id": 1, "scale_id": "qids_sr16", "status": "complete", "responses": everything},
+        {"id": 2, "scale_id": "phq9", "status": "draft", "responses": {"phq9_1": 0}},
+    ]
     assert flow.resume_step(sets, DEFS) == Step("item", 2, "phq9_2")
     sets[1]["status"] = "complete"
     assert flow.resume_step(sets, DEFS) == flow.THANKS
@@ -57,8 +59,10 @@ def test_phq9_question_10_is_asked_only_after_a_problem_was_reported():
 
 
 def test_after_sending_comes_the_next_questionnaire_then_the_end():
-    sets = [{"id": 1, "scale_id": "qids_sr16", "status": "draft", "responses": {}},
-            {"id": 2, "scale_id": "phq9", "status": "draft", "responses": {}}]
+    sets = [
+        {"id": 1, "scale_id": "qids_sr16", "status": "draft", "responses": {}},
+        {"id": 2, "scale_id": "phq9", "status": "draft", "responses": {}},
+    ]
     assert flow.after_submit(sets, 1, DEFS) == Step("intro", 2)
     assert flow.after_submit(sets[1:], 2, DEFS) == flow.THANKS
 

@@ -19,12 +19,19 @@ def used_ids() -> set[str]:
     for name in PARTICIPANT_FILES:
         tree = ast.parse((ROOT / name).read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "text" and node.args \
-                    and isinstance(node.args[0], ast.Constant):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "text"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
                 ids.add(node.args[0].value)
             if isinstance(node, ast.Dict):  # the refusal table maps reasons to message ids
-                ids.update(v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)
-                           and v.value.startswith("link_"))
+                ids.update(
+                    v.value
+                    for v in node.values
+                    if isinstance(v, ast.Constant) and isinstance(v.value, str) and v.value.startswith("link_")
+                )
     return ids
 
 
@@ -64,9 +71,13 @@ def test_participant_screens_hold_no_literal_english_sentences():
     only keys, CSS, markdown markup and identifiers."""
     for name in PARTICIPANT_FILES:
         tree = ast.parse((ROOT / name).read_text(encoding="utf-8"))
-        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
-                 and getattr(n.func, "attr", None) in {"markdown", "caption", "info", "warning", "error", "button",
-                                                        "success", "write"}]
+        calls = [
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call)
+            and getattr(n.func, "attr", None)
+            in {"markdown", "caption", "info", "warning", "error", "button", "success", "write"}
+        ]
         for call in calls:
             for arg in call.args[:1]:
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):

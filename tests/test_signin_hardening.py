@@ -59,7 +59,7 @@ def sign_in(at, username, password):
 # --------------------------------------------------------------------------- the wait
 
 
-def test_the_wait_follows_the_account_into_a_new_browser_session(study, waits):
+def test_the_wait_follows_the_account_into_a_new_browser_session(app_world, waits):
     first = sign_in(app().run(), "rater", "wrong password!!")
     assert "not recognised" in texts(first) and waits == [0.0]
     # A new browser session (a reload, a second tab, a script) used to start again at zero.
@@ -75,7 +75,7 @@ def test_the_wait_follows_the_account_into_a_new_browser_session(study, waits):
     assert waits[-3:] == [0.0, 0.5, 1.0]
 
 
-def test_the_wait_is_per_client_address_after_a_few_failures(study, waits):
+def test_the_wait_is_per_client_address_after_a_few_failures(app_world, waits):
     address = "203.0.113.7"
     for n in range(ADDRESS_FREE_FAILURES):  # password spraying: one guess per name, from one address
         assert password_sign_in(f"guess{n}", "wrong password!!", address).problem == "refused"
@@ -88,7 +88,7 @@ def test_the_wait_is_per_client_address_after_a_few_failures(study, waits):
     assert waits[-1] == 0.0
 
 
-def test_a_turn_too_far_away_is_refused_at_once_without_checking_the_password(study, monkeypatch):
+def test_a_turn_too_far_away_is_refused_at_once_without_checking_the_password(app_world, monkeypatch):
     """Attempts that come faster than their turns (here: a clock that stands still, as for
     sessions guessing in parallel) queue, and one whose turn is over 10 s away is refused."""
     waits: list[float] = []
@@ -123,7 +123,7 @@ def test_parallel_sessions_queue_on_the_same_turns():
 # --------------------------------------------------------------------------- the global bound
 
 
-def test_a_flood_of_anonymous_sign_ins_gets_busy_not_the_raters(study, monkeypatch):
+def test_a_flood_of_anonymous_sign_ins_gets_busy_not_the_raters(app_world, monkeypatch):
     """The process's password-check slots are all taken (a flood): a further anonymous sign-in is
     refused as busy after a bounded wait, hashing nothing and writing nothing, while a signed-in
     rater's signature check (users.authenticate, no slot) and saves go on."""
@@ -133,7 +133,9 @@ def test_a_flood_of_anonymous_sign_ins_gets_busy_not_the_raters(study, monkeypat
         before = audit.count_events(db)
     with throttle.slot():  # the flood holds every slot
         at = sign_in(app().run(), "rater", PASSWORD)
-        assert "Many sign-ins are being checked at this moment" in texts(at) and "signed_in_user" not in at.session_state
+        assert (
+            "Many sign-ins are being checked at this moment" in texts(at) and "signed_in_user" not in at.session_state
+        )
         with unit_of_work() as db:
             assert audit.count_events(db) == before  # nothing checked, nothing recorded
             assert users.authenticate(db, "rater", PASSWORD) is not None  # a signature: not held up
@@ -141,7 +143,7 @@ def test_a_flood_of_anonymous_sign_ins_gets_busy_not_the_raters(study, monkeypat
     assert at.session_state["signed_in_user"]["username"] == "rater"
 
 
-def test_a_sign_in_hashes_without_holding_the_write_lock(study, monkeypatch, tmp_path):
+def test_a_sign_in_hashes_without_holding_the_write_lock(app_world, monkeypatch, tmp_path):
     """While a sign-in's password is hashed, another connection can take the write lock at once:
     a rater's save never waits for an anonymous visitor's argon2 (it used to run inside the
     sign-in's write transaction)."""
@@ -166,7 +168,7 @@ def test_a_sign_in_hashes_without_holding_the_write_lock(study, monkeypatch, tmp
     assert could_write == [True, True]
 
 
-def test_no_more_password_checks_run_at_once_than_the_bound(study, monkeypatch):
+def test_no_more_password_checks_run_at_once_than_the_bound(app_world, monkeypatch):
     throttle = Throttle(max_concurrent=2, slot_wait=30, sleep=lambda s: None)
     lock, running, most = threading.Lock(), [0], [0]
     pair = threading.Event()  # set once two checks run together; the first two wait for it
@@ -182,8 +184,9 @@ def test_no_more_password_checks_run_at_once_than_the_bound(study, monkeypatch):
             running[0] -= 1
 
     monkeypatch.setattr(users, "authenticate", slow_check)
-    threads = [threading.Thread(target=password_sign_in, args=(f"n{i}", "a password", None, throttle))
-               for i in range(8)]
+    threads = [
+        threading.Thread(target=password_sign_in, args=(f"n{i}", "a password", None, throttle)) for i in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -194,7 +197,7 @@ def test_no_more_password_checks_run_at_once_than_the_bound(study, monkeypatch):
 # --------------------------------------------------------------------------- messages
 
 
-def test_a_locked_account_gets_the_message_of_an_unknown_name(study, waits):
+def test_a_locked_account_gets_the_message_of_an_unknown_name(app_world, waits):
     with unit_of_work() as db:
         for _ in range(users.MAX_FAILED_ATTEMPTS):
             users.authenticate(db, "rater", "wrong password!!")
@@ -216,14 +219,15 @@ def test_a_locked_account_gets_the_message_of_an_unknown_name(study, waits):
         ("rater", "correct\x00horse battery", "contains a NUL character"),
     ],
 )
-def test_impossible_input_at_sign_in_gets_a_message_and_nothing_is_hashed(study, waits, monkeypatch,
-                                                                          username, password, message):
+def test_impossible_input_at_sign_in_gets_a_message_and_nothing_is_hashed(
+    app_world, waits, monkeypatch, username, password, message
+):
     monkeypatch.setattr(users, "_verify", lambda *a: pytest.fail("a password was hashed"))
     at = sign_in(app().run(), username, password)
     assert message in texts(at) and "signed_in_user" not in at.session_state
 
 
-def test_authenticate_never_hashes_an_impossible_password(study, monkeypatch):
+def test_authenticate_never_hashes_an_impossible_password(app_world, monkeypatch):
     """The backstop for callers that go straight to users.authenticate (the signature)."""
     monkeypatch.setattr(users, "_verify", lambda *a: pytest.fail("a password was hashed"))
     with unit_of_work() as db:
@@ -236,8 +240,8 @@ def test_authenticate_never_hashes_an_impossible_password(study, monkeypatch):
 # --------------------------------------------------------------------------- kiosk exit
 
 
-def test_the_kiosk_exit_offers_no_staff_name_and_shares_the_wait(study, waits):
-    at = hand_over(study)
+def test_the_kiosk_exit_offers_no_staff_name_and_shares_the_wait(app_world, waits):
+    at = hand_over(app_world)
     button(at, "Study team only").click().run()
     assert [t.value for t in at.text_input] == ["", ""]
     at.text_input[0].input("rat\x00er")
@@ -283,21 +287,24 @@ def test_good_passphrases_pass_the_policy():
     assert not is_common(PASSWORD) and not is_repetitive(PASSWORD)
 
 
-def test_every_path_that_sets_a_password_applies_the_limits(study):
-    admin = study.users["admin"]
+def test_every_path_that_sets_a_password_applies_the_limits(app_world):
+    admin = app_world.users["admin"]
     with unit_of_work() as db:
-        for bad, message in (("q" * 200, "at most 128 characters"), ("nul\x00inside pass", "NUL"),
-                             ("password1234", "commonly used")):
+        for bad, message in (
+            ("q" * 200, "at most 128 characters"),
+            ("nul\x00inside pass", "NUL"),
+            ("password1234", "commonly used"),
+        ):
             with pytest.raises(ValidationError, match=message):
                 users.create_user(db, admin, "newbie", "rater", bad, "LON")
             with pytest.raises(ValidationError, match=message):
-                users.reset_password(db, admin, study.users["rater"]["id"], bad, "forgotten")
+                users.reset_password(db, admin, app_world.users["rater"]["id"], bad, "forgotten")
         assert not [u for u in users.list_users(db) if u["username"] == "newbie"]
         assert users.authenticate(db, "rater", PASSWORD) is not None  # the old password still holds
 
 
-def test_the_admin_page_says_why_a_password_is_refused(study):
-    at = app("pages/admin.py", study.users["admin"]).run()
+def test_the_admin_page_says_why_a_password_is_refused(app_world):
+    at = app("pages/admin.py", app_world.users["admin"]).run()
     next(t for t in at.text_input if t.label == "New password").input("p" * 129)
     next(b for b in at.button if b.label == "Reset password").click().run()
     assert not at.exception and "at most 128 characters" in texts(at)
@@ -306,10 +313,13 @@ def test_the_admin_page_says_why_a_password_is_refused(study):
     assert not at.exception and "NUL character" in texts(at)
 
 
-def test_the_first_run_screen_applies_the_limits(cheap_hashing):
+def test_the_first_run_screen_applies_the_limits(fast_passwords):
     at = app().run()
-    for label, value in zip(("Administrator user name", "Password", "Repeat the password"),
-                            ("boss", "0123456789", "0123456789"), strict=True):
+    for label, value in zip(
+        ("Administrator user name", "Password", "Repeat the password"),
+        ("boss", "0123456789", "0123456789"),
+        strict=True,
+    ):
         next(t for t in at.text_input if t.label == label).input(value)
     at.button[0].click().run()
     assert not at.exception and "repeats one character" in texts(at)
@@ -319,8 +329,14 @@ def _cli(tmp_path, stdin: bytes, *args: str):
     db_path = tmp_path / "cli.db"
     env = {"SCALEBOOK_DB": str(db_path), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
     subprocess.run([sys.executable, "-m", "db", "init"], cwd=ROOT, env=env, check=True, capture_output=True)
-    return subprocess.run([sys.executable, "-m", "db", "adduser", "alice", "--role", "rater", "--site", "LON", *args],
-                          cwd=ROOT, env=env, input=stdin, capture_output=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "db", "adduser", "alice", "--role", "rater", "--site", "LON", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+    )
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import streamlit as st
@@ -92,12 +92,15 @@ def _pi_sentence(alert: Mapping[str, Any], audience: Mapping[str, Any]) -> str:
     site = audience.get("site_code") or alert.get("site_code")
     if audience.get("pis"):
         return f"Recorded as an open safety alert for the PI(s) of site {site}: {', '.join(audience['pis'])}."
-    return (f"Recorded as an open safety alert for site {site}, but no active PI account covers this site: "
-            f"tell the PI yourself now.")
+    return (
+        f"Recorded as an open safety alert for site {site}, but no active PI account covers this site: "
+        f"tell the PI yourself now."
+    )
 
 
-def email_sentence(alert: Mapping[str, Any], audience: Mapping[str, Any], attempts: list[Mapping[str, Any]],
-                   settings: EmailSettings) -> str:
+def email_sentence(
+    alert: Mapping[str, Any], audience: Mapping[str, Any], attempts: list[Mapping[str, Any]], settings: EmailSettings
+) -> str:
     """What happened to the alert's e-mail, from the settings and the recorded attempts."""
     sent = [a["recipient"] for a in attempts if a["status"] == "sent"]
     failed = [a for a in attempts if a["status"] == "failed"]
@@ -105,8 +108,10 @@ def email_sentence(alert: Mapping[str, Any], audience: Mapping[str, Any], attemp
     if sent:
         parts.append(f"E-mail sent to {', '.join(sent)}.")
     for attempt in failed:
-        parts.append(f"E-mail to {attempt['recipient']} failed ({attempt['error'] or 'no reason given'}); "
-                     f"the alert is recorded here all the same.")
+        parts.append(
+            f"E-mail to {attempt['recipient']} failed ({attempt['error'] or 'no reason given'}); "
+            f"the alert is recorded here all the same."
+        )
     if parts:
         return " ".join(parts)
     if settings.problem:
@@ -115,21 +120,24 @@ def email_sentence(alert: Mapping[str, Any], audience: Mapping[str, Any], attemp
         return "E-mail notification is off."
     recipients = settings.recipients(audience.get("site_code"), audience.get("pi_emails", ()))
     if not recipients:
-        return (f"E-mail notification is on, but site {audience.get('site_code')} has no e-mail recipient (a PI "
-                f"account named by e-mail address, or a contact in the settings).")
+        return (
+            f"E-mail notification is on, but site {audience.get('site_code')} has no e-mail recipient (a PI "
+            f"account named by e-mail address, or a contact in the settings)."
+        )
     window_start = clock.utc_after(clock.utc_now(), hours=-dispatch.WINDOW_HOURS)
     if alert["created_at"] < window_start:
         return "No e-mail was sent for this alert (e-mail notification was off or not set up when it was raised)."
     return f"E-mail to {', '.join(recipients)} is being sent."
 
 
-def who_was_alerted(alert: Mapping[str, Any], audience: Mapping[str, Any], attempts: list[Mapping[str, Any]],
-                    settings: EmailSettings) -> str:
+def who_was_alerted(
+    alert: Mapping[str, Any], audience: Mapping[str, Any], attempts: list[Mapping[str, Any]], settings: EmailSettings
+) -> str:
     """e.g. "Recorded as an open safety alert for the PI(s) of site LON: pi@x. E-mail sent to pi@x." """
     return f"{_pi_sentence(alert, audience)} {email_sentence(alert, audience, attempts, settings)}"
 
 
-def load_context(db, rows: list[Mapping[str, Any]]) -> dict[str, Any]:
+def load_context(db, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """What the words about these alerts need, read in the caller's unit of work: each site's
     audience and each alert's e-mail attempts."""
     audiences = {site: alert_store.alert_audience(db, site) for site in {r["site_id"] for r in rows}}
@@ -137,28 +145,41 @@ def load_context(db, rows: list[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _who(alert: Mapping[str, Any], context: Mapping[str, Any], settings: EmailSettings) -> str:
-    return who_was_alerted(alert, context["audiences"][alert["site_id"]], context["attempts"].get(alert["id"], []),
-                           settings)
+    return who_was_alerted(
+        alert, context["audiences"][alert["site_id"]], context["attempts"].get(alert["id"], []), settings
+    )
 
 
 # --------------------------------------------------------------------------- on the form
 
 
-def render_item_alerts(rows: list[Mapping[str, Any]], context: Mapping[str, Any], timezone: Any) -> None:
+def render_item_alerts(rows: Sequence[Mapping[str, Any]], context: Mapping[str, Any], timezone: Any) -> None:
     """The alerts of one item, drawn inside the item: open ones as an error with whom they
     reach, resolved and acknowledged ones as what happened to them."""
     settings = notification_settings()
     for alert in rows:
         if alert["acknowledged_at"] is not None:
-            st.success(md(f"Safety alert acknowledged by {alert['acknowledged_by_name']} at "
-                          f"{local_time(alert['acknowledged_at'], timezone)}."), icon=":material/task_alt:")
+            st.success(
+                md(
+                    f"Safety alert acknowledged by {alert['acknowledged_by_name']} at "
+                    f"{local_time(alert['acknowledged_at'], timezone)}."
+                ),
+                icon=":material/task_alt:",
+            )
         elif alert["resolved_at"] is not None:
-            st.info("**Safety alert resolved** " + md(
-                f"at {local_time(alert['resolved_at'], timezone)} by {alert['resolved_by']}: {alert['resolution']}. "
-                "The alert stays in the record with its history."), icon=":material/history:")
+            st.info(
+                "**Safety alert resolved** "
+                + md(
+                    f"at {local_time(alert['resolved_at'], timezone)} by {alert['resolved_by']}: {alert['resolution']}. "
+                    "The alert stays in the record with its history."
+                ),
+                icon=":material/history:",
+            )
         else:
-            st.error("**Safety alert** — " + md(f"{alert['message']} {_who(alert, context, settings)}"),
-                     icon=":material/emergency:")
+            st.error(
+                "**Safety alert** — " + md(f"{alert['message']} {_who(alert, context, settings)}"),
+                icon=":material/emergency:",
+            )
 
 
 def render_result_alerts(assessment_id: int, stored: Mapping[str, Any]) -> None:
@@ -180,12 +201,19 @@ def render_result_alerts(assessment_id: int, stored: Mapping[str, Any]) -> None:
         if alert is None:
             st.error("**Safety alert** — " + md(flag["message"]), icon=":material/emergency:")
         elif alert["acknowledged_at"] is not None:
-            st.error("**Safety alert** — " + md(f"{flag['message']} Acknowledged by {alert['acknowledged_by_name']} "
-                                                f"at {local_time(alert['acknowledged_at'], protocol.timezone)}."),
-                     icon=":material/emergency:")
+            st.error(
+                "**Safety alert** — "
+                + md(
+                    f"{flag['message']} Acknowledged by {alert['acknowledged_by_name']} "
+                    f"at {local_time(alert['acknowledged_at'], protocol.timezone)}."
+                ),
+                icon=":material/emergency:",
+            )
         else:
-            st.error("**Safety alert** — " + md(f"{flag['message']} {_who(alert, context, settings)}"),
-                     icon=":material/emergency:")
+            st.error(
+                "**Safety alert** — " + md(f"{flag['message']} {_who(alert, context, settings)}"),
+                icon=":material/emergency:",
+            )
 
 
 # --------------------------------------------------------------------------- the staff banner
@@ -225,16 +253,24 @@ def remember_handback(token_id: int | None) -> None:
         answer = ""
         try:
             definition = get_scale(alert["scale_id"])
-            option = next((o for o in definition.item_by_id[alert["item_id"]].options
-                           if o["value"] == alert["item_value"]), None)
+            option = next(
+                (o for o in definition.item_by_id[alert["item_id"]].options if o["value"] == alert["item_value"]), None
+            )
             answer = f" (“{option['label']}”)" if option else ""
         except (ScaleError, KeyError):
             pass
-        notices.append({
-            "alert_id": alert["id"], "participant": alert["participant_code"], "scale": abbreviation,
-            "item": item + answer, "message": alert["message"], "resolved": alert["resolved_at"] is not None,
-            "resolution": alert["resolution"], "who": _who(alert, context, settings),
-        })
+        notices.append(
+            {
+                "alert_id": alert["id"],
+                "participant": alert["participant_code"],
+                "scale": abbreviation,
+                "item": item + answer,
+                "message": alert["message"],
+                "resolved": alert["resolved_at"] is not None,
+                "resolution": alert["resolution"],
+                "who": _who(alert, context, settings),
+            }
+        )
     st.session_state[HANDBACK_KEY] = notices
     st.session_state[HANDBACK_SCROLL_KEY] = True
 
@@ -252,11 +288,16 @@ def render_handback_notice() -> None:
         for n in notices:
             said = f"**While the tablet was with the participant, {md(n['participant'])} answered a safety item**: "
             if n["resolved"]:
-                st.warning(said + md(f"{n['scale']} {n['item']}, then changed the answer ({n['resolution']}). "
-                                     "Talk to the participant before they leave."), icon=":material/emergency:")
+                st.warning(
+                    said
+                    + md(
+                        f"{n['scale']} {n['item']}, then changed the answer ({n['resolution']}). "
+                        "Talk to the participant before they leave."
+                    ),
+                    icon=":material/emergency:",
+                )
             else:
-                st.error(said + md(f"{n['scale']} {n['item']}. {n['message']} {n['who']}"),
-                         icon=":material/emergency:")
+                st.error(said + md(f"{n['scale']} {n['item']}. {n['message']} {n['who']}"), icon=":material/emergency:")
         st.button("I have seen this and will act on it", key="handback-seen", on_click=_dismiss_handback)
         if st.session_state.pop(HANDBACK_SCROLL_KEY, False):
             scroll_into_view("handback-notice")
@@ -285,8 +326,7 @@ def render_alert_banner(user: Mapping[str, Any], page_id: str, sidebar: Any = No
         with unit_of_work(write=False) as db:
             rows = alert_store.list_alerts(db, open_only=True, site_id=user["site_id"])
             context = load_context(db, rows)
-            site = (alert_store.alert_audience(db, user["site_id"])["site_code"]
-                    if user["site_id"] is not None else None)
+            site = alert_store.alert_audience(db, user["site_id"])["site_code"] if user["site_id"] is not None else None
     except StorageError as exc:
         st.warning(md(f"Open safety alerts could not be read just now ({exc}); reload the page."))
         return
@@ -296,8 +336,11 @@ def render_alert_banner(user: Mapping[str, Any], page_id: str, sidebar: Any = No
     settings = notification_settings()
     if settings.enabled:
         _catch_up()
-    email = ("E-mail notification is not working: " + settings.problem) if settings.problem else (
-        "E-mail notification is on." if settings.enabled else "E-mail notification is off.")
+    email = (
+        ("E-mail notification is not working: " + settings.problem)
+        if settings.problem
+        else ("E-mail notification is on." if settings.enabled else "E-mail notification is off.")
+    )
     count = f"{len(rows)} open safety alert{'s' if len(rows) != 1 else ''}"
     if not landing:
         if rows:
@@ -305,7 +348,9 @@ def render_alert_banner(user: Mapping[str, Any], page_id: str, sidebar: Any = No
                 st.error(f"**{count}** ({md(scope)})", icon=":material/emergency:")
                 for alert in rows[:5]:
                     abbreviation, item = _item_words(alert)
-                    st.caption(f"**{md(alert['participant_code'])}** · " + md(f"{abbreviation} {item} · {_state(alert)}"))
+                    st.caption(
+                        f"**{md(alert['participant_code'])}** · " + md(f"{abbreviation} {item} · {_state(alert)}")
+                    )
                 if len(rows) > 5:
                     st.caption(f"… and {len(rows) - 5} more.")
                 _action_links(user, rows if page_id != "rate" else [])
@@ -316,26 +361,35 @@ def render_alert_banner(user: Mapping[str, Any], page_id: str, sidebar: Any = No
         return
     protocol = current_protocol()
     with st.container(border=True, key="alert-banner"):
-        st.error(f"**{count}** " + md(f"({scope}): follow the study's suicide-risk procedure. {email}"),
-                 icon=":material/emergency:")
+        st.error(
+            f"**{count}** " + md(f"({scope}): follow the study's suicide-risk procedure. {email}"),
+            icon=":material/emergency:",
+        )
         for alert in rows:  # one short block each: readable on a tablet, unlike a wide table
             abbreviation, item = _item_words(alert)
-            st.markdown(f"**{md(alert['participant_code'])}** · " + md(
-                f"{abbreviation} {item} · {timepoint_label(protocol, alert['timepoint'])} · raised "
-                f"{local_time(alert['created_at'], protocol.timezone)} · {_state(alert)}"))
+            st.markdown(
+                f"**{md(alert['participant_code'])}** · "
+                + md(
+                    f"{abbreviation} {item} · {timepoint_label(protocol, alert['timepoint'])} · raised "
+                    f"{local_time(alert['created_at'], protocol.timezone)} · {_state(alert)}"
+                )
+            )
             st.caption(md(f"{alert['message']} {_who(alert, context, settings)}"))
         _action_links(user, rows)
 
 
-def _action_links(user: Mapping[str, Any], rows: list[Mapping[str, Any]]) -> None:
+def _action_links(user: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> None:
     """Where to act: the PI acknowledges on "Cohort and alerts"; a rater opens a clinician draft."""
     if may_open(user["role"], "cohort"):
         _page_link("pages/cohort.py", "Acknowledge on “Cohort and alerts”")
     if may_open(user["role"], "rate"):
         for alert in rows:
             if alert["mode"] == "clinician" and alert["assessment_status"] == "draft":
-                _page_link("pages/rate.py", md(f"Open the {alert['scale_id'].upper()} draft of "
-                                               f"{alert['participant_code']}"), assessment=str(alert["assessment_id"]))
+                _page_link(
+                    "pages/rate.py",
+                    md(f"Open the {alert['scale_id'].upper()} draft of {alert['participant_code']}"),
+                    assessment=str(alert["assessment_id"]),
+                )
 
 
 _last_catch_up = {"at": 0.0}

@@ -67,8 +67,9 @@ def show_feedback(place: str) -> None:
 _SAME = object()
 
 
-def run_write(action: Callable[[Any], Any], success: str, *, place: str | None = None,
-              success_place: Any = _SAME) -> bool:
+def run_write(
+    action: Callable[[Any], Any], success: str, *, place: str | None = None, success_place: Any = _SAME
+) -> bool:
     """Run `action(db)` in one unit of work; on success rerun with `success` shown, else show the error.
 
     With `place`, the error is kept for `show_feedback(place)` (which the page calls right under

@@ -21,24 +21,63 @@ class PageSpec:
 PAGES: dict[str, PageSpec] = {
     spec.id: spec
     for spec in (
-        PageSpec("worklist", "pages/worklist.py", "Today's worklist", ":material/checklist:",
-                 ("rater", "pi", "coordinator"), "Study"),
+        PageSpec(
+            "worklist",
+            "pages/worklist.py",
+            "Today's worklist",
+            ":material/checklist:",
+            ("rater", "pi", "coordinator"),
+            "Study",
+        ),
         PageSpec("participants", "pages/participants.py", "Participants", ":material/groups:", STAFF, "Study"),
-        PageSpec("screening", "pages/screening.py", "Eligibility screening", ":material/how_to_reg:",
-                 ("coordinator", "pi", "monitor"), "Study"),
-        PageSpec("infusion", "pages/infusion.py", "Infusion day", ":material/vaccines:",
-                 ("coordinator", "pi", "monitor"), "Study"),
-        PageSpec("self_report_start", "pages/self_report_start.py", "Self-report", ":material/tablet_android:",
-                 ("rater", "pi", "coordinator"), "Study"),
+        PageSpec(
+            "screening",
+            "pages/screening.py",
+            "Eligibility screening",
+            ":material/how_to_reg:",
+            ("coordinator", "pi", "monitor"),
+            "Study",
+        ),
+        PageSpec(
+            "infusion",
+            "pages/infusion.py",
+            "Infusion day",
+            ":material/vaccines:",
+            ("coordinator", "pi", "monitor"),
+            "Study",
+        ),
+        PageSpec(
+            "self_report_start",
+            "pages/self_report_start.py",
+            "Self-report",
+            ":material/tablet_android:",
+            ("rater", "pi", "coordinator"),
+            "Study",
+        ),
         PageSpec("rate", "pages/rate.py", "Rate a scale", ":material/edit_note:", ("rater", "pi"), "Study"),
         PageSpec("assessment", "pages/assessment.py", "Assessments", ":material/fact_check:", STAFF, "Study"),
-        PageSpec("trajectory", "pages/trajectory.py", "Participant trajectory", ":material/show_chart:",
-                 ("pi", "rater", "monitor", "coordinator"), "Review"),
-        PageSpec("cohort", "pages/cohort.py", "Cohort and alerts", ":material/monitoring:", ("pi", "monitor"), "Review"),
-        PageSpec("visits", "pages/visits.py", "Visits and deviations", ":material/event_busy:",
-                 ("pi", "monitor", "coordinator"), "Review"),
-        PageSpec("export", "pages/export.py", "Data export", ":material/download:", ("pi", "monitor", "admin"),
-                 "Review"),
+        PageSpec(
+            "trajectory",
+            "pages/trajectory.py",
+            "Participant trajectory",
+            ":material/show_chart:",
+            ("pi", "rater", "monitor", "coordinator"),
+            "Review",
+        ),
+        PageSpec(
+            "cohort", "pages/cohort.py", "Cohort and alerts", ":material/monitoring:", ("pi", "monitor"), "Review"
+        ),
+        PageSpec(
+            "visits",
+            "pages/visits.py",
+            "Visits and deviations",
+            ":material/event_busy:",
+            ("pi", "monitor", "coordinator"),
+            "Review",
+        ),
+        PageSpec(
+            "export", "pages/export.py", "Data export", ":material/download:", ("pi", "monitor", "admin"), "Review"
+        ),
         PageSpec("library", "pages/library.py", "Scale library", ":material/menu_book:", STAFF, "Reference"),
         PageSpec("admin", "pages/admin.py", "Users and sites", ":material/admin_panel_settings:", ("admin",), "Admin"),
     )

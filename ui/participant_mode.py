@@ -29,27 +29,34 @@ participant never sees it.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from db import tokens, users
+from db import tokens
 from db.connection import unit_of_work
 from db.errors import StorageError
 from db.signin_throttle import password_sign_in
 from selfreport.strings import text
 from ui.alerts import remember_handback
 from ui.navigation import pages_for_role
+from ui.session import (  # the session marks of participant mode live there, below this module
+    KIOSK_KEY,
+    MARKER_PARAM,
+    MARKER_VALUE,
+    PARTICIPANT_KEY,
+    TOKEN_PARAM,
+    USER_KEY,
+    client_address,
+    ensure_database,
+    idle_timeout_seconds,
+    is_idle,
+    start_session,
+)
 from ui.text import md
 
-KIOSK_KEY = "kiosk_session"
-PARTICIPANT_KEY = "participant_actor"
-TOKEN_PARAM = "token"
-# Left in the address instead of the token: not a secret, it opens nothing. A phone browser that
-# reloads a tab it had put to sleep then shows "open your link again", not the staff sign-in.
-MARKER_PARAM = "questionnaire"
-MARKER_VALUE = "continue"
 FLOW_PREFIX = "sr_"  # session keys of the questionnaire screens (ui.self_report)
 # The participant's last tap (not under FLOW_PREFIX: it outlives the flow's reset). A kiosk or link
 # session left alone for the idle time-out (ui.session.idle_timeout_seconds) ends like a staff one.
@@ -108,15 +115,6 @@ label[data-testid="stRadioOption"][data-selected="true"] > div > div:first-child
 """
 
 
-def participant_mode_active() -> bool:
-    """True for a kiosk hand-over, a redeemed link, or a request that carries a link token (or
-    the marker a redeemed link leaves in the address)."""
-    return bool(
-        st.session_state.get(KIOSK_KEY) or st.session_state.get(PARTICIPANT_KEY) or st.query_params.get(TOKEN_PARAM)
-        or st.query_params.get(MARKER_PARAM) == MARKER_VALUE
-    )
-
-
 def kiosk() -> dict[str, Any] | None:
     """The kiosk hand-over of this session ({staff_username, staff_id, token_id}), if any."""
     return st.session_state.get(KIOSK_KEY) or None
@@ -129,8 +127,14 @@ def apply_participant_style() -> None:
 def show_refusal(reason: str) -> None:
     """One short, friendly sentence for a link that opens nothing, and nothing else."""
     apply_participant_style()
-    key = {"invalid": "link_invalid", "revoked": "link_revoked", "expired": "link_expired", "used": "link_used",
-           "closed": "link_closed", "held": "link_held"}.get(reason, "link_invalid")
+    key = {
+        "invalid": "link_invalid",
+        "revoked": "link_revoked",
+        "expired": "link_expired",
+        "used": "link_used",
+        "closed": "link_closed",
+        "held": "link_held",
+    }.get(reason, "link_invalid")
     st.markdown(f"#### {text(key)}")
 
 
@@ -149,8 +153,6 @@ def end_idle_participant() -> bool:
     participant write (ui.self_report) and on every participant page run, so a tap after the
     time-out is refused rather than reviving the session. A kiosk then shows the staff exit; a
     link asks the participant to open it again."""
-    from ui.session import idle_timeout_seconds, is_idle  # ui.session imports this module
-
     if st.session_state.get(PARTICIPANT_KEY) is None:
         return False
     if not is_idle(st.session_state.get(PARTICIPANT_ACTIVITY_KEY), time.time(), idle_timeout_seconds()):
@@ -160,27 +162,28 @@ def end_idle_participant() -> bool:
     return True
 
 
-def begin_kiosk(staff: dict[str, Any], raw_token: str) -> dict[str, Any]:
+def begin_kiosk(staff: dict[str, Any], raw_token: str) -> Mapping[str, Any]:
     """Hand this browser session to the participant: redeem the kiosk link just made, forget the
     staff sign-in (keeping only the user name, to offer at the exit) and return the actor."""
     with unit_of_work() as db:
         actor = tokens.redeem_token(db, raw_token)
     for key in list(st.session_state.keys()):
         del st.session_state[key]
-    st.session_state[KIOSK_KEY] = {"staff_username": staff["username"], "staff_id": staff["id"],
-                                   "token_id": actor["token_id"]}
+    st.session_state[KIOSK_KEY] = {
+        "staff_username": staff["username"],
+        "staff_id": staff["id"],
+        "token_id": actor["token_id"],
+    }
     st.session_state[PARTICIPANT_KEY] = actor
     participant_touch()
     st.query_params.clear()
     return actor
 
 
-def require_participant_session() -> dict[str, Any]:
+def require_participant_session() -> Mapping[str, Any]:
     """The guard at the top of the participant page: return the participant actor of this
     session, redeeming a link token from the address first; otherwise show one friendly
     sentence (or the kiosk's end screen) and stop. Never draws anything for staff."""
-    from ui.session import USER_KEY, ensure_database  # ui.session imports this module
-
     ensure_database()
     staff = st.session_state.get(USER_KEY)
     if staff and not st.session_state.get(PARTICIPANT_KEY) and not st.query_params.get(TOKEN_PARAM):
@@ -231,15 +234,14 @@ def leave_kiosk(username: str, password: str) -> str | None:
     the sign-in screen's (db.signin_throttle.password_sign_in): the wait grows per account and
     per address, not per tablet session, and a locked account gets the same message as a wrong
     password."""
-    from ui.session import SOURCE_KEY, USER_KEY, client_address, touch  # ui.session imports this module
-
     result = password_sign_in(username, password, client_address())
     staff = result.user
     if staff is None:
         if result.problem == "wait":
             return text("staff_wait", seconds=result.wait_seconds)
         return {"missing": text("staff_missing"), "busy": text("busy"), "input": result.message}.get(
-            result.problem, text("staff_wrong"))
+            result.problem, text("staff_wrong")
+        )
     hand_over = kiosk() or {}
     token_id = hand_over.get("token_id")
     if token_id is not None:
@@ -249,11 +251,7 @@ def leave_kiosk(username: str, password: str) -> str | None:
                     tokens.revoke_token(db, staff, token_id, reason="kiosk session ended by the study team")
         except StorageError:
             pass  # e.g. a role that may not manage links: the kiosk link expires on its own within hours
-    for key in list(st.session_state.keys()):
-        del st.session_state[key]
-    st.session_state[USER_KEY] = {k: staff.get(k) for k in users.SESSION_FIELDS}  # as ui.session re-checks it
-    st.session_state[SOURCE_KEY] = "password"
-    touch()
+    start_session(staff, source="password")  # the sign-in screen's own step: nothing of the participant stays
     remember_handback(token_id)  # tell the staff member about any safety item answered meanwhile
     return None
 

@@ -40,8 +40,9 @@ def scoped_key(kind: str, entity_id: Any, name: str) -> str:
     return f"{kind}:{entity_id}:{name}"
 
 
-def choose_participant(user: dict[str, Any], *, statuses: Iterable[str] | None = None,
-                       empty: str = "No participants yet.") -> dict[str, Any]:
+def choose_participant(
+    user: dict[str, Any], *, statuses: Iterable[str] | None = None, empty: str = "No participants yet."
+) -> dict[str, Any]:
     """The chosen participant; with none to choose from, says `empty` and stops the page.
 
     The first run on a page preselects ?participant=CODE when it names one of the listed people,
@@ -57,7 +58,6 @@ def choose_participant(user: dict[str, Any], *, statuses: Iterable[str] | None =
         st.stop()
     codes = [code for _, code, _ in people]
     requested = st.query_params.get("participant")
-    code = st.selectbox("Participant", codes, index=codes.index(requested) if requested in codes else 0,
-                        key=PICKER_KEY)
+    code = st.selectbox("Participant", codes, index=codes.index(requested) if requested in codes else 0, key=PICKER_KEY)
     with unit_of_work(write=False) as db:
         return participants.get_participant(db, people[codes.index(code)][0])

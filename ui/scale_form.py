@@ -19,7 +19,7 @@ from typing import Any
 import streamlit as st
 
 from db import alerts as alert_store
-from db import assessments, audit, users
+from db import assessments, audit, signin_throttle
 from db.connection import unit_of_work
 from db.errors import ConflictError, StorageError
 from scales import ScaleDefinition, form_progress, get_scale, score, visible_items
@@ -89,7 +89,11 @@ def _save(user: dict[str, Any], assessment_id: int, item_id: str, value: int | N
     try:
         with unit_of_work() as db:
             saved = assessments.save_draft_response(
-                db, user, assessment_id, item_id, value,
+                db,
+                user,
+                assessment_id,
+                item_id,
+                value,
                 expected_version=st.session_state.get(_version_key(assessment_id)),
                 not_assessed_reason=reason,
             )
@@ -101,8 +105,10 @@ def _save(user: dict[str, Any], assessment_id: int, item_id: str, value: int | N
         # says who changed what.
         _reset_widgets(assessment_id)
         what = str(exc).split(";")[0]  # "someone else saved a newer copy of assessment 7 (you have version ...)"
-        notices[item_id] = (f"**Your answer here was not saved**: {md(what)}. The form now shows the latest saved "
-                            f"answers. Check this item and tap your answer again.")
+        notices[item_id] = (
+            f"**Your answer here was not saved**: {md(what)}. The form now shows the latest saved "
+            f"answers. Check this item and tap your answer again."
+        )
         st.session_state[_scroll_key(assessment_id)] = item_id
     except (StorageError, ScaleError) as exc:
         st.session_state.pop(_key("v", assessment_id, item_id), None)  # show what is stored
@@ -131,8 +137,9 @@ def describe_changes(events: list[dict[str, Any]], since_event: int, definition:
         if event["action"] in ("response.save", "response.clear") and item is not None:
             old = "no answer" if event["old_value"] is None else event["old_value"]
             new = "no answer" if event["new_value"] is None else event["new_value"]
-            lines.append(md(f"{when} {event['username']} changed item {item.number} ({item.short_name}) "
-                            f"from {old} to {new}"))
+            lines.append(
+                md(f"{when} {event['username']} changed item {item.number} ({item.short_name}) from {old} to {new}")
+            )
         elif not event["action"].startswith("alert"):
             lines.append(md(f"{when} {event['username']}: {event['action']}"))
     return "\n".join(f"- {line}" for line in lines) or "- (no recorded change found)"
@@ -162,12 +169,23 @@ def _on_group_choice(user, assessment_id: int, group: tuple[str, ...], responses
 
 def _draw_notice(assessment_id: int, item_id: str, text: str) -> None:
     st.error(text, icon=":material/sync_problem:")
-    st.button("I have checked this item", key=_key("dismiss", assessment_id, item_id),
-              on_click=_dismiss, args=(assessment_id, item_id))
+    st.button(
+        "I have checked this item",
+        key=_key("dismiss", assessment_id, item_id),
+        on_click=_dismiss,
+        args=(assessment_id, item_id),
+    )
 
 
-def _draw_item(user, assessment: dict[str, Any], item, responses: dict[str, int], reasons: dict[str, str],
-               editable: bool, item_alerts: dict[str, Any] | None = None) -> None:
+def _draw_item(
+    user,
+    assessment: dict[str, Any],
+    item,
+    responses: dict[str, int],
+    reasons: dict[str, str],
+    editable: bool,
+    item_alerts: dict[str, Any] | None = None,
+) -> None:
     aid = assessment["id"]
     stored = responses.get(item.id)
     na_code = item.not_assessed[0]["value"] if item.not_assessed else None
@@ -199,12 +217,22 @@ def _draw_item(user, assessment: dict[str, Any], item, responses: dict[str, int]
             args=(user, aid, item.id),
         )
         if na_code is not None:
-            st.checkbox("Not assessed", key=na_key, disabled=not editable,
-                        on_change=_on_not_assessed, args=(user, aid, item.id, na_code))
+            st.checkbox(
+                "Not assessed",
+                key=na_key,
+                disabled=not editable,
+                on_change=_on_not_assessed,
+                args=(user, aid, item.id, na_code),
+            )
             if st.session_state[na_key]:
-                st.text_input("Why was this item not assessed?", key=reason_key, disabled=not editable,
-                              on_change=_on_not_assessed, args=(user, aid, item.id, na_code),
-                              placeholder="e.g. participant too drowsy to answer")
+                st.text_input(
+                    "Why was this item not assessed?",
+                    key=reason_key,
+                    disabled=not editable,
+                    on_change=_on_not_assessed,
+                    args=(user, aid, item.id, na_code),
+                    placeholder="e.g. participant too drowsy to answer",
+                )
                 if not st.session_state[reason_key].strip():
                     st.warning("Give a reason to record this item as not assessed.")
         notice = st.session_state.get(_notice_key(aid), {}).get(item.id)
@@ -219,25 +247,36 @@ def _draw_item(user, assessment: dict[str, Any], item, responses: dict[str, int]
                     scroll_into_view(f"item-msg-{aid}-{item.id}")
 
 
-def _draw_group_choice(user, assessment, group: tuple[str, ...], definition: ScaleDefinition,
-                       responses: dict[str, int], editable: bool) -> str | None:
+def _draw_group_choice(
+    user, assessment, group: tuple[str, ...], definition: ScaleDefinition, responses: dict[str, int], editable: bool
+) -> str | None:
     aid = assessment["id"]
     key = _key("grp", aid, group[0])
     answered = next((m for m in group if m in responses), None)
     st.session_state.setdefault(key, answered)
     spec = next(g for g in definition.raw.get("choice_groups", []) if g["items"][0] == group[0])
     st.radio(
-        spec["label"], list(group), index=None, key=key, horizontal=True, disabled=not editable,
+        spec["label"],
+        list(group),
+        index=None,
+        key=key,
+        horizontal=True,
+        disabled=not editable,
         format_func=lambda m: f"{definition.item_by_id[m].number}: {definition.item_by_id[m].short_name}",
-        on_change=_on_group_choice, args=(user, aid, group, responses),
+        on_change=_on_group_choice,
+        args=(user, aid, group, responses),
     )
     return st.session_state[key]
 
 
 def render_header(assessment: dict[str, Any], definition: ScaleDefinition, timepoint_label: str) -> None:
-    recall = next((o["label"] for o in definition.recall_options if o["id"] == assessment["recall"]), assessment["recall"])
+    recall = next(
+        (o["label"] for o in definition.recall_options if o["id"] == assessment["recall"]), assessment["recall"]
+    )
     st.subheader(md(f"{definition.abbreviation} — {assessment['participant_code']}"))
-    st.caption(md(f"{definition.title} · timepoint: {timepoint_label} · recall: {recall} · status: {assessment['status']}"))
+    st.caption(
+        md(f"{definition.title} · timepoint: {timepoint_label} · recall: {recall} · status: {assessment['status']}")
+    )
 
 
 def render_without_definition(assessment: dict[str, Any], timepoint_label: str) -> None:
@@ -246,14 +285,23 @@ def render_without_definition(assessment: dict[str, Any], timepoint_label: str) 
     scored or signed without the definition (issue 13 item 15)."""
     st.subheader(md(f"{assessment['scale_id'].upper()} — {assessment['participant_code']}"))
     st.caption(md(f"timepoint: {timepoint_label} · recall: {assessment['recall']} · status: {assessment['status']}"))
-    st.warning(md(f"The definition of scale '{assessment['scale_id']}' (version {assessment['scale_version']}) is not "
-                  "installed on this server any more, so this assessment opens read-only: nothing can be answered, "
-                  "scored or signed until the definition file is restored. Tell the data manager."),
-               icon=":material/visibility:")
+    st.warning(
+        md(
+            f"The definition of scale '{assessment['scale_id']}' (version {assessment['scale_version']}) is not "
+            "installed on this server any more, so this assessment opens read-only: nothing can be answered, "
+            "scored or signed until the definition file is restored. Tell the data manager."
+        ),
+        icon=":material/visibility:",
+    )
     answered = {k: v for k, v in assessment["responses"].items() if v is not None}
     if answered:
-        st.dataframe([{"item": k, "value": v, "not-assessed reason": assessment["not_assessed_reasons"].get(k, "")}
-                      for k, v in answered.items()], hide_index=True)
+        st.dataframe(
+            [
+                {"item": k, "value": v, "not-assessed reason": assessment["not_assessed_reasons"].get(k, "")}
+                for k, v in answered.items()
+            ],
+            hide_index=True,
+        )
     render_result(assessment["score"], None)
 
 
@@ -271,8 +319,12 @@ def render_result(stored: dict[str, Any] | None, definition: ScaleDefinition | N
         st.caption("Total prorated under the scale's missing-item rule.")
     if stored["subscales"]:
         labels = {s.id: s.label for s in definition.subscales} if definition else {}
-        st.table([{"subscale": md(labels.get(k, k)), "score": "—" if v is None else v}  # table cells are Markdown
-                  for k, v in stored["subscales"].items()])
+        st.table(
+            [
+                {"subscale": md(labels.get(k, k)), "score": "—" if v is None else v}  # table cells are Markdown
+                for k, v in stored["subscales"].items()
+            ]
+        )
     if stored["missing"]:
         st.caption("Missing or not assessed: " + md(", ".join(stored["missing"])))
 
@@ -282,8 +334,11 @@ def render_form(user: dict[str, Any], assessment_id: int, timepoint_label: str, 
     error = st.session_state.pop(ERROR_KEY, None)
     with unit_of_work(write=False) as db:
         assessment = assessments.load_assessment(db, assessment_id)
-        alert_rows = (alert_store.list_alerts(db, open_only=False, assessment_id=assessment_id)
-                      if assessment["status"] == "draft" else [])
+        alert_rows = (
+            alert_store.list_alerts(db, open_only=False, assessment_id=assessment_id)
+            if assessment["status"] == "draft"
+            else []
+        )
         alert_context = load_context(db, alert_rows)
         events = audit.events_for(db, "assessment", assessment_id)
     try:
@@ -295,12 +350,14 @@ def render_form(user: dict[str, Any], assessment_id: int, timepoint_label: str, 
     # moved on since they were drawn (another tablet saved), the widgets are redrawn from the
     # database, the change is named, and nothing is signed in this run.
     shown_version = st.session_state.get(_version_key(assessment_id))
-    changed_under_us = (assessment["status"] == "draft" and shown_version is not None
-                        and shown_version != assessment["version"])
+    changed_under_us = (
+        assessment["status"] == "draft" and shown_version is not None and shown_version != assessment["version"]
+    )
     if changed_under_us:
         _reset_widgets(assessment_id)
         st.session_state[_conflict_key(assessment_id)] = describe_changes(
-            events, st.session_state.get(_event_key(assessment_id), 0), definition, current_protocol().timezone)
+            events, st.session_state.get(_event_key(assessment_id), 0), definition, current_protocol().timezone
+        )
     st.session_state[_version_key(assessment_id)] = assessment["version"]
     st.session_state[_event_key(assessment_id)] = max((e["id"] for e in events), default=0)
     render_header(assessment, definition, timepoint_label)
@@ -308,15 +365,20 @@ def render_form(user: dict[str, Any], assessment_id: int, timepoint_label: str, 
         st.error(md(error))
     conflict = st.session_state.get(_conflict_key(assessment_id)) if assessment["status"] == "draft" else None
     if conflict:
-        st.warning("**This form was changed on another device** since you last saw it. It now shows the "
-                   "answers as saved; check them before you go on.\n\n" + conflict, icon=":material/sync_problem:")
+        st.warning(
+            "**This form was changed on another device** since you last saw it. It now shows the "
+            "answers as saved; check them before you go on.\n\n" + conflict,
+            icon=":material/sync_problem:",
+        )
     if assessment["status"] != "draft":
         st.success(f"Submitted ({assessment['status']}).")
         render_result(assessment["score"], definition)
         return
     if assessment["definition_hash"] != definition.hash:
-        st.error("This scale's definition changed after this assessment was started, so it cannot be scored "
-                 "with the new rules. Ask the data manager.")
+        st.error(
+            "This scale's definition changed after this assessment was started, so it cannot be scored "
+            "with the new rules. Ask the data manager."
+        )
         return
 
     responses: dict[str, int] = assessment["responses"]
@@ -327,9 +389,12 @@ def render_form(user: dict[str, Any], assessment_id: int, timepoint_label: str, 
     if editable:
         st.info(definition.raw["instructions"])
     else:
-        st.info(f"This is the participant's own questionnaire ({assessment['mode']} mode). Staff can view the "
-                "answers here but not change or submit them; the participant answers it in participant mode "
-                "(Self-report page).", icon=":material/visibility:")
+        st.info(
+            f"This is the participant's own questionnaire ({assessment['mode']} mode). Staff can view the "
+            "answers here but not change or submit them; the participant answers it in participant mode "
+            "(Self-report page).",
+            icon=":material/visibility:",
+        )
     shown = set(visible_items(definition, responses))
     by_item: dict[str, list[dict[str, Any]]] = {}
     for alert in alert_rows:
@@ -339,12 +404,23 @@ def render_form(user: dict[str, Any], assessment_id: int, timepoint_label: str, 
     shown_states = {(a["id"], a["resolved_at"] is None, a["acknowledged_at"] is None) for a in alert_rows}
     previous = st.session_state.get(_seen_key(assessment_id))
     st.session_state[_seen_key(assessment_id)] = shown_states
-    changed = sorted({a["item_id"] for a in alert_rows if a["item_id"]
-                      and (a["id"], a["resolved_at"] is None, a["acknowledged_at"] is None) not in (previous or set())})
-    scroll_to = st.session_state.pop(_scroll_key(assessment_id), None) or (changed[0] if previous is not None
-                                                                          and changed else None)
-    item_alerts = {"rows": by_item, "context": alert_context, "timezone": current_protocol().timezone,
-                   "scroll_to": scroll_to}
+    changed = sorted(
+        {
+            a["item_id"]
+            for a in alert_rows
+            if a["item_id"]
+            and (a["id"], a["resolved_at"] is None, a["acknowledged_at"] is None) not in (previous or set())
+        }
+    )
+    scroll_to = st.session_state.pop(_scroll_key(assessment_id), None) or (
+        changed[0] if previous is not None and changed else None
+    )
+    item_alerts = {
+        "rows": by_item,
+        "context": alert_context,
+        "timezone": current_protocol().timezone,
+        "scroll_to": scroll_to,
+    }
     drawn: set[str] = set()
     drawn_groups: set[tuple[str, ...]] = set()
     for item in definition.items:
@@ -369,12 +445,27 @@ def render_form(user: dict[str, Any], assessment_id: int, timepoint_label: str, 
         if item_id not in drawn:
             _draw_notice(assessment_id, item_id, notice)
 
-    render_summary_and_submit(user, assessment, definition, responses, show_live_total=show_live_total,
-                              editable=editable, changed_under_us=changed_under_us)
+    render_summary_and_submit(
+        user,
+        assessment,
+        definition,
+        responses,
+        show_live_total=show_live_total,
+        editable=editable,
+        changed_under_us=changed_under_us,
+    )
 
 
-def render_summary_and_submit(user, assessment, definition: ScaleDefinition, responses: dict[str, int], *,
-                              show_live_total: bool, editable: bool = True, changed_under_us: bool = False) -> None:
+def render_summary_and_submit(
+    user,
+    assessment,
+    definition: ScaleDefinition,
+    responses: dict[str, int],
+    *,
+    show_live_total: bool,
+    editable: bool = True,
+    changed_under_us: bool = False,
+) -> None:
     result = score(definition, responses)
     answered, expected = form_progress(definition, responses)
     st.divider()
@@ -399,8 +490,10 @@ def render_summary_and_submit(user, assessment, definition: ScaleDefinition, res
     if not submitted:
         return
     if changed_under_us:
-        st.error("Not submitted: the answers were changed on another device since you saw them. The form now "
-                 "shows the saved answers; check them, then sign again.")
+        st.error(
+            "Not submitted: the answers were changed on another device since you saw them. The form now "
+            "shows the saved answers; check them, then sign again."
+        )
         return
     if unanswered:
         st.error("Rate every item, or mark it not assessed with a reason, before submitting.")
@@ -418,15 +511,16 @@ def submit(user: dict[str, Any], assessment: dict[str, Any], password: str) -> N
     user = user_for_write()
     if user is None:
         st.rerun()
-    with unit_of_work() as db:
-        signer = users.authenticate(db, user["username"], password or "")
+    signer = signin_throttle.authenticate_on_own_connection(user["username"], password or "")
     if signer is None or signer["id"] != user["id"]:
         st.error("That password is not correct; the assessment was not submitted. Your answers are saved.")
         return
     try:
         with unit_of_work() as db:
             done = assessments.complete_assessment(db, user, assessment["id"], expected_version=assessment["version"])
-            assessments.sign_assessment(db, user, assessment["id"], expected_version=done["version"], meaning="authored")
+            assessments.sign_assessment(
+                db, user, assessment["id"], expected_version=done["version"], meaning="authored"
+            )
     except (StorageError, ScaleError) as exc:
         st.error(f"Not submitted: {md(exc)}")
         return

@@ -21,8 +21,10 @@ def _range_text(definition: ScaleDefinition) -> str:
 def render_scale(definition: ScaleDefinition) -> None:
     raw = definition.raw
     st.markdown(f"**{definition.title}** · version {definition.version} · rated by {definition.rater}")
-    st.caption(f"Recall: {', '.join(o['label'] for o in definition.recall_options)} · "
-               f"total {_range_text(definition)} · `{definition.hash[:19]}…`")
+    st.caption(
+        f"Recall: {', '.join(o['label'] for o in definition.recall_options)} · "
+        f"total {_range_text(definition)} · `{definition.hash[:19]}…`"
+    )
     st.write(raw["instructions"])
     for band_set_id, bands in definition.band_sets.items():
         st.caption(f"Bands ({band_set_id}): " + "; ".join(f"{b['min']}–{b['max']} {b['label']}" for b in bands))
@@ -48,9 +50,11 @@ def render_definition_problems(user: Mapping[str, Any] | None) -> None:
     if not user or user.get("role") != "admin":
         return
     for skipped in skipped_definitions():
-        st.warning(f"Scale definition skipped: {md(skipped.message)}. Every other scale works as usual; fix the "
-                   f"file (check it with `python -m scales validate`) to bring this one back.",
-                   icon=":material/warning:")
+        st.warning(
+            f"Scale definition skipped: {md(skipped.message)}. Every other scale works as usual; fix the "
+            f"file (check it with `python -m scales validate`) to bring this one back.",
+            icon=":material/warning:",
+        )
 
 
 def render_library(user: Mapping[str, Any] | None = None) -> None:

@@ -30,6 +30,7 @@ that finds the answers changed by another window redraws them from the database 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import streamlit as st
@@ -57,6 +58,7 @@ from ui.participant_mode import (
     render_staff_exit,
     show_refusal,
 )
+from ui.session import ensure_database
 from ui.study import current_protocol
 
 STEP_KEY = "sr_step"
@@ -98,7 +100,7 @@ def _sync_shown(q: dict[str, Any]) -> bool:
     return True
 
 
-def _holding_actor() -> dict[str, Any] | None:
+def _holding_actor() -> Mapping[str, Any] | None:
     """The participant actor of this session as the link's holder, for a tap: the first tap in a
     browser claims the link for it (db.tokens.claim_link). None when the session has ended (idle
     time-out) or the link no longer opens anything for this browser (taken by another browser
@@ -140,8 +142,9 @@ def _on_answer(assessment_id: int, item_id: str, shown_version: int) -> None:
         return
     try:
         with unit_of_work() as db:
-            saved = selfreport.save_answer(db, actor, assessment_id, item_id, st.session_state.get(key),
-                                           shown_version)  # raises any safety alert
+            saved = selfreport.save_answer(
+                db, actor, assessment_id, item_id, st.session_state.get(key), shown_version
+            )  # raises any safety alert
     except selfreport.StaleAnswers:
         _forget_answers(assessment_id)  # the next run draws the answers stored now
         st.session_state[ERROR_KEY] = text("answer_changed_elsewhere")
@@ -154,8 +157,12 @@ def _on_answer(assessment_id: int, item_id: str, shown_version: int) -> None:
     after_save()  # the PI's e-mail of an alert this answer raised (background; nothing shown here)
 
 
-def _on_submit(assessment_id: int, shown_version: int, questionnaires: list[dict[str, Any]],
-               definitions: dict[str, ScaleDefinition]) -> None:
+def _on_submit(
+    assessment_id: int,
+    shown_version: int,
+    questionnaires: list[dict[str, Any]],
+    definitions: dict[str, ScaleDefinition],
+) -> None:
     """Complete one questionnaire with the answers the check page showed: score, store, raise any
     safety alert, use the link up after the last one (one transaction, db.selfreport.submit_questionnaire).
     Answers changed in another window since the check page was drawn are not sent: the page
@@ -190,8 +197,15 @@ def _nav_row(buttons: list[tuple[str, str, bool, Any, tuple]]) -> None:
     """A row of large buttons that wraps on a narrow screen: (label, key, primary, callback, args)."""
     with st.container(horizontal=True, gap="small"):
         for label, key, primary, callback, args in buttons:
-            st.button(label, key=key, type="primary" if primary else "secondary", on_click=callback, args=args,
-                      disabled=callback is None, width="stretch")
+            st.button(
+                label,
+                key=key,
+                type="primary" if primary else "secondary",
+                on_click=callback,
+                args=args,
+                disabled=callback is None,
+                width="stretch",
+            )
 
 
 def _progress(number: int, total: int, q_index: int, q_total: int) -> None:
@@ -224,21 +238,37 @@ def _item(q: dict[str, Any], definition: ScaleDefinition, step: Step, q_index: i
     options = [o["value"] for o in item.options]
     labels = {o["value"]: o["label"] for o in item.options}
     captions = [o.get("anchor", "") or "" for o in item.options]
-    st.radio(item.prompt, options, index=None, format_func=labels.__getitem__,
-             captions=captions if any(captions) else None, key=key, on_change=_on_answer,
-             args=(q["id"], item.id, q["version"]), width="stretch")
+    st.radio(
+        item.prompt,
+        options,
+        index=None,
+        format_func=labels.__getitem__,
+        captions=captions if any(captions) else None,
+        key=key,
+        on_change=_on_answer,
+        args=(q["id"], item.id, q["version"]),
+        width="stretch",
+    )
     answered = item.id in responses
     back = flow.previous_step(definition, step, responses)
     forward = flow.next_step(definition, step, responses)
-    _nav_row([
-        (text("back"), "sr_back", False, _step_to, (back,)),
-        (text("return_to_review") if step.from_review else text("next"), "sr_next", True,
-         _step_to if answered else None, (forward,)),
-    ])
+    _nav_row(
+        [
+            (text("back"), "sr_back", False, _step_to, (back,)),
+            (
+                text("return_to_review") if step.from_review else text("next"),
+                "sr_next",
+                True,
+                _step_to if answered else None,
+                (forward,),
+            ),
+        ]
+    )
 
 
-def _review(q: dict[str, Any], definition: ScaleDefinition, questionnaires, definitions,
-            q_index: int, q_total: int) -> None:
+def _review(
+    q: dict[str, Any], definition: ScaleDefinition, questionnaires, definitions, q_index: int, q_total: int
+) -> None:
     responses = q["responses"]
     if q_total > 1:
         st.caption(text("questionnaire_count", number=q_index, total=q_total))
@@ -249,18 +279,36 @@ def _review(q: dict[str, Any], definition: ScaleDefinition, questionnaires, defi
             st.caption(text("review_question", number=row.number))
             st.markdown(f"**{row.prompt}**")
             st.markdown(row.answer if row.answer is not None else f"*{text('not_answered')}*")
-            label = text("change", number=row.number) if row.answer is not None else text("answer_now", number=row.number)
-            st.button(label, key=f"sr_change:{row.item_id}", on_click=_step_to,
-                      args=(Step("item", q["id"], row.item_id, from_review=True),))
+            label = (
+                text("change", number=row.number) if row.answer is not None else text("answer_now", number=row.number)
+            )
+            st.button(
+                label,
+                key=f"sr_change:{row.item_id}",
+                on_click=_step_to,
+                args=(Step("item", q["id"], row.item_id, from_review=True),),
+            )
     ready = flow.ready_to_submit(definition, responses)
     if not ready:
         st.markdown(f"**{text('submit_needs_all')}**")
-    _nav_row([
-        (text("back"), "sr_back", False, _step_to,
-         (flow.previous_step(definition, Step("review", q["id"]), responses),)),
-        (text("submit"), "sr_submit", True, _on_submit if ready else None,
-         (q["id"], q["version"], questionnaires, definitions)),
-    ])
+    _nav_row(
+        [
+            (
+                text("back"),
+                "sr_back",
+                False,
+                _step_to,
+                (flow.previous_step(definition, Step("review", q["id"]), responses),),
+            ),
+            (
+                text("submit"),
+                "sr_submit",
+                True,
+                _on_submit if ready else None,
+                (q["id"], q["version"], questionnaires, definitions),
+            ),
+        ]
+    )
 
 
 def _supportive_text(site_code: str | None) -> str:
@@ -300,11 +348,14 @@ def resume_from_address() -> None:
     longer opens anything gets its one friendly sentence. A session that was a participant
     before (e.g. ended by the idle time-out) is not revived by its own address: it shows the
     guard's "reload" sentence, and the reload starts a new session."""
-    from ui.session import ensure_database  # ui.session imports ui.participant_mode, as this module does
-
     secret = st.query_params.get(RESUME_PARAM)
-    if (not secret or st.query_params.get(TOKEN_PARAM) or kiosk() or st.session_state.get(PARTICIPANT_KEY)
-            or PARTICIPANT_ACTIVITY_KEY in st.session_state):
+    if (
+        not secret
+        or st.query_params.get(TOKEN_PARAM)
+        or kiosk()
+        or st.session_state.get(PARTICIPANT_KEY)
+        or PARTICIPANT_ACTIVITY_KEY in st.session_state
+    ):
         return
     ensure_database()
     try:
@@ -369,8 +420,13 @@ def render_questionnaire(actor: dict[str, Any]) -> None:
 
     step = Step.from_dict(st.session_state.get(STEP_KEY))
     q = by_id.get(step.assessment_id) if step else None
-    if step is None or step.kind == "thanks" or q is None or q["status"] != "draft" or (
-            step.kind == "item" and step.item_id not in flow.questions(definitions[q["scale_id"]], q["responses"])):
+    if (
+        step is None
+        or step.kind == "thanks"
+        or q is None
+        or q["status"] != "draft"
+        or (step.kind == "item" and step.item_id not in flow.questions(definitions[q["scale_id"]], q["responses"]))
+    ):
         if step is not None and step.kind == "support":
             q = None  # the questionnaire was just sent: show the text, then continue
         else:

@@ -81,8 +81,16 @@ class SecurityHeaders:
 
         if closed(scope.get("path", "")):
             body = b"Not found"
-            await send_with_headers({"type": "http.response.start", "status": 404, "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
+            await send_with_headers(
+                {
+                    "type": "http.response.start",
+                    "status": 404,
+                    "headers": [
+                        (b"content-type", b"text/plain; charset=utf-8"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
             await send_with_headers({"type": "http.response.body", "body": body})
             return
         await self.app(scope, receive, send_with_headers)

@@ -34,8 +34,8 @@ from db.integrity import hold_app_lock
 from db.migrations import init_database
 from db.signin_throttle import sign_in_delay  # noqa: F401  (the delay curve, re-exported for callers of old)
 from ui.alerts import render_alert_banner
+from ui.demo_banner import render_demo_banner
 from ui.navigation import PAGES, may_open, pages_for_role
-from ui.participant_mode import participant_mode_active
 from ui.text import md
 
 USER_KEY = "signed_in_user"
@@ -45,6 +45,17 @@ SOURCE_KEY = "sign_in_source"  # "password" or "oidc": how this session signed i
 OIDC_REFUSAL_KEY = "oidc_refusal"  # the single sign-on identity refused in this session, and why
 IDLE_ENV = "SCALEBOOK_IDLE_TIMEOUT_MINUTES"
 DEFAULT_IDLE_MINUTES = 15.0
+
+# Participant mode's marks on a browser session (ui.participant_mode draws that mode). They are
+# defined here, below it, because the staff guard must recognise participant mode to draw nothing
+# for staff, and ui.participant_mode builds on this module (sign-in, idle time-out), not the reverse.
+KIOSK_KEY = "kiosk_session"
+PARTICIPANT_KEY = "participant_actor"
+TOKEN_PARAM = "token"
+# Left in the address instead of the token: not a secret, it opens nothing. A phone browser that
+# reloads a tab it had put to sleep then shows "open your link again", not the staff sign-in.
+MARKER_PARAM = "questionnaire"
+MARKER_VALUE = "continue"
 
 
 @st.cache_resource(show_spinner=False)
@@ -62,6 +73,17 @@ def ensure_database() -> None:
     except StorageError as exc:
         st.error(f"The database could not be opened: {md(exc)}")
         st.stop()
+
+
+def participant_mode_active() -> bool:
+    """True for a kiosk hand-over, a redeemed link, or a request that carries a link token (or
+    the marker a redeemed link leaves in the address)."""
+    return bool(
+        st.session_state.get(KIOSK_KEY)
+        or st.session_state.get(PARTICIPANT_KEY)
+        or st.query_params.get(TOKEN_PARAM)
+        or st.query_params.get(MARKER_PARAM) == MARKER_VALUE
+    )
 
 
 def idle_timeout_seconds() -> float:
@@ -189,7 +211,7 @@ def render_sign_in() -> None:
     if result.user is None:
         st.error(md(result.message))
         return
-    _start_session(result.user, source="password")
+    start_session(result.user, source="password")
     st.rerun()
 
 
@@ -203,7 +225,10 @@ def client_address() -> str | None:
         return None
 
 
-def _start_session(user: dict[str, Any], source: str) -> None:
+def start_session(user: dict[str, Any], source: str) -> None:
+    """Sign this browser session in as `user`, an account that db.signin_throttle.password_sign_in
+    or db.users.authenticate_identity has just let in (`source` "password" or "oidc"): everything
+    the session held before is forgotten, so nothing of a previous user or participant remains."""
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     st.session_state[USER_KEY] = {k: user.get(k) for k in users.SESSION_FIELDS}
@@ -263,7 +288,7 @@ def _single_sign_on() -> dict[str, Any] | None:
     if account is None:
         st.session_state[OIDC_REFUSAL_KEY] = {"identity": marker, "message": refusal}
         return None
-    _start_session(account, source="oidc")
+    start_session(account, source="oidc")
     return st.session_state[USER_KEY]
 
 
@@ -319,6 +344,7 @@ def render_menu(user: dict[str, Any]) -> None:
 
 def require_page(page_id: str) -> dict[str, Any]:
     """The guard at the top of every page: signed in, not idle, and a role that may open it."""
+    render_demo_banner()  # "synthetic demo data" on every page of a demo database, sign-in included
     user = require_signed_in()
     alerts_in_menu = st.sidebar.container()  # the top of the menu, filled once the role is checked
     render_menu(user)

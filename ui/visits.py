@@ -19,7 +19,7 @@ from db import participants, visits
 from db.permissions import allowed
 from protocol import Protocol
 from protocol.keys import timepoint_label
-from protocol.timing import local_date_at
+from protocol.timing import local_date_at, local_text
 from scales import registry
 from ui.feedback import run_write, show_feedback
 from ui.pickers import scoped_key
@@ -30,11 +30,7 @@ ACTIVE = ("screening", "enrolled")
 
 def local(moment: datetime | str | None, protocol: Protocol, fmt: str = "%Y-%m-%d %H:%M %Z") -> str:
     """A UTC time (aware datetime or stored text) in the study's time zone; '' for None."""
-    if moment is None:
-        return ""
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    return moment.astimezone(protocol.timezone).strftime(fmt)
+    return local_text(moment, protocol.timezone, fmt)
 
 
 def _scales(scale_ids) -> str:
@@ -56,8 +52,9 @@ def reason_place(visit: dict[str, Any]) -> str:
     return scoped_key("participant", visit["participant_id"], f"missed-reason-{_name(visit['timepoint'])}")
 
 
-def missed_visit_card(user: dict[str, Any], protocol: Protocol, visit: dict[str, Any], *,
-                      show_participant: bool = True) -> None:
+def missed_visit_card(
+    user: dict[str, Any], protocol: Protocol, visit: dict[str, Any], *, show_participant: bool = True
+) -> None:
     """One missed visit: what was not rated, when its window closed, the reason recorded (if
     any), and for coordinators and PIs the form that records or corrects it."""
     pid, key, code = visit["participant_id"], visit["timepoint"], visit["participant"]
@@ -65,9 +62,13 @@ def missed_visit_card(user: dict[str, Any], protocol: Protocol, visit: dict[str,
     with st.container(border=True, key=scoped_key("participant", pid, f"missed-{name}")):
         who = f"**{md(code)}** · " if show_participant else ""
         st.markdown(f"{who}{md(visit['label'])} · :orange-badge[missed]")
-        st.caption(md(f"window {local(visit['window_start'], protocol, '%d %b %H:%M')} – "
-                      f"{local(visit['window_end'], protocol, '%d %b %H:%M %Z')} closed · not rated: "
-                      f"{_scales(visit['scales'])}"))
+        st.caption(
+            md(
+                f"window {local(visit['window_start'], protocol, '%d %b %H:%M')} – "
+                f"{local(visit['window_end'], protocol, '%d %b %H:%M %Z')} closed · not rated: "
+                f"{_scales(visit['scales'])}"
+            )
+        )
         if visit["reason"]:
             st.markdown(f"Reason: {md(visit['reason'])}")
             st.caption(md(f"recorded by {visit['reason_by'] or 'unknown'}, {local(visit['reason_at'], protocol)}"))
@@ -79,30 +80,54 @@ def missed_visit_card(user: dict[str, Any], protocol: Protocol, visit: dict[str,
             version = visit["reason_at"] or "new"
             with st.expander("Change the reason" if visit["reason"] else "Record reason"):
                 with st.form(scoped_key("participant", pid, f"missed-form-{name}-{version}")):
-                    reason = st.text_input("Why was this visit missed?",
-                                           key=scoped_key("participant", pid, f"missed-text-{name}-{version}"),
-                                           placeholder="e.g. participant asleep; rater with another participant")
+                    reason = st.text_input(
+                        "Why was this visit missed?",
+                        key=scoped_key("participant", pid, f"missed-text-{name}-{version}"),
+                        placeholder="e.g. participant asleep; rater with another participant",
+                    )
                     if st.form_submit_button("Save reason"):
-                        run_write(lambda db: visits.record_missed_reason(db, user, protocol, pid, key, reason),
-                                  f"Reason recorded for {code} · {visit['label']}.", place=place)
+                        run_write(
+                            lambda db: visits.record_missed_reason(db, user, protocol, pid, key, reason),
+                            f"Reason recorded for {code} · {visit['label']}.",
+                            place=place,
+                        )
         show_feedback(place)
 
 
 def explained_visit_list(protocol: Protocol, rows: list[dict[str, Any]]) -> None:
     """Missed visits that have a reason, one compact line each (the worklist's short form)."""
-    st.markdown("\n".join(
-        f"- **{md(v['participant'])}** · " + md(f"{v['label']}: {v['reason']} ({v['reason_by'] or 'unknown'}, "
-                                                f"{local(v['reason_at'], protocol, '%d %b %H:%M')})") for v in rows))
+    st.markdown(
+        "\n".join(
+            f"- **{md(v['participant'])}** · "
+            + md(
+                f"{v['label']}: {v['reason']} ({v['reason_by'] or 'unknown'}, "
+                f"{local(v['reason_at'], protocol, '%d %b %H:%M')})"
+            )
+            for v in rows
+        )
+    )
 
 
 def missed_visit_table(protocol: Protocol, rows: list[dict[str, Any]], *, key: str) -> None:
     """Missed visits as one table (the study view): participant, status, visit, window, reason."""
-    st.dataframe([{
-        "participant": v["participant"], "status": v["status"], "visit": v["label"],
-        "window closed": local(v["window_end"], protocol), "not rated": _scales(v["scales"]),
-        "reason": v["reason"] or "", "reason by": v["reason_by"] or "",
-        "reason recorded": local(v["reason_at"], protocol),
-    } for v in rows], hide_index=True, width="stretch", key=key)
+    st.dataframe(
+        [
+            {
+                "participant": v["participant"],
+                "status": v["status"],
+                "visit": v["label"],
+                "window closed": local(v["window_end"], protocol),
+                "not rated": _scales(v["scales"]),
+                "reason": v["reason"] or "",
+                "reason by": v["reason_by"] or "",
+                "reason recorded": local(v["reason_at"], protocol),
+            }
+            for v in rows
+        ],
+        hide_index=True,
+        width="stretch",
+        key=key,
+    )
 
 
 def deviation_table(protocol: Protocol, rows: list[dict[str, Any]], *, key: str, with_participant: bool) -> None:
@@ -113,9 +138,13 @@ def deviation_table(protocol: Protocol, rows: list[dict[str, Any]], *, key: str,
     for d in rows:
         row = {
             **({"participant": d["participant"], "site": d["site_code"]} if with_participant else {}),
-            "recorded": local(d["recorded_at"], protocol), "kind": d["kind_label"],
-            "timepoint": timepoint_label(protocol, d["timepoint"]), "description": d["description"],
-            "reason": d.get("reason") or "", "early / late": _early_late(d), "recorded by": d["recorded_by_name"] or "",
+            "recorded": local(d["recorded_at"], protocol),
+            "kind": d["kind_label"],
+            "timepoint": timepoint_label(protocol, d["timepoint"]),
+            "description": d["description"],
+            "reason": d.get("reason") or "",
+            "early / late": _early_late(d),
+            "recorded by": d["recorded_by_name"] or "",
         }
         table.append({column: md(value) for column, value in row.items()})
     # A static table, not a grid: every cell is text on the page (printable, readable by
@@ -132,8 +161,12 @@ def deviation_cards(protocol: Protocol, rows: list[dict[str, Any]], participant_
             st.markdown(md(d["description"]))
             if d.get("reason"):
                 st.markdown(f"Reason given: {md(d['reason'])}")
-            st.caption(md(f"recorded {local(d['recorded_at'], protocol)} by {d['recorded_by_name'] or 'unknown'}"
-                          + (f" · {_early_late(d)}" if _early_late(d) else "")))
+            st.caption(
+                md(
+                    f"recorded {local(d['recorded_at'], protocol)} by {d['recorded_by_name'] or 'unknown'}"
+                    + (f" · {_early_late(d)}" if _early_late(d) else "")
+                )
+            )
 
 
 def _early_late(d: dict[str, Any]) -> str:
@@ -167,28 +200,49 @@ def participation_controls(user: dict[str, Any], protocol: Protocol, participant
     tabs = st.tabs([f"{a} {md(code)}" for a in actions])  # tab labels are Markdown
     with tabs[0], st.form(scoped_key("participant", pid, "withdraw")):
         st.caption(f"{md(code)} leaves every worklist; nothing planned after this date counts as missed.")
-        reason = st.text_input("Reason for withdrawal", key=scoped_key("participant", pid, "withdraw-reason"),
-                               placeholder="e.g. consent withdrawn; adverse event; lost to follow-up")
+        reason = st.text_input(
+            "Reason for withdrawal",
+            key=scoped_key("participant", pid, "withdraw-reason"),
+            placeholder="e.g. consent withdrawn; adverse event; lost to follow-up",
+        )
         left, right = st.columns(2)
-        day = left.date_input("Date withdrawn", value=now.date(), max_value=now.date(), format="YYYY-MM-DD",
-                              key=scoped_key("participant", pid, "withdraw-date"))
-        clock = right.time_input(f"Time ({tz.key})", value=now.time(), step=60,
-                                 key=scoped_key("participant", pid, "withdraw-time"))
+        day = left.date_input(
+            "Date withdrawn",
+            value=now.date(),
+            max_value=now.date(),
+            format="YYYY-MM-DD",
+            key=scoped_key("participant", pid, "withdraw-date"),
+        )
+        clock = right.time_input(
+            f"Time ({tz.key})", value=now.time(), step=60, key=scoped_key("participant", pid, "withdraw-time")
+        )
         if st.form_submit_button("Withdraw participant", type="primary"):
             at = local_date_at(day, clock, tz)
-            run_write(lambda db: participants.withdraw_participant(db, user, pid, reason, at),
-                      f"{code} withdrawn from {local(at, protocol)}.", place=place)
+            run_write(
+                lambda db: participants.withdraw_participant(db, user, pid, reason, at),
+                f"{code} withdrawn from {local(at, protocol)}.",
+                place=place,
+            )
     if len(tabs) > 1:
         with tabs[1], st.form(scoped_key("participant", pid, "complete")):
             st.caption(f"{md(code)} completed the study schedule and leaves every worklist.")
             note = st.text_input("Note (optional)", key=scoped_key("participant", pid, "complete-note"))
             left, right = st.columns(2)
-            day = left.date_input("Date completed", value=now.date(), max_value=now.date(), format="YYYY-MM-DD",
-                                  key=scoped_key("participant", pid, "complete-date"))
-            clock = right.time_input(f"Time ({tz.key})", value=now.time(), step=60,
-                                     key=scoped_key("participant", pid, "complete-time"))
+            day = left.date_input(
+                "Date completed",
+                value=now.date(),
+                max_value=now.date(),
+                format="YYYY-MM-DD",
+                key=scoped_key("participant", pid, "complete-date"),
+            )
+            clock = right.time_input(
+                f"Time ({tz.key})", value=now.time(), step=60, key=scoped_key("participant", pid, "complete-time")
+            )
             if st.form_submit_button("Mark as completed"):
                 at = local_date_at(day, clock, tz)
-                run_write(lambda db: participants.complete_participant(db, user, pid, at, note or None),
-                          f"{code} marked as completed on {local(at, protocol)}.", place=place)
+                run_write(
+                    lambda db: participants.complete_participant(db, user, pid, at, note or None),
+                    f"{code} marked as completed on {local(at, protocol)}.",
+                    place=place,
+                )
     show_feedback(place)

@@ -46,9 +46,11 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
 LINE_END = "\n"
 
 #: What the data dictionary (dictionary.csv) says of every free-text column.
-FREE_TEXT_NOTE = ("free text; where the text, or a part of it after a ';', a tab or a line break, starts with "
-                  "=, +, -, @, a tab or a carriage return, a ' was put before it so that spreadsheets show "
-                  "it as text, never as a formula")
+FREE_TEXT_NOTE = (
+    "free text; where the text, or a part of it after a ';', a tab or a line break, starts with "
+    "=, +, -, @, a tab or a carriage return, a ' was put before it so that spreadsheets show "
+    "it as text, never as a formula"
+)
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?").fullmatch
 #: Where a spreadsheet may start a new cell inside a CSV cell (see the module docstring).
@@ -80,7 +82,7 @@ def _neutralise_parts(text: str) -> str:
     for start in _INNER_START.finditer(text):
         at = start.start()
         end = _SEPARATORS(text, at + 1)
-        if _NUMBER(text[at:end.start() if end else len(text)]):
+        if _NUMBER(text[at : end.start() if end else len(text)]):
             continue
         parts += [text[last:at], "'"]
         last = at
@@ -193,8 +195,13 @@ def _create(path: str | os.PathLike[str]):
     return os.fdopen(descriptor, "w", encoding="utf-8", newline="")
 
 
-def write_columns(path: str | os.PathLike[str], columns: Mapping[str, Sequence[Any]], *, raw: Collection[str] = (),
-                  text: Collection[str] = ()) -> int:
+def write_columns(
+    path: str | os.PathLike[str],
+    columns: Mapping[str, Sequence[Any]],
+    *,
+    raw: Collection[str] = (),
+    text: Collection[str] = (),
+) -> int:
     """Write a CSV file from columns (name → values, all of one length) and return the number of
     rows. `text`: columns whose values are all str or None, which need no conversion (the fast
     path for a dataset of hundreds of thousands of rows); every other column is converted cell by
@@ -203,8 +210,7 @@ def write_columns(path: str | os.PathLike[str], columns: Mapping[str, Sequence[A
     split: set[int] = set()
     for name, values in columns.items():
         if name not in text:
-            values = [v if v is None or (t := type(v)) is str or t is int else cell(v, free_text=False)
-                      for v in values]
+            values = [v if v is None or (t := type(v)) is str or t is int else cell(v, free_text=False) for v in values]
         if name not in raw:
             values = [neutralise(v) for v in values]
             if _SPLITS("\n".join([v for v in values if type(v) is str])):  # rare: find the rows
@@ -231,16 +237,22 @@ def write_columns(path: str | os.PathLike[str], columns: Mapping[str, Sequence[A
     return count
 
 
-def to_csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, Any] | Sequence[Any]], *,
-                raw: Collection[str] = ()) -> str:
+def to_csv_text(
+    columns: Sequence[str], rows: Iterable[Mapping[str, Any] | Sequence[Any]], *, raw: Collection[str] = ()
+) -> str:
     """The whole CSV (header and rows) as one string."""
     buffer = io.StringIO()
     Writer(buffer, columns, raw=raw).writerows(rows)
     return buffer.getvalue()
 
 
-def write_csv(path: str | os.PathLike[str], columns: Sequence[str],
-              rows: Iterable[Mapping[str, Any] | Sequence[Any]], *, raw: Collection[str] = ()) -> int:
+def write_csv(
+    path: str | os.PathLike[str],
+    columns: Sequence[str],
+    rows: Iterable[Mapping[str, Any] | Sequence[Any]],
+    *,
+    raw: Collection[str] = (),
+) -> int:
     """Write a CSV file (header and rows) and return the number of data rows written."""
     with _create(path) as handle:
         writer = Writer(handle, columns, raw=raw)

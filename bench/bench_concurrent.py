@@ -1,0 +1,445 @@
+"""Concurrent raters against a real `streamlit run` server: per-tap and per-submit time, throughput,
+and lost saves counted in the database afterwards.
+
+N rater sessions (default 30) each sign in, open a MADRS draft on the rate page
+(`rate?assessment=ID`, as a reload or the worklist's button lands there), then all of them at
+once, released by one barrier, tap the ten items and sign and submit with their password. Each
+tap is a rerun that saves one answer, each submit an argon2 check plus complete-and-sign in one
+transaction: the same server work a tablet causes.
+
+How the sessions are driven: Streamlit 1.67's agent API (`POST /_stcore/agent/interact`,
+switched on here with `--server.enableAgentApi=true` on the command line of the benchmark's
+servers only; the shipped .streamlit/config.toml keeps it off). A request sets widget values
+and fires a trigger through the browser's own rerun and callback path, on a real server
+session, and answers when the run has settled; so the round trip is the server's time for that
+rerun plus the encoding of one JSON snapshot and a loopback HTTP exchange. A browser per session
+(Playwright, Chromium) would put 30-60 renderers on the same 2 cores as the server and measure
+them instead; a raw websocket client would have to reimplement Streamlit's protobuf protocol
+and its rerun bookkeeping. The JSON snapshot is work a browser session does not cause (it gets
+protobuf deltas), so the figures are upper bounds on server time.
+
+The floor, measured in the same run on the same server: one session alone, tapping and
+submitting with nothing else running. The ratio is the concurrent median over that floor.
+
+`--processes K` starts K servers on consecutive ports, all on the same database file; sessions
+are split between them by port (session i goes to server i mod K).
+
+Saves are checked in the database after the run: every session's assessment must be signed,
+with its ten answers holding the values that session sent. `lost` counts those that are not.
+
+    python bench/bench_concurrent.py [--sessions 30] [--processes 1] [--sessions-list 10,30,60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PASSWORD = "tidewater violet lantern 7"  # passes db/passwords.py (not on the common list)
+SCALE = "madrs"
+ITEMS = 10
+REQUEST_TIMEOUT = 300.0
+SIGN_IN_ATTEMPTS = 40
+
+
+# --------------------------------------------------------------------------- database
+
+
+def seed(path: Path, sessions: int) -> list[dict]:
+    """A site, one rater and one enrolled participant per session (plus session 0, the floor's),
+    each with a MADRS draft, through db/ functions. Returns [{username, assessment_id}, ...]."""
+    from db import connect, init_database
+    from db.assessments import start_assessment
+    from db.participants import create_participant
+    from db.permissions import system_actor
+    from db.sites import create_site
+    from db.users import create_user
+
+    init_database(path)
+    out = []
+    with closing(connect(path)) as db:
+        system = system_actor("bench")
+        create_site(db, system, "S1", "Bench site")
+        coordinator = create_user(db, system, "bench.coord", "coordinator", PASSWORD, site="S1")
+        for n in range(sessions + 1):
+            rater = create_user(db, system, f"rater{n:03d}", "rater", PASSWORD, site="S1")
+            participant = create_participant(db, coordinator, f"C{n:04d}", "S1", status="enrolled")
+            draft = start_assessment(db, rater, participant["id"], "baseline", SCALE, "clinician")
+            out.append({"username": rater["username"], "assessment_id": draft["id"]})
+    return out
+
+
+def count_lost(path: Path, plans: list[dict]) -> tuple[int, list[str]]:
+    """How many sessions' saves are not in the database as sent: the assessment signed, its ten
+    answers present with the values the session tapped. Returns (lost, reasons)."""
+    from db import unit_of_work
+    from db.assessments import load_assessment
+
+    lost, reasons = 0, []
+    with unit_of_work(path, write=False) as db:
+        for plan in plans:
+            try:
+                record = load_assessment(db, plan["assessment_id"])
+            except Exception:  # noqa: BLE001  (any failure to read it back counts as lost)
+                record = None
+            answers = record["responses"] if record else {}
+            wanted = {f"{SCALE}_{i}": v for i, v in plan["values"].items()}
+            problem = None
+            if record is None:
+                problem = "assessment missing"
+            elif record["status"] != "signed" or not record["signatures"]:
+                problem = f"status {record['status']}, {len(record['signatures'])} signature(s)"
+            elif any(answers.get(item) != value for item, value in wanted.items()):
+                problem = "answers differ from the taps"
+            if problem:
+                lost += 1
+                reasons.append(f"{plan['username']} (assessment {plan['assessment_id']}): {problem}")
+    return lost, reasons
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_servers(path: Path, count: int, logdir: Path) -> list[tuple[subprocess.Popen, int]]:
+    """`count` `streamlit run app.py` processes on the same database file, agent API on for them."""
+    env = dict(os.environ, SCALEBOOK_DB=str(path), SCALEBOOK_IDLE_TIMEOUT_MINUTES="600")
+    servers = []
+    for n in range(count):
+        port = free_port()
+        log = open(logdir / f"server-{n}.log", "wb")  # noqa: SIM115  (closed with the process)
+        proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "streamlit"),
+                "run",
+                "app.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless=true",
+                "--server.enableAgentApi=true",
+                "--server.agentWaitTimeout=300",
+                "--server.agentMaxSessions=1000",
+                "--browser.gatherUsageStats=false",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        servers.append((proc, port))
+    deadline = time.monotonic() + 90
+    for proc, port in servers:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server on port {port} exited; see {logdir}")
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server on port {port} did not start within 90 s; see {logdir}")
+            time.sleep(0.3)
+    return servers
+
+
+def stop_servers(servers) -> None:
+    for proc, _port in servers:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc, _port in servers:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+# --------------------------------------------------------------------------- one rater session
+
+
+class Refused(Exception):
+    """The server answered, but not with what the rater needed."""
+
+
+def _nodes(tree, out: dict) -> dict:
+    if isinstance(tree, dict):
+        if "key" in tree and "type" in tree:
+            out[tree["key"]] = tree
+        for value in tree.values():
+            _nodes(value, out)
+    elif isinstance(tree, list):
+        for value in tree:
+            _nodes(value, out)
+    return out
+
+
+@dataclass
+class Rater:
+    """One browser-like session on one server."""
+
+    port: int
+    plan: dict
+    http: requests.Session = field(default_factory=requests.Session)
+    session_id: str | None = None
+    snapshot: dict = field(default_factory=dict)
+    taps: list[float] = field(default_factory=list)
+    submit: float | None = None
+    error: str | None = None
+    sign_in_retries: int = 0
+
+    def post(self, body: dict) -> float:
+        if self.session_id:
+            body = {"session_id": self.session_id, **body}
+        start = time.perf_counter()
+        response = self.http.post(
+            f"http://127.0.0.1:{self.port}/_stcore/agent/interact", json=body, timeout=REQUEST_TIMEOUT
+        )
+        elapsed = time.perf_counter() - start
+        if response.status_code != 200:
+            raise Refused(f"HTTP {response.status_code}: {response.text[:200]}")
+        self.snapshot = response.json()
+        self.session_id = self.snapshot["session_id"]
+        if self.snapshot.get("status") != "ready":
+            raise Refused(f"the app raised ({self.snapshot.get('status')})")
+        return elapsed
+
+    def action(self, label: str) -> str | None:
+        return next((a["key"] for a in self.snapshot.get("actions", []) if a["label"].startswith(label)), None)
+
+    def texts(self) -> str:
+        return json.dumps(self.snapshot.get("tree"))
+
+    def sign_in(self) -> None:
+        self.post({})
+        for _ in range(SIGN_IN_ATTEMPTS):
+            user, password, button = self.action("User name"), self.action("Password"), self.action("Sign in")
+            if not (user and password and button):
+                raise Refused("no sign-in form")
+            self.post({"widget_state": {user: self.plan["username"], password: PASSWORD}, "trigger": {"key": button}})
+            if self.action("Sign out"):
+                return
+            if "Many sign-ins are being checked" not in self.texts():
+                raise Refused("sign-in refused")
+            self.sign_in_retries += 1  # the process's password-check slots were busy: try again, as a user would
+            time.sleep(0.5 + random.random())
+        raise Refused("sign-in stayed busy")
+
+    def open_form(self) -> None:
+        self.post({"page": "rate", "query_params": {"assessment": [str(self.plan["assessment_id"])]}})
+        if not self.action("Rating for item 1"):
+            raise Refused("the MADRS form did not open")
+
+    def rate_and_submit(self) -> None:
+        aid = self.plan["assessment_id"]
+        for item, value in self.plan["values"].items():
+            key = f"v:{aid}:{SCALE}_{item}"
+            options = _nodes(self.snapshot["tree"], {}).get(key, {}).get("props", {}).get("options")
+            if not options:
+                raise Refused(f"item {item} is not on the form")
+            self.taps.append(self.post({"widget_state": {key: options[value]}}))
+        password, button = self.action("Your password"), self.action("Sign and submit")
+        if not (password and button):
+            raise Refused("no Sign and submit after ten answers")
+        values = {password: PASSWORD}
+        confirm = self.action("I have checked the flagged ratings")  # the form asks when answers look inconsistent
+        if confirm:
+            values[confirm] = True
+        self.submit = self.post({"widget_state": values, "trigger": {"key": button}})
+        if self.action("Sign and submit"):
+            shown = "; ".join(self.messages()) or "no message"
+            raise Refused(f"the form is still open after Sign and submit ({shown})")
+
+    def messages(self) -> list[str]:
+        """The error and warning boxes on the page (st.error, st.warning), as the rater reads them."""
+        found: list[str] = []
+
+        def walk(node) -> None:
+            if isinstance(node, dict):
+                if node.get("type") in ("error", "warning"):
+                    found.append(str((node.get("props") or {}).get("body", "")))
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+
+        walk(self.snapshot.get("tree"))
+        return found
+
+
+# --------------------------------------------------------------------------- one load
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+@dataclass
+class LoadResult:
+    sessions: int
+    processes: int
+    taps: list[float]
+    submits: list[float]
+    floor_taps: list[float]
+    floor_submits: list[float]
+    seconds: float
+    failed: int
+    lost: int
+    sign_in_retries: int
+    problems: list[str]
+
+    def summary(self) -> dict:
+        tap50 = statistics.median(self.taps) if self.taps else float("nan")
+        floor50 = statistics.median(self.floor_taps) if self.floor_taps else float("nan")
+        return {
+            "sessions": self.sessions,
+            "processes": self.processes,
+            "tap_median_ms": tap50 * 1000,
+            "tap_p95_ms": percentile(self.taps, 0.95) * 1000,
+            "submit_median_ms": (statistics.median(self.submits) if self.submits else float("nan")) * 1000,
+            "submit_p95_ms": percentile(self.submits, 0.95) * 1000,
+            "floor_tap_median_ms": floor50 * 1000,
+            "floor_submit_median_ms": (statistics.median(self.floor_submits) if self.floor_submits else float("nan"))
+            * 1000,
+            "taps_per_second": len(self.taps) / self.seconds if self.seconds else 0.0,
+            "submits_per_second": len(self.submits) / self.seconds if self.seconds else 0.0,
+            "seconds": self.seconds,
+            "failed": self.failed,
+            "lost": self.lost,
+            "sign_in_retries": self.sign_in_retries,
+            "problems": self.problems[:10],
+        }
+
+
+def run_load(sessions: int, processes: int = 1, seed_value: int = 1, workdir: Path | None = None) -> LoadResult:
+    """Seed a database, start `processes` servers, measure the floor (one session alone), then
+    `sessions` raters at once; stop the servers and count lost saves in the database."""
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="scalebook-concurrent-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / f"concurrent-{sessions}s-{processes}p.db"
+    for old in workdir.glob(path.name + "*"):  # a rerun in the same --dir: the file and its side files
+        old.unlink()
+    rng = random.Random(seed_value)
+    plans = seed(path, sessions)
+    for plan in plans:
+        plan["values"] = {i: rng.randint(0, 6) for i in range(1, ITEMS + 1)}
+    servers = start_servers(path, processes, workdir)
+    try:
+        floor = Rater(servers[0][1], plans[0])
+        floor.sign_in()
+        floor.open_form()
+        floor.rate_and_submit()
+
+        raters = [Rater(servers[n % processes][1], plan) for n, plan in enumerate(plans[1:])]
+        barrier = threading.Barrier(sessions + 1)
+
+        def drive(rater: Rater) -> None:
+            try:
+                rater.sign_in()
+                rater.open_form()
+            except (Refused, requests.RequestException) as exc:
+                rater.error = f"setup: {exc}"
+            try:
+                barrier.wait(timeout=600)
+            except threading.BrokenBarrierError:
+                rater.error = rater.error or "the other sessions never got ready"
+                return
+            if rater.error:
+                return
+            try:
+                rater.rate_and_submit()
+            except (Refused, requests.RequestException) as exc:
+                rater.error = str(exc)
+
+        threads = [threading.Thread(target=drive, args=(r,), daemon=True) for r in raters]
+        for thread in threads:
+            thread.start()
+        barrier.wait(timeout=600)
+        start = time.perf_counter()
+        for thread in threads:
+            thread.join()
+        seconds = time.perf_counter() - start
+    finally:
+        stop_servers(servers)
+    lost, reasons = count_lost(path, plans)
+    failed = sum(1 for r in raters if r.error)
+    problems = [f"{r.plan['username']}: {r.error}" for r in raters if r.error] + reasons
+    return LoadResult(
+        sessions,
+        processes,
+        [t for r in raters for t in r.taps],
+        [r.submit for r in raters if r.submit is not None],
+        floor.taps,
+        [floor.submit] if floor.submit is not None else [],
+        seconds,
+        failed,
+        lost,
+        sum(r.sign_in_retries for r in raters),
+        problems,
+    )
+
+
+def describe(result: LoadResult) -> str:
+    s = result.summary()
+    return (
+        f"{s['sessions']:>3} sessions, {s['processes']} process(es): tap median {s['tap_median_ms']:7.1f} ms "
+        f"p95 {s['tap_p95_ms']:7.1f} ms (alone {s['floor_tap_median_ms']:.1f} ms); submit median "
+        f"{s['submit_median_ms']:7.1f} ms p95 {s['submit_p95_ms']:7.1f} ms (alone "
+        f"{s['floor_submit_median_ms']:.1f} ms); {s['taps_per_second']:.1f} taps/s, "
+        f"{s['submits_per_second']:.2f} submits/s over {s['seconds']:.1f} s; failed {s['failed']}, "
+        f"lost {s['lost']} (checked in the database)"
+    )
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=30, help="concurrent rater sessions (default 30)")
+    parser.add_argument("--processes", type=int, default=1, help="server processes on the same database (default 1)")
+    parser.add_argument("--sessions-list", help="several loads in turn, e.g. 10,30,60 (overrides --sessions)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--dir", type=Path, help="keep the database and server logs here")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    args = parser.parse_args(argv)
+    loads = [int(n) for n in args.sessions_list.split(",")] if args.sessions_list else [args.sessions]
+    results = []
+    for n in loads:
+        result = run_load(n, args.processes, args.seed, args.dir)
+        print(describe(result), flush=True)
+        for problem in result.problems:
+            print(f"    {problem}")
+        results.append(result.summary())
+        if args.json:  # after each load, so a later load that fails keeps the earlier ones
+            args.json.write_text(json.dumps(results, indent=1))
+    return 1 if any(r["failed"] or r["lost"] for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
