@@ -40,7 +40,7 @@ from tests.browser import (
 )
 
 RATER = "rita"
-PI = "pia"
+MONITOR = "mona"
 TOUCH_TARGET_PX = 44  # WCAG 2.5.5 / Apple HIG minimum for a finger
 BASELINE = "Baseline (before the infusion)"
 MADRS = "MADRS — Montgomery–Åsberg Depression Rating Scale"
@@ -65,7 +65,8 @@ def seed_study(db_path: Path, codes: tuple[str, ...] = ()) -> SimpleNamespace:
         sites.create_site(db, system, "LON", "London clinic", "Europe/London")
         rater = users.create_user(db, system, RATER, "rater", PASSWORD, "LON")
         coordinator = users.create_user(db, system, "cora", "coordinator", PASSWORD, "LON")
-        users.create_user(db, system, PI, "pi", PASSWORD, "LON")  # reads the audit history (raters do not)
+        # Reads the audit history (raters do not); not a PI, so no PI covers the site (safety-alert test).
+        users.create_user(db, system, MONITOR, "monitor", PASSWORD, "LON")
         people = {code: participants.create_participant(db, coordinator, code, "LON") for code in codes}
     return SimpleNamespace(path=db_path, rater=rater, coordinator=coordinator, people=people)
 
@@ -339,10 +340,10 @@ def test_an_amendment_needs_a_reason_and_shows_in_the_history(app_server, server
     expect_text(page, "Status amended")
     expect(metric(page, "Total")).to_have_text("22")
 
-    # The history follows one permission (admin, PI, monitor): the PI reads old, new and why.
+    # The history follows one permission (admin, PI, monitor): the monitor reads old, new and why.
     page = new_page(page.context.browser, "tablet_landscape")
     goto(page, app_server.url)
-    sign_in(page, PI)
+    sign_in(page, MONITOR)
     open_from_menu(page, "Assessments")
     choose(page, "Participant", "KET-002")
     rows = history_rows(page, showing="assessment.amend")
