@@ -19,6 +19,7 @@ import streamlit as st
 
 from db.connection import database_path
 from ui.demo_banner import render_demo_banner
+from ui.layout import apply_layout
 from ui.navigation import PAGES, pages_for_role
 from ui.session import current_user, ensure_database, participant_mode_active
 from ui.study import current_protocol
@@ -45,13 +46,19 @@ def main() -> None:
     start_warmup(str(database_path()), current_protocol())  # once per server process: see ui/warmup.py
     user = current_user()
     specs = pages_for_role(user["role"]) if user else list(PAGES.values())
-    st.navigation([st.Page(s.path, title=s.title, icon=s.icon, url_path=s.id) for s in specs], position="hidden").run()
+    page = st.navigation([st.Page(s.path, title=s.title, icon=s.icon, url_path=s.id) for s in specs], position="hidden")
+    apply_layout(page.url_path)  # the menu collapsed on the form and review pages; a compact top
+    page.run()
 
 
 if __name__ == "__main__":
     main()
 else:
     # Written out as st.App(...): `streamlit run` finds the ASGI app by reading this file.
+    from ui.preload import prepare_and_log
     from ui.server import middleware
 
+    # Before the server answers anyone: imports, database check, protocol, warm-up (ui/preload.py),
+    # so the first visitor after a restart does not wait for them.
+    prepare_and_log(Path(__file__).resolve().parent)
     app = st.App(__file__, middleware=middleware())

@@ -462,6 +462,8 @@ def _plan(protocol: Protocol, data: ParticipantData) -> list:
     """protocol.schedule.plan_timepoints for one participant (kept with their data: a new rating
     for someone else, or a minute passing, does not move their plan)."""
     participant = data.participant
+    if participant is None:  # Cohort._of's stand-in for an id the cohort does not hold
+        raise ScheduleError("this participant is not in the cohort read from the database; reload the cohort")
 
     def plan() -> list:
         infusions = [{"number": i.number, "started_at": i.started_at, "ended_at": i.ended_at} for i in data.infusions]
@@ -499,7 +501,10 @@ def participant_states(
 
 def completeness(protocol: Protocol, cohort: Cohort, now: datetime) -> Completeness:
     """The participant × planned timepoint matrix from protocol.schedule (windows and states)."""
-    now = parse_time(now)
+    checked = parse_time(now)
+    if checked is None:
+        raise ScheduleError("the current time is required to judge which timepoints are due")
+    now = checked
     states: dict[str, dict[TimepointKey, str]] = {}
     missed: dict[str, int] = {}
     problems: dict[str, str] = {}

@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 from analytics.records import Assessment, InfusionEvent, chronological, first_infusion_start
 from protocol import Protocol, baseline_index, outcome_flags, percent_reduction
+from protocol.errors import ProtocolInputError
 from protocol.model import Condition, OutcomeRule
 from protocol.outcomes import CompiledRules
 
@@ -166,32 +167,34 @@ def scale_outcome(
     kinds = rules_by_kind(protocol, scale_id)
     if first is None:
         return ScaleOutcome(scale_id, None, None, (), kinds, None, _rater_changes(own))
+    # (assessment, completion time, total): chronological keeps only usable ratings, which have both.
+    rated = [(a, at, total) for a in own if (at := a.completed_at) is not None and (total := a.total) is not None]
     chosen = baseline_index(
-        protocol, [a.completed_at for a in own], [(a.timepoint_id, a.infusion_number) for a in own], first
+        protocol, [at for _, at, _ in rated], [(a.timepoint_id, a.infusion_number) for a, _, _ in rated], first
     )
-    baseline: Assessment | None = None if chosen is None else own[chosen]
+    baseline: Assessment | None = None if chosen is None else rated[chosen][0]
     baseline_total = baseline.total if baseline else None
     # A rating at the baseline timepoint is never a post-baseline point: done after the start
     # (an infusion logged before it), it is neither the baseline nor a follow-up.
     at_baseline = protocol.baseline_rule.timepoint
     post = [
-        a
-        for a in own
-        if a.completed_at >= first and not (a.timepoint_id == at_baseline and a.infusion_number in (None, 1))
+        (a, at, total)
+        for a, at, total in rated
+        if at >= first and not (a.timepoint_id == at_baseline and a.infusion_number in (None, 1))
     ]
-    verdicts = outcome_flags(protocol, scale_id, baseline_total, [a.total for a in post], rules=rules)
+    verdicts = outcome_flags(protocol, scale_id, baseline_total, [total for _, _, total in post], rules=rules)
     # Positional OutcomePoint(assessment, hours, total, change, percent_change, flags): built for
     # every post-baseline rating of a cohort, where keyword construction is measurably slower.
     points = tuple(
         OutcomePoint(
             a,
-            (a.completed_at - first).total_seconds() / 3600,
-            a.total,
-            None if baseline_total is None else a.total - baseline_total,
-            percent_change(baseline_total, a.total),
+            (at - first).total_seconds() / 3600,
+            total,
+            None if baseline_total is None else total - baseline_total,
+            percent_change(baseline_total, total),
             flags,
         )
-        for a, flags in zip(post, verdicts, strict=True)
+        for (a, at, total), flags in zip(post, verdicts, strict=True)
     )
     endpoint = endpoint_point(protocol, points)
     return ScaleOutcome(scale_id, first, baseline, points, kinds, endpoint, _rater_changes(own))
@@ -224,7 +227,10 @@ def _simple_parts(condition: Condition) -> list[Condition]:
 
 
 def _threshold(rule: OutcomeRule, condition: Condition, baseline_total: int | None) -> Threshold | None:
-    value = float(condition.value) if condition.value is not None else None
+    if condition.value is None:
+        # The protocol schema gives every comparison a value; a Protocol built by hand may not.
+        raise ProtocolInputError(f"outcome rule '{rule.id}': its '{condition.op}' condition has no value")
+    value = float(condition.value)
     if condition.op == "percent_reduction_at_least":
         if not baseline_total:
             return None

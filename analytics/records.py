@@ -18,13 +18,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from operator import attrgetter
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 from db.analytics import AssessmentRow, InfusionRow
 from protocol.keys import parse_assessment_timepoint
+from protocol.timing import parse_utc, require_aware
 
 _EMPTY: Mapping[str, int | None] = MappingProxyType({})
 
@@ -36,18 +37,14 @@ _NO_SUBSCALES = (None, "", "{}", "null")
 
 
 def parse_time(value: Any) -> datetime | None:
-    """A stored time ('2026-03-02T09:00:00.000000Z'), a datetime or None/NaT, as aware UTC."""
+    """A stored time ('2026-03-02T09:00:00.000000Z'), a datetime or None/NaT, as aware UTC (read
+    by protocol.timing, which refuses a time without a zone)."""
     if value is None or value != value:  # None or NaN/NaT
         return None
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError(f"time {value.isoformat()} has no time zone; give it in UTC")
-        return value.astimezone(UTC)
+        return require_aware(value, "time")
     if isinstance(value, str):
-        moment = datetime.fromisoformat(value)
-        if moment.tzinfo is None:
-            raise ValueError(f"time {value!r} has no time zone; give it in UTC with a trailing Z")
-        return moment.astimezone(UTC)
+        return parse_utc(value)
     if hasattr(value, "to_pydatetime"):  # pandas Timestamp
         return parse_time(value.to_pydatetime())
     raise TypeError(f"cannot read a time from {value!r}")
@@ -144,11 +141,12 @@ class InfusionEvent:
 
 
 def stored_time(text: Any) -> datetime | None:
-    """A stored time as aware UTC. Fast path for the stored form ('...Z'); anything else through parse_time."""
+    """A stored time as aware UTC. Fast path for a stored text (protocol.timing.parse_utc, the
+    cohort view reads tens of thousands); anything else (a datetime, NaT) through parse_time."""
     if text is None:
         return None
-    if type(text) is str and text.endswith("Z"):
-        return datetime.fromisoformat(text)  # Python 3.11 reads 'Z' as UTC
+    if type(text) is str:
+        return parse_utc(text)
     return parse_time(text)
 
 
@@ -200,9 +198,12 @@ def infusion_from_row(row: InfusionRow | Mapping[str, Any]) -> InfusionEvent:
     """An InfusionEvent from a db.analytics.InfusionRow (or a mapping with its field names)."""
     if not isinstance(row, InfusionRow):
         row = InfusionRow._make(row.get(name) for name in INFUSION_FIELDS)
+    started = parse_time(row.started_at)
+    if started is None:  # infusions.started_at is NOT NULL: only a hand-made row can lack it
+        raise ValueError(f"infusion {row.number} has no start time; every logged infusion has one")
     return InfusionEvent(
         number=int(row.number),
-        started_at=parse_time(row.started_at),
+        started_at=started,
         ended_at=parse_time(row.ended_at),
         dose_mg_per_kg=row.dose_mg_per_kg,
         total_dose_mg=row.total_dose_mg,
@@ -220,7 +221,12 @@ def first_infusion_start(infusions: Iterable[InfusionEvent]) -> datetime | None:
     return ordered[0].started_at if ordered else None
 
 
+@overload
+def hours_between(moment: datetime, origin: datetime) -> float: ...
+@overload
+def hours_between(moment: datetime | None, origin: datetime | None) -> float | None: ...
 def hours_between(moment: datetime | None, origin: datetime | None) -> float | None:
+    """Hours from `origin` to `moment` (negative before it); None when either is unknown."""
     if moment is None or origin is None:
         return None
     return (moment - origin).total_seconds() / 3600

@@ -7,12 +7,13 @@ would run it, so one benchmark's caches and memory never colour the next one's f
 full printed output goes to a log file whose path the report prints. The concurrent raters
 (bench/bench_concurrent.py) run real `streamlit run` servers: 10, 30 and 60 sessions on one
 server process, and 30 and 60 on two processes sharing the database file (quick mode: 5 and 10
-on one, 10 on two).
+on one, 10 on two); the loads of one process count share one server start.
 
 Every row has the figure's median and 95th percentile, the floor measured in the same run (what
 it is is said next to it) and the ratio of the medians. The concurrent rows add throughput and
-the failed and lost saves, counted in the database after the run; the report exits non-zero
-when any benchmark failed or any save was lost.
+the taps the page showed as not saved (read after every tap, as a rater would), the failed
+sessions and the lost saves, counted in the database after the run; the report exits non-zero
+when any benchmark failed, any tap was shown as not saved, or any save was lost.
 """
 
 from __future__ import annotations
@@ -33,17 +34,26 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 
 #: (script, what it measures, its arguments in quick mode) in table order; each also gets `--json FILE`.
-#: Quick mode keeps the whole report within a few minutes on 2 cores: fewer taps and one export run.
+#: Quick mode keeps the whole report under 3 minutes on 2 cores: small databases, few timed runs,
+#: one export run; the concurrent raters take most of it (their taps are the server's real work).
 BENCHMARKS = (
     ("bench_scoring.py", "scoring", ["--quick"]),
     ("bench_storage.py", "assessment save and history load", ["--quick"]),
-    ("bench_form.py", "the form's tap and submit", ["--participants", "50", "--taps", "30", "--submits", "3"]),
-    ("bench_analytics.py", "participant and cohort views", ["--quick"]),
-    ("bench_exports.py", "exports", ["--participants", "50", "--runs", "1"]),
+    (
+        "bench_form.py",
+        "the form's tap and submit",
+        ["--participants", "20", "--timepoints", "10", "--taps", "12", "--submits", "2"],
+    ),
+    ("bench_analytics.py", "participant and cohort views", ["--participants", "25", "--runs", "2"]),
+    ("bench_exports.py", "exports", ["--participants", "10", "--runs", "1"]),
+    ("bench_browser.py", "first load and the rater's screens in Chromium", ["--rounds", "2"]),
 )
 #: (sessions per load, server processes) of the concurrent raters.
-CONCURRENT_FULL = (((10, 30, 60), 1), ((30, 60), 2))
-CONCURRENT_QUICK = (((5, 10), 1), ((10,), 2))
+#: Each entry is one run of bench_concurrent.py (one seeding, one set of servers): its loads as
+#: (sessions, server processes). The full run keeps one and two processes apart; the quick run
+#: shares one start between them (an idle second server costs the first nothing).
+CONCURRENT_FULL: tuple[tuple[tuple[int, int], ...], ...] = (((10, 1), (30, 1), (60, 1)), ((30, 2), (60, 2)))
+CONCURRENT_QUICK: tuple[tuple[tuple[int, int], ...], ...] = (((5, 1), (10, 1), (10, 2)),)
 
 
 def quick_from_environment() -> bool:
@@ -69,25 +79,20 @@ def run_child(script: str, args: list[str], log, workdir: Path) -> tuple[list[di
     return rows, None
 
 
-def concurrent_rows(loads: tuple[int, ...], processes: int, log, workdir: Path) -> tuple[list[dict], list[str]]:
-    """Rows of the concurrent raters at each load on `processes` server processes, and failures
-    (a benchmark that failed, or any failed or lost save)."""
-    args = [
-        "--sessions-list",
-        ",".join(str(n) for n in loads),
-        "--processes",
-        str(processes),
-        "--dir",
-        str(workdir / f"concurrent-{processes}p"),
-    ]
+def concurrent_rows(loads: tuple[tuple[int, int], ...], log, workdir: Path) -> tuple[list[dict], list[str]]:
+    """Rows of the concurrent raters at each load, (sessions, server processes), run on one set of
+    servers, and failures (a benchmark that failed, a tap shown as not saved, a failed or lost save)."""
+    spec = ",".join(f"{n}x{p}" for n, p in loads)
+    args = ["--loads", spec, "--dir", str(workdir / f"concurrent-{spec.replace(',', '-')}")]
     summaries, failure = run_child("bench_concurrent.py", args, log, workdir)
     failures = [failure] if failure else []
     rows = []
     for s in summaries or []:
         who = f"{s['sessions']} concurrent raters, {s['processes']} server process{'es' if s['processes'] > 1 else ''}"
+        unsaved = s.get("unsaved_taps", 0)
         note = (
-            f"{s['taps_per_second']:.1f} taps/s, {s['submits_per_second']:.2f} submits/s; failed "
-            f"{s['failed']}, lost {s['lost']} (checked in the database)"
+            f"{s['taps_per_second']:.1f} taps/s, {s['submits_per_second']:.2f} submits/s; taps shown as not saved "
+            f"{unsaved}; failed {s['failed']}, lost {s['lost']} (checked in the database)"
         )
         if s["sign_in_retries"]:
             note += f"; {s['sign_in_retries']} sign-in retries (password checks busy)"
@@ -116,8 +121,11 @@ def concurrent_rows(loads: tuple[int, ...], processes: int, log, workdir: Path) 
                 "note": "",
             }
         )
-        if s["failed"] or s["lost"]:
-            failures.append(f"{who}: {s['failed']} failed, {s['lost']} lost: " + "; ".join(s["problems"]))
+        if s["failed"] or s["lost"] or unsaved:
+            failures.append(
+                f"{who}: {unsaved} taps shown as not saved, {s['failed']} failed, {s['lost']} lost: "
+                + "; ".join(s["problems"])
+            )
     return rows, failures
 
 
@@ -185,15 +193,13 @@ def main(argv=None) -> int:
             rows += got or [{"figure": f"{script}: FAILED (see the log)", "median": None, "p95": None, "note": ""}]
             if failure:
                 failures.append(failure)
-        for loads, processes in CONCURRENT_QUICK if args.quick else CONCURRENT_FULL:
-            print(
-                f"  concurrent raters: {', '.join(map(str, loads))} sessions on {processes} server process(es) ...",
-                flush=True,
-            )
-            got, problems = concurrent_rows(loads, processes, log, workdir)
+        for loads in CONCURRENT_QUICK if args.quick else CONCURRENT_FULL:
+            what = ", ".join(f"{n} sessions on {p} server process{'es' if p > 1 else ''}" for n, p in loads)
+            print(f"  concurrent raters: {what} ...", flush=True)
+            got, problems = concurrent_rows(loads, log, workdir)
             rows += got or [
                 {
-                    "figure": f"concurrent raters, {processes} process(es): FAILED (see the log)",
+                    "figure": f"concurrent raters ({what}): FAILED (see the log)",
                     "median": None,
                     "p95": None,
                     "note": "",

@@ -19,6 +19,16 @@ from charts.data import Datasets
 from charts.palette import SPAGHETTI_COLOR, categorical
 from scales import ScaleDefinition
 
+#: Fewest ratings at a timepoint for its confidence interval to be drawn.
+MIN_N_FOR_CI = 3
+
+
+def plotted_participants(trajectories: pd.DataFrame) -> int:
+    """How many participants have a line on the chart: those with at least one total (a screen
+    failure, or a participant not yet rated on this scale, has none). The chart's title and the
+    page's heading both say this number."""
+    return int(trajectories.dropna(subset=["total"])["participant"].nunique())
+
 
 def _column(series: pd.Series) -> list:
     """A column as JSON-safe Python values: NA/NaN → None, numpy scalars → Python."""
@@ -101,6 +111,11 @@ def cohort_chart(
     )
 
     stats = summary.copy()
+    # A 95 % CI from one or two ratings is wider than the scale (t with 1 degree of freedom: ±12.7
+    # standard errors): drawn, it runs off the axes. It is shown, and listed in the tooltip,
+    # from MIN_N_FOR_CI ratings at a timepoint on; the mean is shown from one.
+    few = stats["n"] < MIN_N_FOR_CI
+    stats.loc[few, ["ci_low", "ci_high"]] = None
     stats["ci"] = [
         ("" if lo is None or lo != lo else f"{lo:.1f} to {hi:.1f}")
         for lo, hi in zip(stats["ci_low"], stats["ci_high"], strict=True)
@@ -108,6 +123,7 @@ def cohort_chart(
     stats["short"] = [short_label(t) for t in stats["timepoint"]]
     columns = ["short", "label", "order", "n", "mean", "ci_low", "ci_high", "ci"] + (["arm"] if by_arm else [])
     ref = data("summary", records(stats, columns))
+    ci_ref = data("summary-ci", records(stats[~few], columns))
     tooltip = ([vl.channel("arm:N", title="Arm")] if by_arm else []) + [
         vl.channel("label:N", title="Timepoint"),
         vl.channel("n:Q", title="n"),
@@ -119,9 +135,9 @@ def cohort_chart(
     layers = [
         spaghetti,
         vl.unit(
-            ref,
+            ci_ref,
             "ci",
-            vl.mark("rule", strokeWidth=2.5, **const),
+            vl.mark("rule", strokeWidth=2.5, clip=True, **const),
             {
                 "x": x,
                 "y": vl.channel("ci_low:Q", scale=y_scale),
@@ -133,7 +149,7 @@ def cohort_chart(
         vl.unit(
             ref,
             "mean-line",
-            vl.mark("line", strokeWidth=2.5, **const),
+            vl.mark("line", strokeWidth=2.5, clip=True, **const),
             {
                 "x": x,
                 "y": mean_y,
@@ -145,11 +161,11 @@ def cohort_chart(
         vl.unit(
             ref,
             "mean",
-            vl.mark("point", filled=True, size=70, opacity=1, **const),
+            vl.mark("point", filled=True, size=70, opacity=1, clip=True, **const),
             {"x": x, "y": mean_y, "tooltip": tooltip, "color": color},
         ),
     ]
-    n_people = int(trajectories["participant"].nunique())
+    n_people = plotted_participants(trajectories)
     title = vl.title(
         f"{definition.abbreviation}: {n_people} participants",
         anchor="start",

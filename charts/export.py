@@ -9,6 +9,7 @@ validated by the test suite, tests/test_charts.py). `to_png`/`to_svg` validate w
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import pyarrow as pa
@@ -17,7 +18,7 @@ import vl_convert as vlc
 from charts import vegalite as vl
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-CONFIG = {
+CONFIG: dict[str, Any] = {
     "font": "DejaVu Sans, Liberation Sans, Arial, sans-serif",
     "view": {"stroke": None},
     "axis": {"labelFontSize": 11, "titleFontSize": 12},
@@ -26,10 +27,76 @@ CONFIG = {
 }
 
 
+#: Average glyph width as a share of the font size (DejaVu Sans, the first font of CONFIG; bold is
+#: wider), to estimate how many characters of a title fit on a line.
+GLYPH_WIDTH = {False: 0.60, True: 0.68}
+#: A title is wrapped to at most this width (px), even on a wider chart: a chart drawn on a page
+#: fills the column it is in, which on a tablet in portrait is about 700 px, minus the axis.
+MAX_TITLE_WIDTH = 560
+DEFAULT_VIEW_WIDTH = 400  # Vega-Lite's default continuous width
+
+
+def wrap_text(text: Any, width: float, font_size: float, *, bold: bool = False) -> Any:
+    """A title as lines that each fit `width` px (Vega-Lite draws a list of strings as lines);
+    anything but a string too long for one line is returned as it is. Lines break between the
+    parts of a " · "-joined title first, then between words, never inside a word."""
+    if not isinstance(text, str):
+        return text
+    per_line = max(12, int(min(width, MAX_TITLE_WIDTH) / (font_size * GLYPH_WIDTH[bold])))
+    if len(text) <= per_line:
+        return text
+    lines: list[str] = []
+    for part in text.split(" · "):
+        pieces = textwrap.wrap(part, per_line) or [part]
+        if lines and len(lines[-1]) + 3 + len(pieces[0]) <= per_line:
+            lines[-1] = f"{lines[-1]} · {pieces.pop(0)}"
+        lines += pieces
+    return lines
+
+
+def _fitted(node: dict[str, Any], width: float) -> dict[str, Any]:
+    """A view (or composition) of a spec with its titles wrapped to its width: a new dict for every
+    view on the way, data and datasets shared, never copied."""
+    out = dict(node)
+    width = out["width"] if isinstance(out.get("width"), (int, float)) else width
+    title = out.get("title")
+    if isinstance(title, dict):
+        title = dict(title)
+        title["text"] = wrap_text(title.get("text"), width, CONFIG["title"]["fontSize"], bold=True)
+        if "subtitle" in title:
+            title["subtitle"] = wrap_text(title["subtitle"], width, CONFIG["title"]["subtitleFontSize"])
+        out["title"] = title
+    elif isinstance(title, str):
+        out["title"] = wrap_text(title, width, CONFIG["title"]["fontSize"], bold=True)
+    if isinstance(out.get("encoding"), dict):
+        encoding = dict(out["encoding"])
+        for name in ("x", "y"):
+            channel = encoding.get(name)
+            if not isinstance(channel, dict):
+                continue
+            channel = dict(channel)
+            length = width if name == "x" else out.get("height", DEFAULT_VIEW_WIDTH)
+            if isinstance(channel.get("axis"), dict) and "title" in channel["axis"]:
+                channel["axis"] = {
+                    **channel["axis"],
+                    "title": wrap_text(channel["axis"]["title"], length, CONFIG["axis"]["titleFontSize"], bold=True),
+                }
+            elif "title" in channel:
+                channel["title"] = wrap_text(channel["title"], length, CONFIG["axis"]["titleFontSize"], bold=True)
+            encoding[name] = channel
+        out["encoding"] = encoding
+    for key in ("layer", "vconcat", "hconcat", "concat"):
+        if isinstance(out.get(key), list):
+            out[key] = [_fitted(part, width) if isinstance(part, dict) else part for part in out[key]]
+    return out
+
+
 def spec(chart: dict[str, Any]) -> dict[str, Any]:
-    """The specification to draw: a builder's chart with Scalebook's config and autosize (a new
-    dict; the chart is left as it was)."""
-    out = dict(chart)
+    """The specification to draw: a builder's chart with Scalebook's config and autosize, and every
+    title, subtitle and axis title wrapped into lines that fit the chart's width (a long one was
+    cut off at the edge of an exported PNG or SVG, and of the chart on a tablet). A new dict; the
+    chart is left as it was."""
+    out = _fitted(chart, DEFAULT_VIEW_WIDTH)
     out["config"] = {**CONFIG, **out.get("config", {})}
     # Fit the width to the page, keep the height: Streamlit's default for a stretched chart
     # ("fit") squeezes the plot to make room for titles and legends inside the given height.

@@ -36,15 +36,12 @@ from charts.palette import (
     band_colors,
 )
 from charts.timeaxis import TimeAxis, offset_text, time_axis
+from protocol.timing import DATE_FORMAT, local_text
 from scales import ScaleDefinition
 
 RECALL_SHAPES = ("circle", "triangle-up", "square", "diamond", "cross")
 STATUS_COLOR = OKABE_ITO["reddish_purple"]  # the end of participation: apart from infusions and amendments
 WIDTH, HEIGHT = 640, 260
-
-
-def local_text(moment: datetime | None, tz: ZoneInfo) -> str:
-    return "" if moment is None else moment.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def origin_of(infusions: Sequence[InfusionEvent], axis: TimeAxis, assessments: Sequence[Assessment]) -> datetime | None:
@@ -88,11 +85,15 @@ def point_records(
     timepoint_labels: dict[str, str],
     outcome: ScaleOutcome | None,
 ) -> list[dict]:
+    if origin is None:  # origin_of gives one whenever there is a rating to plot
+        return []
     recall = recall_labels(definition)
     changes = {p.assessment.id: p for p in outcome.points} if outcome else {}
     records = []
     for a in chronological(x for x in assessments if x.scale_id == definition.id):
-        hours = hours_between(a.completed_at, origin)
+        completed = a.completed_at
+        assert completed is not None  # chronological() keeps usable (completed) assessments only
+        hours = hours_between(completed, origin)
         point = changes.get(a.id)
         status = a.status + (" (amended)" if a.amended and a.status != "amended" else "")
         change = (
@@ -111,7 +112,7 @@ def point_records(
                 "since": offset_text(hours),
                 "rater": a.rater or "",
                 "status": status,
-                "recall": recall.get(a.recall, a.recall or ""),
+                "recall": recall.get(a.recall, a.recall) if a.recall else "",
                 "change": change,
                 "amended": a.amended,
                 "assessment": a.id,
@@ -223,7 +224,7 @@ def status_layers(
     x = axis.x(hours_between(moment, origin))
     if not domain[0] <= x <= domain[1]:
         return []
-    label = f"{status} {moment.astimezone(tz).strftime('%Y-%m-%d')}"
+    label = f"{status} {local_text(moment, tz, DATE_FORMAT)}"
     ref = data("status", [{"x": x, "y": y_top, "label": label, "when": local_text(moment, tz)}])
     tooltip = [vl.channel("label:N", title="Participation"), vl.channel("when:N", title="Since")]
     return [
@@ -410,7 +411,7 @@ def trajectory_chart(
         )
     if status_change is not None:
         subtitle.append(
-            f"{status_change[0]} {status_change[1].astimezone(tz).strftime('%Y-%m-%d')}: "
+            f"{status_change[0]} {local_text(status_change[1], tz, DATE_FORMAT)}: "
             f"no ratings expected after the dashed line"
         )
     if amended:

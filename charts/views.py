@@ -31,7 +31,7 @@ from analytics.records import (
     sorted_infusions,
     stored_time,
 )
-from charts.cohort import cohort_chart
+from charts.cohort import cohort_chart, plotted_participants
 from charts.dissociation import dissociation_chart
 from charts.export import drawable, spec
 from charts.participant import local_text, trajectory_chart
@@ -137,11 +137,12 @@ def participant_view(
     axis = time_axis(view, infusion)
     tz = protocol.timezone
     person = rows.get("participant") or {}
-    ended = (
-        (person["status"], stored_time(person["status_at"]))
+    ended_at = (
+        stored_time(person["status_at"])
         if person.get("status") in ("withdrawn", "completed") and person.get("status_at")
         else None
     )
+    ended = None if ended_at is None else (person["status"], ended_at)
     panels = []
     for scale_id in scale_order(protocol, [a.scale_id for a in assessments if a.usable]):
         try:
@@ -266,4 +267,5 @@ def cohort_view(
         else None
     )
     table = participant_table(protocol, cohort, outcomes, missed or {}, show_arm=show_arm)
-    return CohortView(scale_id, chart, summary, rates, table, len(cohort.participants))
+    # The number the chart's title says (participants with a line), not everyone in the study.
+    return CohortView(scale_id, chart, summary, rates, table, plotted_participants(frame) if len(frame) else 0)

@@ -235,15 +235,15 @@ def refresh_cohort_rows(
         row["participant_id"]: (row["assessments"], row["scores"])
         for row in _sql.many(db, COHORT_FINGERPRINTS_SQL.format(site=site), params)
     }
-    usable = previous is not None and previous.get("scope") == (study_id, site_id)
-    known = previous["fingerprints"] if usable else {}
+    usable = previous if previous is not None and previous.get("scope") == (study_id, site_id) else None
+    known = usable["fingerprints"] if usable is not None else {}
     changed = [pid for pid, fingerprint in fingerprints.items() if known.get(pid) != fingerprint]
     by_participant: dict[int, list] = {}
-    if usable:
+    if usable is not None:
         by_participant = {
-            pid: rows for pid, rows in previous["by_participant"].items() if pid in fingerprints and pid not in changed
+            pid: rows for pid, rows in usable["by_participant"].items() if pid in fingerprints and pid not in changed
         }
-    if changed and usable and len(changed) <= len(fingerprints) // 2:
+    if changed and usable is not None and len(changed) <= len(fingerprints) // 2:
         only = site + " AND p.id IN (SELECT value FROM json_each(?))"
         fresh = _named(db, AssessmentRow, COHORT_ASSESSMENTS_SQL.format(site=only), [*params, json.dumps(changed)])
         reread = changed

@@ -83,9 +83,7 @@ def _responses(db: Database, assessment_id: int) -> dict[str, int]:
     )
 
 
-def _score_dict(row: dict[str, Any] | None) -> dict[str, Any] | None:
-    if row is None:
-        return None
+def _score_dict(row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
     for key in ("subscales", "missing", "not_assessed", "flags"):
         out[key] = json.loads(row[key])
@@ -96,9 +94,8 @@ def _score_dict(row: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def current_score(db: Database, assessment_id: int) -> dict[str, Any] | None:
     """The newest stored score of an assessment (None before completion)."""
-    return _score_dict(
-        _sql.one(db, "SELECT * FROM scores WHERE assessment_id = ? ORDER BY id DESC LIMIT 1", [assessment_id])
-    )
+    row = _sql.one(db, "SELECT * FROM scores WHERE assessment_id = ? ORDER BY id DESC LIMIT 1", [assessment_id])
+    return None if row is None else _score_dict(row)
 
 
 def score_history(db: Database, assessment_id: int) -> list[dict[str, Any]]:
@@ -630,8 +627,7 @@ def save_draft_response(
         if (old_value, stored["not_assessed_reason"] if stored else None) == (value, reason):
             return load_assessment(db, row["id"])  # the same tap again: nothing to do
         _check_version(row, expected_version, required=False)
-        others = _responses(db, row["id"])
-        others[item_id] = value
+        others: dict[str, int | None] = {**_responses(db, row["id"]), item_id: value}
         _check_all(definition, others)
         db.execute(
             "INSERT INTO item_responses (assessment_id, item_id, value, not_assessed_reason, answered_at, answered_by) "

@@ -137,6 +137,10 @@ def restore_database(
                 f"the backup's guards were changed outside the app: {'; '.join(tampered)}; nothing was replaced"
             )
         key = integrity.read_key(anchor)
+        if key is None:  # witnessed_heads read it above: only a key removed since then gets here
+            raise StorageError(
+                f"the audit key {integrity.key_path(anchor)} is gone; restore it before the backup; nothing was replaced"
+            )
         target_key = integrity.key_path(target_path)
         if not target_key.exists():
             target_path.parent.mkdir(parents=True, exist_ok=True)

@@ -193,14 +193,17 @@ def _adduser(args) -> int:
         password = users.check_password(_read_password(args.username), args.username)
         actor = system_actor()
         with transaction(db):
-            if args.site and not db.execute("SELECT 1 FROM sites WHERE code = ?", [args.site]).fetchone():
+            new_site = bool(args.site) and not db.execute("SELECT 1 FROM sites WHERE code = ?", [args.site]).fetchone()
+            if new_site:
                 create_site(db, actor, args.site)
-                print(f"created site {args.site}", file=sys.stderr)
             user = users.create_user(
                 db, actor, args.username, args.role, password, site=args.site, all_sites=args.all_sites
             )
     finally:
         db.close()
+    # Said only after the commit: a refused account rolls the new site back with it.
+    if new_site:
+        print(f"created site {args.site}", file=sys.stderr)
     print(f"created user {user['username']} ({user['role']}{', site ' + args.site if args.site else ''})")
     return 0
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, NoReturn, overload
 
 from sqlite_utils import Database
 
@@ -126,6 +126,13 @@ def label(field: str, code: str | None) -> str:
     return LABELS.get(field, {}).get(code, code)
 
 
+# For the type checker: a required time always comes back as stored text, an optional one may be None.
+@overload
+def _time(value: Any, what: str, *, required: Literal[True] = True) -> str: ...
+@overload
+def _time(value: Any, what: str, *, required: bool) -> str | None: ...
+
+
 def _time(value: Any, what: str, *, required: bool = True) -> str | None:
     if value is None:
         if required:
@@ -138,12 +145,27 @@ def _time(value: Any, what: str, *, required: bool = True) -> str | None:
         return _bad_time(value, what)
 
 
-def _bad_time(value: Any, what: str):
+def _bad_time(value: Any, what: str) -> NoReturn:
     raise ValidationError(f"{what} {value!r} is not a time with a timezone; give e.g. '2026-03-01T09:30:00Z'")
 
 
-def _number(value: Any, what: str, low: float, high: float, *, integer: bool = False) -> float | int | None:
+@overload
+def _number(
+    value: Any, what: str, low: float, high: float, *, integer: bool = False, required: Literal[True]
+) -> float | int: ...
+@overload
+def _number(
+    value: Any, what: str, low: float, high: float, *, integer: bool = False, required: bool = False
+) -> float | int | None: ...
+
+
+def _number(
+    value: Any, what: str, low: float, high: float, *, integer: bool = False, required: bool = False
+) -> float | int | None:
+    """A number checked against its plausible range; None stays None unless `required`."""
     if value is None:
+        if required:
+            raise ValidationError(f"{what} is required")
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or (integer and float(value) != int(value)):
         raise ValidationError(f"{what} must be a {'whole ' if integer else ''}number, not {value!r}")
@@ -272,15 +294,15 @@ def _infusion_warnings(
             [participant["id"], number - 1],
         )
         if previous is not None:
-            problem = spacing_problem(
+            spacing = spacing_problem(
                 protocol, number, start, previous["number"], clock.parse_utc(previous["started_at"])
             )
-            if problem:
+            if spacing:
                 warnings.append(
                     InfusionWarning(
                         INTERVAL,
                         f"Infusion {number}",
-                        problem[0].upper() + problem[1:] + ".",
+                        spacing[0].upper() + spacing[1:] + ".",
                         "Choose a later start, or give a reason to start it now: it is recorded as a protocol deviation.",
                     )
                 )
@@ -292,7 +314,7 @@ def infusion_warnings(
 ) -> list[InfusionWarning]:
     """The overridable protocol rules an infusion `number` starting at `started_at` would break
     (none: it may start). record_infusion applies exactly these; the page shows them first."""
-    number = int(_number(number, "infusion number", 1, 1000, integer=True))
+    number = int(_number(number, "infusion number", 1, 1000, integer=True, required=True))
     started = _time(started_at, "infusion start")
     return _infusion_warnings(db, protocol, get_participant(db, participant_id), number, started)
 
@@ -323,21 +345,21 @@ def record_infusion(
     """
     protocol = _protocol(protocol)
     dosing = protocol.dosing
-    number = int(_number(number, "infusion number", 1, 1000, integer=True))
+    number = int(_number(number, "infusion number", 1, 1000, integer=True, required=True))
     started = _time(started_at, "infusion start")
     ended = _time(ended_at, "infusion end", required=False)
     if ended and ended < started:
         raise ValidationError("the infusion cannot end before it starts; check both times")
     if planned_duration_min is None:
         planned_duration_min = int(dosing.duration_minutes.default or dosing.duration_minutes.min)
-    duration = _number(planned_duration_min, "planned duration (min)", 1, 600, integer=True)
+    duration = _number(planned_duration_min, "planned duration (min)", 1, 600, integer=True, required=True)
     try:
         total = protocol_total_dose(weight_kg, dose_mg_per_kg, dosing)
         check_duration(duration, dosing)
     except ProtocolInputError as exc:
         raise ValidationError(f"{exc}; check the entry") from None
     if total_dose_mg is not None:
-        given = _number(total_dose_mg, "total dose (mg)", 0.1, 700)
+        given = _number(total_dose_mg, "total dose (mg)", 0.1, 700, required=True)
         if abs(given - float(total)) > 1e-9:
             raise ValidationError(
                 f"the total dose {given:g} mg does not match the weight × dose ({weight_kg:g} kg × "
@@ -399,14 +421,16 @@ def record_infusion(
             f"VALUES (?, {', '.join('?' for _ in values)}, ?, ?, ?)",
             [participant["id"], *values.values(), who["id"], now, now],
         )
-        audit.record(
-            db, who, "infusion.create", "infusion", cursor.lastrowid, new=values, participant_id=participant["id"]
-        )
+        infusion_id = _sql.new_id(cursor)
+        audit.record(db, who, "infusion.create", "infusion", infusion_id, new=values, participant_id=participant["id"])
         deviations = [
             insert_deviation(db, who, participant["id"], w.timepoint, w.problem, kind=w.kind, reason=reasons[w.kind])
             for w in warnings
         ]
-        return _sql.one(db, "SELECT * FROM infusions WHERE id = ?", [cursor.lastrowid]) | {"deviations": deviations}
+        row = _sql.require_row(
+            _sql.one(db, "SELECT * FROM infusions WHERE id = ?", [infusion_id]), "infusion", infusion_id
+        )
+        return row | {"deviations": deviations}
 
 
 def end_infusion(db: Database, actor: Mapping[str, Any], infusion_id: int, ended_at: Any) -> dict[str, Any]:
@@ -434,7 +458,9 @@ def end_infusion(db: Database, actor: Mapping[str, Any], infusion_id: int, ended
             new=ended,
             participant_id=infusion["participant_id"],
         )
-        return _sql.one(db, "SELECT * FROM infusions WHERE id = ?", [infusion["id"]])
+        return _sql.require_row(
+            _sql.one(db, "SELECT * FROM infusions WHERE id = ?", [infusion["id"]]), "infusion", infusion["id"]
+        )
 
 
 def list_infusions(db: Database, participant_id: int) -> list[dict[str, Any]]:
@@ -472,7 +498,7 @@ def record_vitals(
     if unknown:
         raise ValidationError(f"unknown vital sign(s) {', '.join(unknown)}; use {', '.join(VITAL_RANGES)}")
     checked = {
-        k: _number(v, k.replace("_", " "), *VITAL_RANGES[k], integer=k != "temperature_c")
+        k: _number(v, k.replace("_", " "), *VITAL_RANGES[k], integer=k != "temperature_c", required=True)
         for k, v in values.items()
         if v is not None
     }
@@ -491,16 +517,17 @@ def record_vitals(
             f"recorded_by, created_at) VALUES (?, ?, ?, {', '.join('?' for _ in checked)}, ?, ?, ?)",
             [participant["id"], infusion, measured, *checked.values(), reason, who["id"], clock.utc_now()],
         )
+        vitals_id = _sql.new_id(cursor)
         audit.record(
             db,
             who,
             "vitals.create",
             "vitals",
-            cursor.lastrowid,
+            vitals_id,
             participant_id=participant["id"],
             new={"measured_at": measured, "infusion_id": infusion, **checked, "late_entry_reason": reason},
         )
-        row = _vitals_row(db, cursor.lastrowid)
+        row = _sql.require_row(_vitals_row(db, vitals_id), "vital-signs reading", vitals_id)
         return row | {"warnings": vitals_warnings(protocol, row)}
 
 
@@ -700,16 +727,17 @@ def record_adverse_event(
             f"VALUES (?, {', '.join('?' for _ in values)}, ?, ?, ?)",
             [participant["id"], *values.values(), who["id"], now, now],
         )
+        ae_id = _sql.new_id(cursor)
         audit.record(
             db,
             who,
             "adverse_event.create",
             "adverse_event",
-            cursor.lastrowid,
+            ae_id,
             new=values,
             participant_id=participant["id"],
         )
-        return _ae_row(db, cursor.lastrowid)
+        return _sql.require_row(_ae_row(db, ae_id), "adverse event", ae_id)
 
 
 def update_adverse_event(
@@ -777,7 +805,7 @@ def update_adverse_event(
                 for field, (old, new) in changed.items()
             ],
         )
-        return _ae_row(db, row["id"])
+        return _sql.require_row(_ae_row(db, row["id"]), "adverse event", row["id"])
 
 
 def get_adverse_event(db: Database, ae_id: int) -> dict[str, Any]:

@@ -17,8 +17,14 @@ crash of the process).
 
 Write transactions start with `BEGIN IMMEDIATE`: the write lock is taken at the start, so
 concurrent writers queue at BEGIN, rather than failing half-way when a deferred transaction
-tries to upgrade its read lock. Repository functions wrap their own work in `transaction(db)`,
-which joins an enclosing transaction as a savepoint, so several calls can share one unit of work.
+tries to upgrade its read lock. Within one process they queue first on a lock of their own
+(`_WRITE_QUEUE`): SQLite's busy handler polls with growing sleeps, and with tens of sessions of
+one server tapping at once some writers lost that race for longer than the busy timeout and the
+tap was refused ("not saved", bench/bench_concurrent.py found it at 60 raters). Queued in the
+process, a writer waits its turn instead; the busy timeout then covers only other processes on
+the same file, at most one writer each. Repository functions wrap their own work in
+`transaction(db)`, which joins an enclosing transaction as a savepoint, so several calls can
+share one unit of work.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import itertools
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +46,13 @@ from db.errors import BusyError, ConflictError, IntegrityViolation, LockedError,
 ENV_VAR = "SCALEBOOK_DB"
 DEFAULT_PATH = Path("data") / "scalebook.db"
 BUSY_TIMEOUT_MS = 15_000
+#: How long a write waits for the other writes of its own process before it is refused as busy
+#: (nothing saved, the page says so): far above the queue a full server builds, far below "hung".
+WRITE_QUEUE_TIMEOUT_S = 120.0
+#: One writer of this process at a time, a waiting one woken when the lock is free instead of
+#: polling (see the module docstring); re-entrant, so a thread that opens a second write
+#: connection inside a write behaves as it did before (SQLite's busy timeout, then BusyError).
+_WRITE_QUEUE = threading.RLock()
 #: The SQL function the m009 triggers require of every writer of trial data (db/migrations.py):
 #: only connections opened here define it, so a write from any other tool is refused by SQLite.
 APP_WRITER = "scalebook_app_writer"
@@ -145,28 +159,37 @@ def transaction(db: Database, *, write: bool = True) -> Iterator[Database]:
         else:
             conn.execute(f"RELEASE SAVEPOINT {name}")
         return
+    if write and not _WRITE_QUEUE.acquire(timeout=WRITE_QUEUE_TIMEOUT_S):
+        raise BusyError(
+            f"the server stayed busy with other saves for more than {WRITE_QUEUE_TIMEOUT_S:.0f} s; nothing was "
+            f"saved, try again in a moment"
+        )
     try:
-        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-    except sqlite3.Error as exc:
-        raise _translate(exc) from None
-    try:
-        yield db
-        integrity.prepare_commit(db)  # the audit head this commit adds, witnessed outside the file
-    except BaseException as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        integrity.finish_events(db, committed=False)
-        if isinstance(exc, sqlite3.Error):
+        try:
+            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        except sqlite3.Error as exc:
             raise _translate(exc) from None
-        raise
-    try:
-        conn.execute("COMMIT")
-    except sqlite3.Error as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        integrity.finish_events(db, committed=False)
-        raise _translate(exc) from None
-    integrity.finish_events(db, committed=True)  # "done" in the witness, and release its lock
+        try:
+            yield db
+            integrity.prepare_commit(db)  # the audit head this commit adds, witnessed outside the file
+        except BaseException as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            integrity.finish_events(db, committed=False)
+            if isinstance(exc, sqlite3.Error):
+                raise _translate(exc) from None
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            integrity.finish_events(db, committed=False)
+            raise _translate(exc) from None
+        integrity.finish_events(db, committed=True)  # "done" in the witness, and release its lock
+    finally:
+        if write:
+            _WRITE_QUEUE.release()
 
 
 @contextmanager

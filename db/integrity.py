@@ -163,15 +163,14 @@ def append_witness(
 ) -> None:
     """Append one signed head to the witness and fsync it (opens the file unless `fd` is given)."""
     own = fd is None
-    if own:
-        fd = _open_private(witness_path(db_path), os.O_WRONLY | os.O_APPEND)
+    handle = _open_private(witness_path(db_path), os.O_WRONLY | os.O_APPEND) if fd is None else fd
     try:
-        os.write(fd, _entry(key, kind, head, before))
+        os.write(handle, _entry(key, kind, head, before))
         if sync:
-            os.fsync(fd)
+            os.fsync(handle)
     finally:
         if own:
-            os.close(fd)
+            os.close(handle)
 
 
 def read_witness(db_path: str | os.PathLike[str], key: bytes) -> tuple[list[dict[str, Any]], list[str]]:
@@ -247,7 +246,7 @@ def begin_events(db) -> None:
         return
     path = db_file(db)
     key = read_key(path) if path else None
-    if key is None:
+    if key is None or not path:
         db._sb_witness = False
         return
     fd = _open_private(witness_path(path), os.O_RDWR | os.O_APPEND)
@@ -307,8 +306,7 @@ def ensure_anchor(db, db_path: str | os.PathLike[str]) -> None:
     key, witness = key_path(db_path), witness_path(db_path)
     if key.exists() or witness.exists():
         return
-    create_key(db_path)
-    append_witness(db_path, read_key(db_path), "init", head(db))
+    append_witness(db_path, create_key(db_path), "init", head(db))
 
 
 def check_anchor(db, db_path: str | os.PathLike[str]) -> list[str]:

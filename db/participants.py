@@ -93,7 +93,7 @@ def create_participant(
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [study_row["id"], code, site_row["id"], arm, status, who.get("id"), enrolled or now, now],
         )
-        pid = cursor.lastrowid
+        pid = _sql.new_id(cursor)
         created = {"code": code, "site": site_row["code"], "study": study_row["code"], "arm": arm, "status": status}
         if enrolled is not None:
             created["enrolled_at"] = enrolled

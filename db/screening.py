@@ -62,7 +62,9 @@ def record_eligibility(
             db, who, protocol, participant, answers, baseline, action="eligibility.decide"
         )
         audit.record_many(db, who, events)
-        return latest_eligibility(db, participant["id"]) | {"id": decision_id}
+        latest = latest_eligibility(db, participant["id"])
+        assert latest is not None, "the decision was inserted in this transaction"
+        return latest | {"id": decision_id}
 
 
 def _store_decision(
@@ -105,6 +107,7 @@ def _store_decision(
             now,
         ],
     )
+    decision_id = _sql.new_id(cursor)
     verdict = {None: "pending", 1: "eligible", 0: "not eligible"}[eligible]
     events = [
         audit.event(
@@ -114,7 +117,7 @@ def _store_decision(
             field="eligibility",
             reason=reason,
             new={
-                "decision_id": cursor.lastrowid,
+                "decision_id": decision_id,
                 "eligible": verdict,
                 "reasons": decision.reasons,
                 "pending": decision.pending,
@@ -124,7 +127,7 @@ def _store_decision(
             participant_id=participant["id"],
         )
     ]
-    new_status = {1: "enrolled", 0: "screen_failed"}.get(eligible)
+    new_status = None if eligible is None else {1: "enrolled", 0: "screen_failed"}.get(eligible)
     if (
         new_status
         and participant["status"] in ("screening", "enrolled", "screen_failed")
@@ -145,7 +148,7 @@ def _store_decision(
                 participant_id=participant["id"],
             )
         )
-    return cursor.lastrowid, events
+    return decision_id, events
 
 
 REEVALUATE_ACTION = "eligibility.reevaluate"  # the audit action of a decision taken again automatically

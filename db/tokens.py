@@ -43,7 +43,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlite_utils import Database
 
@@ -97,7 +97,7 @@ def holder_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def _plausible_secret(value: Any) -> bool:
+def _plausible_secret(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and 16 <= len(value.strip()) <= 200
 
 
@@ -193,7 +193,7 @@ def create_link(
             "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [token_hash(raw), participant_id, ids[0], channel, who["id"], now, expires_at],
         )
-        token_id = cursor.lastrowid
+        token_id = _sql.new_id(cursor)
         db.conn.executemany(
             "INSERT INTO self_report_link_assessments (token_id, participant_id, assessment_id, position) "
             "VALUES (?, ?, ?, ?)",
@@ -444,7 +444,11 @@ def revoke_token(db: Database, actor: Mapping[str, Any], token_id: int, reason: 
     reason = _sql.text(reason, "reason", max_len=500, required=False)
     with transaction(db):
         token = get_token(db, token_id)
-        site = _sql.one(db, "SELECT site_id FROM participants WHERE id = ?", [token["participant_id"]])
+        site = _sql.require_row(
+            _sql.one(db, "SELECT site_id FROM participants WHERE id = ?", [token["participant_id"]]),
+            "participant",
+            token["participant_id"],
+        )
         who = authorize(db, actor, "token.manage", site_id=site["site_id"])
         if token["revoked_at"] is None:
             now = clock.utc_now()

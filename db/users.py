@@ -117,7 +117,7 @@ def create_user(
             "updated_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
             [username, role, site_id, password_hash, now, now, now],
         )
-        user = get_user(db, cursor.lastrowid)
+        user = get_user(db, _sql.new_id(cursor))
         audit.record(
             db, who, "user.create", "user", user["id"], new={"username": username, "role": role, "site_id": site_id}
         )
@@ -214,7 +214,9 @@ def authenticate(db: Database, username: str, password: str) -> dict[str, Any] |
         if not row["active"]:
             audit.record(db, who, "login.failed", "user", row["id"], reason="account deactivated")
             return None
-        current = _sql.one(db, "SELECT failed_attempts, locked_until FROM users WHERE id = ?", [row["id"]])
+        current = _sql.require_row(
+            _sql.one(db, "SELECT failed_attempts, locked_until FROM users WHERE id = ?", [row["id"]]), "user", row["id"]
+        )
         if current["locked_until"] and current["locked_until"] > now:
             audit.record(
                 db, who, "login.failed", "user", row["id"], reason=f"account locked until {current['locked_until']}"
@@ -300,6 +302,8 @@ def authenticate_identity(db: Database, identity: Mapping[str, Any]) -> tuple[di
     issuer = identity.get("iss")
     via = f"single sign-on ({issuer})" if isinstance(issuer, str) and issuer else "single sign-on"
     now = clock.utc_now()
+    reason: str | None
+    message: str | None
     with transaction(db):
         row = (
             _sql.one(db, "SELECT id, username, role, active, locked_until FROM users WHERE username = ?", [name])
@@ -350,6 +354,7 @@ def authenticate_identity(db: Database, identity: Mapping[str, Any]) -> tuple[di
         if message is not None:
             audit.record(db, who, "login.failed", "user", row["id"] if row else None, reason=f"{via}: {reason}")
             return None, message
+        assert row is not None, "every branch above without an account sets a message"
         db.execute(
             "UPDATE users SET failed_attempts = 0, last_login_at = ?, updated_at = ? WHERE id = ?",
             [now, now, row["id"]],

@@ -22,9 +22,13 @@ what was given. The database is marked as the demo's first (db.demo), which labe
 synthetic on every page and in every export.
 
 One protocol per database: the app runs one protocol file ($SCALEBOOK_PROTOCOL, default
-protocol/studies/default.json), so the demo follows that protocol, one infusion per participant.
-A repeated-infusion protocol (protocol/studies/repeated_infusion.json) is refused with a clear
-message: the generator does not plan a repeated infusion calendar (a known limitation).
+protocol/studies/default.json) and plans every participant's visits from it, so one demo
+database follows one protocol. Under a single-infusion protocol each participant has one
+infusion; under a repeated one (protocol/studies/repeated_infusion.json) each has the
+protocol's calendar (protocol.schedule.planned_infusions: induction on its weekdays, then
+weekly maintenance) from a first infusion on an induction weekday, with ratings around every
+infusion; infusions still ahead today are left for the worklist. The command line builds the
+repeated-infusion group as a database of its own beside the main study (demo/cli.py says why).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from db import assessments, clinical, clock, participants, screening, selfreport, tokens, visits
+from db import assessments, clock, participants, screening, selfreport, tokens, visits
 from db.connection import Database, connect, database_path, transaction
 from db.demo import holds_data, is_demo, mark_demo
 from db.migrations import init_database
@@ -49,10 +53,11 @@ from db.sites import create_site
 from db.users import create_user, get_user
 from demo import shapes
 from protocol import Protocol, load_protocol
-from protocol.keys import parse_assessment_timepoint
-from protocol.schedule import plan_timepoints
+from protocol.schedule import plan_timepoints, planned_infusions
 from scales import get_scale
+from study import infusions as infusion_day
 from study.assessments import find_or_start_assessment, record_rating
+from study.self_report import start_self_report
 
 SITES = (("S01", "North clinic (demo site)"), ("S02", "South clinic (demo site)"))
 ARMS = ("ketamine", "midazolam")
@@ -67,8 +72,7 @@ MISSED_REASON = "participant unwell and could not attend; rang the study team"
 
 
 class DemoRefused(Exception):
-    """The target database holds data that is not the demo's (or already holds the demo), or the
-    protocol plans repeated infusions, which the generator does not build."""
+    """The target database holds data that is not the demo's (or already holds the demo)."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,12 @@ def _cohort(rng: random.Random, protocol: Protocol, count: int, today: datetime)
     for i in range(count):
         day = -STUDY_DAYS + round(i * (STUDY_DAYS + 1) / max(count - 1, 1))
         first = today + timedelta(days=day, hours=9, minutes=rng.choice((0, 15, 30, 45, 60)))
+        course = [first]
+        if protocol.infusion_plan.kind != "single" and protocol.infusion_plan.induction:
+            weekdays = protocol.infusion_plan.induction.weekday_numbers  # a course starts on one of them
+            while first.astimezone(protocol.timezone).weekday() not in weekdays:
+                first += timedelta(days=1)
+            course = [p.planned_at for p in planned_infusions(protocol, first)]
         screened = (first - timedelta(days=rng.randint(2, 6))).replace(hour=10, minute=rng.choice((0, 20, 40)))
         people.append(
             Person(
@@ -173,7 +183,7 @@ def _cohort(rng: random.Random, protocol: Protocol, count: int, today: datetime)
                 eligible=True,
                 responder=i in responders,
                 screened_at=screened,
-                infusions=[first],
+                infusions=course,
                 weight=round(rng.uniform(52, 112), 1),
                 baseline=rng.uniform(30, 35),
                 cadss_base=rng.uniform(0, 4),
@@ -291,9 +301,13 @@ class Planner:
             if planned.due_at is None:
                 continue
             key = planned.timepoint_id + (f"@{planned.infusion_number}" if planned.infusion_number else "")
+            # The infusion this visit follows (the latest started by its due time).
+            latest = max((t for t in person.infusions if t <= planned.due_at), default=planned.due_at)
             if planned.timepoint_id == "baseline":
                 at = person.screened_at + timedelta(minutes=30)
-            elif planned.due_at - person.infusions[0] >= timedelta(hours=20):
+            elif planned.due_at - latest >= timedelta(hours=20):
+                # A visit a day or more after an infusion, at a time of day that varies, sometimes
+                # missed; a rating minutes after an infusion is on time (below).
                 at = planned.due_at + timedelta(minutes=self.rng.randint(-50, 90))
                 chance = self.rng.random()
                 if (chance < 0.05 and not key.startswith(("day_1", "week_2"))) or specials.get("miss") == (
@@ -307,6 +321,11 @@ class Planner:
                     continue
             else:
                 at = planned.due_at + timedelta(minutes=self.rng.randint(0, 3))
+            before = planned.due_at - timedelta(minutes=30)
+            if planned.window_end is not None and planned.window_end <= planned.due_at and at > before:
+                # A window that closes at its due time (the ratings before an infusion): the
+                # visit's ratings and self-report all happen in the half hour before it.
+                at = before
             if key == specials.get("late", (None, None))[1] and person is specials["late"][0]:
                 at = planned.window_end + timedelta(hours=5) if planned.window_end else at
             scales = list(planned.scales)
@@ -360,8 +379,8 @@ class Planner:
         state: dict[str, int] = {}
 
         def begin(db: Database) -> None:
-            row = clinical.record_infusion(
-                db, coordinator, person.pid, number, start, person.weight, 0.5, protocol=self.protocol
+            row = infusion_day.record_infusion(
+                db, coordinator, self.protocol, person.pid, number, start, person.weight, 0.5
             )
             state["id"] = row["id"]
 
@@ -369,7 +388,7 @@ class Planner:
         self.add(
             start + timedelta(minutes=41),
             f"infusion end {person.code} #{number}",
-            lambda db: clinical.end_infusion(db, coordinator, state["id"], start + timedelta(minutes=40)),
+            lambda db: infusion_day.end_infusion(db, coordinator, state["id"], start + timedelta(minutes=40)),
         )
         after = int(self.protocol.vitals.after_infusion_minutes) if self.protocol.vitals else 120
         step = int(self.protocol.vitals.interval_minutes) if self.protocol.vitals else 15
@@ -396,9 +415,10 @@ class Planner:
             self.add(
                 resolved + timedelta(minutes=5),
                 f"adverse event {person.code}",
-                lambda db: clinical.record_adverse_event(
+                lambda db: infusion_day.record_adverse_event(
                     db,
                     coordinator,
+                    self.protocol,
                     person.pid,
                     term,
                     onset,
@@ -408,21 +428,14 @@ class Planner:
                     resolved_at=resolved,
                     action_taken="dose_not_changed",
                     outcome="recovered",
-                    protocol=self.protocol,
                 ),
             )
 
     def _vitals(
         self, person: Person, state: dict[str, int], measured: datetime, values: dict[str, Any], db: Database
     ) -> None:
-        clinical.record_vitals(
-            db,
-            self.users["coordinator"],
-            person.pid,
-            measured,
-            infusion_id=state["id"],
-            protocol=self.protocol,
-            **values,
+        infusion_day.record_vitals(
+            db, self.users["coordinator"], self.protocol, person.pid, measured, infusion_id=state["id"], **values
         )
 
     def _rating(
@@ -439,6 +452,20 @@ class Planner:
         state: dict[str, Any] = {}
 
         def rate(db: Database) -> None:
+            if number is not None and person.infusions[number - 1] > at:
+                # A rating before its infusion is logged (the ratings before an infusion): the rate
+                # page's path, a draft answered item by item and completed; the import path
+                # (record_rating) refuses a rating it cannot place around a logged infusion.
+                row = find_or_start_assessment(
+                    db, rater, self.protocol, person.pid, timepoint, number, scale_id, now=at
+                ).assessment
+                version = row["version"]
+                for item_id, value in answers.items():
+                    version = assessments.save_draft_response(
+                        db, rater, row["id"], item_id, value, expected_version=version
+                    )["version"]
+                state["row"] = assessments.complete_assessment(db, rater, row["id"], version)
+                return
             opened = record_rating(
                 db,
                 rater,
@@ -472,20 +499,13 @@ class Planner:
     def _self_report(
         self, db: Database, *, person: Person, key: str, answer_sets: dict[str, dict[str, int]], at: datetime
     ) -> None:
-        """The kiosk: the coordinator opens the questionnaires, the participant answers item by item and sends.
-
-        This is study.self_report.start_self_report step by step (find-or-start each draft under
-        the window rule, then one kiosk link), because that function checks the window against
-        the wall clock (it takes no `now`) while the demo's ratings happen in the past."""
+        """The kiosk: the coordinator opens the questionnaires (study.self_report.start_self_report,
+        as the Self-report page does, its window checked at the visit's time), the participant
+        answers item by item and sends."""
         coordinator = self.users["coordinator"]
-        timepoint_id, number = parse_assessment_timepoint(key)
-        drafts = [
-            find_or_start_assessment(
-                db, coordinator, self.protocol, person.pid, timepoint_id, number, scale_id, mode="kiosk", now=at
-            ).id
-            for scale_id in answer_sets
-        ]
-        link = tokens.create_link(db, coordinator, drafts, tokens.KIOSK_TTL_HOURS, channel="kiosk")
+        link = start_self_report(
+            db, coordinator, self.protocol, person.pid, key, list(answer_sets), channel="kiosk", now=at
+        )
         me = tokens.claim_link(db, tokens.redeem_token(db, link["token"]))
         for assessment_id in link["assessment_ids"]:
             row = assessments.load_assessment(db, assessment_id)
@@ -578,18 +598,15 @@ def build(
     protocol: Protocol | str | Path | None = None,
 ) -> list[Account]:
     """Create the synthetic demo study in the database at `path` (default $SCALEBOOK_DB) and
-    return its accounts (role, username, demo-only password, site). DemoRefused when the
-    database already holds data (anyone's, or an earlier demo: delete that file first)."""
+    return its accounts (role, username, demo-only password, site). `protocol` (a Protocol or a
+    file; default $SCALEBOOK_PROTOCOL, else the default protocol) sets the calendar: one infusion
+    each, or a repeated-infusion course. DemoRefused when the database already holds data
+    (anyone's, or an earlier demo: delete that file first)."""
     if participants < 2:
         raise ValueError("the demo needs at least 2 participants (one per arm)")
     chosen = None if protocol is None or isinstance(protocol, Protocol) else str(protocol)
     if not isinstance(protocol, Protocol):
         protocol = load_protocol(protocol)
-    if protocol.infusion_plan.kind != "single":
-        raise DemoRefused(
-            f"the protocol {protocol.id} plans repeated infusions; the demo generator builds "
-            "single-infusion studies only (protocol/studies/default.json or one like it)"
-        )
     with _active_protocol(chosen):
         return _build(path, seed, participants, protocol)
 
@@ -613,15 +630,10 @@ def _active_protocol(path: str | None) -> Iterator[None]:
             os.environ["SCALEBOOK_PROTOCOL"] = before
 
 
-def _build(path: str | Path | None, seed: int, participants: int, protocol: Protocol) -> list[Account]:
+def check_target(path: str | Path | None) -> None:
+    """DemoRefused when the database at `path` already holds a demo or any other data (nothing
+    is written); the command line checks every file it will build before building any."""
     target = database_path(path)
-    now = clock.parse_utc(clock.utc_now())
-    today = _today(now)
-    rng = random.Random(seed)
-    accounts = _accounts(random.Random(f"{seed}:accounts"))
-    people = _cohort(rng, protocol, participants, today)
-    specials = _specials(rng, people, now)
-    start = min(p.screened_at for p in people) - timedelta(days=1)
     if str(target) != ":memory:" and target.exists():
         with contextlib.closing(connect(target)) as db:
             if is_demo(db):
@@ -634,6 +646,18 @@ def _build(path: str | Path | None, seed: int, participants: int, protocol: Prot
                     f"{target} holds data that is not the demo's (accounts, sites or participants); "
                     "the demo never writes into it. Give another file with --db"
                 )
+
+
+def _build(path: str | Path | None, seed: int, participants: int, protocol: Protocol) -> list[Account]:
+    target = database_path(path)
+    now = clock.parse_utc(clock.utc_now())
+    today = _today(now)
+    rng = random.Random(seed)
+    accounts = _accounts(random.Random(f"{seed}:accounts"))
+    people = _cohort(rng, protocol, participants, today)
+    specials = _specials(rng, people, now)
+    start = min(p.screened_at for p in people) - timedelta(days=1)
+    check_target(target)
     with _clock_at() as set_clock:
         set_clock(start)
         init_database(target)

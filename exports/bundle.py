@@ -42,7 +42,6 @@ from db.connection import Database, database_path, unit_of_work
 from db.demo import DEMO_LABEL, is_demo
 from db.errors import StorageError
 from db.migrations import require_latest
-from db.permissions import authorize
 from exports import csv_export, fhir, redcap, sdtm
 from exports.blinding import MASK
 from exports.cli import CommandError
@@ -244,8 +243,8 @@ def build_zip(
             with unit_of_work(path, write=False) as db:
                 require_latest(db)
                 synthetic = is_demo(db)
-                who = authorize(db, actor, "export.read")
-                scope, problems = scope_for(db, who, site, protocol)
+                scope, problems = scope_for(db, actor, site, protocol)  # the export.read check
+                who = scope.actor
                 if problems:
                     raise CommandError([p.replace("--site", "Site") for p in problems])
                 for done, kind in enumerate(kinds):

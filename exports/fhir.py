@@ -388,14 +388,15 @@ class _AnswerCoder:
             definition = self.definitions.get(scale_id)
             order: dict[str, int] = {}
             codings: dict[tuple[str, int], dict[str, Any]] = {}
-            for position, item in enumerate(definition.items if definition else ()):
-                order[item.id] = position
-                for option in item.options:
-                    codings[(item.id, option["value"])] = answer_coding(
-                        definition, item, option["value"], option["label"]
-                    )
-                for code in item.not_assessed:
-                    codings[(item.id, code["value"])] = {"code": str(code["value"]), "display": code["label"]}
+            if definition is not None:  # a scale this build does not know gets no codings
+                for position, item in enumerate(definition.items):
+                    order[item.id] = position
+                    for option in item.options:
+                        codings[(item.id, option["value"])] = answer_coding(
+                            definition, item, option["value"], option["label"]
+                        )
+                    for code in item.not_assessed:
+                        codings[(item.id, code["value"])] = {"code": str(code["value"]), "display": code["label"]}
             self._tables[scale_id] = (order, codings)
         return self._tables[scale_id]
 

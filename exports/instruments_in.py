@@ -624,9 +624,9 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     text = text.strip()
     while position < len(text):
         match = _TOKEN.match(text, position)
-        if not match or match.end() == position:
+        kind = match.lastgroup if match else None
+        if not match or match.end() == position or kind is None:
             raise _Unmapped(f"cannot read '{text[position : position + 20]}'")
-        kind = match.lastgroup
         value = match.group(kind)
         if kind in ("sq", "dq"):
             kind = "str"
@@ -1230,15 +1230,17 @@ def fhir_draft(path: str, notes: Notes) -> Draft:
             if clash:
                 notes.add(f"{where}: not imported: unweighted code(s) {clash} fall inside the scored range")
                 continue
-            value_of = {
-                o.key: int(o.weight) if o.weight is not None else o.integer
-                for o in options
-                if o.weight is not None or o.integer is not None
-            }
+            value_of: dict[tuple, int] = {}
+            for o in options:
+                if o.weight is not None:
+                    value_of[o.key] = int(o.weight)
+                elif o.integer is not None:
+                    value_of[o.key] = o.integer
             weighted = True
         else:
-            if all(o.integer is not None for o in options):
-                pairs = [(o.integer, o.label) for o in options]
+            integers = [o.integer for o in options if o.integer is not None]
+            if len(integers) == len(options):
+                pairs = [(integer, o.label) for integer, o in zip(integers, options, strict=True)]
                 note = "its integer codes are its values"
             else:
                 pairs = [(k, o.label) for k, o in enumerate(options)]

@@ -42,6 +42,15 @@ def utc(stored: str | None) -> datetime | None:
     return None if not stored else parse_utc(stored)
 
 
+def stored_utc(stored: str, what: str) -> datetime:
+    """utc for a time the database always holds (a NOT NULL column, or a completed rating's
+    completion time); ValueError naming it if it is missing after all."""
+    moment = utc(stored)
+    if moment is None:
+        raise ValueError(f"{what} is missing from the stored row")
+    return moment
+
+
 def local_iso(stored: str | None, tz_name: str | None) -> str | None:
     """Stored UTC text as the site's local time, ISO 8601 with offset, to the second."""
     moment = utc(stored)
@@ -77,7 +86,7 @@ class Infusions:
         self._by_participant: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
         self.first: dict[int, Mapping[str, Any]] = {}
         for row in rows:
-            started = utc(row["started_at"])
+            started = stored_utc(row["started_at"], "an infusion's start")
             self.start[(row["participant_id"], row["infusion_number"])] = started
             self._by_participant[row["participant_id"]].append((started, row["infusion_number"]))
             if row["infusion_number"] == 1:

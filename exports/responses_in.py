@@ -64,6 +64,7 @@ from db.permissions import authorize, require
 from exports.cli import CommandError
 from protocol import Protocol, ProtocolError, load_protocol
 from protocol.keys import assessment_timepoint, parse_assessment_timepoint
+from protocol.timing import parse_entered
 from scales import ScaleDefinition
 from scales.engine import check_responses, normalise_value, score
 from scales.errors import ResponseError
@@ -193,7 +194,7 @@ def _header(cells: Sequence[str], name: str) -> list[str]:
 
 def _time(text: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(text)
+        moment = parse_entered(text)
     except ValueError:
         text = text if len(text) <= 40 else text[:40] + "…"
         raise ValueError(
@@ -338,6 +339,7 @@ def _check_row(
                     value = item.not_assessed[0]["value"]  # stored as the form stores it: the code with the reason
     if problems:
         return None, problems
+    assert key is not None and assessed_at is not None  # each is None only with a problem named above
     return Row(
         line, participant, scale_id, timepoint_id, number, key, assessed_at, item_id, value, reason, _written(cells)
     ), []
@@ -407,7 +409,7 @@ def read_rows(
             continue
         named = {n: c.strip() for n, c in zip(names, cells, strict=True)}
         row, row_problems = _check_row(line, named, protocol, definitions)
-        if row_problems:
+        if row is None:
             problems.append(f"{name}: line {line}: {'; '.join(row_problems)}")
             if spoiled is not None:
                 spoiled.add(_written(named))
@@ -545,7 +547,7 @@ def _participants(
             participant = None
         try:
             if participant is None:
-                if not create:
+                if not create or site is None:  # import_responses refuses --create-participants without --site
                     problems.append(
                         f"{name}: line {line}: participant {shown} is not enrolled in this study; check "
                         f"the code, enrol them first, or import with --create-participants --site CODE"

@@ -2,6 +2,12 @@
 redcap-records, and the Data export page through scope_for): one account, one site scope, one
 blinding decision, one audit event, and output that appears complete or not at all.
 
+One permission rule: `scope_for`, which every export path calls before it reads a record (the
+command line through resolve_scope, the Data export page through exports.bundle.build_zip),
+checks `export.read` against the database (db.permissions.authorize: the account as stored now,
+active, with a role that may export) and puts that checked account in the Scope, so no path reads
+participant data for an actor the rule refuses.
+
 Who exports (`--as USERNAME`): the account the export is attributed to in the audit trail. Its
 role decides blinding (exports/blinding.py: in a blinded study only admin and coordinator see
 arms and doses, and of those only an admin may export) and its site decides the scope (an
@@ -39,12 +45,15 @@ from db import exports as db_exports
 from db import sites
 from db.connection import Database, database_path, unit_of_work
 from db.errors import NotFoundError, PermissionDeniedError, StorageError
-from db.permissions import system_actor
+from db.permissions import authorize, system_actor
 from exports import blinding
 from exports.cli import CommandError
 from exports.files import PendingFile, open_database, out_dir_problems, staging
 from protocol import Protocol, ProtocolError, load_protocol
 from scales.loader import registry
+
+#: The permission every export needs (db.permissions.PERMISSIONS): admin, pi, monitor, the command line.
+EXPORT_READ = "export.read"
 
 STUDY_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,19}$")
 
@@ -147,7 +156,11 @@ def scope_for(
 ) -> tuple[Scope, list[str]]:
     """The Scope of an export by `actor` (an account row, or the system actor) for `site_code`
     (None: every site the actor may see), and the problems found, one line each. The Data export
-    page calls this with the signed-in account; the command line through resolve_scope."""
+    page calls this with the signed-in account; the command line through resolve_scope.
+
+    The one export permission check: PermissionDeniedError unless the actor, as stored now, holds
+    `export.read`; the Scope carries the account as checked (its role and site as they are now)."""
+    actor = authorize(db, actor, EXPORT_READ)
     problems: list[str] = []
     site = None
     if site_code:

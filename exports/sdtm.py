@@ -73,6 +73,7 @@ from exports.records import (
     infusion_reference,
     local_date,
     local_dtc,
+    stored_utc,
     subscale_values,
     utc,
 )
@@ -154,7 +155,8 @@ class Dataset:
         if len(self._pending) >= self.CHUNK:
             self._flush()
 
-    def _flush(self) -> None:
+    def _flush(self) -> list[list[Any]]:
+        """Move the pending records into the column lists (made at the first flush); return them."""
         if self._columns is None:
             self._columns = [[] for _ in self.variables]
         if self._pending:
@@ -162,10 +164,10 @@ class Dataset:
                 column.extend(values)
             self.count += len(self._pending)
             self._pending = []
+        return self._columns
 
     def columns(self) -> dict[str, list[Any]]:
-        self._flush()
-        return {v.name: column for v, column in zip(self.variables, self._columns, strict=True)}
+        return {v.name: column for v, column in zip(self.variables, self._flush(), strict=True)}
 
     def release(self) -> None:
         self._columns = [[] for _ in self.variables]
@@ -173,15 +175,15 @@ class Dataset:
     def frame(self) -> pd.DataFrame:
         """The data as a DataFrame for pyreadstat (numbers float64, text object), releasing each
         column as it is copied; the dataset holds no data afterwards."""
-        self._flush()
+        columns = self._flush()
         data = {}
         for index, var in enumerate(self.variables):
-            values = self._columns[index]
+            values = columns[index]
             if var.numeric:
                 data[var.name] = pd.Series([math.nan if v is None else v for v in values], dtype="float64")
             else:
                 data[var.name] = pd.Series(["" if v is None else v for v in values], dtype=object)
-            self._columns[index] = []
+            columns[index] = []
         return pd.DataFrame(data, columns=[v.name for v in self.variables])
 
 
@@ -744,7 +746,7 @@ def build_vs(ctx: Context, vitals: Sequence[Mapping[str, Any]]) -> Dataset:
     baseline: dict[tuple[str, str], int] = {}
     for index, (code, when, _, row, testcd, *_rest) in enumerate(records):
         first = ctx.infusions.first_start(row["participant_id"])
-        if first is not None and utc(when) <= first:
+        if first is not None and stored_utc(when, "a vital sign's time") <= first:
             baseline[(code, testcd)] = index
     flagged = set(baseline.values())
     ds = Dataset(
@@ -1034,7 +1036,7 @@ def _baselines(ctx: Context, assessments: Sequence[Mapping[str, Any]]) -> set[in
     for (participant_id, _), rows in usable.items():
         index = baseline_index(
             ctx.protocol,
-            [utc(r["happened_at"]) for r in rows],
+            [stored_utc(r["happened_at"], "a completed rating's time") for r in rows],
             [parse_assessment_timepoint(r["timepoint"]) for r in rows],
             ctx.infusions.first_start(participant_id),
         )
@@ -1127,6 +1129,7 @@ def build_findings(ctx: Context, db: Database, domain: str) -> Dataset:
         values = {k: v for k, (v, _) in answers.items() if v is not None}
         shown = set(visible_items(definition, values))
         key = usubjid
+        result: tuple[str, str, str, int | None, str, str, str, str]  # --ORRES to --DRVFL of one record
         for item in definition.items:
             test = codes.items[item.id]
             value, reason = answers.get(item.id, (None, None))

@@ -39,7 +39,7 @@ with users_tab:
             for u in user_rows
         ],
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
     # No site is preselected (issue 13 item 15): the admin picks one, or ticks "all sites", which an
     # account may only get on purpose (it sees and changes every site's participants). db.users
@@ -101,7 +101,7 @@ with sites_tab:
     st.dataframe(
         [{"code": s["code"], "name": s["name"], "time zone": s["timezone"]} for s in site_rows],
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
     )
     with st.form("create_site", clear_on_submit=True):
         st.subheader("Add a site")

@@ -22,10 +22,11 @@ from db import assessments
 from db.connection import unit_of_work
 from db.permissions import allowed, may_read_audit
 from protocol.keys import timepoint_label
-from scales import get_scale
+from scales import get_scale, registry
 from scales.errors import ScaleError
 from study import records
 from ui.feedback import run_write, show_feedback, show_flash
+from ui.form_text import action_label, audit_value, item_name, mode_label, recall_label, scale_name, value_label
 from ui.pickers import choose_participant, scoped_key
 from ui.reads import read_or_stop
 from ui.scale_form import render_result
@@ -49,7 +50,17 @@ if not rows:
 
 
 def describe(row) -> str:
-    return f"{timepoint_label(protocol, row['timepoint'])} · {row['scale_id']} · {row['status']}"
+    scale = registry().get(row["scale_id"])
+    return f"{timepoint_label(protocol, row['timepoint'])} · {scale_name(scale, row['scale_id'])} · {row['status']}"
+
+
+def field_name(field: str | None) -> str:
+    """An audited field in words: an item as "item 4 (Reduced sleep)"; other fields spelled out."""
+    return "" if not field else item_name(definition, field)
+
+
+def tp_label(timepoint: str) -> str:
+    return timepoint_label(protocol, timepoint)
 
 
 ids = [r["id"] for r in rows]
@@ -71,13 +82,13 @@ try:
     definition = get_scale(assessment["scale_id"])
 except ScaleError:  # its definition file was removed (or is broken): show what is stored, change nothing
     definition = None
-title = definition.abbreviation if definition else assessment["scale_id"].upper()
+title = scale_name(definition, assessment["scale_id"])
 
 st.subheader(md(f"{title} · {timepoint_label(protocol, assessment['timepoint'])}"))
 st.caption(
     md(
         f"Status {assessment['status']} · version {assessment['version']} · rater {assessment['rater'] or '—'} · "
-        f"mode {assessment['mode']} · recall {assessment['recall']} · "
+        f"{mode_label(assessment['mode'])} · recall {recall_label(definition, assessment['recall'])} · "
         f"started {local_time(assessment['started_at'], protocol.timezone)}"
     )
 )
@@ -89,7 +100,7 @@ if assessment["assessed_at"]:  # a rating entered after it happened (paper sourc
 if definition is None:
     st.warning(
         md(
-            f"The definition of scale '{assessment['scale_id']}' (version {assessment['scale_version']}) is not "
+            f"The definition of scale {title} (version {assessment['scale_version']}) is not "
             "installed on this server any more, so this assessment is shown read-only, as stored: answers by "
             "item id and the score kept when it was scored. It cannot be amended or locked until the "
             "definition file is restored; tell the data manager."
@@ -102,13 +113,12 @@ answers = []
 if definition is not None:
     for item in definition.items:
         value = assessment["responses"].get(item.id)
-        label = next((o["label"] for o in (*item.options, *item.not_assessed) if o["value"] == value), "")
         answers.append(
             {
                 "item": item.number,
                 "name": item.short_name,
                 "value": "" if value is None else value,
-                "answer": label,
+                "answer": value_label(definition, item.id, value),
                 "not-assessed reason": assessment["not_assessed_reasons"].get(item.id, ""),
             }
         )
@@ -139,10 +149,10 @@ if read_audit:
                     {
                         "when": local_time(e["ts"], protocol.timezone),
                         "who": e["username"],
-                        "action": e["action"],
-                        "item": e["field"] or "",
-                        "old": "" if e["old_value"] is None else str(e["old_value"]),
-                        "new": "" if e["new_value"] is None else str(e["new_value"]),
+                        "action": action_label(e["action"]),
+                        "item": field_name(e["field"]),
+                        "old": "" if e["old_value"] is None else audit_value(definition, e["old_value"], tp_label),
+                        "new": "" if e["new_value"] is None else audit_value(definition, e["new_value"], tp_label),
                         "reason": e["reason"] or "",
                     }
                     for e in history
@@ -190,7 +200,7 @@ if allowed(user["role"], "assessment.amend"):
             values,
             index=values.index(stored) if stored in values else 0,
             key=scoped_key("assessment", aid, f"amend-v{assessment['version']}-{item_id}"),
-            format_func=lambda v: options[v] if options[v].startswith(str(v)) else f"{v} – {options[v]}",
+            format_func=lambda v: value_label(definition, item_id, v),
         )
         reason = st.text_input(
             "Reason for the change (required; kept in the audit trail)",

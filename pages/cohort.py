@@ -18,15 +18,30 @@ from charts import to_png, to_svg
 from db import alerts as alert_store
 from db.connection import database_path, unit_of_work
 from db.permissions import allowed
+from protocol.keys import timepoint_label
 from scales.csvout import frame_csv
 from ui import cohort_data
 from ui.blinding import arm_visible
 from ui.feedback import run_write, set_error, show_feedback, show_flash
+from ui.names import for_display, scale_abbreviation
 from ui.pickers import scoped_key
 from ui.session import require_page
 from ui.study import current_protocol
 from ui.text import md
 from ui.timefmt import local_time
+
+#: The participant table's headings (analytics.cohort.PARTICIPANT_COLUMNS are its stored names).
+PARTICIPANT_HEADINGS = {
+    "percent_change": "% change",
+    "response_and_remission": "response and remission",
+    "first_response_hours": "first response (h)",
+    "first_response_at": "first response at",
+    "relapse_at": "relapse at",
+    "dissociation_peak": "CADSS peak",
+    "dissociation_peak_minutes": "peak at (min)",
+    "missed_assessments": "missed assessments",
+    "rater_changes": "rater changes",
+}
 
 user = require_page("cohort")
 protocol = current_protocol()
@@ -52,8 +67,8 @@ if open_alerts:
                 {
                     "alert": a["id"],
                     "participant": a["participant_code"],
-                    "scale": a["scale_id"],
-                    "timepoint": a["timepoint"],
+                    "scale": scale_abbreviation(a["scale_id"]),
+                    "timepoint": timepoint_label(protocol, a["timepoint"]),
                     "message": a["message"],
                     "raised": local_time(a["created_at"], protocol.timezone),
                 }
@@ -98,7 +113,12 @@ else:
 
 with_rules = list(protocol.outcome_scales)
 primary = protocol.primary_endpoint.scale
-scale_id = st.selectbox("Scale", with_rules, index=with_rules.index(primary) if primary in with_rules else 0)
+scale_id = st.selectbox(
+    "Scale",
+    with_rules,
+    index=with_rules.index(primary) if primary in with_rules else 0,
+    format_func=scale_abbreviation,
+)
 view = snapshot.view(protocol, scale_id, show_arm)
 matrix = snapshot.completeness(protocol, datetime.now(UTC).replace(second=0, microsecond=0))
 if not show_arm:
@@ -159,14 +179,13 @@ else:
 st.subheader("Participants")
 table = view.participants.copy()
 table["missed_assessments"] = pd.array([matrix.missed.get(c, 0) for c in table["participant"]], dtype="Int64")
+# On screen: headings and plain words; the CSV below keeps the stored column names for analysis.
 st.dataframe(
-    table,
+    for_display(table, PARTICIPANT_HEADINGS, words=["status"]),
     hide_index=True,
     column_config={
-        "percent_change": st.column_config.NumberColumn("% change", format="%.1f"),
-        "first_response_hours": st.column_config.NumberColumn("first response (h)", format="%.1f"),
-        "dissociation_peak": st.column_config.NumberColumn("CADSS peak"),
-        "dissociation_peak_minutes": st.column_config.NumberColumn("peak at (min)"),
+        PARTICIPANT_HEADINGS["percent_change"]: st.column_config.NumberColumn(format="%.1f"),
+        PARTICIPANT_HEADINGS["first_response_hours"]: st.column_config.NumberColumn(format="%.1f"),
     },
 )
 st.download_button(

@@ -2,15 +2,16 @@
 the total shown for confirmation, record vital signs on the protocol's schedule (with a due
 reminder and threshold warnings), and record and edit adverse events.
 
-The rules live in db.clinical (every write is audited there): the page shows their warnings
-next to the control they concern before anything is written (an infusion before the baseline,
-too soon after the previous one; a reading past a threshold) and passes the user's reasons on.
-The dose range, total-dose rounding and weight checks are enforced by db.clinical.record_infusion
-(the total shown here is the same protocol.dosing.total_dose_mg it checks the confirmed total
-against); the threshold warnings are computed there too (db.clinical.vitals_warnings), the page
-only shows them. Every read goes through study.records (data.read at the participant's site).
-Times are entered as they happened, in the study's local time; until the user changes a time it
-follows the clock and means "now". Every widget is keyed by the participant, infusion or adverse
+Every write goes through the use cases of study.infusions (the one entry point, also the demo
+builder's; db.clinical enforces the rules where it stores and audits): the page shows their
+warnings next to the control they concern before anything is written (an infusion before the
+baseline, too soon after the previous one; a reading past a threshold) and passes the user's
+reasons on. The dose range, total-dose rounding and weight checks are the protocol's (the total
+shown here is study.infusions.total_to_prepare, the figure record_infusion checks the confirmed
+total against); the threshold warnings come from below too, the page only shows them. Every read
+goes through study.records (data.read at the participant's site). Times are parsed and formatted
+by protocol.timing and entered as they happened, in the study's local time; until the user
+changes a time it follows the clock and means "now". Every widget is keyed by the participant, infusion or adverse
 event it shows (ui.pickers.scoped_key), and a successful save starts its inputs afresh.
 """
 
@@ -23,10 +24,11 @@ from db import clinical, screening
 from db.connection import unit_of_work
 from db.errors import StorageError
 from db.permissions import allowed
-from protocol.dosing import total_dose_mg
 from protocol.errors import ProtocolInputError
 from protocol.late_entry import LATE_ENTRY_MINUTES
+from protocol.timing import CLOCK_FORMAT, format_utc, local_text, parse_stored
 from protocol.vitals import next_vitals_due, vitals_schedule
+from study import infusions as infusion_day
 from study import records
 from ui.blinding import arm_visible, may_record_dose
 from ui.feedback import run_write, set_error, show_feedback, show_flash
@@ -62,14 +64,6 @@ LATE_REASON = (
 )
 
 
-def utc_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def parse(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def shown(text: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return local_time(text, zone, fmt)
 
@@ -99,7 +93,7 @@ def when_entry(label: str, key: str) -> datetime:
 def optional_when(label: str, key: str, stored: str | None) -> tuple[datetime | None, str | None]:
     """An optional local date and time (empty by default, or the stored one, which is kept to the
     second while its minute is not changed): (moment or None, what is missing or None)."""
-    current = parse(stored).astimezone(zone) if stored else None
+    current = parse_stored(stored).astimezone(zone) if stored else None
     left, right = st.columns(2)
     day = left.date_input(
         f"{label}: date", value=current.date() if current else None, key=f"{key}-date", format="YYYY-MM-DD"
@@ -202,7 +196,7 @@ if dose_writer and running is None:
         total = None
         if weight:
             try:
-                total = total_dose_mg(weight, mg_per_kg, dosing)
+                total = infusion_day.total_to_prepare(protocol, weight, mg_per_kg)
             except ProtocolInputError as exc:
                 st.error(md(exc))
         if total is not None:
@@ -213,7 +207,7 @@ if dose_writer and running is None:
             )
             try:
                 with unit_of_work(write=False) as db:
-                    warnings = clinical.infusion_warnings(db, protocol, pid, number, utc_text(started))
+                    warnings = infusion_day.infusion_warnings(db, user, protocol, pid, number, format_utc(started))
             except StorageError as exc:
                 st.error(md(exc))
                 warnings = []
@@ -231,20 +225,20 @@ if dose_writer and running is None:
             place = scoped_key("participant", pid, f"{here}-start-button")
             if st.button("Start infusion", type="primary", disabled=not confirmed, key=place):
                 run_write(
-                    lambda db: clinical.record_infusion(
+                    lambda db: infusion_day.record_infusion(
                         db,
                         user,
+                        protocol,
                         pid,
                         number,
-                        utc_text(started),
+                        format_utc(started),
                         float(weight),
                         float(mg_per_kg),
-                        protocol=protocol,
                         total_dose_mg=float(total),
                         planned_duration_min=int(duration),
                         override_reasons=overrides,
                     ),
-                    f"Infusion {number} started at {started.strftime('%H:%M')}.",
+                    f"Infusion {number} started at {local_text(started, zone, CLOCK_FORMAT)}.",
                     place=place,
                 )
             show_feedback(place)
@@ -253,8 +247,8 @@ if dose_writer and running is None:
 current = running or (infusions[-1] if infusions else None)
 if current is not None:
     iid = current["id"]
-    start = parse(current["started_at"])
-    end = parse(current["ended_at"]) or start + timedelta(minutes=current["planned_duration_min"] or 40)
+    start = parse_stored(current["started_at"])
+    end = parse_stored(current["ended_at"]) or start + timedelta(minutes=current["planned_duration_min"] or 40)
     if running is not None and writer:
         st.subheader(f"Infusion {running['number']} running since {shown(running['started_at'], '%H:%M')}")
         show_feedback(scoped_key("participant", pid, f"infusion{running['number']}-start-button"))  # "started at"
@@ -262,8 +256,8 @@ if current is not None:
         place = scoped_key("infusion", iid, "end-button")
         if st.button("Record the end of the infusion", key=place):
             run_write(
-                lambda db: clinical.end_infusion(db, user, iid, utc_text(ended)),
-                f"Infusion {running['number']} ended at {ended.strftime('%H:%M')}.",
+                lambda db: infusion_day.end_infusion(db, user, iid, format_utc(ended)),
+                f"Infusion {running['number']} ended at {local_text(ended, zone, CLOCK_FORMAT)}.",
                 place=place,
             )
         show_feedback(place)
@@ -274,18 +268,18 @@ if current is not None:
     mine = [v for v in vitals if v["infusion_id"] == iid]
     schedule = vitals_schedule(start, end, protocol)
     reminder = next_vitals_due(
-        schedule, [parse(v["measured_at"]) for v in mine], datetime.now(UTC), protocol.vitals.tolerance_minutes
+        schedule, [parse_stored(v["measured_at"]) for v in mine], datetime.now(UTC), protocol.vitals.tolerance_minutes
     )
     if reminder is None:
         st.caption("Vital-sign monitoring for this infusion is complete.")
     else:
         text = (
-            f"Next vital signs {reminder.state}: {shown(utc_text(reminder.due_at), '%H:%M')} "
+            f"Next vital signs {reminder.state}: {shown(format_utc(reminder.due_at), '%H:%M')} "
             f"({reminder.minutes_from_start} min after the start)"
         )
         (st.warning if reminder.state == "overdue" else st.info)(text)
         if reminder.missed:
-            st.caption("Missed readings: " + ", ".join(shown(utc_text(m), "%H:%M") for m in reminder.missed))
+            st.caption("Missed readings: " + ", ".join(shown(format_utc(m), "%H:%M") for m in reminder.missed))
     if mine:
         st.dataframe(
             pd.DataFrame(
@@ -330,20 +324,22 @@ if current is not None:
             else:
 
                 def save(db):
-                    saved = clinical.record_vitals(
+                    saved = infusion_day.record_vitals(
                         db,
                         user,
+                        protocol,
                         pid,
-                        utc_text(measured),
+                        format_utc(measured),
                         infusion_id=iid,
                         late_entry_reason=late_reason or None,
-                        protocol=protocol,
                         **values,
                     )
                     next_generation(round_key)  # the inputs start empty after the rerun
                     return saved
 
-                run_write(save, f"Vital signs saved. Measured at {measured.strftime('%H:%M')}.", place=place)
+                run_write(
+                    save, f"Vital signs saved. Measured at {local_text(measured, zone, CLOCK_FORMAT)}.", place=place
+                )
         show_feedback(place)
     with unit_of_work(write=False) as db:
         attention = read_or_stop(lambda: records.open_vitals_warning(db, user, protocol, pid, iid))
@@ -365,9 +361,7 @@ if current is not None:
             place = scoped_key("vitals", reading_id, "acknowledge")
             if st.button("Acknowledge the warning", key=place):
                 run_write(
-                    lambda db: clinical.acknowledge_vitals_warning(
-                        db, user, reading_id, note or None, protocol=protocol
-                    ),
+                    lambda db: infusion_day.acknowledge_vitals_warning(db, user, protocol, reading_id, note or None),
                     "Warning acknowledged.",
                     place=place,
                 )
@@ -451,14 +445,14 @@ def event_fields(key: str, stored: dict | None) -> tuple[dict, str | None]:
         missing = missing or problem
     values = {
         "term": term,
-        "onset_at": onset and utc_text(onset),
+        "onset_at": onset and format_utc(onset),
         "severity": severity,
         "relatedness": relatedness,
         "outcome": outcome,
         "action_taken": action,
-        "resolved_at": resolved and utc_text(resolved),
+        "resolved_at": resolved and format_utc(resolved),
         "serious": serious,
-        "serious_at": serious_at and utc_text(serious_at),
+        "serious_at": serious_at and format_utc(serious_at),
     }
     return values, missing
 
@@ -476,9 +470,10 @@ if writer:
             else:
 
                 def record(db):
-                    saved = clinical.record_adverse_event(
+                    saved = infusion_day.record_adverse_event(
                         db,
                         user,
+                        protocol,
                         pid,
                         values["term"],
                         values["onset_at"],
@@ -491,7 +486,6 @@ if writer:
                         action_taken=values["action_taken"],
                         infusion_id=current["id"] if current else None,
                         late_entry_reason=late_reason or None,
-                        protocol=protocol,
                     )
                     next_generation(round_key)
                     return saved
@@ -530,8 +524,8 @@ if writer:
                     set_error(place, missing)
                 else:
                     run_write(
-                        lambda db: clinical.update_adverse_event(
-                            db, user, chosen, values, reason, expected_updated_at=event["updated_at"], protocol=protocol
+                        lambda db: infusion_day.update_adverse_event(
+                            db, user, protocol, chosen, values, reason, expected_updated_at=event["updated_at"]
                         ),
                         f"Adverse event '{event['term']}' updated.",
                         place=place,

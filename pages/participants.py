@@ -13,6 +13,7 @@ from db.permissions import allowed
 from study import records
 from ui.blinding import arm_visible
 from ui.feedback import run_write, show_flash
+from ui.names import plain_words
 from ui.pickers import choose_participant
 from ui.reads import read_or_stop
 from ui.session import require_page
@@ -33,11 +34,16 @@ show_arm = arm_visible(user["role"], protocol)
 query = st.text_input("Search by participant code", placeholder="e.g. KET-014").strip().lower()
 shown = [r for r in rows if query in r["code"].lower()]
 table = [
-    {"code": r["code"], "site": r["site_code"], "status": r["status"], **({"arm": r["arm"] or ""} if show_arm else {})}
+    {
+        "code": r["code"],
+        "site": r["site_code"],
+        "status": plain_words(r["status"]),
+        **({"arm": r["arm"] or ""} if show_arm else {}),
+    }
     for r in shown
 ]
 if table:
-    st.dataframe(table, hide_index=True, use_container_width=True)
+    st.dataframe(table, hide_index=True, width="stretch")
 else:
     st.info("No participants match." if rows else "No participants enrolled yet.")
 if not show_arm:

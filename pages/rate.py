@@ -12,6 +12,11 @@ A rating done earlier (on paper, or entered after the fact) is entered with the 
 was done, in the study's time zone; the one rule for that time (protocol.late_entry: not in the
 future, not before enrolment, a reason when entered more than LATE_ENTRY_MINUTES later) is shown
 next to the control and applied again by db.assessments when the form is opened.
+
+Above the form one row holds "Back to the list", the blinding switch and the rater's layout
+(all items, or one per screen: ui.form_focus, remembered for the rater). After submit the page
+offers the next scale due for this participant now and the way back to the worklist
+(ui.form_next).
 """
 
 from datetime import UTC, datetime
@@ -25,8 +30,11 @@ from db.errors import StorageError
 from protocol.keys import timepoint_label
 from protocol.late_entry import LATE_ENTRY_MINUTES, late_entry_problem
 from protocol.timing import local_date_at
-from scales import clinician_scale_ids, get_scale
+from scales import clinician_scale_ids, get_scale, registry
 from ui.assessment_start import show_window_warning, start_or_resume
+from ui.form_focus import focus_toggle
+from ui.form_next import render_next_scale
+from ui.form_text import scale_name
 from ui.pickers import choose_participant, scoped_key
 from ui.scale_form import render_form
 from ui.session import require_page
@@ -73,7 +81,9 @@ if requested:
     if user["site_id"] is not None and row["site_id"] != user["site_id"]:
         st.error("This assessment belongs to another site.")
         st.stop()
-    if st.button("← Back to the list"):
+    # One row of controls above the form: back, blinding, layout (the rater's own choice).
+    back_column, blind_column, focus_column = st.columns([1.2, 2.2, 1.6], vertical_alignment="center")
+    if back_column.button("← Back to the list"):
         st.query_params.clear()
         st.rerun()
     show_window_warning(assessment_id)
@@ -86,10 +96,19 @@ if requested:
             ),
             icon=":material/history:",
         )
-    hide_total = st.toggle(
+    hide_total = blind_column.toggle(
         "Hide the live total and band (blinded rating)", key="hide_live_total", value=protocol.blinded
     )
-    render_form(user, assessment_id, timepoint_label(protocol, row["timepoint"]), show_live_total=not hide_total)
+    focus = False
+    if row["status"] == "draft" and row["mode"] == "clinician":
+        with focus_column:
+            focus = focus_toggle(user)
+    shown_label = timepoint_label(protocol, row["timepoint"])
+    render_form(user, assessment_id, shown_label, show_live_total=not hide_total, focus_mode=focus)
+    if row["status"] != "draft":
+        opened = render_next_scale(user, protocol, row)
+        if opened is not None:
+            open_assessment(opened)
     st.stop()
 
 leave_form()
@@ -101,7 +120,11 @@ with unit_of_work(write=False) as db:
 if drafts:
     st.subheader("Drafts in progress")
     for draft in drafts:
-        label = f"{draft['participant_code']} · {timepoint_label(protocol, draft['timepoint'])} · {draft['scale_id']}"
+        scale = registry().get(draft["scale_id"])
+        label = (
+            f"{draft['participant_code']} · {timepoint_label(protocol, draft['timepoint'])} · "
+            f"{scale_name(scale, draft['scale_id'])}"
+        )
         if st.button(f"Resume {md(label)}", key=f"resume-{draft['id']}", use_container_width=True):
             open_assessment(draft["id"])
 

@@ -13,6 +13,7 @@ from db.connection import unit_of_work
 from db.permissions import allowed
 from protocol import screening_questions
 from ui.feedback import run_write, show_feedback, show_flash
+from ui.names import scale_abbreviation
 from ui.pickers import choose_participant, scoped_key
 from ui.session import require_page
 from ui.study import current_protocol
@@ -42,7 +43,7 @@ if latest is not None:
     )
     if latest.get("automatic"):
         st.caption(
-            f"Decided again automatically when the baseline {severity.scale} rating (total "
+            f"Decided again automatically when the baseline {scale_abbreviation(severity.scale)} rating (total "
             f"{latest['baseline_total']}) was submitted, with the answers of the pending decision."
         )
     for reason in latest["reasons"]:
@@ -56,19 +57,19 @@ if latest is not None:
         and baseline is not None
     ):
         st.warning(
-            f"The baseline {severity.scale} rating (total {baseline['total']}) is stored, but this pending "
+            f"The baseline {scale_abbreviation(severity.scale)} rating (total {baseline['total']}) is stored, but this pending "
             "decision was not decided again with it. Record the decision below to apply it."
         )
 
 if severity is not None:
     if baseline is None:
         st.info(
-            f"Baseline severity ({severity.scale}, at least {severity.min_total}) will be checked automatically "
+            f"Baseline severity ({scale_abbreviation(severity.scale)}, at least {severity.min_total}) will be checked automatically "
             "once the baseline rating is submitted."
         )
     else:
         st.caption(
-            f"Baseline {severity.scale} total {baseline['total']} (threshold ≥ {severity.min_total}), "
+            f"Baseline {scale_abbreviation(severity.scale)} total {baseline['total']} (threshold ≥ {severity.min_total}), "
             f"from the stored rating at {baseline['timepoint']}."
         )
 

@@ -9,6 +9,7 @@ makes a short-lived link and redeems it in this browser session, which then show
 the questionnaire until a staff member enters their password (ui.participant_mode).
 """
 
+import logging
 import os
 
 import pandas as pd
@@ -22,6 +23,7 @@ from scales import get_scale, registry, score, self_report_scale_ids
 from selfreport import links, support
 from study.self_report import start_self_report
 from ui.feedback import run_write, show_flash
+from ui.names import scale_abbreviation
 from ui.participant_mode import begin_kiosk
 from ui.pickers import choose_participant, scoped_key
 from ui.self_report import site_secrets
@@ -29,6 +31,8 @@ from ui.session import require_page
 from ui.study import current_protocol
 from ui.text import md
 from ui.timefmt import local_time
+
+log = logging.getLogger("scalebook.pages.self_report_start")
 
 user = require_page("self_report_start")
 protocol = current_protocol()
@@ -71,14 +75,15 @@ supportive = protocol.supportive_text
 site_values = support.site_values(supportive, participant["site_code"], os.environ, site_secrets())
 missing = support.missing_values(supportive, site_values)
 if missing:
-    names = ", ".join(
-        f"{name} ({what}; e.g. {support.env_names(name, participant['site_code'])[0]})" for name, what in missing
-    )
+    # Staff read what is missing in words; the settings' names are for the administrator, in the
+    # server log and the README ("Configuration"), not on a clinic tablet.
+    settings = ", ".join(support.env_names(name, participant["site_code"])[0] for name, _ in missing)
+    log.warning("Supportive text of site %s lacks values; set %s", participant["site_code"], settings)
     st.warning(
         md(
-            f"The supportive text a participant sees after a safety answer lacks this site's {names}. Until "
-            "it is set (server environment or secrets, see selfreport/support.py) participants see a short "
-            "general message instead."
+            "The supportive text a participant sees after a safety answer is missing this site's "
+            f"{'value' if len(missing) == 1 else 'values'} for: {'; '.join(what for _, what in missing)}. "
+            "Until the administrator sets them, participants see a short general message instead."
         )
     )
 
@@ -170,7 +175,10 @@ with unit_of_work(write=False) as db:
 if not made_links:
     st.caption("No links yet.")
 for link in made_links:
-    what = ", ".join(f"{q['scale_id']} ({timepoint_label(protocol, q['timepoint'])})" for q in link["questionnaires"])
+    what = ", ".join(
+        f"{scale_abbreviation(q['scale_id'])} ({timepoint_label(protocol, q['timepoint'])})"
+        for q in link["questionnaires"]
+    )
     line = (
         f"**{link['state']}** · {link['channel']} · {what} · made {local_time(link['created_at'], protocol.timezone)}"
         f" · expires {local_time(link['expires_at'], protocol.timezone)} · opened {link['use_count']}×"
@@ -199,7 +207,7 @@ else:
         for flag in flags:
             st.error(
                 md(
-                    f"Not yet sent ({report['scale_id']}, {timepoint_label(protocol, report['timepoint'])}): "
+                    f"Not yet sent ({scale_abbreviation(report['scale_id'])}, {timepoint_label(protocol, report['timepoint'])}): "
                     f"{flag['message']}"
                 ),
                 icon=":material/emergency:",
@@ -210,7 +218,7 @@ else:
                 "timepoint": timepoint_label(protocol, r["timepoint"]),
                 "questionnaire": registry()[r["scale_id"]].abbreviation
                 if r["scale_id"] in registry()
-                else f"{r['scale_id']} (definition not installed)",
+                else f"{r['scale_id'].upper()} (definition not installed)",
                 "mode": r["mode"],
                 "status": r["status"],
                 "answered": r["answered"],

@@ -23,8 +23,10 @@ from charts.views import participant_view
 from db import analytics as store
 from db.connection import database_path, unit_of_work
 from db.permissions import may_read_audit
+from protocol.keys import timepoint_label
 from study import records
 from ui.blinding import arm_visible
+from ui.names import for_display, scale_abbreviation
 from ui.pickers import choose_participant
 from ui.reads import read_or_stop
 from ui.session import require_page
@@ -96,13 +98,16 @@ for note in result.notes:
 open_alerts = [a for a in alerts if a["acknowledged_at"] is None and a["resolved_at"] is None]  # as db.alerts.OPEN
 for alert in open_alerts:
     st.error(
-        md(f"Open safety alert: {alert['message']} ({alert['scale_id']}, {alert['timepoint']})"),
+        md(
+            f"Open safety alert: {alert['message']} ({scale_abbreviation(alert['scale_id'])}, {timepoint_label(protocol, alert['timepoint'])})"
+        ),
         icon=":material/emergency:",
     )
 
 if not result.outcomes.empty:
     st.subheader("Outcome at the primary endpoint")
-    st.dataframe(result.outcomes, hide_index=True)
+    shown = result.outcomes.assign(scale=result.outcomes["scale"].map(scale_abbreviation))
+    st.dataframe(for_display(shown, {}), hide_index=True)
     st.caption(
         "Rules from the study protocol: "
         + "; ".join(md(r.label) for r in protocol.outcome_rules if r.scale in set(result.outcomes["scale"]))

@@ -66,7 +66,7 @@ for index, row in enumerate(rows):
                 if column.button(
                     f"Rate {definition.abbreviation}",
                     key=rate_key,
-                    use_container_width=True,
+                    width="stretch",
                     type="primary" if row.state != "upcoming" else "secondary",
                 ):
                     opened = start_or_resume(

@@ -88,10 +88,16 @@ def select_baseline(
     draft), optionally `assessed_at` (when done, if entered later) and `timepoint` (the stored
     key, e.g. 'baseline' or 'pre_infusion@1'; a rating without one is at no timepoint).
     """
-    usable = [a for a in assessments if a.get("complete") and happened_at(a) is not None]
+    usable: list[Mapping[str, Any]] = []
+    times: list[datetime] = []
+    for a in assessments:
+        at = happened_at(a)
+        if a.get("complete") and at is not None:
+            usable.append(a)
+            times.append(at)
     index = baseline_index(
         protocol,
-        [happened_at(a) for a in usable],
+        times,
         [parse_assessment_timepoint(a.get("timepoint") or "") for a in usable],
         first_infusion_at,
     )

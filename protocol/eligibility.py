@@ -83,7 +83,7 @@ def _failure(criterion: EligibilityCriterion, answer: bool | int) -> str | None:
         return f"exclusion applies: {criterion.text}" if answer else None
     if isinstance(answer, bool):
         return None if answer else f"inclusion not met: {criterion.text}"
-    too_low = answer < criterion.min
+    too_low = criterion.min is not None and answer < criterion.min
     too_high = criterion.max is not None and answer > criterion.max
     if too_low or too_high:
         return f"inclusion not met: {criterion.id} answered {answer}, required {criterion.range_text()}"

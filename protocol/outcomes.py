@@ -14,7 +14,7 @@ from fractions import Fraction
 
 from protocol.baseline import baseline_index, select_baseline  # noqa: F401  (re-exported)
 from protocol.errors import ProtocolInputError
-from protocol.model import Condition, Protocol
+from protocol.model import Condition, OutcomeRule, Protocol
 
 Flag = bool | None
 
@@ -45,6 +45,9 @@ def _test(condition: Condition) -> Test:
             return decisive if decisive in results else (None if None in results else other)
 
         return combined
+    if condition.value is None:
+        # The protocol schema requires a value for every comparison; a Protocol built by hand may not.
+        raise ProtocolInputError(f"outcome condition '{condition.op}' has no value to compare a total with")
     value = Fraction(condition.value)
     p, q = value.numerator, value.denominator  # q > 0
     if condition.op.startswith("percent_"):
@@ -124,20 +127,39 @@ _CONDITION, _COMBINED, _RELAPSE = 0, 1, 2
 _KINDS = {"response": _CONDITION, "remission": _CONDITION, "combined": _COMBINED, "relapse": _RELAPSE}
 
 #: A scale's rules ready to judge totals: (id, kind, test, requires, after, consecutive) in file order.
-CompiledRules = tuple[tuple[str, int, Test | None, tuple, str | None, int | None], ...]
+CompiledRules = tuple[tuple[str, int, Test, tuple[str, ...], str, int], ...]
 
 
 def compile_rules(protocol: Protocol, scale_id: str) -> CompiledRules:
     """The scale's rules in file order as (id, kind, test, requires, after, consecutive). A cohort
-    view compiles them once per scale and passes them to outcome_flags for every participant."""
+    view compiles them once per scale and passes them to outcome_flags for every participant.
+
+    `after` is "" for a rule that is not a relapse (only relapse rules read it)."""
     return tuple(
-        (
-            rule.id,
-            _KINDS[rule.kind],
-            None if rule.when is None else _test(rule.when),
-            rule.requires,
-            rule.after,
-            rule.consecutive,
-        )
+        (rule.id, _KINDS[rule.kind], _compiled_test(rule), rule.requires, _compiled_after(rule), rule.consecutive)
         for rule in protocol.outcome_rules_for(scale_id)
     )
+
+
+def _undecided(baseline_total: int | None, total: int) -> Flag:
+    """The test slot of a combined rule, which outcome_flags never calls: a combined rule is
+    judged from the flags of the rules it requires, not from a condition of its own."""
+    return None
+
+
+def _compiled_test(rule: OutcomeRule) -> Test:
+    if rule.when is not None:
+        return _test(rule.when)
+    if _KINDS[rule.kind] == _COMBINED:
+        return _undecided
+    # The protocol schema requires `when` here; a Protocol built by hand may still omit it.
+    raise ProtocolInputError(f"outcome rule '{rule.id}' ({rule.kind}) has no 'when' condition to judge a total by")
+
+
+def _compiled_after(rule: OutcomeRule) -> str:
+    if _KINDS[rule.kind] != _RELAPSE:
+        return ""
+    if rule.after is None:
+        # The protocol schema requires `after` for a relapse; a Protocol built by hand may omit it.
+        raise ProtocolInputError(f"relapse rule '{rule.id}' does not name the rule ('after') it follows")
+    return rule.after

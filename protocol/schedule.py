@@ -159,6 +159,14 @@ def _optional_time(value: Any, what: str) -> datetime | None:
         raise ScheduleError(str(exc)) from None
 
 
+def _required_time(value: Any, what: str) -> datetime:
+    """An aware time that must be given (the clock, an assessment time), checked like _optional_time."""
+    checked = _optional_time(value, what)
+    if checked is None:
+        raise ScheduleError(f"{what} is required (an aware date and time)")
+    return checked
+
+
 def as_infusion(value: Infusion | Mapping[str, Any]) -> Infusion:
     """An Infusion from itself or a mapping {number, started_at, ended_at?, scheduled_at?}."""
     if isinstance(value, Infusion):
@@ -190,12 +198,12 @@ def normalise_infusions(infusions: Iterable[Infusion | Mapping[str, Any]]) -> tu
         raise ScheduleError(
             f"infusions {numbers} are listed without infusion 1; the first infusion anchors the schedule"
         )
-    started = [i for i in ordered if i.started_at is not None]
-    for a, b in zip(started, started[1:], strict=False):
-        if b.started_at <= a.started_at:
+    started = [(i.number, i.started_at) for i in ordered if i.started_at is not None]
+    for (a_number, a_start), (b_number, b_start) in zip(started, started[1:], strict=False):
+        if b_start <= a_start:
             raise ScheduleError(
-                f"infusion {b.number} starts ({b.started_at.isoformat()}) no later than infusion {a.number} "
-                f"({a.started_at.isoformat()}); check the numbers and times"
+                f"infusion {b_number} starts ({b_start.isoformat()}) no later than infusion {a_number} "
+                f"({a_start.isoformat()}); check the numbers and times"
             )
     return tuple(ordered)
 
@@ -213,6 +221,9 @@ def planned_infusions(protocol: Protocol, first_infusion_at: datetime) -> tuple[
     wall_time = local_first.time().replace(tzinfo=None)
     days = [local_first.date()]
     induction = plan.induction
+    if induction is None:
+        # protocol/loader.py requires an induction course for every repeated plan.
+        raise ScheduleError(f"the protocol's '{plan.kind}' infusion plan has no induction course to plan from")
     while len(days) < induction.count:
         candidate = days[-1] + timedelta(days=induction.min_days_between)
         while candidate.weekday() not in induction.weekday_numbers:
@@ -317,22 +328,23 @@ def plan_timepoints(
 
 def timepoint_state(planned: PlannedTimepoint, now: datetime, completed_at: datetime | None = None) -> str:
     """upcoming, due, overdue, done or missed (semantics in the module docstring)."""
-    return _state(
-        planned, None if completed_at is not None or not planned.scheduled else _optional_time(now, "now"), completed_at
-    )
+    if completed_at is not None or not planned.scheduled:
+        return _state(planned, now, completed_at)  # `now` is not read: done, or not scheduled yet
+    return _state(planned, _required_time(now, "now"), completed_at)
 
 
-def _state(planned: PlannedTimepoint, now: datetime | None, completed_at: datetime | None) -> str:
+def _state(planned: PlannedTimepoint, now: datetime, completed_at: datetime | None) -> str:
     """timepoint_state with `now` already checked (aware UTC)."""
     if completed_at is not None:
         return "done"
-    if not planned.scheduled:
+    start, overdue_at, end = planned.window_start, planned.overdue_at, planned.window_end
+    if start is None or overdue_at is None or end is None:  # not scheduled: plan_timepoint sets all or none
         return "upcoming"
-    if now < planned.window_start:
+    if now < start:
         return "upcoming"
-    if now <= planned.overdue_at:
+    if now <= overdue_at:
         return "due"
-    if now <= planned.window_end:
+    if now <= end:
         return "overdue"
     return "missed"
 
@@ -342,13 +354,14 @@ def window_check(planned: PlannedTimepoint, at: datetime) -> WindowCheck:
 
     For recording protocol deviations: an assessment completed outside its window is still kept.
     """
-    if not planned.scheduled:
+    start, end = planned.window_start, planned.window_end
+    if not planned.scheduled or start is None or end is None:
         raise ScheduleError(
             f"timepoint '{planned.timepoint_id}' is not scheduled yet (its anchor has no time); log the infusion first"
         )
-    at = _optional_time(at, "the assessment time")
-    early = max((planned.window_start - at).total_seconds(), 0) / 60
-    late = max((at - planned.window_end).total_seconds(), 0) / 60
+    at = _required_time(at, "the assessment time")
+    early = max((start - at).total_seconds(), 0) / 60
+    late = max((at - end).total_seconds(), 0) / 60
     return WindowCheck(inside=early == 0 and late == 0, minutes_early=early, minutes_late=late)
 
 
@@ -418,7 +431,7 @@ def schedule_states(
     """participant_schedule's second half, for callers that already hold the plan
     (plan_timepoints) and the completed index (completed_index, or the same shape built from
     stored rows): one row per planned timepoint with its state and the scales still due."""
-    now = _optional_time(now, "now")
+    now = _required_time(now, "now")
     rows = []
     for p in planned:
         completed = done.get((p.timepoint_id, p.infusion_number), _NOTHING_DONE)
@@ -449,10 +462,10 @@ def _now_and_next(rows: Sequence[WorklistRow]) -> list[WorklistRow]:
     or, when nothing upcoming has a date yet, the first one not yet scheduled."""
     current = [r for r in rows if r.state in ("due", "overdue")]
     upcoming = [r for r in rows if r.state == "upcoming"]
-    dated = [r for r in upcoming if r.due_at is not None]
-    if dated:
-        soonest = min(r.due_at for r in dated)
-        return current + [r for r in dated if r.due_at == soonest]
+    dates = [r.due_at for r in upcoming if r.due_at is not None]
+    if dates:
+        soonest = min(dates)
+        return current + [r for r in upcoming if r.due_at == soonest]
     return current + upcoming[:1]
 
 
@@ -477,7 +490,7 @@ def worklist_and_missed(
 ) -> tuple[list[WorklistRow], list[WorklistRow]]:
     """(worklist, missed_visits) from one pass over the participants' schedules: the worklist
     page shows both, and a schedule is the costly part."""
-    now = _optional_time(now, "now")
+    now = _required_time(now, "now")
     order = {t.id: index for index, t in enumerate(protocol.timepoints)}
     current: list[WorklistRow] = []
     missed: list[WorklistRow] = []

@@ -33,6 +33,8 @@ UNITS = ("minutes", "hours", "days")
 STORED_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 LOCAL_FORMAT = "%Y-%m-%d %H:%M %Z"
 DAY_FORMAT = "%a %d %b %Y %H:%M %Z"  # with the weekday, for messages about days apart
+DATE_FORMAT = "%Y-%m-%d"  # the local date alone (a chart's "withdrawn 2026-05-05")
+CLOCK_FORMAT = "%H:%M"  # the local clock time alone (a reading's time on the infusion day)
 
 
 def format_utc(moment: datetime) -> str:
@@ -44,11 +46,13 @@ def format_utc(moment: datetime) -> str:
 
 def parse_utc(text: str) -> datetime:
     """Parse any ISO-8601 time with an offset or a trailing Z into an aware UTC datetime (a time
-    without a zone is refused: which zone it meant would be a guess)."""
-    value = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    without a zone is refused: which zone it meant would be a guess). Python 3.11 reads the Z
+    itself as UTC, and a time already in UTC is returned as parsed: the cohort view reads every
+    stored time through here, so this path stays short."""
+    value = datetime.fromisoformat(text)
     if value.tzinfo is None:
         raise ValueError(f"time {text!r} has no timezone; give it in UTC with a trailing Z")
-    return value.astimezone(UTC)
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 def parse_entered(text: str) -> datetime:

@@ -234,7 +234,7 @@ def _total(definition, scored, visible, subscales) -> tuple[int | None, bool]:
     return None, False
 
 
-def _band(definition: ScaleDefinition, band_set_id: str, total: int | None) -> str | None:
+def _band(definition: ScaleDefinition, band_set_id: str | None, total: int | None) -> str | None:
     if total is None or band_set_id is None:
         return None
     for band in definition.band_sets[band_set_id]:

@@ -14,4 +14,7 @@ db > protocol > scales). Streamlit stays out of it, so the rules are tested with
   opened through `study.assessments`.
 - `study.records`: the participant's clinical data as the pages read it, each read checked
   against the one read permission (`data.read` at the participant's site).
+- `study.infusions`: the infusion day (an infusion under the protocol's dose range, rounding and
+  weight checks; its end; vital signs with the protocol's threshold warnings; adverse events),
+  the one entry point of the Infusion day page and the demo builder.
 """

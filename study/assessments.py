@@ -47,33 +47,6 @@ class Opened:
         return int(self.assessment["id"])
 
 
-def _deviation(
-    db: Database,
-    actor: Mapping[str, Any],
-    protocol: Protocol,
-    participant_id: int,
-    timepoint_id: str,
-    infusion_number: int | None,
-    scale_id: str,
-    assessment_id: int,
-    assessed_at: datetime | None,
-    now: datetime | None,
-) -> str | None:
-    """The window rule (db.windows.record_window_deviation), with the same clock on every path."""
-    return windows.record_window_deviation(
-        db,
-        actor,
-        protocol,
-        participant_id,
-        timepoint_id,
-        infusion_number,
-        scale_id,
-        assessment_id,
-        assessed_at=assessed_at,
-        now=now,
-    )
-
-
 def find_or_start_assessment(
     db: Database,
     actor: Mapping[str, Any],
@@ -115,7 +88,7 @@ def find_or_start_assessment(
             assessed_at=assessed_at,
             late_entry_reason=late_entry_reason,
         )
-        text = _deviation(
+        text = windows.record_window_deviation(
             db,
             actor,
             protocol,
@@ -124,8 +97,8 @@ def find_or_start_assessment(
             infusion_number,
             scale_id,
             started["id"],
-            assessed_at,
-            now,
+            assessed_at=assessed_at,
+            now=now,
         )
         return Opened(started, created=True, deviation=text)
 
@@ -178,7 +151,7 @@ def record_rating(
             late_entry_reason=late_entry_reason,
             not_assessed_reasons=not_assessed_reasons,
         )
-        text = _deviation(
+        text = windows.record_window_deviation(
             db,
             actor,
             protocol,
@@ -187,7 +160,7 @@ def record_rating(
             infusion_number,
             scale_id,
             saved["id"],
-            assessed_at,
-            now,
+            assessed_at=assessed_at,
+            now=now,
         )
         return Opened(saved, created=True, deviation=text)

@@ -13,6 +13,7 @@ What the participant then does with the link (answer, submit) is db.selfreport's
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from db import tokens
@@ -59,6 +60,7 @@ def start_self_report(
     *,
     channel: str = "link",
     ttl_hours: float | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """Drafts for these self-report scales at `timepoint` (a stored timepoint key: 'day_7', or
     'min_40@2' for a timepoint of infusion 2) plus one link that opens them, in one transaction.
@@ -69,7 +71,9 @@ def start_self_report(
     (see db.tokens.create_link; "token" is the raw value, shown once) with "already_done" and
     "deviations" (the outside_window deviations recorded for the drafts started now).
 
-    `channel` is "link" (default validity 72 hours) or "kiosk" (default 4 hours: one visit)."""
+    `channel` is "link" (default validity 72 hours) or "kiosk" (default 4 hours: one visit).
+    `now` is the moment the window is checked against (default the current time); a caller
+    replaying a dated visit, as the demo generator does, passes the visit's time."""
     if channel not in tokens.CHANNELS:
         raise ValidationError(f"unknown channel {channel!r}; choose one of {', '.join(tokens.CHANNELS)}")
     chosen = _check_scales(scale_ids)
@@ -84,7 +88,7 @@ def start_self_report(
         deviations: list[str] = []
         for scale_id in chosen:
             opened = find_or_start_assessment(
-                db, actor, protocol, participant["id"], timepoint_id, infusion_number, scale_id, mode=channel
+                db, actor, protocol, participant["id"], timepoint_id, infusion_number, scale_id, mode=channel, now=now
             )
             existing = opened.assessment
             if opened.deviation:

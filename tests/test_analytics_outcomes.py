@@ -277,5 +277,5 @@ def test_rows_from_the_database_become_records():
     assert a.completed_at == datetime(2026, 3, 2, 9, 52, tzinfo=UTC) and a.usable
     assert assessment_from_row(row, subscale_scales=("cadss",)).subscales == {}  # not decoded when not needed
     assert parse_time("2026-03-02T10:00:00+01:00") == T0 and parse_time(None) is None
-    with pytest.raises(ValueError, match="no time zone"):
+    with pytest.raises(ValueError, match="has no timezone"):
         parse_time("2026-03-02T09:00:00")

@@ -56,7 +56,7 @@ def test_trajectory_draws_every_scale_and_the_dissociation_panel_for_each_role(a
     assert layer_names(drawn[0])[:3] == ["bands", "infusion-markers", "infusion-labels"]
     assert download_labels(at).count("PNG") == 4 and download_labels(at).count("SVG") == 4
     outcome = at.dataframe[0].value
-    assert outcome.iloc[0][["scale", "baseline", "endpoint", "responder"]].tolist() == ["madrs", 30, 14, "yes"]
+    assert outcome.iloc[0][["scale", "baseline", "endpoint", "responder"]].tolist() == ["MADRS", 30, 14, "yes"]
     assert "Open safety alert" in texts(at)
     assert "Rater changed" in texts(at)  # day 1 rated by the PI, the others by the rater
 
@@ -189,8 +189,8 @@ def test_cohort_view_summaries_table_and_completeness(app_world, seeded, role):
     table = next(v for k, v in frames.items() if k == ("participant", "site")).set_index("participant")
     assert "arm" not in table.columns  # blinded study: pooled, no arm
     p1 = table.loc["KET-001"]
-    assert (p1["baseline"], p1["endpoint"], p1["responder"], p1["dissociation_peak"]) == (30, 14, True, 23)
-    assert p1["missed_assessments"] > 0 and p1["rater_changes"] == 2
+    assert (p1["baseline"], p1["endpoint"], p1["responder"], p1["CADSS peak"]) == (30, 14, True, 23)
+    assert p1["missed assessments"] > 0 and p1["rater changes"] == 2
     matrix = next(d.value for d in at.dataframe if d.value.index.name == "participant")
     assert matrix.loc["KET-001", "40 minutes after infusion start"] == "done"  # MADRS, CADSS, BPRS all done
     assert matrix.loc["KET-001", "Baseline (before the infusion)"] == "missing"  # no QIDS-SR16 at baseline

@@ -104,7 +104,9 @@ def test_amend_needs_a_reason_then_records_old_new_and_reason(app_world):
     assert len(at.dataframe) == 1 and "shown to the PI, monitors and admins" in texts(at)
     at = app("pages/assessment.py", app_world.users["pi"]).run()
     history = at.dataframe[1].value
-    assert ("madrs_3", "2", "5") in set(zip(history["item"], history["old"], history["new"], strict=True))
+    # Items by number and name, not by id (issue 16 item 7).
+    rows = set(zip(history["item"], history["old"], history["new"], strict=True))
+    assert ("item 3 (Inner tension)", "2", "5") in rows
 
 
 def test_pi_locks_then_nothing_can_change(app_world):

@@ -50,7 +50,7 @@ def eligible(study):
 def test_screening_form_is_generated_from_the_protocol_and_severity_is_automatic(app_world):
     baseline_madrs(app_world, per_item=1)  # MADRS 10: below the protocol's threshold of 20
     at = app("pages/screening.py", app_world.users["coordinator"]).run()
-    assert "Baseline madrs total 10 (threshold ≥ 20)" in texts(at)
+    assert "Baseline MADRS total 10 (threshold ≥ 20)" in texts(at)
     screen(at, PASSING_SCREENING)
     assert "Latest decision: **not eligible**" in texts(at)
     with unit_of_work(write=False) as db:

@@ -36,6 +36,7 @@ from tests.browser import (
     expect_no_exception,
     expect_rerun,
     expect_text,
+    show_menu,
     sign_in,
     wait_for_idle,
 )
@@ -117,6 +118,7 @@ def server_data(app_server) -> SimpleNamespace:
 
 def open_from_menu(page: Page, title: str) -> None:
     """Tap an entry of the sidebar menu (an st.page_link) and wait for the page."""
+    show_menu(page)  # collapsed on the form and review pages
     with expect_rerun(page):
         page.get_by_role("link", name=title, exact=True).tap()
 
@@ -129,7 +131,8 @@ def test_rate_a_scale_from_the_menu_leaves_the_open_form_for_good(server_data, t
     page = tablet_page
     sign_in(page, "rita", url=server_data.url)
     open_from_menu(page, "Rate a scale")
-    click_button(page, "Resume KET-001 · Baseline (before the infusion) · madrs")
+    # Drafts name the scale, not its id (issue 16 item 7).
+    click_button(page, "Resume KET-001 · Baseline (before the infusion) · MADRS")
     expect(page).to_have_url(re.compile(rf"[?&]assessment={server_data.draft['id']}\b"))
     expect_text(page, "MADRS — KET-001")
 

@@ -34,6 +34,7 @@ from tests.browser import (
     goto,
     new_page,
     running_app,
+    show_menu,
     sign_in,
     snap,
     wait_for_idle,
@@ -93,6 +94,7 @@ def expect_sign_in_screen(page: Page) -> None:
 
 def open_from_menu(page: Page, title: str) -> None:
     """Tap an entry of the signed-in menu (the sidebar) and wait for the page."""
+    show_menu(page)  # collapsed on the form and review pages
     with expect_rerun(page):
         page.get_by_role("link", name=title, exact=True).tap()
 
@@ -230,7 +232,8 @@ def test_rater_completes_a_madrs_by_tapping_and_signs_it(app_server, server_data
     expect_text(page, "10 of 10 items rated")
     expect_text(page, "Total: 22 · Band: Moderate")  # drawn live by the scale engine
     assert stored(server_data.path, assessment_id)["responses"] == MADRS_22  # every tap saved at once
-    page.get_by_text("Total: 22").scroll_into_view_if_needed()
+    # The summary under the form (the sticky header at the top shows the total too).
+    page.get_by_text("Total: 22 · Band: Moderate", exact=True).scroll_into_view_if_needed()
     snap(page, "rater-madrs-form-tablet-landscape")
 
     sign_and_submit(page)
@@ -271,7 +274,7 @@ def test_a_draft_survives_a_reload_and_a_server_restart(browser, tablet_portrait
         assert page.url == f"{server.url}/rate?assessment={assessment_id}"
         sign_in(page, RATER)
         assert on_assessment(page, server.url, assessment_id), page.url  # back on the draft, not the default page
-        expect(page.get_by_text("Signed in as")).to_be_visible()  # and with the menu and sign-out
+        show_menu(page)  # and with the menu and sign-out (collapsed on the form: one tap)
         expect_text(page, "MADRS — KET-101")
         expect_no_exception(page)
         expect_ratings(page, answers)
@@ -346,10 +349,13 @@ def test_an_amendment_needs_a_reason_and_shows_in_the_history(app_server, server
     sign_in(page, MONITOR)
     open_from_menu(page, "Assessments")
     choose(page, "Participant", "KET-002")
-    rows = history_rows(page, showing="assessment.amend")
-    amend = [r for r in rows if r.get("action") == "assessment.amend"]
-    assert [(r["item"], r["old"], r["new"], r["reason"]) for r in amend] == [("madrs_1", "2", "4", reason)], rows
-    assert any(r.get("action") == "assessment.status" and r["new"] == "amended" for r in rows), rows
+    # Actions and items in words, not internal names (issue 16 item 7).
+    rows = history_rows(page, showing="amended")
+    amend = [r for r in rows if r.get("action") == "amended"]
+    assert [(r["item"], r["old"], r["new"], r["reason"]) for r in amend] == [
+        ("item 1 (Apparent sadness)", "2", "4", reason)
+    ], rows
+    assert any(r.get("action") == "status changed" and r["new"] == "amended" for r in rows), rows
     page.get_by_text("History (audit trail)").scroll_into_view_if_needed()
     snap(page, "rater-amended-history-tablet-landscape")
     page.context.close()
@@ -500,7 +506,8 @@ def test_madrs_touch_targets_are_at_least_44_px_high(app_server, server_data, ta
     open_from_menu(page, "Rate a scale")
     open_madrs(page, "KET-004")
 
-    options = page.locator(f'[class*="st-key-item-madrs_"] {RADIO_OPTION}')
+    # The tap target of an option is its whole card (the label stretched over it; ui/style.py).
+    options = page.locator('[class*="st-key-item-madrs_"] [data-testid="stRadioGroup"] > div')
     expect(options).to_have_count(70)  # 10 items x 7 options
     small = []
     for option in options.all():

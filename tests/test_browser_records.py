@@ -241,7 +241,7 @@ def test_after_an_amendment_and_a_lock_the_page_stays_on_the_same_assessment(fre
     sign_in(page, "pia")
     open_page(page, "Assessments")
     choose(page, "Participant", "KET-003")
-    choose(page, "Assessment", f"{day3_label} · madrs · signed")
+    choose(page, "Assessment", f"{day3_label} · MADRS · signed")
     expect(heading(page)).to_have_text(f"MADRS · {day3_label}")
 
     choose(page, "Item to amend", "3. Inner tension")
@@ -250,7 +250,7 @@ def test_after_an_amendment_and_a_lock_the_page_stays_on_the_same_assessment(fre
     click_button(page, "Save the amendment")
     expect_text(page, "Item 3 amended")
     expect(heading(page)).to_have_text(f"MADRS · {day3_label}")
-    expect(combobox(page, "Assessment")).to_have_value(f"{day3_label} · madrs · amended")
+    expect(combobox(page, "Assessment")).to_have_value(f"{day3_label} · MADRS · amended")
     expect_text(page, "Status amended")
 
     # The next amendment lands on the day-3 assessment too.
@@ -265,7 +265,7 @@ def test_after_an_amendment_and_a_lock_the_page_stays_on_the_same_assessment(fre
     expect_text(page, "Assessment locked.")
     expect_text(page, "This assessment is locked")
     expect(heading(page)).to_have_text(f"MADRS · {day3_label}")
-    expect(combobox(page, "Assessment")).to_have_value(f"{day3_label} · madrs · locked")
+    expect(combobox(page, "Assessment")).to_have_value(f"{day3_label} · MADRS · locked")
     expect_no_exception(page)
 
     first, other = stored(study.path, day3["id"]), stored(study.path, day7["id"])
@@ -274,7 +274,7 @@ def test_after_an_amendment_and_a_lock_the_page_stays_on_the_same_assessment(fre
     assert other["status"] == "signed" and other["responses"] == ALL_TWOS  # day 7 untouched
 
     # Day 7 is still one tap away and shows its own record.
-    choose(page, "Assessment", f"{day7_label} · madrs · signed")
+    choose(page, "Assessment", f"{day7_label} · MADRS · signed")
     expect(heading(page)).to_have_text(f"MADRS · {day7_label}")
 
 

@@ -510,7 +510,7 @@ def afternoon(db_path: Path, coordinator: Page, rater: Page, pi: Page, started: 
         choose(pi, "Participant", "KET-002")
         expect_text(pi, "No assessments for KET-002 yet.")
         choose(pi, "Participant", "KET-001")
-        choose(pi, "Assessment", f"{BASELINE} · madrs · signed")
+        choose(pi, "Assessment", f"{BASELINE} · MADRS · signed")
         choose(pi, "Item to amend", "3. Inner tension")
         choose(pi, "New value", "4 – Constant tension or panic")
         fill_in_form(pi, AMEND_REASON, AMEND_WHY)
@@ -521,7 +521,7 @@ def afternoon(db_path: Path, coordinator: Page, rater: Page, pi: Page, started: 
         open_page(pi, "Participant trajectory")
         open_page(pi, "Assessments")
         assert participant_shown(pi) == "KET-001"
-        expect(pi.get_by_role("combobox", name="Assessment", exact=True)).to_have_value(f"{BASELINE} · madrs · locked")
+        expect(pi.get_by_role("combobox", name="Assessment", exact=True)).to_have_value(f"{BASELINE} · MADRS · locked")
         expect_text(pi, "This assessment is locked")
         expect_no_exception(pi)
         snap(pi, "trial-day-6-assessment-locked")

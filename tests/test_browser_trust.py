@@ -12,7 +12,7 @@ from db.connection import unit_of_work
 from db.migrations import init_database
 from db.permissions import system_actor
 from tests.app_support import PASSWORD, actor
-from tests.browser import expect_no_exception, expect_rerun, expect_text, goto, sign_in
+from tests.browser import expect_no_exception, expect_rerun, expect_text, goto, show_menu, sign_in
 from tests.conftest_db import mark_eligible
 from tests.test_browser_rater import (
     RADIO_OPTION,
@@ -66,6 +66,7 @@ def test_a_password_reset_ends_the_open_session_at_the_next_tap(fresh_app_server
     open_from_menu(page, "Rate a scale")
     with unit_of_work(fresh_app_server.db_path) as db:
         users.reset_password(db, admin, rater["id"], NEW_PASSWORD)
+    show_menu(page)  # collapsed on the form page; opening it sends nothing
     with expect_rerun(page):
         page.get_by_role("link", name="Rate a scale", exact=True).tap()
     expect_sign_in_screen(page)

@@ -138,10 +138,15 @@ def test_baseline_and_protocol_thresholds_are_labelled_lines():
     assert dash["domain"] == ["baseline", "response", "remission"] and dash["range"][0] == []  # not colour alone
 
 
+def one_line(text) -> str:
+    """A title as one string: charts.export.spec wraps a long one into lines (a list)."""
+    return " ".join(text) if isinstance(text, list) else text
+
+
 def test_no_baseline_draws_no_baseline_or_response_line():
     out = spec(panel([rating("day_1", DAY, 9)]))
     assert [line["kind"] for line in data(out, layers(out)["lines"])] == ["remission"]
-    assert "No baseline" in out["title"]["subtitle"]
+    assert "No baseline" in one_line(out["title"]["subtitle"])
 
 
 def test_infusion_markers_carry_number_and_dose_unless_blinded():
@@ -218,7 +223,7 @@ def test_dissociation_panel_shows_pre_course_and_peak_per_infusion():
     ]
     chart = dissociation_chart(infusion_courses(ratings, [INFUSION]), tz="Europe/London", timepoint_labels=LABELS)
     out = valid(spec(chart))
-    assert [p["title"] for p in out["hconcat"]] == ["CADSS total (0–92)", "BPRS positive subscale (4–28)"]
+    assert [one_line(p["title"]) for p in out["hconcat"]] == ["CADSS total (0–92)", "BPRS positive subscale (4–28)"]
     cadss = {layer["name"]: layer for layer in out["hconcat"][0]["layer"]}
     assert set(cadss) == {"cadss-infusion-start", "cadss-course", "cadss-points", "cadss-peaks", "cadss-peak-labels"}
     points = out["datasets"][cadss["cadss-points"]["data"]["name"]]

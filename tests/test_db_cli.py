@@ -125,6 +125,14 @@ def test_a_duplicate_account_is_refused(db_path, fast_passwords, capsys, monkeyp
     assert code == 1 and err == "error: user 'SAM' already exists; choose another name or reset their password\n"
 
 
+def test_a_refused_account_creates_no_site_and_does_not_say_it_did(db_path, fast_passwords, capsys, monkeypatch):
+    assert _main(capsys, monkeypatch, ["adduser", "sam", "--role", "rater", "--all-sites"], PASSWORD)[0] == 0
+    code, _, err = _main(capsys, monkeypatch, ["adduser", "SAM", "--role", "pi", "--site", "NEW"], PASSWORD)
+    assert code == 1 and "created site" not in err
+    code, _, err = _main(capsys, monkeypatch, ["adduser", "kim", "--role", "pi", "--site", "NEW"], PASSWORD)
+    assert code == 0 and err == "created site NEW\n"
+
+
 def test_a_failure_in_a_real_subprocess_has_no_traceback(db_path):
     result = _run("adduser", "x1", "--role", "rater", "--all-sites", stdin="short\n", env_db=db_path)
     assert (result.returncode, result.stdout) == (1, "")

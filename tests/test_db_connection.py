@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,52 @@ def test_a_read_unit_refuses_writes(world, db_path):
         with unit_of_work(db_path, write=False) as conn:
             create_participant(conn, world.coord, "P200", "S1")
     assert [p["code"] for p in list_participants(world.db, site="S1")] == ["P001"]
+
+
+def test_writers_of_one_process_queue_instead_of_timing_out(db_path, monkeypatch):
+    """Many sessions of one server saving at once all land: they queue in the process, so a
+    busy timeout far shorter than the queue refuses none (at 60 raters some taps were refused)."""
+    monkeypatch.setattr(connection_module, "BUSY_TIMEOUT_MS", 1)
+    with unit_of_work(db_path) as conn:
+        conn.execute("CREATE TABLE t (x INTEGER)")
+    errors: list[Exception] = []
+    barrier = threading.Barrier(6)
+
+    def save(n: int) -> None:
+        try:
+            barrier.wait()
+            with unit_of_work(db_path) as conn:
+                conn.execute("INSERT INTO t VALUES (?)", [n])
+                time.sleep(0.03)  # a write that holds the lock a while, as under load
+        except Exception as exc:  # noqa: BLE001  (any failure is the finding)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    with unit_of_work(db_path, write=False) as conn:
+        assert sorted(x for (x,) in conn.execute("SELECT x FROM t").fetchall()) == list(range(6))
+
+
+def test_a_write_queued_too_long_in_the_process_gets_a_clear_busy_error(db_path, monkeypatch):
+    monkeypatch.setattr(connection_module, "WRITE_QUEUE_TIMEOUT_S", 0.05)
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with unit_of_work(db_path):
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        with pytest.raises(BusyError, match="busy with other saves .* nothing was saved, try again"):
+            with unit_of_work(db_path):
+                pass
+    finally:
+        release.set()
+        thread.join()

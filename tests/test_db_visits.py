@@ -240,7 +240,9 @@ def test_a_withdrawn_participants_trajectory_marks_the_date(world, dosed, defaul
     assert set(after) == {"status-marker", "status-label"}
     assert after["status-marker"][0]["label"] == "withdrawn 2026-05-05"
     assert after["status-marker"][0]["x"] == pytest.approx(1.0)  # one hour after the infusion start
-    assert "withdrawn 2026-05-05: no ratings expected after the dashed line" in title["subtitle"]
+    subtitle = title["subtitle"]  # wrapped into lines that fit the chart (charts.export)
+    subtitle = " ".join(subtitle) if isinstance(subtitle, list) else subtitle
+    assert "withdrawn 2026-05-05: no ratings expected after the dashed line" in subtitle
 
 
 # --------------------------------------------------------------------------- the participant's record (AppTest)

@@ -26,6 +26,8 @@ from db.migrations import init_database
 from db.permissions import ROLES, system_actor
 from db.sites import create_site
 from exports import cli as exports_cli
+from protocol import load_protocol
+from protocol.schedule import planned_infusions
 from tests.app_support import app
 
 NOW = "2026-03-18T14:30:00.000000Z"
@@ -77,7 +79,12 @@ def test_same_seed_same_study_and_another_seed_differs(demo_db, tmp_path, capsys
     assert snapshot(tmp_path / "again.db") == snapshot(path)
     assert again == accounts
     # Another seed, through the command line, which prints one line per account and every role.
-    assert demo.cli.main(["--db", str(tmp_path / "other.db"), "--seed", "8", "--participants", "8"]) == 0
+    assert (
+        demo.cli.main(
+            ["--db", str(tmp_path / "other.db"), "--seed", "8", "--participants", "8", "--repeated-group", "0"]
+        )
+        == 0
+    )
     lines = [line for line in capsys.readouterr().out.splitlines() if line and not line.startswith("#")]
     assert {line.split()[0] for line in lines} == set(ROLES)
     assert all(len(line.split()) == 3 for line in lines)
@@ -86,10 +93,20 @@ def test_same_seed_same_study_and_another_seed_differs(demo_db, tmp_path, capsys
     assert other["participants"] != snapshot(path)["participants"]
 
 
-def test_cli_header_says_passwords_are_demo_only(tmp_path, frozen, capsys):
-    assert demo.cli.main(["--db", str(tmp_path / "two.db"), "--participants", "2"]) == 0
+def test_cli_header_says_passwords_are_demo_only_and_builds_the_repeated_group_beside(tmp_path, frozen, capsys):
+    """The command line prints demo-only accounts and builds the repeated-infusion group beside the
+    main study. That group follows protocol/studies/repeated_infusion.json: every participant gets
+    the protocol's calendar (induction on its weekdays, then weekly maintenance) up to today,
+    ratings around each infusion, all inside their windows (no deviation), and the database
+    passes every audit check."""
+    assert demo.cli.main(["--db", str(tmp_path / "two.db"), "--participants", "2", "--repeated-group", "3"]) == 0
     out = capsys.readouterr().out
     assert "DEMO-ONLY" in out and "Synthetic demo study" in out
+    beside = tmp_path / "two-repeated.db"
+    assert f"SCALEBOOK_DB={beside} SCALEBOOK_PROTOCOL=protocol/studies/repeated_infusion.json" in out
+    with closing(connect(beside)) as conn:
+        assert is_demo(conn)
+    check_repeated_calendar(beside)
     for line in out.splitlines():
         if not line.startswith("#"):
             role, username, password = line.split()
@@ -209,12 +226,24 @@ def test_exports_say_synthetic(demo_db, tmp_path, monkeypatch):
     assert "SYNTHETIC DEMO DATA" in (tmp_path / "sdtm" / "define.xml").read_text()
 
 
-def test_refuses_a_repeated_infusion_protocol_before_writing(tmp_path):
-    path = tmp_path / "repeated.db"
-    with pytest.raises(DemoRefused, match="repeated infusions"):
-        build(
-            path,
-            participants=2,
-            protocol=Path(__file__).resolve().parent.parent / "protocol" / "studies" / "repeated_infusion.json",
-        )
-    assert not path.exists()
+REPEATED = Path(__file__).resolve().parent.parent / "protocol" / "studies" / "repeated_infusion.json"
+
+
+def check_repeated_calendar(path: Path) -> None:
+    """The repeated-infusion group's calendar, windows and audit trail (see the CLI test)."""
+    protocol = load_protocol(REPEATED)
+    with closing(sqlite3.connect(path)) as conn:
+        rows = conn.execute("SELECT participant_id, number, started_at FROM infusions ORDER BY 1, 2").fetchall()
+        given: dict[int, list[tuple[int, str]]] = {}
+        for pid, number, started in rows:
+            given.setdefault(pid, []).append((number, started))
+        assert max(len(v) for v in given.values()) >= 8  # one participant far into the course
+        for infusions in given.values():
+            first = clock.parse_utc(infusions[0][1])
+            planned = [p.planned_at for p in planned_infusions(protocol, first)]
+            assert [n for n, _ in infusions] == list(range(1, len(infusions) + 1))
+            assert [clock.parse_utc(t) for _, t in infusions] == planned[: len(infusions)]
+        assert conn.execute("SELECT count(*) FROM assessments WHERE timepoint = 'pre_infusion@2'").fetchone()[0] > 0
+        assert conn.execute("SELECT count(*) FROM assessments WHERE timepoint LIKE 'week_%'").fetchone()[0] > 0
+        assert conn.execute("SELECT count(*) FROM protocol_deviations").fetchone()[0] == 0
+    assert db.cli.main(["--db", str(path), "verify-audit"]) == 0

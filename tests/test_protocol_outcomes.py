@@ -2,6 +2,7 @@
 baseline rule (last complete assessment at the baseline timepoint before the first infusion;
 tested in full in tests/test_protocol_baseline.py)."""
 
+import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from protocol import ProtocolInputError, load_protocol, outcome_flags, percent_reduction, select_baseline
 from protocol.loader import DEFAULT_PROTOCOL
 from protocol.model import Condition
-from protocol.outcomes import _test
+from protocol.outcomes import _test, compile_rules
 
 
 @pytest.fixture(scope="module")
@@ -177,3 +178,17 @@ def test_all_and_any_combine_met_failed_and_undecided():
     assert _test(Condition("any", parts=(met, undecided)))(None, 5) is True
     assert _test(Condition("any", parts=(failed, undecided)))(None, 5) is None
     assert _test(Condition("any", parts=(failed, failed)))(None, 5) is False
+
+
+def test_a_rule_missing_what_the_schema_requires_is_refused_by_name(default_protocol):
+    # The schema makes the loader refuse these; a Protocol built in code gets a clear refusal too,
+    # not a TypeError in the middle of judging a cohort.
+    relapse = next(r for r in default_protocol.outcome_rules if r.kind == "relapse")
+    for broken, message in (
+        (dataclasses.replace(relapse, after=None), "does not name the rule"),
+        (dataclasses.replace(relapse, when=None), "has no 'when' condition"),
+        (dataclasses.replace(relapse, when=Condition("total_at_least", None)), "has no value"),
+    ):
+        study = dataclasses.replace(default_protocol, outcome_rules=(broken,))
+        with pytest.raises(ProtocolInputError, match=message):
+            compile_rules(study, relapse.scale)

@@ -610,3 +610,12 @@ def test_missed_visits_are_keyed_per_infusion(repeated):
     }
     keys = [r.timepoint_key for r in missed_visits(repeated, [person], utc(2026, 3, 25, 9, 30))]
     assert "min_40@1" in keys and "min_40@2" not in keys
+
+
+def test_a_missing_clock_or_assessment_time_is_refused_by_name(min_40):
+    # None where a time is needed is a ScheduleError saying which time, not a TypeError.
+    with pytest.raises(ScheduleError, match="now is required"):
+        timepoint_state(min_40, None)
+    with pytest.raises(ScheduleError, match="the assessment time is required"):
+        window_check(min_40, None)
+    assert timepoint_state(min_40, None, completed_at=utc(2026, 5, 5, 10, 40)) == "done"  # the clock is not read

@@ -1,6 +1,6 @@
 """protocol.timing is the one home of time parsing and formatting: the stored form, reading it
-back, and showing a time in the study's zone. The last test keeps it so: a module that starts
-parsing or formatting times itself fails it (the few still listed are left for a later step)."""
+back, and showing a time in the study's zone. The last test keeps it so: any module of the app
+that parses or formats times itself (strptime, fromisoformat, strftime) fails it."""
 
 from __future__ import annotations
 
@@ -50,6 +50,10 @@ def test_shown_in_the_study_zone_across_the_clock_change():
         == "Mon 30 Mar 2026 09:00 BST"
     )
     assert timing.local_text(None, LONDON) == "" and timing.local_text("", LONDON) == ""
+    # a chart's date and a reading's clock time are the local ones (23:30 UTC is 00:30 BST, next day)
+    late = datetime(2026, 3, 29, 23, 30, tzinfo=UTC)
+    assert timing.local_text(late, LONDON, timing.DATE_FORMAT) == "2026-03-30"
+    assert timing.local_text(late, LONDON, timing.CLOCK_FORMAT) == "00:30"
 
 
 def test_the_older_names_are_the_same_functions():
@@ -59,15 +63,6 @@ def test_the_older_names_are_the_same_functions():
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", clock.utc_now())
 
 
-#: Modules that still parse or format times themselves, left for a later step (issue 14 item 7):
-#: each is edited concurrently by another part of the issue. Remove a module from here once it
-#: calls protocol.timing; never add one.
-NOT_YET = {
-    "analytics/records.py",
-    "charts/participant.py",
-    "exports/responses_in.py",
-    "pages/infusion.py",
-}
 OWN_TIME_CODE = re.compile(r"\bstrptime\(|\bfromisoformat\(|\.strftime\(")
 
 
@@ -77,4 +72,4 @@ def test_times_are_parsed_and_formatted_in_protocol_timing_only():
     files = sorted(f for package in packages for f in package.rglob("*.py")) + [ROOT / "app.py"]
     doing_it = {str(f.relative_to(ROOT)) for f in files if OWN_TIME_CODE.search(f.read_text())}
     doing_it.discard("protocol/timing.py")
-    assert doing_it <= NOT_YET, f"parse or format times through protocol.timing: {sorted(doing_it - NOT_YET)}"
+    assert not doing_it, f"parse or format times through protocol.timing: {sorted(doing_it)}"

@@ -217,14 +217,14 @@ def require_participant_session() -> Mapping[str, Any]:
     if raw:  # a kiosk session never takes another link
         st.query_params.clear()
     end_idle_participant()
-    actor = st.session_state.get(PARTICIPANT_KEY)
-    if actor is None:
+    held = st.session_state.get(PARTICIPANT_KEY)
+    if held is None:
         show_refusal("closed")
         if kiosk():
             render_staff_exit()
         st.stop()
     participant_touch()
-    return actor
+    return held
 
 
 def leave_kiosk(username: str, password: str) -> str | None:
@@ -240,7 +240,7 @@ def leave_kiosk(username: str, password: str) -> str | None:
         if result.problem == "wait":
             return text("staff_wait", seconds=result.wait_seconds)
         return {"missing": text("staff_missing"), "busy": text("busy"), "input": result.message}.get(
-            result.problem, text("staff_wrong")
+            result.problem or "", text("staff_wrong")
         )
     hand_over = kiosk() or {}
     token_id = hand_over.get("token_id")

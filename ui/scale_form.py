@@ -10,6 +10,13 @@ it inside the item at once, with whom it reached (ui.alerts), and the resolution
 is corrected before submit. A save that fails (another tablet saved this assessment first, or
 the database was busy) is explained inside the item it concerned, and the message stays until
 the rater answers that item again or dismisses it.
+
+On a tablet each item fits one screen (issue 16): a heading row with the interview guide (a
+popover, one tap) and "Not assessed", the prompt, then the options as a row of large cards with
+their anchors (ui.style). Option labels carry their score by one rule for every scale
+(ui.form_text.option_label). A sticky header (ui.form_focus) keeps participant, timepoint,
+progress, the unanswered items and, unless blinded, the live total in sight; focus mode shows
+one item per screen. A blinded rating shows no total or band after submit either.
 """
 
 from __future__ import annotations
@@ -25,6 +32,15 @@ from db.errors import ConflictError, StorageError
 from scales import ScaleDefinition, form_progress, get_scale, score, visible_items
 from scales.errors import ScaleError
 from ui.alerts import after_save, load_context, render_item_alerts, render_result_alerts, scroll_into_view
+from ui.form_focus import (
+    focused_slot,
+    jump_to,
+    render_focus_nav,
+    render_sticky_header,
+    slots,
+    take_jump,
+)
+from ui.form_text import item_names, mode_label, option_label, recall_label, scale_name
 from ui.session import user_for_write
 from ui.study import current_protocol
 from ui.text import md
@@ -82,9 +98,10 @@ def _save(user: dict[str, Any], assessment_id: int, item_id: str, value: int | N
     """Persist one answer with the version this form last saw; on a conflict reload instead and
     say so inside the item (the message stays until that item is answered again or dismissed).
     A tap from a session that is idle or whose account changed is refused (ui.session.user_for_write)."""
-    user = user_for_write()
-    if user is None:
+    current = user_for_write()
+    if current is None:
         return
+    user = current
     notices = st.session_state.setdefault(_notice_key(assessment_id), {})
     try:
         with unit_of_work() as db:
@@ -196,14 +213,27 @@ def _draw_item(
     st.session_state.setdefault(reason_key, reasons.get(item.id, ""))
 
     with st.container(border=True, key=f"item-{item.id}"):
+        # One row for what the item is and the two side actions (its guide, "not assessed"),
+        # then the options as a grid of large targets (ui.style): the whole item fits one screen.
+        widths = [6.0] + ([1.5] if item.guide else []) + ([1.9] if na_code is not None else [])
+        head, *side = st.columns(widths, vertical_alignment="center", gap="small")
         rated_by = " · observed" if item.rated_by == "observer" else ""
-        st.markdown(f"**{item.number}. {item.short_name}**{rated_by}")
-        st.caption(item.prompt)
+        head.markdown(f"**{item.number}. {item.short_name}**{rated_by}")
         if item.guide:
-            with st.expander("Interview guide"):
+            with side.pop(0).popover("Guide", use_container_width=True):
+                st.markdown(f"**Interview guide · item {item.number}**")
                 st.write(item.guide)
+        if na_code is not None:
+            side[0].checkbox(
+                "Not assessed",
+                key=na_key,
+                disabled=not editable,
+                on_change=_on_not_assessed,
+                args=(user, aid, item.id, na_code),
+            )
+        st.caption(item.prompt)
         values = [o["value"] for o in item.options]
-        labels = {o["value"]: o["label"] for o in item.options}
+        labels = {o["value"]: option_label(o) for o in item.options}
         st.radio(
             f"Rating for item {item.number}",
             values,
@@ -216,32 +246,24 @@ def _draw_item(
             on_change=_on_rating,
             args=(user, aid, item.id),
         )
-        if na_code is not None:
-            st.checkbox(
-                "Not assessed",
-                key=na_key,
+        if na_code is not None and st.session_state[na_key]:
+            st.text_input(
+                "Why was this item not assessed?",
+                key=reason_key,
                 disabled=not editable,
                 on_change=_on_not_assessed,
                 args=(user, aid, item.id, na_code),
+                placeholder="e.g. participant too drowsy to answer",
             )
-            if st.session_state[na_key]:
-                st.text_input(
-                    "Why was this item not assessed?",
-                    key=reason_key,
-                    disabled=not editable,
-                    on_change=_on_not_assessed,
-                    args=(user, aid, item.id, na_code),
-                    placeholder="e.g. participant too drowsy to answer",
-                )
-                if not st.session_state[reason_key].strip():
-                    st.warning("Give a reason to record this item as not assessed.")
+            if not st.session_state[reason_key].strip():
+                st.warning("Give a reason to record this item as not assessed.")
         notice = st.session_state.get(_notice_key(aid), {}).get(item.id)
         rows = (item_alerts or {}).get("rows", {}).get(item.id)
         if notice or rows:
             with st.container(key=f"item-msg-{aid}-{item.id}"):  # messages about this item, right under it
                 if notice:
                     _draw_notice(aid, item.id, notice)
-                if rows:
+                if rows and item_alerts:
                     render_item_alerts(rows, item_alerts["context"], item_alerts["timezone"])
                 if item_alerts and item_alerts.get("scroll_to") == item.id:
                     scroll_into_view(f"item-msg-{aid}-{item.id}")
@@ -269,10 +291,15 @@ def _draw_group_choice(
     return st.session_state[key]
 
 
-def render_header(assessment: dict[str, Any], definition: ScaleDefinition, timepoint_label: str) -> None:
-    recall = next(
-        (o["label"] for o in definition.recall_options if o["id"] == assessment["recall"]), assessment["recall"]
-    )
+def render_header(
+    assessment: dict[str, Any], definition: ScaleDefinition, timepoint_label: str, *, compact: bool = False
+) -> None:
+    """What is being rated. `compact`: the sticky header already names scale, participant and
+    timepoint, and the instructions' heading names the scale's title and recall period: nothing
+    more is drawn."""
+    recall = recall_label(definition, assessment["recall"])
+    if compact:
+        return
     st.subheader(md(f"{definition.abbreviation} — {assessment['participant_code']}"))
     st.caption(
         md(f"{definition.title} · timepoint: {timepoint_label} · recall: {recall} · status: {assessment['status']}")
@@ -283,11 +310,12 @@ def render_without_definition(assessment: dict[str, Any], timepoint_label: str) 
     """An assessment whose scale definition file is no longer installed (removed, or skipped as
     broken): read-only, from what is stored, with a note saying why; nothing can be answered,
     scored or signed without the definition (issue 13 item 15)."""
-    st.subheader(md(f"{assessment['scale_id'].upper()} — {assessment['participant_code']}"))
+    name = scale_name(None, assessment["scale_id"])
+    st.subheader(md(f"{name} — {assessment['participant_code']}"))
     st.caption(md(f"timepoint: {timepoint_label} · recall: {assessment['recall']} · status: {assessment['status']}"))
     st.warning(
         md(
-            f"The definition of scale '{assessment['scale_id']}' (version {assessment['scale_version']}) is not "
+            f"The definition of scale {name} (version {assessment['scale_version']}) is not "
             "installed on this server any more, so this assessment opens read-only: nothing can be answered, "
             "scored or signed until the definition file is restored. Tell the data manager."
         ),
@@ -305,12 +333,22 @@ def render_without_definition(assessment: dict[str, Any], timepoint_label: str) 
     render_result(assessment["score"], None)
 
 
-def render_result(stored: dict[str, Any] | None, definition: ScaleDefinition | None) -> None:
+def render_result(
+    stored: dict[str, Any] | None, definition: ScaleDefinition | None, *, show_score: bool = True
+) -> None:
     """The stored score: total, band, subscales, completeness and any safety alert, prominently.
-    Without a definition (its file is no longer installed) subscales are named by their ids."""
+    `show_score` False (a blinded rating) keeps total, band and subscales off the screen; the
+    safety alerts stay. Without a definition (its file is no longer installed) subscales are
+    named by their ids."""
     if stored is None:
         return
     render_result_alerts(stored["assessment_id"], stored)
+    if not show_score:
+        st.caption(
+            "Total and band are not shown: this is a blinded rating (“Hide the live total” is on). "
+            "They are stored with the assessment."
+        )
+        return
     cols = st.columns(3)
     cols[0].metric("Total", "—" if stored["total"] is None else stored["total"])
     cols[1].metric("Band", md(stored["band"] or "—"))  # a metric's value is Markdown too
@@ -326,11 +364,21 @@ def render_result(stored: dict[str, Any] | None, definition: ScaleDefinition | N
             ]
         )
     if stored["missing"]:
-        st.caption("Missing or not assessed: " + md(", ".join(stored["missing"])))
+        st.caption("Missing or not assessed: " + md(item_names(definition, stored["missing"])))
 
 
-def render_form(user: dict[str, Any], assessment_id: int, timepoint_label: str, *, show_live_total: bool) -> None:
-    """Draw the whole form for a draft (or the result for a finished assessment)."""
+def render_form(
+    user: dict[str, Any],
+    assessment_id: int,
+    timepoint_label: str,
+    *,
+    show_live_total: bool,
+    focus_mode: bool = False,
+) -> None:
+    """Draw the whole form for a draft (or the result for a finished assessment).
+
+    `show_live_total` False (a blinded rating) draws no total or band, during rating or after
+    submit; `focus_mode` shows one item at a time (ui.form_focus)."""
     error = st.session_state.pop(ERROR_KEY, None)
     with unit_of_work(write=False) as db:
         assessment = assessments.load_assessment(db, assessment_id)
@@ -360,19 +408,36 @@ def render_form(user: dict[str, Any], assessment_id: int, timepoint_label: str, 
         )
     st.session_state[_version_key(assessment_id)] = assessment["version"]
     st.session_state[_event_key(assessment_id)] = max((e["id"] for e in events), default=0)
-    render_header(assessment, definition, timepoint_label)
+    responses: dict[str, int] = assessment["responses"]
+    is_draft = assessment["status"] == "draft"
+    editable = is_draft and assessment["mode"] == "clinician"
+    shown = set(visible_items(definition, responses))
+    form_slots = slots(definition, responses, shown)
+    focus_index = focused_slot(assessment_id, form_slots) if focus_mode and editable and form_slots else None
+    result = score(definition, responses)
+    if is_draft:
+        render_sticky_header(
+            assessment,
+            definition,
+            timepoint_label,
+            form_slots,
+            form_progress(definition, responses),
+            live_total_text(result) if show_live_total else None,
+            focus_index=focus_index,
+        )
+    render_header(assessment, definition, timepoint_label, compact=is_draft)
     if error:
         st.error(md(error))
-    conflict = st.session_state.get(_conflict_key(assessment_id)) if assessment["status"] == "draft" else None
+    conflict = st.session_state.get(_conflict_key(assessment_id)) if is_draft else None
     if conflict:
         st.warning(
             "**This form was changed on another device** since you last saw it. It now shows the "
             "answers as saved; check them before you go on.\n\n" + conflict,
             icon=":material/sync_problem:",
         )
-    if assessment["status"] != "draft":
+    if not is_draft:
         st.success(f"Submitted ({assessment['status']}).")
-        render_result(assessment["score"], definition)
+        render_result(assessment["score"], definition, show_score=show_live_total)
         return
     if assessment["definition_hash"] != definition.hash:
         st.error(
@@ -381,21 +446,20 @@ def render_form(user: dict[str, Any], assessment_id: int, timepoint_label: str, 
         )
         return
 
-    responses: dict[str, int] = assessment["responses"]
     reasons: dict[str, str] = assessment["not_assessed_reasons"]
     # A self-report questionnaire is the participant's own: staff see it read-only (db.assessments
     # refuses a staff answer too); the participant answers it in participant mode.
-    editable = assessment["mode"] == "clinician"
     if editable:
-        st.info(definition.raw["instructions"])
+        recall = recall_label(definition, assessment["recall"])
+        with st.expander(md(f"Instructions · {definition.title} · recall: {recall}")):
+            st.markdown(definition.raw["instructions"])
     else:
         st.info(
-            f"This is the participant's own questionnaire ({assessment['mode']} mode). Staff can view the "
-            "answers here but not change or submit them; the participant answers it in participant mode "
+            f"This is the participant's own questionnaire ({mode_label(assessment['mode'])}). Staff can view "
+            "the answers here but not change or submit them; the participant answers it in participant mode "
             "(Self-report page).",
             icon=":material/visibility:",
         )
-    shown = set(visible_items(definition, responses))
     by_item: dict[str, list[dict[str, Any]]] = {}
     for alert in alert_rows:
         by_item.setdefault(alert["item_id"] or "", []).append(alert)
@@ -421,23 +485,29 @@ def render_form(user: dict[str, Any], assessment_id: int, timepoint_label: str, 
         "timezone": current_protocol().timezone,
         "scroll_to": scroll_to,
     }
+    # Focus mode draws the one slot on screen; otherwise every slot, in order.
+    on_screen = [form_slots[focus_index]] if focus_index is not None else form_slots
     drawn: set[str] = set()
-    drawn_groups: set[tuple[str, ...]] = set()
-    for item in definition.items:
-        group = definition.group_of.get(item.id)
+    for slot in on_screen:
+        group = definition.group_of.get(slot.first)
         if group is not None:
-            if group in drawn_groups:
-                continue
-            drawn_groups.add(group)
-            chosen = _draw_group_choice(user, assessment, group, definition, responses, editable)
-            if chosen is not None:
-                _draw_item(user, assessment, definition.item_by_id[chosen], responses, reasons, editable, item_alerts)
-                drawn.add(chosen)
+            with st.container(key=slot.key):
+                chosen = _draw_group_choice(user, assessment, group, definition, responses, editable)
+                if chosen is not None:
+                    _draw_item(
+                        user, assessment, definition.item_by_id[chosen], responses, reasons, editable, item_alerts
+                    )
+                    drawn.add(chosen)
             continue
-        if item.id in shown:
-            _draw_item(user, assessment, item, responses, reasons, editable, item_alerts)
-            drawn.add(item.id)
-    # An alert or a failed save of an item not on screen (hidden by a later answer): shown here.
+        _draw_item(user, assessment, definition.item_by_id[slot.first], responses, reasons, editable, item_alerts)
+        drawn.add(slot.first)
+    if focus_index is not None:
+        render_focus_nav(assessment_id, form_slots, focus_index)
+    jump = take_jump(assessment_id)
+    if jump is not None:
+        jump_to(jump)
+    # An alert or a failed save of an item not on screen (hidden by a later answer, or another
+    # item than the one focus mode shows): shown here.
     for item_id, rows in by_item.items():
         if item_id not in drawn:
             render_item_alerts(rows, alert_context, item_alerts["timezone"])
@@ -456,6 +526,32 @@ def render_form(user: dict[str, Any], assessment_id: int, timepoint_label: str, 
     )
 
 
+def announce_not_assessed(definition: ScaleDefinition, result, unanswered: list[str]) -> None:
+    """Before signing, say what a not-assessed item does to the score: a total left blank by the
+    scale's missing-item rule, or a prorated one (the engine decides; this only words it)."""
+    if not result.not_assessed:
+        return
+    names = item_names(definition, result.not_assessed)
+    if result.total is None and not unanswered:
+        st.warning(
+            f"Marked not assessed: {md(names)}. Under the {md(definition.abbreviation)} missing-item rule this "
+            "leaves the total blank (no total and no band will be stored). Rate the item if you can, or sign "
+            "as it is.",
+            icon=":material/block:",
+        )
+    elif result.prorated:
+        st.info(
+            f"Marked not assessed: {md(names)}. The total will be prorated under the scale's missing-item rule.",
+            icon=":material/block:",
+        )
+
+
+def live_total_text(result) -> str:
+    """The live total and band as the header and the summary show them (Markdown)."""
+    total = "—" if result.total is None else str(result.total)
+    return f"**Total:** {total} · **Band:** {md(result.band or '—')}"
+
+
 def render_summary_and_submit(
     user,
     assessment,
@@ -471,12 +567,12 @@ def render_summary_and_submit(
     st.divider()
     st.progress(answered / expected if expected else 1.0, text=f"{answered} of {expected} items rated")
     if show_live_total:
-        total = "—" if result.total is None else str(result.total)
-        st.markdown(f"**Total:** {total} · **Band:** {result.band or '—'}")
+        st.markdown(live_total_text(result))
     unanswered = [i for i in result.missing if responses.get(i) is None]
     if unanswered:
         numbers = ", ".join(definition.item_by_id[i].number for i in unanswered)
         st.warning(f"Still to rate (or mark not assessed with a reason): items {numbers}.")
+    announce_not_assessed(definition, result, unanswered)
     consistency = [f for f in result.flags if f["kind"] == "consistency"]
     for flag in consistency:
         st.warning(f"Please check: {md(flag['message'])}")
@@ -508,9 +604,11 @@ def submit(user: dict[str, Any], assessment: dict[str, Any], password: str) -> N
     """Re-check the password (the signature), then complete and sign in one transaction. The
     version signed is the version of the answers on screen (the caller's `assessment`), so answers
     another tablet saved in between are refused, never signed unseen."""
-    user = user_for_write()
-    if user is None:
+    current = user_for_write()
+    if current is None:
         st.rerun()
+        return  # st.rerun() raises; said for the reader and the type checker
+    user = current
     signer = signin_throttle.authenticate_on_own_connection(user["username"], password or "")
     if signer is None or signer["id"] != user["id"]:
         st.error("That password is not correct; the assessment was not submitted. Your answers are saved.")

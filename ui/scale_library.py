@@ -4,6 +4,7 @@ Read-only reference material (no participant data), drawn straight from the defi
 that what a rater reads here is what the engine scores.
 """
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,22 @@ def _range_text(definition: ScaleDefinition) -> str:
     return f"{definition.total_min}–{definition.total_max}"
 
 
+def band_set_name(definition: ScaleDefinition, band_set_id: str) -> str:
+    """A band set as its source names it ("Snaith et al. 1986 (Br J Psychiatry 148:599-601)"), not
+    by its id (`snaith1986`); "default" marks the one scores are banded with."""
+    sets = (definition.raw.get("scoring", {}).get("bands") or {}).get("sets", [])
+    source = next((str(s.get("source", "")) for s in sets if s.get("id") == band_set_id), "")
+    # "scales.md" is the reference document's file name: the words before it say what it is.
+    name = re.sub(r"\s*\(?scales\.md\)?", "", source.split(": ")[0]).strip(" ,/") or "bands"
+    return name + (", default" if band_set_id == definition.default_band_set else "")
+
+
+def item_number(definition: ScaleDefinition, item_id: str) -> str:
+    """An item as its number on the form ("4"), not its id (`madrs_4`)."""
+    item = definition.item_by_id.get(item_id)
+    return str(item.number) if item else item_id
+
+
 def render_scale(definition: ScaleDefinition) -> None:
     raw = definition.raw
     st.markdown(f"**{definition.title}** · version {definition.version} · rated by {definition.rater}")
@@ -27,9 +44,13 @@ def render_scale(definition: ScaleDefinition) -> None:
     )
     st.write(raw["instructions"])
     for band_set_id, bands in definition.band_sets.items():
-        st.caption(f"Bands ({band_set_id}): " + "; ".join(f"{b['min']}–{b['max']} {b['label']}" for b in bands))
+        st.caption(
+            f"Bands ({band_set_name(definition, band_set_id)}): "
+            + "; ".join(f"{b['min']}–{b['max']} {b['label']}" for b in bands)
+        )
     for sub in definition.subscales:
-        st.caption(f"Subscale {sub.label}: items {', '.join(sub.items)} ({sub.method}, {sub.min}–{sub.max})")
+        numbers = ", ".join(item_number(definition, i) for i in sub.items)
+        st.caption(f"Subscale {sub.label}: items {numbers} ({sub.method}, {sub.min}–{sub.max})")
     for item in definition.items:
         with st.expander(f"{item.number}. {item.short_name}"):
             st.write(item.prompt)

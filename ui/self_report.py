@@ -229,6 +229,8 @@ def _intro(q: dict[str, Any], definition: ScaleDefinition, q_index: int, q_total
 
 def _item(q: dict[str, Any], definition: ScaleDefinition, step: Step, q_index: int, q_total: int) -> None:
     responses = q["responses"]
+    # render_questionnaire resumes any item step whose item is not among the questions asked now.
+    assert step.item_id is not None, "an item step names its item"
     item = definition.item_by_id[step.item_id]
     number, total = flow.position(definition, responses, item.id)
     _progress(number, total, q_index, q_total)
@@ -390,8 +392,8 @@ def render_questionnaire(actor: dict[str, Any]) -> None:
     _keep_holder_in_address(actor)
     site_code = st.session_state.get("sr_site_code")
     if st.session_state.get(FINISHED_KEY):
-        step = Step.from_dict(st.session_state.get(STEP_KEY)) or flow.THANKS
-        if step.kind == "support":
+        last = Step.from_dict(st.session_state.get(STEP_KEY)) or flow.THANKS
+        if last.kind == "support":
             _support(site_code)
         else:
             _thanks(site_code)
