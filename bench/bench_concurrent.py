@@ -228,15 +228,25 @@ class Rater:
     submit: float | None = None
     error: str | None = None
     sign_in_retries: int = 0
+    resent: int = 0
     tap_problems: list[str] = field(default_factory=list)
 
     def post(self, body: dict) -> float:
         if self.session_id:
             body = {"session_id": self.session_id, **body}
         start = time.perf_counter()
-        response = self.http.post(
-            f"http://127.0.0.1:{self.port}/_stcore/agent/interact", json=body, timeout=REQUEST_TIMEOUT
-        )
+        url = f"http://127.0.0.1:{self.port}/_stcore/agent/interact"
+        try:
+            response = self.http.post(url, json=body, timeout=REQUEST_TIMEOUT)
+        except requests.ConnectionError:
+            # A kept-alive HTTP connection the busy server reset while this session waited (at the
+            # barrier). Sent once more on a new connection, as a browser reconnects its socket, and
+            # counted in the report: a tap sets the same value again and a second Sign and submit
+            # finds the form signed, so resending changes nothing; the page read afterwards and the
+            # database count still decide whether the answer was saved.
+            self.resent += 1
+            self.http.close()
+            response = self.http.post(url, json=body, timeout=REQUEST_TIMEOUT)
         elapsed = time.perf_counter() - start
         if response.status_code != 200:
             raise Refused(f"HTTP {response.status_code}: {response.text[:200]}")
@@ -310,57 +320,36 @@ class Rater:
                 + (f"; error on the page: {' | '.join(errors)}" if errors else "; no error on the page")
             )
 
-    def progress(self) -> str | None:
-        """The progress bar's text ("3 of 10 items rated"), or None when the page has none."""
-        found: list[str] = []
+    def nodes(self, *types: str):
+        """Every element of the page snapshot whose type is one of `types`, in page order."""
 
-        def walk(node) -> None:
+        def walk(node):
             if isinstance(node, dict):
-                if node.get("type") == "progress":
-                    found.append(str((node.get("props") or {}).get("text", "")))
+                if node.get("type") in types:
+                    yield node
                 for value in node.values():
-                    walk(value)
+                    yield from walk(value)
             elif isinstance(node, list):
                 for value in node:
-                    walk(value)
+                    yield from walk(value)
 
-        walk(self.snapshot.get("tree"))
-        return found[0] if found else None
+        yield from walk(self.snapshot.get("tree"))
+
+    def progress(self) -> str | None:
+        """The progress bar's text ("3 of 10 items rated"), or None when the page has none."""
+        return next((str((n.get("props") or {}).get("text", "")) for n in self.nodes("progress")), None)
 
     def boxes(self) -> list[tuple[str, str]]:
         """Every error, warning and exception box on the page: (kind, text)."""
-        found: list[tuple[str, str]] = []
-
-        def walk(node) -> None:
-            if isinstance(node, dict):
-                if node.get("type") in ("error", "warning", "exception"):
-                    props = node.get("props") or {}
-                    found.append((node["type"], str(props.get("body") or props.get("message") or props)))
-                for value in node.values():
-                    walk(value)
-            elif isinstance(node, list):
-                for value in node:
-                    walk(value)
-
-        walk(self.snapshot.get("tree"))
+        found = []
+        for node in self.nodes("error", "warning", "exception"):
+            props = node.get("props") or {}
+            found.append((node["type"], str(props.get("body") or props.get("message") or props)))
         return found
 
     def messages(self) -> list[str]:
         """The error and warning boxes on the page (st.error, st.warning), as the rater reads them."""
-        found: list[str] = []
-
-        def walk(node) -> None:
-            if isinstance(node, dict):
-                if node.get("type") in ("error", "warning"):
-                    found.append(str((node.get("props") or {}).get("body", "")))
-                for value in node.values():
-                    walk(value)
-            elif isinstance(node, list):
-                for value in node:
-                    walk(value)
-
-        walk(self.snapshot.get("tree"))
-        return found
+        return [str((n.get("props") or {}).get("body", "")) for n in self.nodes("error", "warning")]
 
 
 # --------------------------------------------------------------------------- one load
@@ -385,6 +374,7 @@ class LoadResult:
     sign_in_retries: int
     problems: list[str]
     unsaved_taps: int = 0
+    resent: int = 0
 
     def summary(self) -> dict:
         tap50 = statistics.median(self.taps) if self.taps else float("nan")
@@ -406,6 +396,7 @@ class LoadResult:
             "lost": self.lost,
             "sign_in_retries": self.sign_in_retries,
             "unsaved_taps": self.unsaved_taps,
+            "resent": self.resent,
             "problems": self.problems[:10],
         }
 
@@ -465,6 +456,7 @@ def run_loads(loads: list[tuple[int, int]], seed_value: int = 1, workdir: Path |
                 sum(r.sign_in_retries for r in raters),
                 problems,
                 sum(len(r.tap_problems) for r in raters),
+                sum(r.resent for r in raters),
             )
         )
     return results

@@ -96,6 +96,8 @@ def concurrent_rows(loads: tuple[tuple[int, int], ...], log, workdir: Path) -> t
         )
         if s["sign_in_retries"]:
             note += f"; {s['sign_in_retries']} sign-in retries (password checks busy)"
+        if s.get("resent"):
+            note += f"; {s['resent']} requests sent again after the server reset an idle connection"
         floor = "one session alone, same server"
         rows.append(
             {

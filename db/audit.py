@@ -186,6 +186,14 @@ def events_for(db: Database, entity: str, entity_id: Any) -> list[dict[str, Any]
     return [_decoded(r) for r in rows]
 
 
+def newest_event_id(db: Database, entity: str, entity_id: Any) -> int:
+    """The id of the newest event for one record (0 when it has none): what a form last saw."""
+    row = db.execute(
+        "SELECT MAX(id) FROM audit_events WHERE entity = ? AND entity_id = ?", [entity, str(entity_id)]
+    ).fetchone()
+    return int(row[0] or 0)
+
+
 def events_for_participant(db: Database, participant_id: int) -> list[dict[str, Any]]:
     rows = db.query("SELECT * FROM audit_events WHERE participant_id = ? ORDER BY id", [participant_id])
     return [_decoded(r) for r in rows]

@@ -114,8 +114,9 @@ def _save(user: dict[str, Any], assessment_id: int, item_id: str, value: int | N
                 expected_version=st.session_state.get(_version_key(assessment_id)),
                 not_assessed_reason=reason,
             )
+            newest_event = audit.newest_event_id(db, "assessment", assessment_id)  # the save's own event
         st.session_state[_version_key(assessment_id)] = saved["version"]
-        st.session_state[_event_key(assessment_id)] = _newest_event(assessment_id)
+        st.session_state[_event_key(assessment_id)] = newest_event
         st.session_state.pop(_conflict_key(assessment_id), None)
     except ConflictError as exc:
         # The form keeps the stale version: render_form sees it differs, reloads the answers and
@@ -134,11 +135,6 @@ def _save(user: dict[str, Any], assessment_id: int, item_id: str, value: int | N
     else:
         notices.pop(item_id, None)
         after_save()  # the e-mail of an alert this answer raised, in the background (if e-mail is on)
-
-
-def _newest_event(assessment_id: int) -> int:
-    with unit_of_work(write=False) as db:
-        return max((e["id"] for e in audit.events_for(db, "assessment", assessment_id)), default=0)
 
 
 def describe_changes(events: list[dict[str, Any]], since_event: int, definition: ScaleDefinition, zone) -> str:
