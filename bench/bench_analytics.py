@@ -35,7 +35,6 @@ waits by joining the script thread. `--apptest-polling` keeps AppTest's own wait
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import random
@@ -121,6 +120,7 @@ def _responses(definition, target: float, rng: random.Random) -> dict[str, int]:
 
 def build_db(args, path: Path) -> dict[str, int]:
     from db import connect, init_database
+    from db.assessments import SCORE_COLUMNS, score_values
     from db.permissions import system_actor
     from db.sites import create_site
     from db.users import create_user
@@ -207,26 +207,7 @@ def build_db(args, path: Path) -> dict[str, int]:
                 responses.extend((aid, item, value, done, "bench.rater") for item, value in answers.items())
                 for _ in range(2 if amended else 1):
                     sid += 1
-                    scores.append(
-                        (
-                            sid,
-                            aid,
-                            result.total,
-                            json.dumps(result.subscales),
-                            result.band,
-                            result.band_set,
-                            int(result.complete),
-                            json.dumps(result.missing),
-                            json.dumps(result.not_assessed),
-                            int(result.prorated),
-                            json.dumps(result.flags),
-                            result.engine_version,
-                            result.scale_version,
-                            result.definition_hash,
-                            done,
-                            "bench.rater",
-                        )
-                    )
+                    scores.append((sid, aid, *score_values(result), done, "bench.rater"))
                 if scale_id == "madrs" and rng.random() < 0.005:
                     alerts.append(
                         (aid, p, sid, "madrs_item10", "MADRS item 10 (suicidal thoughts) is 4 or more.", done)
@@ -264,9 +245,8 @@ def build_db(args, path: Path) -> dict[str, int]:
             responses,
         )
         conn.executemany(
-            "INSERT INTO scores (id, assessment_id, total, subscales, band, band_set, complete, missing, "
-            "not_assessed, prorated, flags, engine_version, scale_version, definition_hash, scored_at, "
-            "scored_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO scores (id, assessment_id, {', '.join(SCORE_COLUMNS)}, scored_at, scored_by) "
+            f"VALUES ({', '.join('?' * (len(SCORE_COLUMNS) + 4))})",
             scores,
         )
         conn.executemany(

@@ -319,30 +319,48 @@ def _score(definition: ScaleDefinition, responses: Mapping[str, int]) -> ScoreRe
         raise ValidationError(f"the stored answers cannot be scored: {exc}") from None
 
 
+#: The columns a score row takes from the engine's ScoreResult, in the order of score_values.
+SCORE_COLUMNS = (
+    "total",
+    "subscales",
+    "band",
+    "band_set",
+    "complete",
+    "missing",
+    "not_assessed",
+    "prorated",
+    "flags",
+    "engine_version",
+    "scale_version",
+    "definition_hash",
+)
+
+
+def score_values(result: ScoreResult) -> tuple[Any, ...]:
+    """The engine's result as stored in a score row (SCORE_COLUMNS): one place for how a score is
+    written, used by every save and by the benchmarks' bulk loaders."""
+    return (
+        result.total,
+        json.dumps(result.subscales),
+        result.band,
+        result.band_set,
+        int(result.complete),
+        json.dumps(result.missing),
+        json.dumps(result.not_assessed),
+        int(result.prorated),
+        json.dumps(result.flags),
+        result.engine_version,
+        result.scale_version,
+        result.definition_hash,
+    )
+
+
 def _store_score(db, who, row, result: ScoreResult, reason: str) -> tuple[int, list[dict]]:
     """Insert a score row and raise alerts for its safety flags; return its id and audit events."""
+    columns = ("assessment_id", *SCORE_COLUMNS, "scored_at", "scored_by", "reason")
     cursor = db.execute(
-        "INSERT INTO scores (assessment_id, total, subscales, band, band_set, complete, missing, not_assessed, "
-        "prorated, flags, engine_version, scale_version, definition_hash, scored_at, scored_by, reason) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            row["id"],
-            result.total,
-            json.dumps(result.subscales),
-            result.band,
-            result.band_set,
-            int(result.complete),
-            json.dumps(result.missing),
-            json.dumps(result.not_assessed),
-            int(result.prorated),
-            json.dumps(result.flags),
-            result.engine_version,
-            result.scale_version,
-            result.definition_hash,
-            clock.utc_now(),
-            who["username"],
-            reason,
-        ],
+        f"INSERT INTO scores ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [row["id"], *score_values(result), clock.utc_now(), who["username"], reason],
     )
     score_id = cursor.lastrowid
     summary = {
