@@ -123,27 +123,22 @@ def draw(panel) -> None:
     """The chart, then its PNG and SVG downloads (rendered by vl-convert only when clicked)."""
     st.vega_lite_chart(panel.draw, width="stretch", key=f"chart-{panel.key}")
     stem = f"{code}-{panel.key}-{view}"
-    a, b, _ = st.columns([1, 1, 3])
-    a.download_button(
-        "PNG",
-        data=lambda s=panel.spec: to_png(s),
-        file_name=f"{stem}.png",
-        mime="image/png",
-        key=f"png-{panel.key}",
-        on_click="ignore",
-        icon=":material/image:",
-        width="stretch",
-    )
-    b.download_button(
-        "SVG",
-        data=lambda s=panel.spec: to_svg(s),
-        file_name=f"{stem}.svg",
-        mime="image/svg+xml",
-        key=f"svg-{panel.key}",
-        on_click="ignore",
-        icon=":material/draw:",
-        width="stretch",
-    )
+    # Keys carry the participant: a download button never outlives the participant it was drawn for.
+    for column, (label, render, mime, icon) in zip(
+        st.columns([1, 1, 3])[:2],
+        (("PNG", to_png, "image/png", ":material/image:"), ("SVG", to_svg, "image/svg+xml", ":material/draw:")),
+        strict=True,
+    ):
+        column.download_button(
+            label,
+            data=lambda s=panel.spec, render=render: render(s),
+            file_name=f"{stem}.{label.lower()}",
+            mime=mime,
+            key=f"{label.lower()}-{code}-{panel.key}",
+            on_click="ignore",
+            icon=icon,
+            width="stretch",
+        )
 
 
 for panel in result.panels:

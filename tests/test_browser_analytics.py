@@ -63,7 +63,7 @@ def test_pi_opens_a_trajectory_and_downloads_a_png(fresh_app_server, tablet_page
     expect(charts.first.locator("canvas, svg").first).to_be_visible()  # Vega drew it
     expect(charts).to_have_count(3)  # MADRS, CADSS and the dissociation panel
     # our server-side (vl-convert) download, not the chart toolbar's own "Download as PNG"
-    button = page.locator(".st-key-png-madrs").get_by_role("button", name="PNG", exact=True)
+    button = page.locator(".st-key-png-KET-101-madrs").get_by_role("button", name="PNG", exact=True)
     with page.expect_download(timeout=60_000) as info:
         button.click()
     download = info.value
