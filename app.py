@@ -21,7 +21,8 @@ from db.connection import database_path
 from ui.demo_banner import render_demo_banner
 from ui.layout import apply_layout
 from ui.navigation import PAGES, pages_for_role
-from ui.session import current_user, ensure_database, participant_mode_active
+from ui.page_request import follow_page_request
+from ui.session import check_user_for_this_run, ensure_database, participant_mode_active
 from ui.study import current_protocol
 from ui.warmup import start_warmup
 
@@ -44,7 +45,9 @@ def main() -> None:
 
     ensure_database()
     start_warmup(str(database_path()), current_protocol())  # once per server process: see ui/warmup.py
-    user = current_user()
+    user = check_user_for_this_run()
+    if user is not None:
+        follow_page_request()  # a callback's "open this page": before anything is drawn (ui/page_request.py)
     specs = pages_for_role(user["role"]) if user else list(PAGES.values())
     page = st.navigation([st.Page(s.path, title=s.title, icon=s.icon, url_path=s.id) for s in specs], position="hidden")
     apply_layout(page.url_path)  # the menu collapsed on the form and review pages; a compact top

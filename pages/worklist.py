@@ -12,8 +12,9 @@ from db.connection import unit_of_work
 from scales import clinician_scale_ids, registry
 from ui.assessment_start import start_or_resume
 from ui.feedback import show_feedback, show_flash
+from ui.page_request import follow_page_request, request_page
 from ui.pickers import scoped_key
-from ui.session import require_page
+from ui.session import require_page, user_for_write
 from ui.study import current_protocol
 from ui.style import apply_tablet_style
 from ui.text import md
@@ -23,7 +24,22 @@ from ui.visits import explained_visit_list, may_record_reasons, missed_visit_car
 # Streamlit's badges, not emoji: tablets without an emoji font would show empty boxes.
 STATE_BADGES = {"overdue": ":red-badge[overdue]", "due": ":green-badge[due now]", "upcoming": ":gray-badge[upcoming]"}
 
+
+def open_rating(participant_id: int, timepoint_id: str, infusion_number: int | None, scale_id: str) -> None:
+    """A Rate button's callback: find or start the assessment before the page runs, so the run the
+    tap causes goes straight to the form instead of drawing the whole worklist first (issue 16
+    item 9: ui.page_request). A refusal (window, status, permission) is drawn by start_or_resume
+    above the list."""
+    current = user_for_write()
+    if current is None:
+        return
+    opened = start_or_resume(current, current_protocol(), participant_id, timepoint_id, infusion_number, scale_id)
+    if opened is not None:
+        request_page("pages/rate.py", {"assessment": str(opened)})
+
+
 user = require_page("worklist")
+follow_page_request()  # app.py has followed it already, unless this page runs on its own
 apply_tablet_style()
 protocol = current_protocol()
 st.title("Today's worklist")
@@ -63,17 +79,14 @@ for index, row in enumerate(rows):
                 continue
             if scale_id in clinician and may_rate:
                 rate_key = scoped_key("participant", ids[row.participant], f"rate-{row.timepoint_key}-{scale_id}")
-                if column.button(
+                column.button(
                     f"Rate {definition.abbreviation}",
                     key=rate_key,
                     width="stretch",
                     type="primary" if row.state != "upcoming" else "secondary",
-                ):
-                    opened = start_or_resume(
-                        user, protocol, ids[row.participant], row.timepoint_id, row.infusion_number, scale_id
-                    )
-                    if opened is not None:
-                        st.switch_page("pages/rate.py", query_params={"assessment": str(opened)})
+                    on_click=open_rating,
+                    args=(ids[row.participant], row.timepoint_id, row.infusion_number, scale_id),
+                )
             else:
                 column.caption(f"{definition.abbreviation}" + (" (self-report)" if scale_id not in clinician else ""))
 

@@ -193,7 +193,8 @@ def _read(path: Path) -> str:
         return ""
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -263,13 +264,15 @@ def running_app(
     *,
     script: str | os.PathLike[str] = "app.py",
     timeout: float = SERVER_START_TIMEOUT_S,
+    port: int | None = None,
 ) -> Iterator[AppServer]:
     """Run `streamlit run <script>` (cwd = repo root, so .streamlit/config.toml applies) on a free
     port with SCALEBOOK_DB=db_path, yield an AppServer once healthy, stop it on exit.
 
     `env` adds or overrides environment variables (e.g. SCALEBOOK_IDLE_TIMEOUT_MINUTES); values
     are str()-ed; SCALEBOOK_DB always comes from `db_path`. Enter it twice with the same path to
-    prove that data survives a server restart.
+    prove that data survives a server restart. `port` asks for that port (a browser that comes
+    back to the same address, with its cache, after a restart); by default any free one.
     """
     db_path = Path(db_path).resolve()
     db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -281,13 +284,14 @@ def running_app(
     }
     with tempfile.TemporaryDirectory(prefix="scalebook-server-") as logs:
         log_dir = Path(logs)
+        asked = port
         for attempt in range(3):  # a free port can be taken by someone else before we bind it
-            port = _free_port()
+            port = asked or free_port()
             try:
                 process = _start(os.fspath(script), port, full_env, log_dir, timeout)
                 break
             except AppServerError as exc:
-                if attempt == 2 or ("not available" not in str(exc) and "already in use" not in str(exc)):
+                if asked or attempt == 2 or ("not available" not in str(exc) and "already in use" not in str(exc)):
                     raise
         server = AppServer(
             url=f"http://127.0.0.1:{port}", port=port, db_path=db_path, env=full_env, process=process, log_dir=log_dir

@@ -77,6 +77,12 @@ def _dismiss(assessment_id: int, item_id: str) -> None:
     st.session_state.get(_notice_key(assessment_id), {}).pop(item_id, None)
 
 
+def _refusal_key(assessment_id: int) -> str:
+    """Why the last "Sign and submit" was refused, for the form to show once (not a widget key:
+    a reload of the answers after a conflict keeps it)."""
+    return f"form_sign_refused:{assessment_id}"
+
+
 def _scroll_key(assessment_id: int) -> str:
     """The item whose message is new in this run (brought into view once)."""
     return f"form_scroll_to:{assessment_id}"
@@ -211,22 +217,23 @@ def _draw_item(
     with st.container(border=True, key=f"item-{item.id}"):
         # One row for what the item is and the two side actions (its guide, "not assessed"),
         # then the options as a grid of large targets (ui.style): the whole item fits one screen.
-        widths = [6.0] + ([1.5] if item.guide else []) + ([1.9] if na_code is not None else [])
-        head, *side = st.columns(widths, vertical_alignment="center", gap="small")
-        rated_by = " · observed" if item.rated_by == "observer" else ""
-        head.markdown(f"**{item.number}. {item.short_name}**{rated_by}")
-        if item.guide:
-            with side.pop(0).popover("Guide", use_container_width=True):
-                st.markdown(f"**Interview guide · item {item.number}**")
-                st.write(item.guide)
-        if na_code is not None:
-            side[0].checkbox(
-                "Not assessed",
-                key=na_key,
-                disabled=not editable,
-                on_change=_on_not_assessed,
-                args=(user, aid, item.id, na_code),
-            )
+        # One horizontal container, not columns: a third of the elements Streamlit sends for this
+        # row on every tap (each element is about a millisecond of server time: issue 16 item 9).
+        with st.container(horizontal=True, vertical_alignment="center", gap="small", key=f"itemhead-{item.id}"):
+            rated_by = " · observed" if item.rated_by == "observer" else ""
+            st.markdown(f"**{item.number}. {item.short_name}**{rated_by}", width="stretch")
+            if item.guide:
+                with st.popover("Guide", width="content"):
+                    st.markdown(f"**Interview guide · item {item.number}**\n\n{item.guide}")
+            if na_code is not None:
+                st.checkbox(
+                    "Not assessed",
+                    key=na_key,
+                    disabled=not editable,
+                    on_change=_on_not_assessed,
+                    args=(user, aid, item.id, na_code),
+                    width="content",
+                )
         st.caption(item.prompt)
         values = [o["value"] for o in item.options]
         labels = {o["value"]: option_label(o) for o in item.options}
@@ -518,7 +525,6 @@ def render_form(
         responses,
         show_live_total=show_live_total,
         editable=editable,
-        changed_under_us=changed_under_us,
     )
 
 
@@ -556,7 +562,6 @@ def render_summary_and_submit(
     *,
     show_live_total: bool,
     editable: bool = True,
-    changed_under_us: bool = False,
 ) -> None:
     result = score(definition, responses)
     answered, expected = form_progress(definition, responses)
@@ -575,40 +580,77 @@ def render_summary_and_submit(
     if not editable:
         return
 
-    with st.form(f"submit:{assessment['id']}"):
-        confirmed = st.checkbox("I have checked the flagged ratings and confirm them") if consistency else True
-        password = st.text_input("Your password, to sign as the rater (meaning: authored)", type="password")
-        submitted = st.form_submit_button("Sign and submit", type="primary", disabled=bool(unanswered))
-    if not submitted:
-        return
-    if changed_under_us:
-        st.error(
+    aid = assessment["id"]
+    # Signing happens in the button's callback, before the page runs: the run the tap causes
+    # then draws the signed result and the next scale at once, instead of drawing the whole form
+    # again only to sign at its end and rerun (issue 16 item 9). The answers signed are those on
+    # screen: the callback signs the version this form last drew or saved.
+    with st.form(f"submit:{aid}"):
+        if consistency:
+            st.checkbox("I have checked the flagged ratings and confirm them", key=_key("confirm", aid, "flags"))
+        st.text_input(
+            "Your password, to sign as the rater (meaning: authored)",
+            type="password",
+            key=_key("password", aid, "sign"),
+        )
+        st.form_submit_button(
+            "Sign and submit",
+            type="primary",
+            disabled=bool(unanswered),
+            on_click=_on_sign,
+            args=(aid, bool(consistency)),
+        )
+    refusal = st.session_state.pop(_refusal_key(aid), None)
+    if refusal:
+        st.error(refusal)
+
+
+def _on_sign(assessment_id: int, confirmation_needed: bool) -> None:
+    """The "Sign and submit" callback: the checks the form's run made before, then the signature
+    (ui.scale_form.submit). A refusal is kept for the form to show under the button."""
+    password = st.session_state.get(_key("password", assessment_id, "sign")) or ""
+    st.session_state[_key("password", assessment_id, "sign")] = ""  # not kept in the session once used
+    confirmed = bool(st.session_state.get(_key("confirm", assessment_id, "flags"))) or not confirmation_needed
+    refused = _refusal_key(assessment_id)
+    current = user_for_write()
+    if current is None:
+        return  # signed out (idle, or the account changed): the next run shows the sign-in screen
+    with unit_of_work(write=False) as db:
+        assessment = assessments.load_assessment(db, assessment_id)
+    shown_version = st.session_state.get(_version_key(assessment_id))
+    if assessment["status"] != "draft":
+        return  # signed already (a second tap, or another tablet): the run shows the result
+    if shown_version is not None and shown_version != assessment["version"]:
+        st.session_state[refused] = (
             "Not submitted: the answers were changed on another device since you saw them. The form now "
             "shows the saved answers; check them, then sign again."
         )
         return
-    if unanswered:
-        st.error("Rate every item, or mark it not assessed with a reason, before submitting.")
+    try:
+        definition = get_scale(assessment["scale_id"])
+    except ScaleError as exc:
+        st.session_state[refused] = f"Not submitted: {md(exc)}"
+        return
+    responses = assessment["responses"]
+    if [i for i in score(definition, responses).missing if responses.get(i) is None]:
+        st.session_state[refused] = "Rate every item, or mark it not assessed with a reason, before submitting."
         return
     if not confirmed:
-        st.error("Confirm the flagged ratings (tick the box) before submitting.")
+        st.session_state[refused] = "Confirm the flagged ratings (tick the box) before submitting."
         return
-    submit(user, assessment, password)
+    problem = submit(current, assessment, password)
+    if problem:
+        st.session_state[refused] = problem
 
 
-def submit(user: dict[str, Any], assessment: dict[str, Any], password: str) -> None:
-    """Re-check the password (the signature), then complete and sign in one transaction. The
-    version signed is the version of the answers on screen (the caller's `assessment`), so answers
-    another tablet saved in between are refused, never signed unseen."""
-    current = user_for_write()
-    if current is None:
-        st.rerun()
-        return  # st.rerun() raises; said for the reader and the type checker
-    user = current
+def submit(user: dict[str, Any], assessment: dict[str, Any], password: str) -> str | None:
+    """Re-check the password (the signature), then complete and sign in one transaction; None when
+    signed, else why not (nothing was signed). The version signed is the caller's `assessment`
+    version (the answers on screen), so answers another tablet saved in between are refused,
+    never signed unseen."""
     signer = signin_throttle.authenticate_on_own_connection(user["username"], password or "")
     if signer is None or signer["id"] != user["id"]:
-        st.error("That password is not correct; the assessment was not submitted. Your answers are saved.")
-        return
+        return "That password is not correct; the assessment was not submitted. Your answers are saved."
     try:
         with unit_of_work() as db:
             done = assessments.complete_assessment(db, user, assessment["id"], expected_version=assessment["version"])
@@ -616,7 +658,6 @@ def submit(user: dict[str, Any], assessment: dict[str, Any], password: str) -> N
                 db, user, assessment["id"], expected_version=done["version"], meaning="authored"
             )
     except (StorageError, ScaleError) as exc:
-        st.error(f"Not submitted: {md(exc)}")
-        return
+        return f"Not submitted: {md(exc)}"
     after_save()
-    st.rerun()
+    return None

@@ -42,6 +42,7 @@ USER_KEY = "signed_in_user"
 ACTIVITY_KEY = "last_activity"
 NOTICE_KEY = "sign_in_notice"
 SOURCE_KEY = "sign_in_source"  # "password" or "oidc": how this session signed in
+CHECKED_KEY = "session_checked_this_run"  # app.py's check of this run, for the page's guard
 OIDC_REFUSAL_KEY = "oidc_refusal"  # the single sign-on identity refused in this session, and why
 IDLE_ENV = "SCALEBOOK_IDLE_TIMEOUT_MINUTES"
 DEFAULT_IDLE_MINUTES = 15.0
@@ -126,6 +127,19 @@ def current_user() -> dict[str, Any] | None:
         # it is now (refused, and audited, when deactivated; a new session for a new role).
         sign_out(notice=problem, end_single_sign_on=False)
         return None
+    return user
+
+
+def check_user_for_this_run() -> dict[str, Any] | None:
+    """app.py's check at the start of a full run (current_user), kept for the page's guard in the
+    same run, so the account is read once per run, not twice (issue 16 item 9: each read is a
+    new SQLite connection). Only app.py calls this, before `page.run()`; the guard takes the
+    result back out (`require_signed_in`). Widget callbacks run before app.py and check for
+    themselves (user_for_write)."""
+    st.session_state.pop(CHECKED_KEY, None)
+    user = current_user()
+    if user is not None:
+        st.session_state[CHECKED_KEY] = user
     return user
 
 
@@ -307,7 +321,8 @@ def require_signed_in() -> dict[str, Any]:
             pass
         st.warning("This screen is in participant mode. Please hand the tablet back to the study team.")
         st.stop()
-    user = current_user()
+    # The check app.py made at the start of this run, else (a page run on its own) one now.
+    user = st.session_state.pop(CHECKED_KEY, None) or current_user()
     if user is None:
         user = _single_sign_on()
         if user is not None:

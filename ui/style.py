@@ -74,7 +74,7 @@ div[data-testid="stLayoutWrapper"]:has(> .st-key-form-head) {
 
 /* An item card: tight spacing inside. */
 [class*="st-key-item-"] { gap: 4px; padding: 8px 10px; }
-[class*="st-key-item-"] div[data-testid="stHorizontalBlock"] { gap: 8px; }
+[class*="st-key-itemhead-"] { gap: 8px; }
 [class*="st-key-item-"] div[data-testid="stPopover"] button { min-height: 44px; }
 
 /* Its options: cards in one row when the form is wide enough, else a grid of cards at least
