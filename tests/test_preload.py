@@ -36,7 +36,7 @@ def test_prepare_server_imports_the_pages_modules_and_opens_the_database(monkeyp
 def test_prepare_server_leaves_the_collector_after_each_run_only_the_runs_objects(monkeypatch):
     """Streamlit collects garbage in full after every script run (runner.postScriptGC). Once the
     server is prepared, its long-lived objects are frozen, so that collection is short: it was
-    80 ms of every tap with pandas, Altair and pyarrow loaded."""
+    a walk over every object of pandas, Altair and pyarrow on every tap."""
     import gc
 
     session._database_ready.clear()

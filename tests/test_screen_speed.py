@@ -7,7 +7,7 @@ work it counts comes back:
 - "Rate …" on the worklist opens the form in the run it causes, without drawing the worklist
   first (the assessment is found or started in the button's callback);
 - an item's heading row is one horizontal container, not columns: Streamlit sends every
-  element on every tap, about a millisecond each, so the MADRS form keeps to an element budget;
+  element on every tap, each at a cost, so the MADRS form keeps to an element budget;
 - after the server is prepared its start-up objects are frozen (tests/test_preload.py)."""
 
 from __future__ import annotations
@@ -147,3 +147,15 @@ def test_sign_and_submit_signs_before_the_page_runs_and_draws_the_result_once(ap
     assert "Submitted (signed)." in texts(at)
     password_key = f"password:{aid}:sign"  # the password box's widget key (ui.scale_form)
     assert password_key not in at.session_state or not at.session_state[password_key]
+
+
+def test_the_server_runs_no_full_garbage_collection_after_each_run():
+    """.streamlit/config.toml turns off Streamlit's forced collection after every script run
+    (a walk over every object of the server); Python's own collector still runs by its thresholds."""
+    import gc
+    import tomllib
+    from pathlib import Path
+
+    config = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text())
+    assert config["runner"]["postScriptGC"] is False
+    assert gc.isenabled() and gc.get_threshold()[0] > 0

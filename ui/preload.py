@@ -96,9 +96,10 @@ def freeze_long_lived_objects() -> float:
     as the server) out of the garbage collector's way; returns the seconds it took.
 
     Streamlit runs a full collection after every script run (`runner.postScriptGC`, on by
-    default, which keeps a session's garbage from piling up). A full collection walks every
-    tracked object: with pandas, Altair and pyarrow imported that is about 120,000 objects and
-    80 ms, paid on every tap. `gc.freeze()` (Python's documented way to exempt start-up objects)
+    default; .streamlit/config.toml turns it off) and Python's own collector makes full
+    collections now and then. A full collection walks every tracked object: with pandas, Altair
+    and pyarrow imported that is over a hundred thousand objects (bench/bench_browser.py shows
+    what a tap costs). `gc.freeze()` (Python's documented way to exempt start-up objects)
     leaves the collection to what the runs themselves create; nothing frozen is garbage, since
     it is all referenced by loaded modules and caches that live until the server stops."""
     began = time.perf_counter()

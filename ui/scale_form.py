@@ -218,7 +218,7 @@ def _draw_item(
         # One row for what the item is and the two side actions (its guide, "not assessed"),
         # then the options as a grid of large targets (ui.style): the whole item fits one screen.
         # One horizontal container, not columns: a third of the elements Streamlit sends for this
-        # row on every tap (each element is about a millisecond of server time: issue 16 item 9).
+        # row on every tap (each element sent costs server and browser time: issue 16 item 9).
         with st.container(horizontal=True, vertical_alignment="center", gap="small", key=f"itemhead-{item.id}"):
             rated_by = " · observed" if item.rated_by == "observer" else ""
             st.markdown(f"**{item.number}. {item.short_name}**{rated_by}", width="stretch")
