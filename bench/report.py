@@ -46,7 +46,7 @@ BENCHMARKS = (
     ),
     ("bench_analytics.py", "participant and cohort views", ["--participants", "25", "--runs", "2"]),
     ("bench_exports.py", "exports", ["--participants", "10", "--runs", "1"]),
-    ("bench_browser.py", "first load and the rater's screens in Chromium", ["--rounds", "2"]),
+    ("bench_browser.py", "first load and the rater's screens in Chromium", ["--rounds", "1"]),
 )
 #: (sessions per load, server processes) of the concurrent raters.
 #: Each entry is one run of bench_concurrent.py (one seeding, one set of servers): its loads as
