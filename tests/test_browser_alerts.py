@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import email
 import re
-import socket
 import time
 from email import policy
 from pathlib import Path
@@ -44,6 +43,7 @@ from tests.browser import (
     expect_rerun,
     expect_text,
     fill_text,
+    free_port,
     goto,
     new_page,
     running_app,
@@ -285,12 +285,6 @@ def test_after_a_kiosk_hand_back_the_staff_member_sees_the_safety_item_answered(
 # --------------------------------------------------------------------------- 10: e-mail, with a real server
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Inbox:
     def __init__(self) -> None:
         self.messages: list[email.message.EmailMessage] = []
@@ -302,7 +296,7 @@ class Inbox:
 
 def test_with_email_on_the_form_says_where_the_alert_was_sent_and_it_arrives(browser, tmp_path):
     inbox = Inbox()
-    smtp = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    smtp = Controller(inbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     secrets = tmp_path / "secrets.toml"
     secrets.write_text(

@@ -519,7 +519,6 @@ def render_form(
             _draw_notice(assessment_id, item_id, notice)
 
     render_summary_and_submit(
-        user,
         assessment,
         definition,
         responses,
@@ -555,7 +554,6 @@ def live_total_text(result) -> str:
 
 
 def render_summary_and_submit(
-    user,
     assessment,
     definition: ScaleDefinition,
     responses: dict[str, int],
