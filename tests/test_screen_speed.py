@@ -61,13 +61,18 @@ def test_a_page_run_on_its_own_still_checks_the_account(app_world, monkeypatch):
     assert any(b.label == "Sign in" for b in at.button)
 
 
-def test_rate_on_the_worklist_opens_the_form_without_drawing_the_worklist_first(app_world, monkeypatch):
+def worklist_with_cadss_due(app_world):
+    """The rater's worklist with KET-001's 40-minute CADSS due now (infusion 1 started 38 min ago)."""
     eligible(app_world)
     started = (datetime.now(UTC) - timedelta(minutes=38)).strftime("%Y-%m-%dT%H:%M:%SZ")
     with unit_of_work() as db:
         clinical.record_infusion(db, app_world.users["coordinator"], app_world.p1["id"], 1, started, 70, 0.5)
     at = app("app.py", app_world.users["rater"]).run()
-    at.switch_page("pages/worklist.py").run()
+    return at.switch_page("pages/worklist.py").run()
+
+
+def test_rate_on_the_worklist_opens_the_form_without_drawing_the_worklist_first(app_world, monkeypatch):
+    at = worklist_with_cadss_due(app_world)
     drawn: list[int] = []
     real = visits.worklist_view
 
@@ -88,12 +93,7 @@ def test_rate_on_the_worklist_opens_the_form_without_drawing_the_worklist_first(
 def test_a_refused_rate_tap_says_why_on_the_worklist(app_world, monkeypatch):
     """The callback's refusal (here: the participant ended the study in between) is drawn on the
     worklist, and no form opens."""
-    eligible(app_world)
-    started = (datetime.now(UTC) - timedelta(minutes=38)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    with unit_of_work() as db:
-        clinical.record_infusion(db, app_world.users["coordinator"], app_world.p1["id"], 1, started, 70, 0.5)
-    at = app("app.py", app_world.users["rater"]).run()
-    at.switch_page("pages/worklist.py").run()
+    at = worklist_with_cadss_due(app_world)
     button = next(b for b in at.button if b.label == "Rate CADSS")
     with unit_of_work() as db:
         participants.withdraw_participant(db, app_world.users["coordinator"], app_world.p1["id"], "moved away")
