@@ -94,7 +94,11 @@ def timed(action: Callable[[], None]) -> float:
 class ServerRuns:
     """The server's part of each screen: seconds from the browser's rerun request to Streamlit's
     final `script_finished` for it, read off the page's websocket (Streamlit's own protobuf
-    messages), so a figure can be split into server time and the rest (network, drawing)."""
+    messages), so a figure can be split into server time and the rest (network, drawing).
+
+    An upper bound: Playwright hands the frames over late when the machine is busy (the server's
+    own log, probed once, had sent the last message of a tap 50 to 150 ms before this saw it).
+    Watching the frames does not slow the page: drawn times are the same without it."""
 
     def __init__(self, page) -> None:
         self.durations: list[float] = []
@@ -282,9 +286,15 @@ def main(argv: list[str] | None = None) -> int:
     from demo import build
 
     workdir = Path(tempfile.mkdtemp(prefix="scalebook-bench-browser-"))
-    db_path = workdir / "demo.db"
-    accounts = build(db_path, seed=15, participants=args.participants)
-    rater = next((a.username, a.password) for a in accounts if a.role == "rater")
+
+    def fresh_study(round_number: int) -> tuple[Path, tuple[str, str]]:
+        """A new demo study for each round: a round signs a MADRS, and the next round must still
+        find one due on the worklist whatever the time of day."""
+        db_path = workdir / f"round-{round_number}" / "demo.db"
+        db_path.parent.mkdir()
+        accounts = build(db_path, seed=15, participants=args.participants)
+        return db_path, next((a.username, a.password) for a in accounts if a.role == "rater")
+
     samples: dict[str, list[float]] = {
         name: []
         for name in (
@@ -309,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         returning_app, returning_floor = probed_page(browser), probed_page(browser)
         for n in range(args.rounds):
             floor_round(browser, returning_floor, workdir, floor_port, samples)
+            db_path, rater = fresh_study(n + 1)
             failure = rater_round(browser, returning_app, db_path, app_port, rater, samples)
             if failure:
                 failures.append(failure)

@@ -279,7 +279,7 @@ class Rater:
 
     def open_form(self) -> None:
         self.post({"page": "rate", "query_params": {"assessment": [str(self.plan["assessment_id"])]}})
-        if not self.action("Rating for item 1"):
+        if f"v:{self.plan['assessment_id']}:{SCALE}_1" not in _nodes(self.snapshot.get("tree"), {}):
             raise Refused("the MADRS form did not open")
 
     def rate_and_submit(self) -> None:

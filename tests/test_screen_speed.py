@@ -6,8 +6,11 @@ work it counts comes back:
   not once by app.py and again by the guard: each read is a new SQLite connection;
 - "Rate …" on the worklist opens the form in the run it causes, without drawing the worklist
   first (the assessment is found or started in the button's callback);
-- an item's heading row is one horizontal container, not columns: Streamlit sends every
-  element on every tap, each at a cost, so the MADRS form keeps to an element budget;
+- an item is one wrapping horizontal card (no columns, no heading container, the prompt as
+  the options' label): Streamlit sends every element on every tap, each at a cost to the server
+  and more to the browser, so the MADRS form keeps to an element budget;
+- the form's page style asks nothing of the whole page (`.stApp:has(...)` is checked again on
+  every change anywhere in the page, over a hundred a tap);
 - after the server is prepared its start-up objects are frozen (tests/test_preload.py)."""
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from tests.test_app_form_compact import start
 from tests.test_app_study_day import eligible
 
 #: Elements (blocks included) of an open MADRS draft page, menu and banner included, as AppTest
-#: counts them: 117 with one horizontal heading row per item and the guide in one Markdown; the
-#: columns and the two-part guide they replaced made it 157.
-MADRS_PAGE_ELEMENTS = 125
+#: counts them: 97 with each item one card (its heading, guide, "not assessed" and options in one
+#: wrapping row, the prompt as the options' label). It was 117 with a heading container and a
+#: caption per item, and 157 with columns and a two-part guide before that.
+MADRS_PAGE_ELEMENTS = 100
 
 
 def count_session_reads(monkeypatch) -> list[int]:
@@ -159,3 +163,18 @@ def test_the_server_runs_no_full_garbage_collection_after_each_run():
     config = tomllib.loads((Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
     assert gc.isenabled() and gc.get_threshold()[0] > 0
+
+
+def test_the_form_page_style_asks_nothing_of_the_whole_page():
+    """The rules of the form page hang off elements the form draws or the sidebar's own state,
+    never `:has()` on the app or the page container: Chromium checks such a rule again on every
+    change anywhere below it, and a tap on the form makes over a hundred (bench/bench_browser.py)."""
+    from ui.style import FORM_PAGE_CSS, TABLET_CSS
+
+    for css in (TABLET_CSS, FORM_PAGE_CSS):
+        for ancestor in (".stApp", ".stMain", ".stMainBlockContainer", "stAppViewContainer", "body", "html"):
+            assert f"{ancestor}:has(" not in css and f"{ancestor}:not(:has(" not in css, ancestor
+        # what :has() remains looks only at an element's own children or its own inputs
+        for rule in css.split("}"):
+            if ":has(" in rule:
+                assert any(s in rule for s in (":has(> ", ":has(input:", ':has([data-testid="stRadioCaption"]')), rule

@@ -25,6 +25,7 @@ from db import preferences
 from db.connection import unit_of_work
 from db.errors import StorageError
 from scales import ScaleDefinition
+from ui.style import apply_form_page_style
 from ui.text import md
 
 FOCUS_TOGGLE = "One item per screen"
@@ -223,6 +224,7 @@ def render_sticky_header(
     ]
     if total_and_band is not None:
         parts.append(total_and_band)
+    apply_form_page_style()  # the page around the form, and the header made sticky
     with st.container(key="form-head"):
         # One wrapping row: what is rated and how far, then the chips (as many rows as they need).
         with st.container(horizontal=True, gap="small", key="form-chips", vertical_alignment="center"):

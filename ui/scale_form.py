@@ -214,52 +214,53 @@ def _draw_item(
     st.session_state.setdefault(na_key, is_na)
     st.session_state.setdefault(reason_key, reasons.get(item.id, ""))
 
-    with st.container(border=True, key=f"item-{item.id}"):
-        # One row for what the item is and the two side actions (its guide, "not assessed"),
-        # then the options as a grid of large targets (ui.style): the whole item fits one screen.
-        # One horizontal container, not columns: a third of the elements Streamlit sends for this
-        # row on every tap (each element sent costs server and browser time: issue 16 item 9).
-        with st.container(horizontal=True, vertical_alignment="center", gap="small", key=f"itemhead-{item.id}"):
-            rated_by = " · observed" if item.rated_by == "observer" else ""
-            st.markdown(f"**{item.number}. {item.short_name}**{rated_by}", width="stretch")
-            if item.guide:
-                with st.popover("Guide", width="content"):
-                    st.markdown(f"**Interview guide · item {item.number}**\n\n{item.guide}")
-            if na_code is not None:
-                st.checkbox(
-                    "Not assessed",
-                    key=na_key,
-                    disabled=not editable,
-                    on_change=_on_not_assessed,
-                    args=(user, aid, item.id, na_code),
-                    width="content",
-                )
-        st.caption(item.prompt)
+    # One card, one wrapping row (ui.style): what the item is and its two side actions (its
+    # guide, "not assessed") share the first line; the options, labelled with the item's prompt,
+    # and the reason for "not assessed" take whole lines under it. No container for the heading
+    # and no separate prompt: each element Streamlit sends costs server and browser time on every
+    # tap (issue 16 item 9), and this drops two of them per item.
+    with st.container(border=True, horizontal=True, vertical_alignment="center", gap="small", key=f"item-{item.id}"):
+        rated_by = " · observed" if item.rated_by == "observer" else ""
+        st.markdown(f"**{item.number}. {item.short_name}**{rated_by}", width="stretch")
+        if item.guide:
+            with st.popover("Guide", width="content"):
+                st.markdown(f"**Interview guide · item {item.number}**\n\n{item.guide}")
+        if na_code is not None:
+            st.checkbox(
+                "Not assessed",
+                key=na_key,
+                disabled=not editable,
+                on_change=_on_not_assessed,
+                args=(user, aid, item.id, na_code),
+                width="content",
+            )
         values = [o["value"] for o in item.options]
         labels = {o["value"]: option_label(o) for o in item.options}
         st.radio(
-            f"Rating for item {item.number}",
+            item.prompt or f"Rating for item {item.number}",
             values,
             index=None,
             format_func=labels.__getitem__,
             captions=[o.get("anchor", "") for o in item.options],
             key=value_key,
-            label_visibility="collapsed",
+            label_visibility="visible" if item.prompt else "collapsed",
             disabled=not editable or st.session_state[na_key],
             on_change=_on_rating,
             args=(user, aid, item.id),
+            width="stretch",
         )
         if na_code is not None and st.session_state[na_key]:
-            st.text_input(
-                "Why was this item not assessed?",
-                key=reason_key,
-                disabled=not editable,
-                on_change=_on_not_assessed,
-                args=(user, aid, item.id, na_code),
-                placeholder="e.g. participant too drowsy to answer",
-            )
-            if not st.session_state[reason_key].strip():
-                st.warning("Give a reason to record this item as not assessed.")
+            with st.container(key=f"why-{aid}-{item.id}"):
+                st.text_input(
+                    "Why was this item not assessed?",
+                    key=reason_key,
+                    disabled=not editable,
+                    on_change=_on_not_assessed,
+                    args=(user, aid, item.id, na_code),
+                    placeholder="e.g. participant too drowsy to answer",
+                )
+                if not st.session_state[reason_key].strip():
+                    st.warning("Give a reason to record this item as not assessed.")
         notice = st.session_state.get(_notice_key(aid), {}).get(item.id)
         rows = (item_alerts or {}).get("rows", {}).get(item.id)
         if notice or rows:

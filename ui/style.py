@@ -9,8 +9,10 @@ screen readers and tests).
 The scale form (ui.scale_form) is laid out so that each item fits one screen of a tablet:
 - an item's answer options are a grid of large cards, as many per row as fit (at least 112 px
   wide), each card the whole tap target, with its score, words and anchor text inside;
-- the heading row carries the prompt, the interview guide (a popover: one tap) and "Not assessed";
-- the header with progress (`st-key-form-head`) sticks to the top of the scrolling page.
+- the heading row carries the item's name, the interview guide (a popover: one tap) and "Not
+  assessed"; the prompt is the options' label, right above them;
+- the header with progress (`st-key-form-head`) sticks to the top of the scrolling page
+  (FORM_PAGE_CSS, drawn with that header).
 """
 
 import streamlit as st
@@ -37,33 +39,12 @@ div[data-testid="stPopover"] button {
 div[data-testid="stCheckbox"] label { min-height: 44px; align-items: center; }
 
 /* ---- the rater's scale form ---------------------------------------------------------------- */
-/* The form uses the tablet's whole width (the menu starts collapsed here: ui.layout): wider
-   option cards wrap their anchor text onto fewer lines, so each item is shorter. */
-.stMainBlockContainer:has(.st-key-form-head) {
-  max-width: 100%; padding: calc(HEADER_HEIGHTrem + 0.5rem) 1.5rem 6rem 1.5rem;
-}
-.stApp:not(:has([data-testid="stExpandSidebarButton"])) .stMainBlockContainer:has(.st-key-form-head) {
-  padding-top: 1rem;
-}
-
-/* The progress header stays at the top of the scrolling page, right under Streamlit's header bar
-   (ui.layout sets its height; it holds the button that opens the menu, so it stays on top).
-   Streamlit wraps a keyed container in a layout wrapper of the same size: the wrapper sticks. */
-div[data-testid="stLayoutWrapper"]:has(> .st-key-form-head) {
-  position: sticky; top: HEADER_HEIGHTrem; z-index: 50;
-}
-/* With the menu open that bar is transparent and lets taps through: the header goes to the top. */
-.stApp:not(:has([data-testid="stExpandSidebarButton"])) div[data-testid="stLayoutWrapper"]:has(> .st-key-form-head) {
-  top: 0;
-}
 .st-key-form-head {
   background: var(--background-color, #fff); background-color: rgb(255, 255, 255);
   border-bottom: 1px solid rgba(49, 51, 63, 0.2); padding: 6px 0 6px 0; gap: 4px;
 }
 .st-key-form-head div[data-testid="stMarkdownContainer"] p { margin: 0; }
 .st-key-form-head div[data-testid="stMarkdownContainer"] { margin-bottom: 0; }
-/* Less space between the form's blocks: the cards' borders separate them. */
-.stMainBlockContainer:has(.st-key-form-head) div[data-testid="stVerticalBlock"] { gap: 0.5rem; }
 .st-key-form-chips { flex-wrap: wrap; align-items: center; gap: 4px 6px; min-height: 44px; }
 .st-key-form-chips div[data-testid="stButton"] button {
   min-height: 44px; min-width: 44px; padding: 0 8px;
@@ -72,15 +53,20 @@ div[data-testid="stLayoutWrapper"]:has(> .st-key-form-head) {
 [class*="st-key-chip-not_assessed-"] button { background: #f3f3f3; color: #555; border-style: dashed; }
 [class*="st-key-chip-unanswered-"] button { border: 2px solid #c26a00; }
 
-/* An item card: tight spacing inside. */
-[class*="st-key-item-"] { gap: 4px; padding: 8px 10px; }
-[class*="st-key-itemhead-"] { gap: 8px; }
+/* An item card (ui.scale_form): one wrapping row, tight spacing. Its heading, guide and "Not
+   assessed" share the first line; the options (labelled with the prompt), the reason for "not
+   assessed" and any message take whole lines. */
+[class*="st-key-item-"] { gap: 4px 8px; padding: 8px 10px; flex-wrap: wrap; }
+[class*="st-key-item-"] > .stElementContainer[class*="st-key-v-"],
+[class*="st-key-item-"] > .stElementContainer[class*="st-key-v-"] ~ * { flex: 1 1 100%; width: 100%; }
+[class*="st-key-item-"] div[data-testid="stRadio"] > [data-testid="stWidgetLabel"] p {
+  font-size: 0.875rem; color: rgba(49, 51, 63, 0.6);
+}
 [class*="st-key-item-"] div[data-testid="stPopover"] button { min-height: 44px; }
 
 /* Its options: cards in one row when the form is wide enough, else a grid of cards at least
    112 px wide. The label's ::after covers the whole card, so a tap anywhere on it (anchor text
    included) picks that option. */
-[class*="st-key-item-"] .stElementContainer:has(> div[data-testid="stRadio"]) { width: 100%; }
 [class*="st-key-item-"] div[data-testid="stRadio"] { container-type: inline-size; width: 100%; }
 [class*="st-key-item-"] div[data-testid="stRadio"] [data-testid="stRadioGroup"] {
   display: grid; grid-template-columns: repeat(auto-fit, minmax(112px, 1fr)); gap: 6px;
@@ -119,5 +105,38 @@ div[data-testid="stLayoutWrapper"]:has(> .st-key-form-head) {
 """
 
 
+#: The page around a draft form: the whole width (the menu starts collapsed there: ui.layout), so
+#: wider option cards wrap their anchor text onto fewer lines and each item is shorter; the
+#: progress header (`st-key-form-head`) stays at the top of the scrolling page, right under
+#: Streamlit's header bar (ui.layout sets its height; it holds the button that opens the menu, so
+#: it stays on top). Streamlit wraps a keyed container in a layout wrapper of the same size: the
+#: wrapper sticks. With the menu open (`data-collapsed="false"` on the sidebar, whose sibling holds
+#: the page) that bar is transparent and lets taps through, so the header goes to the very top.
+#: Drawn with the header (ui.form_focus), so no rule has to ask whether the page holds a form: a
+#: rule like `.stApp:has(...)` is checked again on every change anywhere in the page, and a tap
+#: makes over a hundred (issue 16 item 9).
+FORM_PAGE_CSS = """
+<style>
+.stMainBlockContainer {
+  max-width: 100%; padding: calc(HEADER_HEIGHTrem + 0.5rem) 1.5rem 6rem 1.5rem;
+}
+[data-testid="stSidebar"][data-collapsed="false"] ~ div .stMainBlockContainer { padding-top: 1rem; }
+div[data-testid="stLayoutWrapper"]:has(> .st-key-form-head) {
+  position: sticky; top: HEADER_HEIGHTrem; z-index: 50;
+}
+[data-testid="stSidebar"][data-collapsed="false"] ~ div div[data-testid="stLayoutWrapper"]:has(> .st-key-form-head) {
+  top: 0;
+}
+/* Less space between the form's blocks: the cards' borders separate them. */
+.stMainBlockContainer div[data-testid="stVerticalBlock"] { gap: 0.5rem; }
+</style>
+""".replace("HEADER_HEIGHT", str(HEADER_HEIGHT_REM))
+
+
 def apply_tablet_style() -> None:
     st.html(TABLET_CSS.replace("HEADER_HEIGHT", str(HEADER_HEIGHT_REM)))
+
+
+def apply_form_page_style() -> None:
+    """The page around a draft form (FORM_PAGE_CSS); drawn with the form's sticky header."""
+    st.html(FORM_PAGE_CSS)
