@@ -97,7 +97,7 @@ class ServerRuns:
     messages), so a figure can be split into server time and the rest (network, drawing).
 
     An upper bound: Playwright hands the frames over late when the machine is busy (the server's
-    own log, probed once, had sent the last message of a tap 50 to 150 ms before this saw it).
+    own log, probed once, had sent the last message of a screen change 60 to 170 ms before this saw it).
     Watching the frames does not slow the page: drawn times are the same without it."""
 
     def __init__(self, page) -> None:
