@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from db import assessments, clinical, participants, users, visits
 from db.connection import unit_of_work
+from scales import get_scale
 from tests.app_support import app, texts
 from tests.test_app_form_compact import start
 from tests.test_app_study_day import eligible
@@ -121,7 +122,11 @@ def test_the_madrs_form_keeps_to_its_element_budget(app_world):
     at.query_params["assessment"] = str(aid)
     at.run()
     assert not at.exception, at.exception
-    assert sum(1 for r in at.radio if r.key and r.key.startswith(f"v:{aid}:")) == 10
+    radios = [r for r in at.radio if r.key and r.key.startswith(f"v:{aid}:")]
+    assert len(radios) == 10
+    # The prompt moved into the options' label, not out of the form.
+    assert [r.label for r in radios] == [item.prompt for item in get_scale("madrs").items]
+    assert all(r.label for r in radios)
     count = _elements(at.main) + _elements(at.sidebar)
     assert count <= MADRS_PAGE_ELEMENTS, f"{count} elements on the MADRS page (budget {MADRS_PAGE_ELEMENTS})"
     assert len(at.columns) <= 3  # the one row of controls above the form; no item has columns
