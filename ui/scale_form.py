@@ -225,25 +225,26 @@ def _draw_item(
         if item.guide:
             with st.popover("Guide", width="content"):
                 st.markdown(f"**Interview guide · item {item.number}**\n\n{item.guide}")
+        # The tick and its reason are one answer: both widgets save through _on_not_assessed.
+        na_args = (user, aid, item.id, na_code)
         if na_code is not None:
             st.checkbox(
                 "Not assessed",
                 key=na_key,
                 disabled=not editable,
                 on_change=_on_not_assessed,
-                args=(user, aid, item.id, na_code),
+                args=na_args,
                 width="content",
             )
         values = [o["value"] for o in item.options]
         labels = {o["value"]: option_label(o) for o in item.options}
         st.radio(
-            item.prompt or f"Rating for item {item.number}",
+            item.prompt,  # never empty: scales/schema.json requires it
             values,
             index=None,
             format_func=labels.__getitem__,
             captions=[o.get("anchor", "") for o in item.options],
             key=value_key,
-            label_visibility="visible" if item.prompt else "collapsed",
             disabled=not editable or st.session_state[na_key],
             on_change=_on_rating,
             args=(user, aid, item.id),
@@ -256,7 +257,7 @@ def _draw_item(
                     key=reason_key,
                     disabled=not editable,
                     on_change=_on_not_assessed,
-                    args=(user, aid, item.id, na_code),
+                    args=na_args,
                     placeholder="e.g. participant too drowsy to answer",
                 )
                 if not st.session_state[reason_key].strip():

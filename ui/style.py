@@ -134,7 +134,7 @@ div[data-testid="stLayoutWrapper"]:has(> .st-key-form-head) {
 
 
 def apply_tablet_style() -> None:
-    st.html(TABLET_CSS.replace("HEADER_HEIGHT", str(HEADER_HEIGHT_REM)))
+    st.html(TABLET_CSS)
 
 
 def apply_form_page_style() -> None:
